@@ -1,0 +1,576 @@
+#include "balancer/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <initializer_list>
+#include <functional>
+#include <set>
+
+namespace balancer {
+
+namespace {
+
+// Walks the YAML tree, converting values and collecting errors with their positions.
+class Reader {
+ public:
+  std::vector<ConfigError> errors;
+
+  void error(const YAML::Node& at, const std::string& message) {
+    YAML::Mark mark = at.Mark();
+    errors.push_back(ConfigError{mark.line + 1, mark.column + 1, message});
+  }
+
+  bool isMap(const YAML::Node& node, const std::string& what) {
+    if (!node.IsMap()) {
+      error(node, what + " must be a mapping");
+      return false;
+    }
+    return true;
+  }
+
+  // Reports each key of the mapping that is not in `allowed`.
+  void checkKeys(const YAML::Node& map, const std::string& where,
+                 std::initializer_list<const char*> allowed) {
+    for (const auto& item : map) {
+      std::string key = item.first.Scalar();
+      bool known = std::any_of(allowed.begin(), allowed.end(),
+                               [&](const char* a) { return key == a; });
+      if (!known) {
+        std::string list;
+        for (const char* a : allowed) {
+          list += list.empty() ? a : std::string(", ") + a;
+        }
+        error(item.first, "unknown key '" + key + "' in " + where + " (expected one of: " +
+                              list + ")");
+      }
+    }
+  }
+
+  std::optional<std::string> scalar(const YAML::Node& node, const std::string& what) {
+    if (!node.IsScalar()) {
+      error(node, what + " must be a single value");
+      return std::nullopt;
+    }
+    return node.Scalar();
+  }
+
+  std::optional<Millis> duration(const YAML::Node& node, const std::string& what) {
+    auto text = scalar(node, what);
+    if (!text) {
+      return std::nullopt;
+    }
+    std::string message;
+    auto value = util::parseDuration(*text, &message);
+    if (!value) {
+      error(node, what + ": " + message);
+    }
+    return value;
+  }
+
+  std::optional<uint64_t> size(const YAML::Node& node, const std::string& what) {
+    auto text = scalar(node, what);
+    if (!text) {
+      return std::nullopt;
+    }
+    std::string message;
+    auto value = util::parseSize(*text, &message);
+    if (!value) {
+      error(node, what + ": " + message);
+    }
+    return value;
+  }
+
+  std::optional<int64_t> integer(const YAML::Node& node, const std::string& what, int64_t min,
+                                 int64_t max) {
+    auto text = scalar(node, what);
+    if (!text) {
+      return std::nullopt;
+    }
+    if (text->empty() || text->find_first_not_of("0123456789") != std::string::npos ||
+        text->size() > 12) {
+      error(node, what + " must be a whole number, got '" + *text + "'");
+      return std::nullopt;
+    }
+    int64_t value = std::stoll(*text);
+    if (value < min || value > max) {
+      error(node, what + " must be between " + std::to_string(min) + " and " +
+                      std::to_string(max) + ", got " + *text);
+      return std::nullopt;
+    }
+    return value;
+  }
+
+  std::optional<util::SocketAddress> address(const YAML::Node& node, const std::string& what) {
+    auto text = scalar(node, what);
+    if (!text) {
+      return std::nullopt;
+    }
+    std::string message;
+    auto value = util::parseSocketAddress(*text, &message);
+    if (!value) {
+      error(node, what + ": " + message);
+    }
+    return value;
+  }
+
+  std::vector<std::string> stringList(const YAML::Node& node, const std::string& what) {
+    std::vector<std::string> out;
+    if (!node.IsSequence()) {
+      error(node, what + " must be a list");
+      return out;
+    }
+    for (const auto& item : node) {
+      if (auto s = scalar(item, what + " item")) {
+        out.push_back(*s);
+      }
+    }
+    return out;
+  }
+};
+
+void readTimeouts(Reader& r, const YAML::Node& node, TimeoutsConfig* out) {
+  if (!r.isMap(node, "timeouts")) {
+    return;
+  }
+  r.checkKeys(node, "timeouts", {"client_header", "client_idle", "tunnel_idle"});
+  if (node["client_header"]) {
+    if (auto d = r.duration(node["client_header"], "timeouts.client_header")) {
+      out->client_header = *d;
+    }
+  }
+  if (node["client_idle"]) {
+    if (auto d = r.duration(node["client_idle"], "timeouts.client_idle")) {
+      out->client_idle = *d;
+    }
+  }
+  if (node["tunnel_idle"]) {
+    if (auto d = r.duration(node["tunnel_idle"], "timeouts.tunnel_idle")) {
+      out->tunnel_idle = *d;
+    }
+  }
+}
+
+void readLimits(Reader& r, const YAML::Node& node, LimitsConfig* out) {
+  if (!r.isMap(node, "limits")) {
+    return;
+  }
+  r.checkKeys(node, "limits", {"max_header_bytes", "max_headers", "max_body_size"});
+  if (node["max_header_bytes"]) {
+    if (auto v = r.size(node["max_header_bytes"], "limits.max_header_bytes")) {
+      out->max_header_bytes = *v;
+    }
+  }
+  if (node["max_headers"]) {
+    if (auto v = r.integer(node["max_headers"], "limits.max_headers", 1, 10000)) {
+      out->max_headers = static_cast<size_t>(*v);
+    }
+  }
+  if (node["max_body_size"]) {
+    if (auto v = r.size(node["max_body_size"], "limits.max_body_size")) {
+      out->max_body_size = *v;
+    }
+  }
+}
+
+void readListeners(Reader& r, const YAML::Node& node, std::vector<ListenerConfig>* out) {
+  if (!node.IsSequence()) {
+    r.error(node, "listeners must be a list");
+    return;
+  }
+  std::set<std::string> names;
+  for (const auto& item : node) {
+    if (!r.isMap(item, "a listener")) {
+      continue;
+    }
+    r.checkKeys(item, "listener", {"name", "address", "tls"});
+    ListenerConfig l;
+    if (item["name"]) {
+      if (auto s = r.scalar(item["name"], "listener name")) {
+        l.name = *s;
+        if (!names.insert(l.name).second) {
+          r.error(item["name"], "duplicate listener name '" + l.name + "'");
+        }
+      }
+    }
+    if (!item["address"]) {
+      r.error(item, "listener needs an address");
+    } else if (auto a = r.address(item["address"], "listener address")) {
+      l.address = *a;
+    }
+    if (item["tls"]) {
+      r.error(item["tls"], "TLS termination is not implemented yet");
+    }
+    if (l.name.empty()) {
+      l.name = l.address.text;
+    }
+    out->push_back(l);
+  }
+}
+
+void readHealthCheck(Reader& r, const YAML::Node& node, HealthCheckConfig* hc) {
+  if (!r.isMap(node, "health_check")) {
+    return;
+  }
+  r.checkKeys(node, "health_check",
+              {"path", "interval", "timeout", "healthy_threshold", "unhealthy_threshold"});
+  if (node["path"]) {
+    if (auto s = r.scalar(node["path"], "health_check.path")) {
+      if (s->empty() || s->front() != '/') {
+        r.error(node["path"], "health_check.path must start with '/'");
+      }
+      hc->path = *s;
+    }
+  }
+  if (node["interval"]) {
+    if (auto d = r.duration(node["interval"], "health_check.interval")) {
+      hc->interval = *d;
+    }
+  }
+  if (node["timeout"]) {
+    if (auto d = r.duration(node["timeout"], "health_check.timeout")) {
+      hc->timeout = *d;
+    }
+  }
+  if (node["healthy_threshold"]) {
+    if (auto v = r.integer(node["healthy_threshold"], "health_check.healthy_threshold", 1, 100)) {
+      hc->healthy_threshold = static_cast<int>(*v);
+    }
+  }
+  if (node["unhealthy_threshold"]) {
+    if (auto v =
+            r.integer(node["unhealthy_threshold"], "health_check.unhealthy_threshold", 1, 100)) {
+      hc->unhealthy_threshold = static_cast<int>(*v);
+    }
+  }
+  if (hc->timeout.count() <= 0 || hc->interval.count() <= 0) {
+    r.error(node, "health_check interval and timeout must be positive");
+  }
+}
+
+void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, UpstreamConfig* u) {
+  u->name = name;
+  if (!r.isMap(node, "upstream '" + name + "'")) {
+    return;
+  }
+  r.checkKeys(node, "upstream '" + name + "'",
+              {"balance", "backends", "health_check", "connect_timeout", "request_timeout",
+               "retries", "pool"});
+  if (node["balance"]) {
+    if (auto s = r.scalar(node["balance"], "balance")) {
+      if (*s == "round_robin") {
+        u->balance = BalanceKind::kRoundRobin;
+      } else if (*s == "least_conn") {
+        u->balance = BalanceKind::kLeastConn;
+      } else if (*s == "p2c") {
+        u->balance = BalanceKind::kP2C;
+      } else {
+        r.error(node["balance"],
+                "unknown balance '" + *s + "' (expected round_robin, least_conn or p2c)");
+      }
+    }
+  }
+  if (!node["backends"]) {
+    r.error(node, "upstream '" + name + "' needs backends");
+  } else if (!node["backends"].IsSequence()) {
+    r.error(node["backends"], "backends must be a list");
+  } else {
+    std::set<std::string> seen;
+    for (const auto& b : node["backends"]) {
+      if (!r.isMap(b, "a backend")) {
+        continue;
+      }
+      r.checkKeys(b, "backend", {"address", "weight"});
+      BackendConfig bc;
+      if (!b["address"]) {
+        r.error(b, "backend needs an address");
+        continue;
+      }
+      auto a = r.address(b["address"], "backend address");
+      if (!a) {
+        continue;
+      }
+      bc.address = *a;
+      if (!seen.insert(a->text).second) {
+        r.error(b["address"], "duplicate backend '" + a->text + "'");
+      }
+      if (b["weight"]) {
+        if (auto w = r.integer(b["weight"], "weight", 1, 1000)) {
+          bc.weight = static_cast<int>(*w);
+        }
+      }
+      u->backends.push_back(bc);
+    }
+  }
+  if (node["health_check"]) {
+    HealthCheckConfig hc;
+    readHealthCheck(r, node["health_check"], &hc);
+    u->health_check = hc;
+  }
+  if (node["connect_timeout"]) {
+    if (auto d = r.duration(node["connect_timeout"], "connect_timeout")) {
+      u->connect_timeout = *d;
+    }
+  }
+  if (node["request_timeout"]) {
+    if (auto d = r.duration(node["request_timeout"], "request_timeout")) {
+      u->request_timeout = *d;
+    }
+  }
+  if (node["retries"]) {
+    if (auto v = r.integer(node["retries"], "retries", 0, 10)) {
+      u->retries = static_cast<int>(*v);
+    }
+  }
+  if (node["pool"]) {
+    const YAML::Node& p = node["pool"];
+    if (r.isMap(p, "pool")) {
+      r.checkKeys(p, "pool", {"max_idle", "idle_timeout"});
+      if (p["max_idle"]) {
+        if (auto v = r.integer(p["max_idle"], "pool.max_idle", 0, 100000)) {
+          u->pool.max_idle = static_cast<size_t>(*v);
+        }
+      }
+      if (p["idle_timeout"]) {
+        if (auto d = r.duration(p["idle_timeout"], "pool.idle_timeout")) {
+          u->pool.idle_timeout = *d;
+        }
+      }
+    }
+  }
+}
+
+bool isToken(const std::string& s) {
+  if (s.empty()) {
+    return false;
+  }
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+void readRoute(Reader& r, const YAML::Node& node, const Config& config, bool has_jwt,
+               RouteConfig* route) {
+  if (!r.isMap(node, "a route")) {
+    return;
+  }
+  r.checkKeys(node, "route",
+              {"match", "upstream", "strip_prefix", "auth", "require_roles", "rate_limit"});
+  if (!node["match"]) {
+    r.error(node, "route needs a match");
+  } else if (r.isMap(node["match"], "match")) {
+    const YAML::Node& m = node["match"];
+    r.checkKeys(m, "match", {"host", "path", "path_prefix", "methods"});
+    if (m["host"]) {
+      if (auto s = r.scalar(m["host"], "match.host")) {
+        route->host = *s;
+        std::transform(route->host.begin(), route->host.end(), route->host.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+      }
+    }
+    if (m["path"]) {
+      if (auto s = r.scalar(m["path"], "match.path")) {
+        route->path = *s;
+        if (s->empty() || s->front() != '/') {
+          r.error(m["path"], "match.path must start with '/'");
+        }
+      }
+    }
+    if (m["path_prefix"]) {
+      if (auto s = r.scalar(m["path_prefix"], "match.path_prefix")) {
+        route->path_prefix = *s;
+        if (s->empty() || s->front() != '/') {
+          r.error(m["path_prefix"], "match.path_prefix must start with '/'");
+        }
+      }
+    }
+    if (m["path"] && m["path_prefix"]) {
+      r.error(m, "match takes path or path_prefix, not both");
+    }
+    if (!m["path"] && !m["path_prefix"]) {
+      r.error(m, "match needs path or path_prefix");
+    }
+    if (m["methods"]) {
+      route->methods = r.stringList(m["methods"], "match.methods");
+      for (const auto& method : route->methods) {
+        if (!isToken(method)) {
+          r.error(m["methods"], "invalid method '" + method + "' (use upper case, e.g. GET)");
+        }
+      }
+    }
+  }
+  if (!node["upstream"]) {
+    r.error(node, "route needs an upstream");
+  } else if (auto s = r.scalar(node["upstream"], "upstream")) {
+    route->upstream = *s;
+    if (config.findUpstream(*s) == nullptr) {
+      r.error(node["upstream"], "route names unknown upstream '" + *s + "'");
+    }
+  }
+  if (node["strip_prefix"]) {
+    if (auto s = r.scalar(node["strip_prefix"], "strip_prefix")) {
+      route->strip_prefix = *s;
+      if (s->empty() || s->front() != '/') {
+        r.error(node["strip_prefix"], "strip_prefix must start with '/'");
+      } else if (!route->path_prefix.empty() && route->path_prefix.rfind(*s, 0) != 0) {
+        r.error(node["strip_prefix"],
+                "strip_prefix '" + *s + "' is not a prefix of path_prefix '" +
+                    route->path_prefix + "'");
+      }
+    }
+  }
+  if (node["auth"]) {
+    if (auto s = r.scalar(node["auth"], "auth")) {
+      if (*s == "none") {
+        route->auth = AuthMode::kNone;
+      } else if (*s == "jwt" || *s == "jwt_optional") {
+        route->auth = *s == "jwt" ? AuthMode::kJwt : AuthMode::kJwtOptional;
+        if (!has_jwt) {
+          r.error(node["auth"], "auth: " + *s + " needs a top-level jwt section");
+        }
+        // Never pass traffic a route says must be authenticated without checking it.
+        r.error(node["auth"], "JWT verification is not implemented yet");
+      } else {
+        r.error(node["auth"], "unknown auth '" + *s + "' (expected none, jwt or jwt_optional)");
+      }
+    }
+  }
+  if (node["require_roles"]) {
+    route->require_roles = r.stringList(node["require_roles"], "require_roles");
+    if (!route->require_roles.empty() && route->auth == AuthMode::kNone) {
+      r.error(node["require_roles"], "require_roles needs auth: jwt");
+    }
+  }
+  if (node["rate_limit"]) {
+    r.error(node["rate_limit"], "rate limiting is not implemented yet");
+  }
+}
+
+void readConfig(Reader& r, const YAML::Node& root, Config* config) {
+  if (!root.IsMap()) {
+    if (root.IsNull()) {
+      r.errors.push_back(ConfigError{1, 1, "the configuration is empty"});
+    } else {
+      r.error(root, "the configuration must be a mapping");
+    }
+    return;
+  }
+  r.checkKeys(root, "the configuration",
+              {"workers", "shutdown_timeout", "timeouts", "limits", "listeners", "admin",
+               "redis", "jwt", "upstreams", "routes"});
+  if (root["workers"]) {
+    const YAML::Node& w = root["workers"];
+    if (w.IsScalar() && w.Scalar() == "auto") {
+      config->workers = 0;
+    } else if (auto v = r.integer(w, "workers", 1, 256)) {
+      config->workers = static_cast<int>(*v);
+    }
+  }
+  if (root["shutdown_timeout"]) {
+    if (auto d = r.duration(root["shutdown_timeout"], "shutdown_timeout")) {
+      config->shutdown_timeout = *d;
+    }
+  }
+  if (root["timeouts"]) {
+    readTimeouts(r, root["timeouts"], &config->timeouts);
+  }
+  if (root["limits"]) {
+    readLimits(r, root["limits"], &config->limits);
+  }
+  if (!root["listeners"]) {
+    r.error(root, "the configuration needs listeners");
+  } else {
+    readListeners(r, root["listeners"], &config->listeners);
+  }
+  if (root["admin"]) {
+    const YAML::Node& a = root["admin"];
+    if (r.isMap(a, "admin")) {
+      r.checkKeys(a, "admin", {"address", "token"});
+      if (a["address"]) {
+        config->admin_address = r.address(a["address"], "admin.address");
+      }
+    }
+  }
+  if (root["redis"]) {
+    const YAML::Node& a = root["redis"];
+    if (r.isMap(a, "redis")) {
+      r.checkKeys(a, "redis", {"address"});
+      if (a["address"]) {
+        r.address(a["address"], "redis.address");
+      }
+    }
+  }
+  if (root["jwt"]) {
+    const YAML::Node& j = root["jwt"];
+    if (r.isMap(j, "jwt")) {
+      r.checkKeys(j, "jwt",
+                  {"jwks_file", "issuer", "audience", "leeway", "claims_to_headers"});
+      if (j["leeway"]) {
+        r.duration(j["leeway"], "jwt.leeway");
+      }
+    }
+  }
+  if (!root["upstreams"]) {
+    r.error(root, "the configuration needs upstreams");
+  } else if (r.isMap(root["upstreams"], "upstreams")) {
+    for (const auto& item : root["upstreams"]) {
+      UpstreamConfig u;
+      readUpstream(r, item.first.Scalar(), item.second, &u);
+      config->upstreams.push_back(std::move(u));
+    }
+  }
+  if (!root["routes"]) {
+    r.error(root, "the configuration needs routes");
+  } else if (!root["routes"].IsSequence()) {
+    r.error(root["routes"], "routes must be a list");
+  } else {
+    for (const auto& item : root["routes"]) {
+      RouteConfig route;
+      readRoute(r, item, *config, static_cast<bool>(root["jwt"]), &route);
+      config->routes.push_back(std::move(route));
+    }
+  }
+}
+
+ConfigResult loadFrom(const std::function<YAML::Node()>& parse) {
+  ConfigResult result;
+  Reader reader;
+  Config config;
+  try {
+    YAML::Node root = parse();
+    readConfig(reader, root, &config);
+  } catch (const YAML::BadFile& e) {
+    reader.errors.push_back(ConfigError{0, 0, "cannot read the file"});
+  } catch (const YAML::Exception& e) {
+    reader.errors.push_back(ConfigError{e.mark.line + 1, e.mark.column + 1, e.msg});
+  }
+  result.errors = std::move(reader.errors);
+  if (result.errors.empty()) {
+    result.config = std::move(config);
+  }
+  return result;
+}
+
+}  // namespace
+
+const UpstreamConfig* Config::findUpstream(const std::string& name) const {
+  for (const auto& u : upstreams) {
+    if (u.name == name) {
+      return &u;
+    }
+  }
+  return nullptr;
+}
+
+ConfigResult loadConfigFile(const std::string& path) {
+  return loadFrom([&] { return YAML::LoadFile(path); });
+}
+
+ConfigResult loadConfigString(const std::string& yaml) {
+  return loadFrom([&] { return YAML::Load(yaml); });
+}
+
+std::string formatConfigError(const std::string& file, const ConfigError& error) {
+  return file + ":" + std::to_string(error.line) + ":" + std::to_string(error.column) + ": " +
+         error.message;
+}
+
+}  // namespace balancer

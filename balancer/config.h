@@ -1,0 +1,107 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/util/address.h"
+#include "common/util/units.h"
+
+namespace balancer {
+
+using util::Millis;
+
+enum class BalanceKind { kRoundRobin, kLeastConn, kP2C };
+enum class AuthMode { kNone, kJwt, kJwtOptional };
+
+struct BackendConfig {
+  util::SocketAddress address;
+  int weight = 1;
+};
+
+struct HealthCheckConfig {
+  std::string path = "/health";
+  Millis interval{2000};
+  Millis timeout{1000};
+  int healthy_threshold = 2;
+  int unhealthy_threshold = 3;
+};
+
+struct PoolConfig {
+  size_t max_idle = 256;  // idle keep-alive connections kept per backend, per worker
+  Millis idle_timeout{60000};
+};
+
+struct UpstreamConfig {
+  std::string name;
+  BalanceKind balance = BalanceKind::kRoundRobin;
+  std::vector<BackendConfig> backends;
+  std::optional<HealthCheckConfig> health_check;
+  Millis connect_timeout{1000};
+  Millis request_timeout{30000};
+  int retries = 1;
+  PoolConfig pool;
+};
+
+struct RouteConfig {
+  std::string host;         // empty: any host; "*.example.com" matches subdomains
+  std::string path;         // exact path
+  std::string path_prefix;  // segment-aware prefix
+  std::vector<std::string> methods;  // empty: any method
+  std::string upstream;
+  std::string strip_prefix;
+  AuthMode auth = AuthMode::kNone;
+  std::vector<std::string> require_roles;
+};
+
+struct ListenerConfig {
+  std::string name;
+  util::SocketAddress address;
+};
+
+struct TimeoutsConfig {
+  Millis client_header{10000};  // from the first byte of a request to its last header
+  Millis client_idle{60000};    // keep-alive wait between requests
+  Millis tunnel_idle{3600000};  // an upgraded connection with no bytes either way
+};
+
+struct LimitsConfig {
+  size_t max_header_bytes = 32 * 1024;
+  size_t max_headers = 100;
+  uint64_t max_body_size = 100ull * 1024 * 1024;
+};
+
+struct Config {
+  int workers = 0;  // 0: one per core
+  Millis shutdown_timeout{10000};
+  TimeoutsConfig timeouts;
+  LimitsConfig limits;
+  std::vector<ListenerConfig> listeners;
+  std::optional<util::SocketAddress> admin_address;
+  std::vector<UpstreamConfig> upstreams;
+  std::vector<RouteConfig> routes;
+
+  const UpstreamConfig* findUpstream(const std::string& name) const;
+};
+
+struct ConfigError {
+  int line = 0;  // 1-based; 0 when unknown
+  int column = 0;
+  std::string message;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;  // set only when errors is empty
+  std::vector<ConfigError> errors;
+};
+
+// Loads and validates a configuration, collecting every error rather than stopping at the
+// first. Never throws.
+ConfigResult loadConfigFile(const std::string& path);
+ConfigResult loadConfigString(const std::string& yaml);
+
+// "FILE:LINE:COLUMN: message", the format of `balancer -t`.
+std::string formatConfigError(const std::string& file, const ConfigError& error);
+
+}  // namespace balancer

@@ -1,0 +1,172 @@
+#include "balancer/server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+
+#include "common/log/log.h"
+
+namespace balancer {
+
+namespace {
+
+// A listening socket with SO_REUSEPORT, so each worker has its own accept queue and the
+// kernel spreads connections over them.
+int openListeningSocket(const util::SocketAddress& address, std::string* error) {
+  int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *error = strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+  if (address.family() == AF_INET6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  socklen_t len = address.family() == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+  if (bind(fd, address.get(), len) != 0 || listen(fd, 4096) != 0) {
+    *error = strerror(errno);
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+}  // namespace
+
+Server::Server(std::unique_ptr<Snapshot> snapshot) : snapshot_(std::move(snapshot)) {
+  uv_loop_init(&loop_);
+}
+
+Server::~Server() {
+  workers_.clear();
+  health_checker_.reset();
+  uv_loop_close(&loop_);
+}
+
+bool Server::openListeners(int workers, std::vector<std::vector<int>>* fds) {
+  fds->assign(static_cast<size_t>(workers), {});
+  for (const ListenerConfig& l : snapshot_->config().listeners) {
+    util::SocketAddress address = l.address;
+    for (int w = 0; w < workers; ++w) {
+      std::string error;
+      int fd = openListeningSocket(address, &error);
+      if (fd < 0) {
+        LOG_ERROR("listener %s: cannot listen on %s: %s", l.name.c_str(), address.text.c_str(),
+                  error.c_str());
+        return false;
+      }
+      if (w == 0 && address.port() == 0) {
+        // Port 0: the kernel picked one; the other workers share it.
+        socklen_t len = sizeof address.storage;
+        getsockname(fd, reinterpret_cast<sockaddr*>(&address.storage), &len);
+      }
+      (*fds)[static_cast<size_t>(w)].push_back(fd);
+    }
+    LOG_INFO("listening name=%s address=%s", l.name.c_str(),
+             util::formatAddress(address.get()).c_str());
+  }
+  return true;
+}
+
+int Server::run() {
+  int workers = snapshot_->config().workers;
+  if (workers <= 0) {
+    workers = static_cast<int>(std::thread::hardware_concurrency());
+    workers = workers > 0 ? workers : 1;
+  }
+  std::vector<std::vector<int>> fds;
+  if (!openListeners(workers, &fds)) {
+    return 1;
+  }
+  uv_async_init(&loop_, &worker_finished_, &Server::onWorkerFinished);
+  worker_finished_.data = this;
+  uv_timer_init(&loop_, &shutdown_timer_);
+  shutdown_timer_.data = this;
+  uv_signal_t* signals[] = {&sigterm_, &sigint_, &sighup_};
+  int numbers[] = {SIGTERM, SIGINT, SIGHUP};
+  for (int i = 0; i < 3; ++i) {
+    uv_signal_init(&loop_, signals[i]);
+    signals[i]->data = this;
+    uv_signal_start(signals[i], &Server::onSignal, numbers[i]);
+  }
+  for (int w = 0; w < workers; ++w) {
+    workers_.push_back(std::make_unique<Worker>(w, snapshot_.get(), fds[static_cast<size_t>(w)],
+                                                [this] { uv_async_send(&worker_finished_); }));
+  }
+  for (auto& worker : workers_) {
+    worker->start();
+  }
+  health_checker_ = std::make_unique<HealthChecker>(&loop_, snapshot_.get());
+  health_checker_->start();
+  LOG_INFO("balancer started workers=%d upstreams=%zu routes=%zu", workers,
+           snapshot_->upstreams().size(), snapshot_->config().routes.size());
+
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  for (auto& worker : workers_) {
+    worker->join();
+  }
+  LOG_INFO("balancer stopped");
+  return 0;
+}
+
+void Server::onSignal(uv_signal_t* handle, int signum) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (signum == SIGHUP) {
+    LOG_WARN("SIGHUP: configuration reload is not implemented yet; keeping the running config");
+    return;
+  }
+  self->beginShutdown(signum);
+}
+
+void Server::beginShutdown(int signum) {
+  if (shutting_down_) {
+    return;
+  }
+  shutting_down_ = true;
+  LOG_INFO("%s: draining (shutdown_timeout %lldms)", signum == SIGINT ? "SIGINT" : "SIGTERM",
+           static_cast<long long>(snapshot_->config().shutdown_timeout.count()));
+  for (auto& worker : workers_) {
+    worker->stop();
+  }
+  uv_timer_start(&shutdown_timer_, &Server::onShutdownTimeout,
+                 static_cast<uint64_t>(snapshot_->config().shutdown_timeout.count()), 0);
+}
+
+void Server::onWorkerFinished(uv_async_t* async) {
+  auto* self = static_cast<Server*>(async->data);
+  for (auto& worker : self->workers_) {
+    if (!worker->finished()) {
+      return;
+    }
+  }
+  self->finish();
+}
+
+void Server::onShutdownTimeout(uv_timer_t* timer) {
+  auto* self = static_cast<Server*>(timer->data);
+  LOG_WARN("shutdown_timeout passed with requests still in flight; exiting");
+  // Workers may still hold tunnels or slow exchanges; their sockets die with the process.
+  _exit(0);
+  (void)self;
+}
+
+void Server::finish() {
+  if (finished_) {
+    return;
+  }
+  finished_ = true;
+  health_checker_->stop();
+  uv_close(reinterpret_cast<uv_handle_t*>(&worker_finished_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
+}
+
+}  // namespace balancer

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <vector>
+
+#include "balancer/health_checker.h"
+#include "balancer/snapshot.h"
+#include "balancer/worker.h"
+
+namespace balancer {
+
+// The process: opens the listening sockets, starts the workers, runs the health checks and
+// handles signals on the main thread's loop until a graceful shutdown ends it.
+class Server {
+ public:
+  explicit Server(std::unique_ptr<Snapshot> snapshot);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Runs until SIGTERM or SIGINT has drained the workers. Returns the exit code.
+  int run();
+
+ private:
+  static void onSignal(uv_signal_t* handle, int signum);
+  static void onWorkerFinished(uv_async_t* async);
+  static void onShutdownTimeout(uv_timer_t* timer);
+  bool openListeners(int workers, std::vector<std::vector<int>>* fds);
+  void beginShutdown(int signum);
+  void finish();
+
+  std::unique_ptr<Snapshot> snapshot_;
+  uv_loop_t loop_;
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  uv_signal_t sighup_;
+  uv_async_t worker_finished_;
+  uv_timer_t shutdown_timer_;
+  std::unique_ptr<HealthChecker> health_checker_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  bool shutting_down_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace balancer

@@ -1,0 +1,1000 @@
+#include "balancer/session.h"
+
+#include <cstdio>
+
+#include "balancer/snapshot.h"
+#include "balancer/upstream_pool.h"
+#include "balancer/worker.h"
+#include "common/http/header_list.h"
+#include "common/http/status.h"
+#include "common/log/log.h"
+#include "common/util/address.h"
+
+namespace balancer {
+
+namespace {
+
+constexpr util::Millis kLingerTimeout{2000};
+constexpr util::Millis kFlushTimeout{5000};
+constexpr int kMaxStaleRetries = 3;
+
+uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
+
+http::ParserLimits requestLimits(const LimitsConfig& limits) {
+  http::ParserLimits out;
+  out.max_header_bytes = limits.max_header_bytes;
+  out.max_headers = limits.max_headers;
+  out.max_body_size = limits.max_body_size;
+  return out;
+}
+
+// Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1).
+bool isHopByHop(std::string_view name) {
+  static constexpr std::string_view kNames[] = {
+      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
+      "upgrade",    "proxy-authorization", "proxy-authenticate"};
+  for (std::string_view n : kNames) {
+    if (http::equalsIgnoreCase(name, n)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether `name` is one of the comma-separated tokens of the Connection headers.
+bool listedInConnection(const http::HeaderList& headers, std::string_view name) {
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (!http::equalsIgnoreCase(headers.name(i), "connection")) {
+      continue;
+    }
+    std::string_view value = headers.value(i);
+    while (!value.empty()) {
+      size_t comma = value.find(',');
+      std::string_view token = value.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+        token.remove_prefix(1);
+      }
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+        token.remove_suffix(1);
+      }
+      if (http::equalsIgnoreCase(token, name)) {
+        return true;
+      }
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      value.remove_prefix(comma + 1);
+    }
+  }
+  return false;
+}
+
+bool isIdempotent(llhttp_method_t method) {
+  switch (method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// A client's request id is kept only when it is short and plain, since it is echoed in
+// headers and JSON.
+bool acceptableRequestId(std::string_view id) {
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void appendChunkHeader(std::string* out, size_t len) {
+  char buf[24];
+  int n = snprintf(buf, sizeof buf, "%zx\r\n", len);
+  out->append(buf, static_cast<size_t>(n));
+}
+
+}  // namespace
+
+Session::Session(Worker* worker, const Snapshot* snapshot)
+    : worker_(worker),
+      snapshot_(snapshot),
+      parser_(http::Parser::Kind::kRequest, this, requestLimits(snapshot->config().limits)),
+      out_(asStream(&tcp_), this) {
+  uv_tcp_init(worker_->loop(), &tcp_);
+  uv_timer_init(worker_->loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  open_handles_ = 2;
+  worker_->sessionOpened(this);
+}
+
+int Session::start(uv_stream_t* server) {
+  int r = uv_accept(server, asStream(&tcp_));
+  if (r != 0) {
+    close();
+    return r;
+  }
+  uv_tcp_nodelay(&tcp_, 1);
+  sockaddr_storage peer{};
+  int len = sizeof peer;
+  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+    util::formatIp(reinterpret_cast<sockaddr*>(&peer), client_ip_, sizeof client_ip_);
+  }
+  // The first request must come as promptly as any later header section.
+  startTimer(snapshot_->config().timeouts.client_header);
+  updateReading();
+  return 0;
+}
+
+// ---- reading from the client ----------------------------------------------------------------
+
+void Session::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<Session*>(handle->data);
+  *buf = self->worker_->readBuffer();
+}
+
+void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<Session*>(stream->data);
+  if (nread > 0) {
+    self->handleInput(buf->base, static_cast<size_t>(nread));
+    return;
+  }
+  if (nread == 0) {
+    return;
+  }
+  // EOF or a read error. A client that half-closes after its request still gets its answer.
+  if (self->state_ == State::kTunnel) {
+    if (self->exchange_.conn != nullptr) {
+      self->exchange_.conn->closeWhenFlushed();
+      self->exchange_.conn = nullptr;
+    }
+    self->releaseBackend();
+    self->close();
+    return;
+  }
+  if (self->state_ == State::kOpen && self->exchange_.active && self->exchange_.request_complete &&
+      nread == UV_EOF) {
+    self->reading_ = false;
+    uv_read_stop(stream);
+    self->exchange_.close_after = true;
+    return;
+  }
+  self->close();
+}
+
+void Session::handleInput(const char* data, size_t len) {
+  switch (state_) {
+    case State::kLingering:
+    case State::kClosed:
+      return;  // discarded: the session is closing
+    case State::kTunnel:
+      if (exchange_.conn != nullptr) {
+        exchange_.conn->out().addRef(data, len);
+        flushUpstream();
+        startTimer(snapshot_->config().timeouts.tunnel_idle);
+        updateReading();
+      }
+      return;
+    case State::kOpen:
+      break;
+  }
+  if (parser_paused_ || !pending_input_.empty()) {
+    pending_input_.append(data, len);  // read while an earlier request is still served
+    updateReading();
+    return;
+  }
+  http::Parser::Result result = parser_.execute(data, len);
+  afterParse(result, data, len, false);
+  if (state_ == State::kOpen && !exchange_.active && !close_when_flushed_) {
+    processPending();
+  }
+  updateReading();
+}
+
+void Session::afterParse(const http::Parser::Result& result, const char* data, size_t len,
+                         bool from_pending) {
+  // The body pieces refer to the input: send them before it is reused.
+  flushUpstream();
+  if (state_ != State::kOpen) {
+    return;
+  }
+  switch (result.status) {
+    case http::Parser::Status::kError:
+      handleParseError();
+      return;
+    case http::Parser::Status::kPaused:
+    case http::Parser::Status::kUpgrade:
+      parser_paused_ = true;
+      if (from_pending) {
+        pending_input_.erase(0, result.consumed);
+      } else {
+        pending_input_.append(data + result.consumed, len - result.consumed);
+      }
+      break;
+    case http::Parser::Status::kOk:
+      if (from_pending) {
+        pending_input_.clear();
+      }
+      break;
+  }
+  flushOut();
+  if (exchange_.active && exchange_.local && exchange_.request_complete) {
+    // Answered by the balancer and fully read: the next request may go on.
+    exchange_.active = false;
+    if (exchange_.close_after || draining_ || !exchange_.client_keep_alive) {
+      closeWhenFlushed();
+    }
+  }
+}
+
+void Session::processPending() {
+  while (state_ == State::kOpen && !exchange_.active && !close_when_flushed_ &&
+         !pending_input_.empty()) {
+    if (parser_paused_) {
+      parser_.resume();
+      parser_paused_ = false;
+    }
+    // Parse from a copy-free view of pending_input_; afterParse trims what was used.
+    http::Parser::Result result = parser_.execute(pending_input_.data(), pending_input_.size());
+    afterParse(result, pending_input_.data(), pending_input_.size(), true);
+  }
+  if (state_ == State::kOpen && !exchange_.active && !close_when_flushed_ && !in_message_) {
+    if (parser_paused_) {
+      parser_.resume();
+      parser_paused_ = false;
+    }
+    startTimer(snapshot_->config().timeouts.client_idle);
+  }
+}
+
+void Session::handleParseError() {
+  int status = 400;
+  std::string_view message = "malformed request";
+  switch (parser_.error()) {
+    case http::ParseError::kHeadersTooLarge:
+      status = 431;
+      message = "request header fields too large";
+      break;
+    case http::ParseError::kBodyTooLarge:
+      status = 413;
+      message = "request body too large";
+      break;
+    default:
+      break;
+  }
+  if (exchange_.active && !exchange_.local) {
+    // The error is in the body: the upstream has part of a request it will never complete.
+    if (exchange_.conn != nullptr) {
+      exchange_.conn->close();
+      exchange_.conn = nullptr;
+    }
+    releaseBackend();
+    if (exchange_.response_started) {
+      close();
+      return;
+    }
+  }
+  if (exchange_.request_id.empty() || !exchange_.active) {
+    worker_->newRequestId(&exchange_.request_id);
+  }
+  exchange_.active = true;
+  exchange_.client_http10 = false;
+  LOG_INFO("request_id=%s client=%s status=%d error=\"%s: %s\"", exchange_.request_id.c_str(),
+           client_ip_, status, std::string(message).c_str(), parser_.errorReason());
+  reply(status, message, true);
+}
+
+void Session::updateReading() {
+  bool want = false;
+  switch (state_) {
+    case State::kOpen:
+      if (close_when_flushed_ || out_.aboveHighWater() || parser_paused_ ||
+          !pending_input_.empty()) {
+        want = false;
+      } else if (exchange_.active) {
+        // Stream the body while the upstream keeps up; otherwise wait.
+        want = !exchange_.request_complete && !exchange_.local && exchange_.request_sent &&
+               exchange_.conn != nullptr && !exchange_.conn->out().aboveHighWater();
+        if (exchange_.local && !exchange_.request_complete) {
+          want = true;  // drop the rest of a body we already answered
+        }
+      } else {
+        want = true;
+      }
+      break;
+    case State::kTunnel:
+      want = exchange_.conn != nullptr && !exchange_.conn->out().aboveHighWater();
+      break;
+    case State::kLingering:
+      want = true;
+      break;
+    case State::kClosed:
+      return;
+  }
+  if (want && !reading_) {
+    reading_ = true;
+    uv_read_start(asStream(&tcp_), &Session::onAlloc, &Session::onRead);
+  } else if (!want && reading_) {
+    reading_ = false;
+    uv_read_stop(asStream(&tcp_));
+  }
+}
+
+// ---- the request ------------------------------------------------------------------------------
+
+int Session::onMessageBegin() {
+  in_message_ = true;
+  startTimer(snapshot_->config().timeouts.client_header);
+  return 0;
+}
+
+int Session::onHeadersComplete() {
+  uv_timer_stop(&timer_);
+  Exchange& ex = exchange_;
+  ex.active = true;
+  ex.local = false;
+  ex.pool = nullptr;
+  ex.backend_index = -1;
+  ex.conn = nullptr;
+  ex.tried.clear();
+  ex.connect_attempts = 0;
+  ex.stale_retries = 0;
+  ex.early_body.clear();
+  ex.request_sent = false;
+  ex.body_sent = false;
+  ex.request_complete = false;
+  ex.response_started = false;
+  ex.rechunk_response = false;
+  ex.close_after = false;
+
+  const http::HeaderList& headers = parser_.headers();
+  bool has_id = false;
+  std::string_view client_id = headers.find("x-request-id", &has_id);
+  if (has_id && acceptableRequestId(client_id)) {
+    ex.request_id.assign(client_id);
+  } else {
+    worker_->newRequestId(&ex.request_id);
+  }
+  llhttp_method_t method = parser_.method();
+  ex.head_request = method == HTTP_HEAD;
+  ex.idempotent = isIdempotent(method);
+  ex.client_http10 = parser_.versionMajor() == 1 && parser_.versionMinor() == 0;
+  ex.client_keep_alive = parser_.keepAlive();
+  ex.chunked_request = parser_.chunked();
+  ex.upgrade = parser_.upgrade();
+  bool has_body = parser_.hasBody();
+
+  if (method == HTTP_CONNECT) {
+    reply(405, "CONNECT is not supported", true);
+    return kPause;
+  }
+  bool has_host = false;
+  std::string_view host = headers.find("host", &has_host);
+  RequestTarget target = splitTarget(parser_.target(), host);
+  int route = snapshot_->router().match(target.host, target.path, parser_.methodName());
+  if (route < 0) {
+    reply(404, "no route", has_body || ex.upgrade);
+    return has_body || ex.upgrade ? kPause : 0;
+  }
+  const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(route)];
+  ex.pool = &worker_->pool(snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
+  buildUpstreamHead(target.path, target.query, rc.strip_prefix);
+  if (ex.upgrade) {
+    // Unless the upstream switches protocols, nothing after this request can be parsed.
+    ex.close_after = true;
+  }
+  dispatch();
+  return close_when_flushed_ ? kPause : 0;
+}
+
+void Session::buildUpstreamHead(const std::string_view& path, const std::string_view& query,
+                                std::string_view strip_prefix) {
+  std::string& h = exchange_.upstream_head;
+  const http::HeaderList& headers = parser_.headers();
+  h.clear();
+  h.append(parser_.methodName());
+  h.push_back(' ');
+  std::string_view forwarded_path = path;
+  if (!strip_prefix.empty() && path.substr(0, strip_prefix.size()) == strip_prefix) {
+    forwarded_path.remove_prefix(strip_prefix.size());
+    if (forwarded_path.empty() || forwarded_path.front() != '/') {
+      h.push_back('/');
+    }
+  }
+  h.append(forwarded_path);
+  h.append(query);
+  h.append(" HTTP/1.1\r\n");
+
+  std::string_view previous_xff;
+  bool has_host = false;
+  bool has_connection_tokens = headers.find("connection").find(',') != std::string_view::npos ||
+                               !headers.find("connection").empty();
+  for (size_t i = 0; i < headers.size(); ++i) {
+    std::string_view name = headers.name(i);
+    if (isHopByHop(name)) {
+      if (exchange_.upgrade && http::equalsIgnoreCase(name, "upgrade")) {
+        h.append(name).append(": ").append(headers.value(i)).append("\r\n");
+      }
+      continue;
+    }
+    if (http::equalsIgnoreCase(name, "content-length") ||
+        http::equalsIgnoreCase(name, "x-forwarded-proto") ||
+        http::equalsIgnoreCase(name, "x-request-id")) {
+      continue;
+    }
+    if (http::equalsIgnoreCase(name, "x-forwarded-for")) {
+      previous_xff = headers.value(i);
+      continue;
+    }
+    if (has_connection_tokens && listedInConnection(headers, name)) {
+      continue;
+    }
+    has_host = has_host || http::equalsIgnoreCase(name, "host");
+    h.append(name).append(": ").append(headers.value(i)).append("\r\n");
+  }
+  if (!has_host) {
+    h.append("Host: ").append(exchange_.pool->upstream().config->name).append("\r\n");
+  }
+  if (parser_.chunked()) {
+    h.append("Transfer-Encoding: chunked\r\n");
+  } else if (parser_.hasContentLength()) {
+    h.append("Content-Length: ").append(std::to_string(parser_.contentLength())).append("\r\n");
+  }
+  h.append("X-Forwarded-For: ");
+  if (!previous_xff.empty()) {
+    h.append(previous_xff).append(", ");
+  }
+  h.append(client_ip_).append("\r\n");
+  h.append("X-Forwarded-Proto: http\r\n");
+  h.append("X-Request-Id: ").append(exchange_.request_id).append("\r\n");
+  if (exchange_.upgrade) {
+    h.append("Connection: upgrade\r\n");
+  }
+  h.append("\r\n");
+}
+
+int Session::onBody(const char* data, size_t len) {
+  if (exchange_.local) {
+    return 0;
+  }
+  forwardBody(data, len);
+  return 0;
+}
+
+void Session::forwardBody(const char* data, size_t len) {
+  Exchange& ex = exchange_;
+  if (ex.request_sent && ex.conn != nullptr) {
+    http::OutputQueue& out = ex.conn->out();
+    if (ex.chunked_request) {
+      char buf[24];
+      int n = snprintf(buf, sizeof buf, "%zx\r\n", len);
+      out.addCopy(buf, static_cast<size_t>(n));
+      out.addRef(data, len);
+      out.addCopy("\r\n", 2);
+    } else {
+      out.addRef(data, len);
+    }
+    ex.body_sent = true;
+    return;
+  }
+  // Still connecting: keep the bytes; client reads are paused until the request is sent.
+  if (ex.chunked_request) {
+    appendChunkHeader(&ex.early_body, len);
+    ex.early_body.append(data, len);
+    ex.early_body.append("\r\n");
+  } else {
+    ex.early_body.append(data, len);
+  }
+}
+
+int Session::onMessageComplete() {
+  in_message_ = false;
+  Exchange& ex = exchange_;
+  ex.request_complete = true;
+  if (!ex.local && ex.chunked_request) {
+    static constexpr char kLastChunk[] = "0\r\n\r\n";
+    if (ex.request_sent && ex.conn != nullptr) {
+      ex.conn->out().addRef(kLastChunk, 5);
+    } else {
+      ex.early_body.append(kLastChunk, 5);
+    }
+  }
+  // One exchange at a time: pipelined requests wait until this response is written.
+  // An upgrade pauses by itself, with the tunnel's first bytes after it.
+  return ex.upgrade ? 0 : kPause;
+}
+
+// ---- choosing a backend and sending -----------------------------------------------------------
+
+void Session::dispatch() {
+  Exchange& ex = exchange_;
+  const UpstreamConfig& uc = ex.pool->config();
+  for (;;) {
+    int index = ex.pool->pickBackend(ex.tried);
+    if (index < 0) {
+      if (ex.connect_attempts > 0) {
+        failExchange(502, "upstream connect failed");
+      } else {
+        failExchange(503, "no healthy backend");
+      }
+      return;
+    }
+    Backend* backend = ex.pool->backend(static_cast<size_t>(index));
+    backend->in_flight.fetch_add(1, std::memory_order_relaxed);
+    ex.backend_index = index;
+    UpstreamConnection* conn = ex.pool->acquire(static_cast<size_t>(index));
+    if (conn == nullptr) {
+      releaseBackend();
+      ex.tried.add(static_cast<size_t>(index));
+      if (++ex.connect_attempts <= uc.retries && ex.idempotent) {
+        continue;
+      }
+      failExchange(502, "upstream connect failed");
+      return;
+    }
+    ex.conn = conn;
+    conn->attach(this, ex.head_request);
+    if (conn->connected()) {
+      sendRequest();
+    }
+    return;
+  }
+}
+
+void Session::onUpstreamConnected(UpstreamConnection* conn) {
+  if (conn == exchange_.conn) {
+    sendRequest();
+  }
+}
+
+void Session::sendRequest() {
+  Exchange& ex = exchange_;
+  http::OutputQueue& out = ex.conn->out();
+  out.addRef(ex.upstream_head.data(), ex.upstream_head.size());
+  if (!ex.early_body.empty()) {
+    out.addRef(ex.early_body.data(), ex.early_body.size());
+    ex.body_sent = true;
+  }
+  ex.request_sent = true;
+  ex.conn->startResponseTimer(ex.pool->config().request_timeout);
+  flushUpstream();
+  updateReading();
+}
+
+void Session::flushUpstream() {
+  Exchange& ex = exchange_;
+  if (ex.conn == nullptr || !ex.conn->connected() || ex.conn->out().empty()) {
+    return;
+  }
+  UpstreamConnection* conn = ex.conn;
+  int r = conn->out().flush();
+  ex.early_body.clear();
+  if (r < 0) {
+    conn->onOutputError(r);
+  }
+}
+
+void Session::releaseBackend() {
+  Exchange& ex = exchange_;
+  if (ex.backend_index >= 0 && ex.pool != nullptr) {
+    ex.pool->backend(static_cast<size_t>(ex.backend_index))
+        ->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
+  ex.backend_index = -1;
+}
+
+void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure) {
+  Exchange& ex = exchange_;
+  if (conn != ex.conn) {
+    return;
+  }
+  ex.conn = nullptr;
+  int failed_index = ex.backend_index;
+  releaseBackend();
+  if (!ex.active || state_ != State::kOpen) {
+    return;
+  }
+  const UpstreamConfig& uc = ex.pool->config();
+  const std::string& backend = ex.pool->backend(static_cast<size_t>(failed_index))->address.text;
+  switch (failure) {
+    case UpstreamFailure::kConnectFailed:
+    case UpstreamFailure::kConnectTimeout:
+      ex.tried.add(static_cast<size_t>(failed_index));
+      LOG_WARN("request_id=%s upstream=%s backend=%s connect %s", ex.request_id.c_str(),
+               uc.name.c_str(), backend.c_str(),
+               failure == UpstreamFailure::kConnectFailed ? "failed" : "timed out");
+      // Nothing reached the backend, but only idempotent requests are retried, as promised.
+      if (ex.idempotent && ++ex.connect_attempts <= uc.retries) {
+        ex.request_sent = false;
+        dispatch();
+        return;
+      }
+      failExchange(failure == UpstreamFailure::kConnectFailed ? 502 : 504,
+                   failure == UpstreamFailure::kConnectFailed ? "upstream connect failed"
+                                                              : "upstream connect timeout");
+      return;
+    case UpstreamFailure::kClosedEarly:
+      // A pooled connection the backend closed as we reused it: the request never got there
+      // if it had no body; try a fresh connection.
+      if (conn->reused() && ex.idempotent && !ex.body_sent && ex.stale_retries < kMaxStaleRetries) {
+        ++ex.stale_retries;
+        ex.request_sent = false;
+        dispatch();
+        return;
+      }
+      LOG_WARN("request_id=%s upstream=%s backend=%s closed before responding",
+               ex.request_id.c_str(), uc.name.c_str(), backend.c_str());
+      failExchange(502, "upstream closed the connection");
+      return;
+    case UpstreamFailure::kBadResponse:
+      LOG_WARN("request_id=%s upstream=%s backend=%s sent an invalid response",
+               ex.request_id.c_str(), uc.name.c_str(), backend.c_str());
+      failExchange(502, "invalid response from upstream");
+      return;
+    case UpstreamFailure::kResponseTimeout:
+      LOG_WARN("request_id=%s upstream=%s backend=%s timed out", ex.request_id.c_str(),
+               uc.name.c_str(), backend.c_str());
+      failExchange(504, "upstream timed out");
+      return;
+  }
+}
+
+// ---- the response ---------------------------------------------------------------------------
+
+int Session::onUpstreamHeaders(UpstreamConnection* conn) {
+  Exchange& ex = exchange_;
+  const http::Parser& resp = conn->response();
+  int status = resp.status();
+  const http::HeaderList& headers = resp.headers();
+  std::string head;
+  head.reserve(256 + headers.bytes());
+  if (status < 200 && status != 101) {
+    if (!ex.client_http10) {
+      // Interim responses (100 Continue) go through as they are.
+      head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+      head.append(resp.statusText().empty() ? http::reasonPhrase(status) : resp.statusText());
+      head.append("\r\n");
+      for (size_t i = 0; i < headers.size(); ++i) {
+        head.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
+      }
+      head.append("\r\n");
+      out_.addCopy(head);
+    }
+    return 0;
+  }
+  ex.response_started = true;
+  bool no_body = ex.head_request || status == 204 || status == 304 || status == 101;
+  if (!no_body && !resp.hasContentLength()) {
+    if (ex.client_http10) {
+      ex.close_after = true;  // the body ends when the connection does
+    } else {
+      ex.rechunk_response = true;
+    }
+  }
+  bool keep_alive = ex.client_keep_alive && !ex.close_after && !draining_;
+  if (!keep_alive && status != 101) {
+    ex.close_after = true;
+  }
+
+  head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  head.append(resp.statusText().empty() ? http::reasonPhrase(status) : resp.statusText());
+  head.append("\r\n");
+  bool has_id = false;
+  bool has_connection_tokens = !headers.find("connection").empty();
+  for (size_t i = 0; i < headers.size(); ++i) {
+    std::string_view name = headers.name(i);
+    if (isHopByHop(name)) {
+      if (status == 101 && http::equalsIgnoreCase(name, "upgrade")) {
+        head.append(name).append(": ").append(headers.value(i)).append("\r\n");
+      }
+      continue;
+    }
+    if (http::equalsIgnoreCase(name, "content-length")) {
+      continue;
+    }
+    if (has_connection_tokens && listedInConnection(headers, name)) {
+      continue;
+    }
+    has_id = has_id || http::equalsIgnoreCase(name, "x-request-id");
+    head.append(name).append(": ").append(headers.value(i)).append("\r\n");
+  }
+  if (resp.hasContentLength()) {
+    head.append("Content-Length: ").append(std::to_string(resp.contentLength())).append("\r\n");
+  } else if (ex.rechunk_response) {
+    head.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (!has_id) {
+    head.append("X-Request-Id: ").append(ex.request_id).append("\r\n");
+  }
+  if (status == 101) {
+    head.append("Connection: upgrade\r\n");
+  } else if (!keep_alive) {
+    head.append("Connection: close\r\n");
+  } else if (ex.client_http10) {
+    head.append("Connection: keep-alive\r\n");
+  }
+  head.append("\r\n");
+  out_.addCopy(head);
+  return 0;
+}
+
+int Session::onUpstreamBody(const char* data, size_t len) {
+  if (exchange_.rechunk_response) {
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%zx\r\n", len);
+    out_.addCopy(buf, static_cast<size_t>(n));
+    out_.addRef(data, len);
+    out_.addCopy("\r\n", 2);
+  } else {
+    out_.addRef(data, len);
+  }
+  return 0;
+}
+
+void Session::onUpstreamReadDone(UpstreamConnection* conn) {
+  flushOut();
+  if (out_.aboveHighWater()) {
+    conn->pauseReading();  // resumed when the client drains (onOutputDrained)
+  }
+}
+
+void Session::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
+  Exchange& ex = exchange_;
+  if (ex.rechunk_response) {
+    out_.addCopy("0\r\n\r\n", 5);
+  }
+  flushOut();
+  ex.conn = nullptr;
+  releaseBackend();
+  conn->detach();
+  if (reusable && ex.request_complete) {
+    ex.pool->release(conn);
+  } else {
+    conn->close();
+  }
+  if (state_ != State::kOpen) {
+    return;
+  }
+  ex.active = false;
+  if (ex.close_after || draining_ || !ex.client_keep_alive || !ex.request_complete) {
+    closeWhenFlushed();
+    return;
+  }
+  processPending();
+  updateReading();
+}
+
+void Session::onUpstreamAborted(UpstreamConnection* conn) {
+  if (conn != exchange_.conn) {
+    return;
+  }
+  LOG_WARN("request_id=%s upstream response aborted", exchange_.request_id.c_str());
+  exchange_.conn = nullptr;
+  releaseBackend();
+  flushOut();
+  close();  // the client sees a truncated response, as it must
+}
+
+void Session::onUpstreamUpgraded(UpstreamConnection* conn, const char* rest, size_t len) {
+  if (conn->response().status() != 101) {
+    // A non-101 answer to an upgrade request: llhttp still treats it as a switch.
+    onUpstreamComplete(conn, false);
+    return;
+  }
+  enterTunnel(conn, rest, len);
+}
+
+void Session::onUpstreamDrained() { updateReading(); }
+
+// ---- tunnels (after 101 Switching Protocols) --------------------------------------------------
+
+void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len) {
+  state_ = State::kTunnel;
+  conn->enterTunnel();
+  out_.addRef(rest, len);
+  flushOut();
+  if (!pending_input_.empty()) {
+    conn->out().addCopy(pending_input_);
+    pending_input_.clear();
+    flushUpstream();
+  }
+  startTimer(snapshot_->config().timeouts.tunnel_idle);
+  updateReading();
+}
+
+void Session::onTunnelFromUpstream(const char* data, size_t len) {
+  out_.addRef(data, len);
+  flushOut();
+  startTimer(snapshot_->config().timeouts.tunnel_idle);
+  if (out_.aboveHighWater() && exchange_.conn != nullptr) {
+    exchange_.conn->pauseReading();
+  }
+}
+
+void Session::onTunnelClosedByUpstream() {
+  exchange_.conn = nullptr;
+  releaseBackend();
+  closeWhenFlushed();
+}
+
+// ---- writing to the client ----------------------------------------------------------------
+
+void Session::flushOut() {
+  if (out_.empty() || state_ == State::kClosed) {
+    return;
+  }
+  int r = out_.flush();
+  if (r < 0) {
+    onOutputError(r);
+  }
+}
+
+void Session::onOutputDrained() {
+  if (close_when_flushed_) {
+    if (out_.queuedBytes() == 0 && state_ == State::kOpen) {
+      closeWhenFlushed();
+    }
+    return;
+  }
+  if (exchange_.conn != nullptr && (state_ == State::kTunnel || exchange_.response_started)) {
+    exchange_.conn->resumeReading();
+  }
+  updateReading();
+}
+
+void Session::onOutputError(int) { close(); }
+
+void Session::reply(int status, std::string_view message, bool close_after) {
+  Exchange& ex = exchange_;
+  ex.local = true;
+  ex.response_started = true;
+  if (close_after) {
+    ex.close_after = true;
+  }
+  std::string body;
+  body.reserve(96);
+  body.append("{\"error\":\"").append(message).append("\",\"request_id\":\"");
+  body.append(ex.request_id).append("\"}\n");
+  std::string head;
+  head.reserve(256);
+  head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  head.append(http::reasonPhrase(status)).append("\r\n");
+  head.append("Content-Type: application/json\r\nContent-Length: ");
+  head.append(std::to_string(body.size())).append("\r\n");
+  head.append("X-Request-Id: ").append(ex.request_id).append("\r\n");
+  if (ex.close_after || draining_ || !ex.client_keep_alive) {
+    head.append("Connection: close\r\n");
+  } else if (ex.client_http10) {
+    head.append("Connection: keep-alive\r\n");
+  }
+  head.append("\r\n");
+  if (!ex.head_request) {
+    head.append(body);
+  }
+  out_.addCopy(head);
+  flushOut();
+  if (ex.close_after) {
+    closeWhenFlushed();
+  }
+}
+
+void Session::failExchange(int status, std::string_view message) {
+  Exchange& ex = exchange_;
+  if (ex.response_started) {
+    close();
+    return;
+  }
+  bool body_unread = !ex.request_complete && parser_.hasBody();
+  reply(status, message, ex.close_after || body_unread);
+  if (ex.request_complete && state_ == State::kOpen && !close_when_flushed_) {
+    // Outside the parser: the next pipelined request may go on.
+    ex.active = false;
+    if (draining_ || !ex.client_keep_alive) {
+      closeWhenFlushed();
+      return;
+    }
+    processPending();
+    updateReading();
+  }
+}
+
+// ---- timers and closing -----------------------------------------------------------------------
+
+void Session::startTimer(util::Millis timeout) {
+  uv_timer_start(&timer_, &Session::onTimer, static_cast<uint64_t>(timeout.count()), 0);
+}
+
+void Session::onTimer(uv_timer_t* timer) {
+  auto* self = static_cast<Session*>(timer->data);
+  switch (self->state_) {
+    case State::kOpen:
+      if (!self->close_when_flushed_ && self->in_message_ && !self->exchange_.active) {
+        self->worker_->newRequestId(&self->exchange_.request_id);
+        self->exchange_.active = true;
+        self->reply(408, "request header timeout", true);
+        return;
+      }
+      self->close();  // keep-alive idle, or a client that would not read its answer
+      return;
+    case State::kTunnel:
+    case State::kLingering:
+      self->close();
+      return;
+    case State::kClosed:
+      return;
+  }
+}
+
+void Session::closeWhenFlushed() {
+  close_when_flushed_ = true;
+  if (state_ != State::kOpen && state_ != State::kTunnel) {
+    return;
+  }
+  if (out_.queuedBytes() > 0) {
+    startTimer(kFlushTimeout);
+    updateReading();
+    return;
+  }
+  // Half-close, then read and drop what the client still sends until it closes too: closing
+  // with unread bytes would reset the connection and could destroy the answer in flight.
+  state_ = State::kLingering;
+  shutdown_req_.data = this;
+  if (uv_shutdown(&shutdown_req_, asStream(&tcp_), &Session::onShutdown) != 0) {
+    close();
+    return;
+  }
+  startTimer(kLingerTimeout);
+  updateReading();
+}
+
+void Session::onShutdown(uv_shutdown_t* req, int status) {
+  auto* self = static_cast<Session*>(req->data);
+  if (status < 0 && status != UV_ECANCELED) {
+    self->close();
+  }
+}
+
+void Session::drain() {
+  draining_ = true;
+  if (state_ == State::kOpen && !exchange_.active && !in_message_) {
+    close();
+  }
+}
+
+void Session::close() {
+  if (state_ == State::kClosed) {
+    return;
+  }
+  state_ = State::kClosed;
+  if (exchange_.conn != nullptr) {
+    exchange_.conn->detach();
+    exchange_.conn->close();
+    exchange_.conn = nullptr;
+  }
+  releaseBackend();
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Session::onClose);
+}
+
+void Session::onClose(uv_handle_t* handle) {
+  auto* self = static_cast<Session*>(handle->data);
+  if (--self->open_handles_ == 0) {
+    Worker* worker = self->worker_;
+    worker->sessionClosed(self);
+    delete self;
+  }
+}
+
+}  // namespace balancer

@@ -1,0 +1,137 @@
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+
+#include "balancer/policy.h"
+#include "balancer/upstream_connection.h"
+#include "common/http/output_queue.h"
+#include "common/http/parser.h"
+
+namespace balancer {
+
+class Snapshot;
+class UpstreamPool;
+class Worker;
+
+// One client connection's life: it reads requests, proxies each as an exchange to an
+// upstream connection, and writes the responses back in order. Pipelined requests wait in
+// `pending_input_` until the exchange before them is done. After a 101 the session becomes a
+// tunnel that copies bytes both ways.
+class Session final : public http::ParserListener, public http::OutputListener {
+ public:
+  Session(Worker* worker, const Snapshot* snapshot);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Accepts the pending connection on `server` and starts reading. Returns 0 or an error,
+  // in which case the session has closed itself.
+  int start(uv_stream_t* server);
+  // Graceful shutdown: an idle session closes now, a busy one after its exchange.
+  void drain();
+  // Closes at once; the object frees itself in the close callbacks. Idempotent.
+  void close();
+
+  // Events from the exchange's upstream connection.
+  void onUpstreamConnected(UpstreamConnection* conn);
+  void onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure);
+  int onUpstreamHeaders(UpstreamConnection* conn);
+  int onUpstreamBody(const char* data, size_t len);
+  void onUpstreamReadDone(UpstreamConnection* conn);
+  void onUpstreamComplete(UpstreamConnection* conn, bool reusable);
+  void onUpstreamAborted(UpstreamConnection* conn);
+  void onUpstreamUpgraded(UpstreamConnection* conn, const char* rest, size_t len);
+  void onUpstreamDrained();
+  void onTunnelFromUpstream(const char* data, size_t len);
+  void onTunnelClosedByUpstream();
+
+  // http::ParserListener, for requests
+  int onMessageBegin() override;
+  int onHeadersComplete() override;
+  int onBody(const char* data, size_t len) override;
+  int onMessageComplete() override;
+  // http::OutputListener, for the client socket
+  void onOutputDrained() override;
+  void onOutputError(int status) override;
+
+ private:
+  enum class State { kOpen, kTunnel, kLingering, kClosed };
+
+  // One request and its response.
+  struct Exchange {
+    bool active = false;
+    bool local = false;  // answered by the balancer itself; the request body is dropped
+    UpstreamPool* pool = nullptr;
+    int backend_index = -1;
+    UpstreamConnection* conn = nullptr;
+    TriedSet tried;
+    int connect_attempts = 0;
+    int stale_retries = 0;
+    std::string upstream_head;  // rewritten request head, kept for retries
+    std::string early_body;     // body bytes received before the upstream was ready
+    std::string request_id;
+    bool request_sent = false;
+    bool body_sent = false;
+    bool request_complete = false;
+    bool response_started = false;
+    bool idempotent = false;
+    bool chunked_request = false;
+    bool rechunk_response = false;
+    bool head_request = false;
+    bool upgrade = false;
+    bool client_keep_alive = true;
+    bool client_http10 = false;
+    bool close_after = false;
+  };
+
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void onTimer(uv_timer_t* timer);
+  static void onClose(uv_handle_t* handle);
+  static void onShutdown(uv_shutdown_t* req, int status);
+
+  void handleInput(const char* data, size_t len);
+  void processPending();
+  void afterParse(const http::Parser::Result& result, const char* data, size_t len,
+                  bool from_pending);
+  void handleParseError();
+  void updateReading();
+  void flushOut();
+  void flushUpstream();
+
+  void beginExchange();
+  void buildUpstreamHead(const std::string_view& path, const std::string_view& query,
+                         std::string_view strip_prefix);
+  void dispatch();
+  void sendRequest();
+  void forwardBody(const char* data, size_t len);
+  void releaseBackend();
+  void finishExchange();
+  void reply(int status, std::string_view message, bool close_after);
+  void failExchange(int status, std::string_view message);
+
+  void enterTunnel(UpstreamConnection* conn, const char* rest, size_t len);
+  void closeWhenFlushed();
+  void startTimer(util::Millis timeout);
+
+  Worker* worker_;
+  const Snapshot* snapshot_;
+  State state_ = State::kOpen;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_shutdown_t shutdown_req_;
+  int open_handles_ = 0;
+  bool reading_ = false;
+  bool parser_paused_ = false;
+  bool in_message_ = false;
+  bool draining_ = false;
+  bool close_when_flushed_ = false;
+  http::Parser parser_;
+  http::OutputQueue out_;
+  std::string pending_input_;  // bytes read past the current request
+  Exchange exchange_;
+  char client_ip_[64] = {0};
+};
+
+}  // namespace balancer

@@ -1,0 +1,26 @@
+#include "balancer/snapshot.h"
+
+namespace balancer {
+
+Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.routes) {
+  for (const UpstreamConfig& uc : config_.upstreams) {
+    auto u = std::make_unique<Upstream>();
+    u->config = &uc;
+    for (const BackendConfig& bc : uc.backends) {
+      u->backends.push_back(std::make_unique<Backend>(bc.address, bc.weight));
+      u->view.push_back(u->backends.back().get());
+    }
+    upstreams_.push_back(std::move(u));
+  }
+  for (const RouteConfig& r : config_.routes) {
+    size_t index = 0;
+    for (size_t i = 0; i < config_.upstreams.size(); ++i) {
+      if (config_.upstreams[i].name == r.upstream) {
+        index = i;
+      }
+    }
+    route_upstream_.push_back(index);
+  }
+}
+
+}  // namespace balancer

@@ -1,0 +1,33 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "balancer/backend.h"
+#include "balancer/config.h"
+#include "balancer/router.h"
+
+namespace balancer {
+
+// Everything a request needs from the configuration, built once and then read by every
+// worker without locks: the config itself, the route table and the upstreams' backends.
+class Snapshot {
+ public:
+  explicit Snapshot(Config config);
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+
+  const Config& config() const { return config_; }
+  const Router& router() const { return router_; }
+  const std::vector<std::unique_ptr<Upstream>>& upstreams() const { return upstreams_; }
+  // The index in upstreams() of the upstream a route sends to.
+  size_t upstreamOfRoute(size_t route) const { return route_upstream_[route]; }
+
+ private:
+  Config config_;
+  Router router_;
+  std::vector<std::unique_ptr<Upstream>> upstreams_;
+  std::vector<size_t> route_upstream_;
+};
+
+}  // namespace balancer

@@ -1,0 +1,311 @@
+#include "balancer/upstream_connection.h"
+
+#include "balancer/session.h"
+#include "balancer/upstream_pool.h"
+#include "balancer/worker.h"
+
+namespace balancer {
+
+namespace {
+// Responses are not limited by size (they stream); their heads are, generously.
+http::ParserLimits responseLimits() {
+  http::ParserLimits limits;
+  limits.max_header_bytes = 64 * 1024;
+  limits.max_headers = 200;
+  return limits;
+}
+}  // namespace
+
+UpstreamConnection::UpstreamConnection(Worker* worker, UpstreamPool* pool, size_t backend_index,
+                                       Backend* backend)
+    : worker_(worker),
+      pool_(pool),
+      backend_index_(backend_index),
+      backend_(backend),
+      parser_(http::Parser::Kind::kResponse, this, responseLimits()),
+      out_(reinterpret_cast<uv_stream_t*>(&tcp_), this) {
+  uv_tcp_init(worker_->loop(), &tcp_);
+  uv_timer_init(worker_->loop(), &timer_);
+  tcp_.data = this;
+  timer_.data = this;
+  open_handles_ = 2;
+  worker_->upstreamOpened();
+}
+
+int UpstreamConnection::connect(util::Millis timeout) {
+  connect_req_.data = this;
+  int r = uv_tcp_connect(&connect_req_, &tcp_, backend_->address.get(), &UpstreamConnection::onConnect);
+  if (r != 0) {
+    close();
+    return r;
+  }
+  uv_timer_start(&timer_, &UpstreamConnection::onTimer, static_cast<uint64_t>(timeout.count()), 0);
+  return 0;
+}
+
+void UpstreamConnection::attach(Session* session, bool head_request) {
+  session_ = session;
+  head_request_ = head_request;
+  response_started_ = false;
+  response_complete_ = false;
+  if (state_ == State::kIdle) {
+    state_ = State::kBusy;
+  }
+}
+
+void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
+  auto* self = static_cast<UpstreamConnection*>(req->data);
+  if (status == UV_ECANCELED || self->state_ == State::kClosed) {
+    return;
+  }
+  uv_timer_stop(&self->timer_);
+  if (status < 0) {
+    self->fail(UpstreamFailure::kConnectFailed);
+    return;
+  }
+  uv_tcp_nodelay(&self->tcp_, 1);
+  self->state_ = State::kBusy;
+  self->startReading();
+  if (self->session_ != nullptr) {
+    self->session_->onUpstreamConnected(self);
+  } else {
+    // The session went away while connecting: keep the connection for the next one.
+    self->pool_->release(self);
+  }
+}
+
+void UpstreamConnection::startReading() {
+  if (!reading_ && state_ != State::kClosed) {
+    reading_ = true;
+    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConnection::onAlloc,
+                  &UpstreamConnection::onRead);
+  }
+}
+
+void UpstreamConnection::pauseReading() {
+  if (reading_) {
+    reading_ = false;
+    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
+  }
+}
+
+void UpstreamConnection::resumeReading() { startReading(); }
+
+void UpstreamConnection::startResponseTimer(util::Millis timeout) {
+  uv_timer_start(&timer_, &UpstreamConnection::onTimer, static_cast<uint64_t>(timeout.count()), 0);
+}
+
+void UpstreamConnection::enterIdle(util::Millis idle_timeout) {
+  state_ = State::kIdle;
+  session_ = nullptr;
+  reused_ = true;
+  parser_.reset();
+  // Keep reading while idle: a backend closing the connection is noticed at once.
+  startReading();
+  uv_timer_start(&timer_, &UpstreamConnection::onTimer,
+                 static_cast<uint64_t>(idle_timeout.count()), 0);
+}
+
+void UpstreamConnection::leaveIdle() {
+  uv_timer_stop(&timer_);
+  state_ = State::kBusy;
+}
+
+void UpstreamConnection::enterTunnel() {
+  state_ = State::kTunnel;
+  uv_timer_stop(&timer_);
+}
+
+void UpstreamConnection::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConnection*>(handle->data);
+  *buf = self->worker_->readBuffer();
+}
+
+void UpstreamConnection::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  auto* self = static_cast<UpstreamConnection*>(stream->data);
+  if (nread > 0) {
+    self->handleRead(buf->base, static_cast<size_t>(nread));
+  } else if (nread < 0) {
+    self->handleEof(static_cast<int>(nread));
+  }
+}
+
+void UpstreamConnection::handleRead(const char* data, size_t len) {
+  switch (state_) {
+    case State::kIdle:
+    case State::kConnecting:
+    case State::kClosed:
+      close();  // bytes nobody asked for: the connection cannot be trusted
+      return;
+    case State::kTunnel:
+      if (session_ != nullptr) {
+        session_->onTunnelFromUpstream(data, len);
+      }
+      return;
+    case State::kBusy:
+      break;
+  }
+  if (session_ == nullptr) {
+    close();
+    return;
+  }
+  http::Parser::Result result = parser_.execute(data, len);
+  Session* session = session_;
+  switch (result.status) {
+    case http::Parser::Status::kError:
+      if (response_started_) {
+        session->onUpstreamAborted(this);
+        close();
+      } else {
+        fail(UpstreamFailure::kBadResponse);
+      }
+      return;
+    case http::Parser::Status::kUpgrade:
+      session->onUpstreamUpgraded(this, data + result.consumed, len - result.consumed);
+      return;
+    case http::Parser::Status::kPaused:
+      // Paused only at the end of a response. Bytes after it were never asked for.
+      parser_.resume();
+      session->onUpstreamComplete(this, parser_.keepAlive() && result.consumed == len);
+      return;
+    case http::Parser::Status::kOk:
+      session->onUpstreamReadDone(this);
+      return;
+  }
+}
+
+void UpstreamConnection::handleEof(int status) {
+  if (state_ == State::kBusy && session_ != nullptr) {
+    Session* session = session_;
+    if (response_started_ && parser_.bodyEndsWithEof() && status == UV_EOF) {
+      parser_.finish();
+      if (response_complete_) {
+        session->onUpstreamComplete(this, false);
+        return;
+      }
+    }
+    if (response_started_) {
+      session->onUpstreamAborted(this);
+      close();
+    } else {
+      fail(UpstreamFailure::kClosedEarly);
+    }
+    return;
+  }
+  if (state_ == State::kTunnel && session_ != nullptr) {
+    Session* session = session_;
+    session_ = nullptr;
+    session->onTunnelClosedByUpstream();
+  }
+  close();
+}
+
+void UpstreamConnection::fail(UpstreamFailure failure) {
+  Session* session = session_;
+  session_ = nullptr;
+  close();
+  if (session != nullptr) {
+    session->onUpstreamFailed(this, failure);
+  }
+}
+
+int UpstreamConnection::onHeadersComplete() {
+  if (session_ == nullptr) {
+    return -1;
+  }
+  int status = parser_.status();
+  if (status >= 200 || status == 101) {
+    uv_timer_stop(&timer_);
+    response_started_ = true;
+  }
+  int r = session_->onUpstreamHeaders(this);
+  if (r == 0 && head_request_ && status >= 200) {
+    return kSkipBody;
+  }
+  return r;
+}
+
+int UpstreamConnection::onBody(const char* data, size_t len) {
+  return session_ != nullptr ? session_->onUpstreamBody(data, len) : -1;
+}
+
+int UpstreamConnection::onMessageComplete() {
+  if (parser_.status() < 200 && parser_.status() != 101) {
+    return 0;  // an interim response (100 Continue): the final one follows
+  }
+  response_complete_ = true;
+  return kPause;
+}
+
+void UpstreamConnection::onOutputDrained() {
+  if (close_when_flushed_ && out_.queuedBytes() == 0) {
+    close();
+    return;
+  }
+  if (session_ != nullptr) {
+    session_->onUpstreamDrained();
+  }
+}
+
+void UpstreamConnection::onOutputError(int) {
+  if (state_ == State::kTunnel && session_ != nullptr) {
+    Session* session = session_;
+    session_ = nullptr;
+    session->onTunnelClosedByUpstream();
+    close();
+    return;
+  }
+  if (response_started_ && session_ != nullptr) {
+    session_->onUpstreamAborted(this);
+    close();
+    return;
+  }
+  fail(UpstreamFailure::kClosedEarly);
+}
+
+void UpstreamConnection::onTimer(uv_timer_t* timer) {
+  auto* self = static_cast<UpstreamConnection*>(timer->data);
+  switch (self->state_) {
+    case State::kConnecting:
+      self->fail(UpstreamFailure::kConnectTimeout);
+      return;
+    case State::kBusy:
+      self->fail(UpstreamFailure::kResponseTimeout);
+      return;
+    default:
+      self->close();
+      return;
+  }
+}
+
+void UpstreamConnection::closeWhenFlushed() {
+  session_ = nullptr;
+  if (out_.queuedBytes() == 0) {
+    close();
+    return;
+  }
+  close_when_flushed_ = true;
+  pauseReading();
+}
+
+void UpstreamConnection::close() {
+  if (state_ == State::kClosed) {
+    return;
+  }
+  state_ = State::kClosed;
+  session_ = nullptr;
+  pool_->forget(this);
+  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::onClose);
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &UpstreamConnection::onClose);
+}
+
+void UpstreamConnection::onClose(uv_handle_t* handle) {
+  auto* self = static_cast<UpstreamConnection*>(handle->data);
+  if (--self->open_handles_ == 0) {
+    Worker* worker = self->worker_;
+    delete self;
+    worker->upstreamClosed();
+  }
+}
+
+}  // namespace balancer

@@ -1,0 +1,103 @@
+#pragma once
+
+#include <uv.h>
+
+#include "balancer/backend.h"
+#include "common/http/output_queue.h"
+#include "common/http/parser.h"
+#include "common/util/units.h"
+
+namespace balancer {
+
+class Session;
+class UpstreamPool;
+class Worker;
+
+// Why an exchange's upstream connection failed before a response head arrived.
+enum class UpstreamFailure {
+  kConnectFailed,   // refused, unreachable: nothing was sent, any request may go elsewhere
+  kConnectTimeout,
+  kClosedEarly,     // reset or closed after the request was sent, before a response
+  kBadResponse,     // the response could not be parsed
+  kResponseTimeout  // request_timeout passed without a response head
+};
+
+// One keep-alive connection to a backend: connecting, idle in its pool, or busy with one
+// session's exchange (or tunnelling it after an upgrade). It parses the response and hands
+// each stage to its session; the session writes the request through out().
+class UpstreamConnection final : public http::ParserListener, public http::OutputListener {
+ public:
+  enum class State { kConnecting, kIdle, kBusy, kTunnel, kClosed };
+
+  UpstreamConnection(Worker* worker, UpstreamPool* pool, size_t backend_index, Backend* backend);
+  UpstreamConnection(const UpstreamConnection&) = delete;
+  UpstreamConnection& operator=(const UpstreamConnection&) = delete;
+
+  // Starts connecting. Returns 0, or a libuv error after closing itself.
+  int connect(util::Millis timeout);
+  // Binds the connection to the session's exchange; events go to it from now on.
+  void attach(Session* session, bool head_request);
+  // Clears the link to the session (the session is closing or done with it).
+  void detach() { session_ = nullptr; }
+  // Closes the socket; the object frees itself in the close callback. Idempotent.
+  void close();
+  // Closes once what is queued for the backend has been written (end of a tunnel).
+  void closeWhenFlushed();
+
+  void startResponseTimer(util::Millis timeout);
+  void enterIdle(util::Millis idle_timeout);
+  void leaveIdle();
+  void enterTunnel();
+  void pauseReading();
+  void resumeReading();
+
+  State state() const { return state_; }
+  bool connected() const { return state_ != State::kConnecting; }
+  bool reused() const { return reused_; }
+  bool responseStarted() const { return response_started_; }
+  size_t backendIndex() const { return backend_index_; }
+  Backend* backend() const { return backend_; }
+  http::OutputQueue& out() { return out_; }
+  const http::Parser& response() const { return parser_; }
+
+  // http::ParserListener
+  int onHeadersComplete() override;
+  int onBody(const char* data, size_t len) override;
+  int onMessageComplete() override;
+  // http::OutputListener
+  void onOutputDrained() override;
+  void onOutputError(int status) override;
+
+ private:
+  static void onConnect(uv_connect_t* req, int status);
+  static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void onTimer(uv_timer_t* timer);
+  static void onClose(uv_handle_t* handle);
+
+  void handleRead(const char* data, size_t len);
+  void handleEof(int status);
+  void fail(UpstreamFailure failure);
+  void startReading();
+
+  Worker* worker_;
+  UpstreamPool* pool_;
+  size_t backend_index_;
+  Backend* backend_;
+  Session* session_ = nullptr;
+  State state_ = State::kConnecting;
+  uv_tcp_t tcp_;
+  uv_timer_t timer_;
+  uv_connect_t connect_req_;
+  http::Parser parser_;
+  http::OutputQueue out_;
+  int open_handles_ = 0;
+  bool reading_ = false;
+  bool reused_ = false;
+  bool head_request_ = false;
+  bool response_started_ = false;
+  bool response_complete_ = false;
+  bool close_when_flushed_ = false;
+};
+
+}  // namespace balancer

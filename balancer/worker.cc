@@ -1,0 +1,137 @@
+#include "balancer/worker.h"
+
+#include <unistd.h>
+
+#include <chrono>
+
+#include "balancer/session.h"
+#include "balancer/snapshot.h"
+#include "common/log/log.h"
+
+namespace balancer {
+
+Worker::Worker(int id, const Snapshot* snapshot, std::vector<int> listen_fds,
+               std::function<void()> on_finished)
+    : id_(id),
+      snapshot_(snapshot),
+      listen_fds_(std::move(listen_fds)),
+      on_finished_(std::move(on_finished)),
+      read_buffer_(new char[kReadBufferSize]) {
+  uv_loop_init(&loop_);
+  uv_async_init(&loop_, &stop_async_, &Worker::onStop);
+  stop_async_.data = this;
+  random_state_ = static_cast<uint64_t>(
+                      std::chrono::steady_clock::now().time_since_epoch().count()) ^
+                  (static_cast<uint64_t>(id) << 32) ^ static_cast<uint64_t>(getpid());
+  for (size_t i = 0; i < snapshot_->upstreams().size(); ++i) {
+    pools_.push_back(std::make_unique<UpstreamPool>(this, snapshot_->upstreams()[i].get(),
+                                                    random_state_ + i * 7919));
+  }
+  for (int fd : listen_fds_) {
+    auto tcp = std::make_unique<uv_tcp_t>();
+    uv_tcp_init(&loop_, tcp.get());
+    tcp->data = this;
+    uv_tcp_open(tcp.get(), fd);
+    listeners_.push_back(std::move(tcp));
+  }
+}
+
+Worker::~Worker() {
+  join();
+  uv_loop_close(&loop_);
+}
+
+void Worker::start() {
+  for (auto& tcp : listeners_) {
+    int r = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 4096, &Worker::onConnection);
+    if (r != 0) {
+      LOG_ERROR("worker %d: listen failed: %s", id_, uv_strerror(r));
+    }
+  }
+  thread_ = std::thread([this] { run(); });
+}
+
+void Worker::run() {
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  finished_.store(true);
+  on_finished_();
+}
+
+void Worker::join() {
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+}
+
+void Worker::stop() { uv_async_send(&stop_async_); }
+
+void Worker::onStop(uv_async_t* async) { static_cast<Worker*>(async->data)->beginStop(); }
+
+void Worker::beginStop() {
+  if (stopping_) {
+    return;
+  }
+  stopping_ = true;
+  for (auto& tcp : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp.get()), nullptr);
+  }
+  // Copy: drain() may close a session, which removes it from the set.
+  std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
+  for (Session* s : sessions) {
+    s->drain();
+  }
+  finishIfDone();
+}
+
+void Worker::sessionClosed(Session* session) {
+  sessions_.erase(session);
+  finishIfDone();
+}
+
+void Worker::upstreamClosed() {
+  --upstream_connections_;
+  finishIfDone();
+}
+
+void Worker::finishIfDone() {
+  if (!stopping_ || !sessions_.empty() || loop_closing_) {
+    return;
+  }
+  // No session left: close the idle upstream connections and the wake-up handle; the loop
+  // then has nothing to wait for and run() returns.
+  loop_closing_ = true;
+  for (auto& pool : pools_) {
+    pool->closeIdle();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+}
+
+void Worker::onConnection(uv_stream_t* server, int status) {
+  auto* self = static_cast<Worker*>(server->data);
+  if (status < 0) {
+    LOG_WARN("worker %d: accept failed: %s", self->id_, uv_strerror(status));
+    return;
+  }
+  if (self->stopping_) {
+    return;
+  }
+  auto* session = new Session(self, self->snapshot_);
+  session->start(server);
+}
+
+void Worker::newRequestId(std::string* out) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out->resize(32);
+  for (int half = 0; half < 2; ++half) {
+    // splitmix64: one multiply-xorshift round per 16 hex digits.
+    uint64_t z = (random_state_ += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    z ^= z >> 31;
+    for (int i = 0; i < 16; ++i) {
+      (*out)[static_cast<size_t>(half * 16 + i)] = kHex[(z >> (i * 4)) & 0xF];
+    }
+  }
+}
+
+}  // namespace balancer

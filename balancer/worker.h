@@ -1,0 +1,76 @@
+#pragma once
+
+#include <uv.h>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_set>
+#include <vector>
+
+#include "balancer/upstream_pool.h"
+
+namespace balancer {
+
+class Session;
+class Snapshot;
+
+// One thread with its own libuv loop, its own SO_REUSEPORT listening sockets, client sessions
+// and upstream pools. Nothing here is shared with other workers except the read-only snapshot
+// and the backends' atomic counters, so the request path takes no lock.
+class Worker {
+ public:
+  // `listen_fds` are bound, listening sockets this worker owns from now on. `on_finished` is
+  // called from the worker's thread once it has stopped.
+  Worker(int id, const Snapshot* snapshot, std::vector<int> listen_fds,
+         std::function<void()> on_finished);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void start();
+  // Thread-safe: stop accepting, let sessions finish their exchanges, then end the loop.
+  void stop();
+  void join();
+  bool finished() const { return finished_.load(); }
+
+  uv_loop_t* loop() { return &loop_; }
+  // The buffer every read of this loop goes into. What must outlive a read is copied.
+  uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
+  UpstreamPool& pool(size_t upstream_index) { return *pools_[upstream_index]; }
+  void newRequestId(std::string* out);
+
+  void sessionOpened(Session* session) { sessions_.insert(session); }
+  void sessionClosed(Session* session);
+  void upstreamOpened() { ++upstream_connections_; }
+  void upstreamClosed();
+
+ private:
+  static constexpr unsigned kReadBufferSize = 64 * 1024;
+  static void onConnection(uv_stream_t* server, int status);
+  static void onStop(uv_async_t* async);
+  void run();
+  void beginStop();
+  void finishIfDone();
+
+  int id_;
+  const Snapshot* snapshot_;
+  std::vector<int> listen_fds_;
+  std::function<void()> on_finished_;
+  uv_loop_t loop_;
+  uv_async_t stop_async_;
+  std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  std::vector<std::unique_ptr<UpstreamPool>> pools_;
+  std::unordered_set<Session*> sessions_;
+  std::unique_ptr<char[]> read_buffer_;
+  uint64_t random_state_;
+  size_t upstream_connections_ = 0;
+  bool stopping_ = false;
+  bool loop_closing_ = false;
+  std::atomic<bool> finished_{false};
+  std::thread thread_;
+};
+
+}  // namespace balancer

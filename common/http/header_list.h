@@ -1,0 +1,45 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace http {
+
+// Case-insensitive ASCII comparison, as header names require.
+bool equalsIgnoreCase(std::string_view a, std::string_view b);
+
+// The header fields of one message, in arrival order. llhttp hands names and values out in
+// pieces that point into a read buffer which is reused, so the bytes are copied once into one
+// string; clear() keeps its capacity, so a keep-alive connection stops allocating after its
+// first request.
+class HeaderList {
+ public:
+  void clear();
+
+  // Called from llhttp's on_header_field / on_header_value, possibly several times per field.
+  void appendName(const char* data, size_t len);
+  void appendValue(const char* data, size_t len);
+
+  size_t size() const { return entries_.size(); }
+  std::string_view name(size_t i) const;
+  std::string_view value(size_t i) const;
+
+  // Returns the first value of the named header, or an empty view with found=false.
+  std::string_view find(std::string_view name, bool* found = nullptr) const;
+  size_t bytes() const { return storage_.size(); }
+
+ private:
+  struct Entry {
+    uint32_t name_offset = 0;
+    uint32_t name_length = 0;
+    uint32_t value_offset = 0;
+    uint32_t value_length = 0;
+  };
+  std::string storage_;
+  std::vector<Entry> entries_;
+  bool in_value_ = false;
+};
+
+}  // namespace http

@@ -1,0 +1,110 @@
+#include "common/http/output_queue.h"
+
+#include <cstring>
+
+namespace http {
+
+namespace {
+// A write the kernel did not take at once: the remaining bytes, copied, with their request.
+struct QueuedWrite {
+  uv_write_t req;
+  OutputListener* listener;
+  std::string bytes;
+};
+}  // namespace
+
+OutputQueue::OutputQueue(uv_stream_t* stream, OutputListener* listener)
+    : stream_(stream), listener_(listener) {}
+
+void OutputQueue::addRef(const char* data, size_t len) {
+  if (len == 0) {
+    return;
+  }
+  segments_.push_back(Segment{data, 0, len});
+  pending_bytes_ += len;
+}
+
+void OutputQueue::addCopy(const char* data, size_t len) {
+  if (len == 0) {
+    return;
+  }
+  // Adjacent copies share one segment so a response head stays one buffer.
+  if (!segments_.empty() && segments_.back().data == nullptr &&
+      segments_.back().offset + segments_.back().len == scratch_.size()) {
+    segments_.back().len += len;
+  } else {
+    segments_.push_back(Segment{nullptr, scratch_.size(), len});
+  }
+  scratch_.append(data, len);
+  pending_bytes_ += len;
+}
+
+void OutputQueue::discard() {
+  segments_.clear();
+  scratch_.clear();
+  pending_bytes_ = 0;
+}
+
+int OutputQueue::flush() {
+  if (segments_.empty()) {
+    return 0;
+  }
+  bufs_.clear();
+  for (const Segment& s : segments_) {
+    const char* base = s.data != nullptr ? s.data : scratch_.data() + s.offset;
+    bufs_.push_back(uv_buf_init(const_cast<char*>(base), static_cast<unsigned>(s.len)));
+  }
+  size_t total = pending_bytes_;
+  size_t written = 0;
+  int r = uv_try_write(stream_, bufs_.data(), static_cast<unsigned>(bufs_.size()));
+  if (r >= 0) {
+    written = static_cast<size_t>(r);
+  } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
+    discard();
+    return r;
+  }
+  if (written < total) {
+    // Copy what is left: the referenced bytes live in a read buffer that is about to be reused.
+    auto* w = new QueuedWrite;
+    w->listener = listener_;
+    w->bytes.reserve(total - written);
+    size_t skip = written;
+    for (const uv_buf_t& b : bufs_) {
+      if (skip >= b.len) {
+        skip -= b.len;
+        continue;
+      }
+      w->bytes.append(b.base + skip, b.len - skip);
+      skip = 0;
+    }
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+    int wr = uv_write(&w->req, stream_, &buf, 1, &OutputQueue::onWrite);
+    if (wr < 0) {
+      delete w;
+      discard();
+      return wr;
+    }
+  }
+  discard();
+  return 0;
+}
+
+void OutputQueue::onWrite(uv_write_t* req, int status) {
+  auto* w = static_cast<QueuedWrite*>(req->data);
+  OutputListener* listener = w->listener;
+  uv_stream_t* stream = req->handle;
+  delete w;
+  if (status == UV_ECANCELED) {
+    return;  // The handle is closing; its owner no longer listens.
+  }
+  if (status < 0) {
+    listener->onOutputError(status);
+    return;
+  }
+  if (stream->write_queue_size <= kLowWater) {
+    listener->onOutputDrained();
+  }
+}
+
+}  // namespace http

@@ -1,0 +1,67 @@
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace http {
+
+// Told when a queued write finished or failed.
+class OutputListener {
+ public:
+  // The socket's queue fell to the low-water mark (or empty): the producer may resume.
+  virtual void onOutputDrained() = 0;
+  virtual void onOutputError(int status) = 0;
+
+ protected:
+  ~OutputListener() = default;
+};
+
+// Gathers what one pass over an input buffer produces for one socket and sends it with a
+// single uv_try_write of several buffers. Only what the kernel does not take is copied and
+// queued with uv_write; the producer is expected to pause while queuedBytes() is above
+// kHighWater, which is how backpressure bounds memory.
+class OutputQueue {
+ public:
+  static constexpr size_t kHighWater = 256 * 1024;
+  static constexpr size_t kLowWater = 64 * 1024;
+
+  OutputQueue(uv_stream_t* stream, OutputListener* listener);
+  OutputQueue(const OutputQueue&) = delete;
+  OutputQueue& operator=(const OutputQueue&) = delete;
+
+  // Adds bytes owned by the caller; they must stay valid until flush().
+  void addRef(const char* data, size_t len);
+  // Adds a copy of the bytes.
+  void addCopy(const char* data, size_t len);
+  void addCopy(std::string_view s) { addCopy(s.data(), s.size()); }
+  bool empty() const { return segments_.empty(); }
+  size_t pendingBytes() const { return pending_bytes_; }
+
+  // Sends what was added. Returns 0 or a libuv error code (the connection is then broken).
+  int flush();
+  // Drops what was added and not yet flushed.
+  void discard();
+
+  size_t queuedBytes() const { return stream_->write_queue_size; }
+  bool aboveHighWater() const { return queuedBytes() > kHighWater; }
+
+ private:
+  struct Segment {
+    const char* data;  // nullptr: the bytes are in scratch_ at offset
+    size_t offset;
+    size_t len;
+  };
+  static void onWrite(uv_write_t* req, int status);
+
+  uv_stream_t* stream_;
+  OutputListener* listener_;
+  std::vector<Segment> segments_;
+  std::string scratch_;
+  std::vector<uv_buf_t> bufs_;
+  size_t pending_bytes_ = 0;
+};
+
+}  // namespace http

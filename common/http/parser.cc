@@ -1,0 +1,165 @@
+#include "common/http/parser.h"
+
+namespace http {
+
+namespace {
+Parser* self(llhttp_t* p) { return static_cast<Parser*>(p->data); }
+}  // namespace
+
+const llhttp_settings_t& Parser::settings() {
+  static const llhttp_settings_t kSettings = [] {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = &Parser::onMessageBeginCb;
+    s.on_url = &Parser::onUrlCb;
+    s.on_status = &Parser::onStatusCb;
+    s.on_header_field = &Parser::onHeaderFieldCb;
+    s.on_header_value = &Parser::onHeaderValueCb;
+    s.on_headers_complete = &Parser::onHeadersCompleteCb;
+    s.on_body = &Parser::onBodyCb;
+    s.on_message_complete = &Parser::onMessageCompleteCb;
+    return s;
+  }();
+  return kSettings;
+}
+
+Parser::Parser(Kind kind, ParserListener* listener, const ParserLimits& limits)
+    : listener_(listener), limits_(limits) {
+  llhttp_init(&parser_, kind == Kind::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
+  parser_.data = this;
+}
+
+void Parser::reset() {
+  llhttp_reset(&parser_);
+  error_ = ParseError::kNone;
+}
+
+std::string_view Parser::methodName() const {
+  return llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
+}
+
+bool Parser::upgrade() const {
+  if (parser_.type == HTTP_RESPONSE) {
+    return parser_.status_code == 101;
+  }
+  // llhttp decides this before on_headers_complete: Upgrade with Connection: upgrade, or CONNECT.
+  return llhttp_get_upgrade(const_cast<llhttp_t*>(&parser_)) != 0;
+}
+
+bool Parser::bodyEndsWithEof() const {
+  return parser_.type == HTTP_RESPONSE && !chunked() && !hasContentLength() &&
+         parser_.status_code != 204 && parser_.status_code != 304 &&
+         parser_.status_code >= 200;
+}
+
+const char* Parser::errorReason() const {
+  const char* reason = llhttp_get_error_reason(&parser_);
+  return reason != nullptr ? reason : llhttp_errno_name(llhttp_get_errno(&parser_));
+}
+
+Parser::Result Parser::resultOf(llhttp_errno_t err, const char* data, size_t len) {
+  switch (err) {
+    case HPE_OK:
+      return {Status::kOk, len};
+    case HPE_PAUSED:
+      return {Status::kPaused, static_cast<size_t>(llhttp_get_error_pos(&parser_) - data)};
+    case HPE_PAUSED_UPGRADE:
+      return {Status::kUpgrade, static_cast<size_t>(llhttp_get_error_pos(&parser_) - data)};
+    default:
+      if (error_ == ParseError::kNone) {
+        error_ = ParseError::kMalformed;
+      }
+      return {Status::kError, 0};
+  }
+}
+
+Parser::Result Parser::execute(const char* data, size_t len) {
+  return resultOf(llhttp_execute(&parser_, data, len), data, len);
+}
+
+void Parser::resume() { llhttp_resume(&parser_); }
+
+Parser::Result Parser::finish() {
+  llhttp_errno_t err = llhttp_finish(&parser_);
+  if (err != HPE_OK && err != HPE_PAUSED) {
+    if (error_ == ParseError::kNone) {
+      error_ = ParseError::kMalformed;
+    }
+    return {Status::kError, 0};
+  }
+  return {err == HPE_PAUSED ? Status::kPaused : Status::kOk, 0};
+}
+
+int Parser::fail(ParseError error, const char* reason) {
+  error_ = error;
+  llhttp_set_error_reason(&parser_, reason);
+  return HPE_USER;
+}
+
+int Parser::countHeadBytes(size_t len) {
+  head_bytes_ += len;
+  if (head_bytes_ > limits_.max_header_bytes) {
+    return fail(ParseError::kHeadersTooLarge, "header section too large");
+  }
+  return 0;
+}
+
+int Parser::onMessageBeginCb(llhttp_t* p) {
+  Parser* s = self(p);
+  s->target_.clear();
+  s->status_text_.clear();
+  s->headers_.clear();
+  s->head_bytes_ = 0;
+  s->content_length_ = 0;
+  s->body_bytes_ = 0;
+  return s->listener_->onMessageBegin();
+}
+
+int Parser::onUrlCb(llhttp_t* p, const char* at, size_t len) {
+  Parser* s = self(p);
+  s->target_.append(at, len);
+  return s->countHeadBytes(len);
+}
+
+int Parser::onStatusCb(llhttp_t* p, const char* at, size_t len) {
+  Parser* s = self(p);
+  s->status_text_.append(at, len);
+  return s->countHeadBytes(len);
+}
+
+int Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
+  Parser* s = self(p);
+  s->headers_.appendName(at, len);
+  if (s->headers_.size() > s->limits_.max_headers) {
+    return s->fail(ParseError::kHeadersTooLarge, "too many header fields");
+  }
+  return s->countHeadBytes(len);
+}
+
+int Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
+  Parser* s = self(p);
+  s->headers_.appendValue(at, len);
+  return s->countHeadBytes(len);
+}
+
+int Parser::onHeadersCompleteCb(llhttp_t* p) {
+  Parser* s = self(p);
+  s->content_length_ = s->hasContentLength() ? p->content_length : 0;
+  if (s->content_length_ > s->limits_.max_body_size) {
+    return s->fail(ParseError::kBodyTooLarge, "body too large");
+  }
+  return s->listener_->onHeadersComplete();
+}
+
+int Parser::onBodyCb(llhttp_t* p, const char* at, size_t len) {
+  Parser* s = self(p);
+  s->body_bytes_ += len;
+  if (s->body_bytes_ > s->limits_.max_body_size) {
+    return s->fail(ParseError::kBodyTooLarge, "body too large");
+  }
+  return s->listener_->onBody(at, len);
+}
+
+int Parser::onMessageCompleteCb(llhttp_t* p) { return self(p)->listener_->onMessageComplete(); }
+
+}  // namespace http

@@ -1,0 +1,110 @@
+#pragma once
+
+#include <llhttp.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/http/header_list.h"
+
+namespace http {
+
+// Why a message was refused; each maps to one HTTP status.
+enum class ParseError { kNone, kMalformed, kHeadersTooLarge, kBodyTooLarge };
+
+struct ParserLimits {
+  size_t max_header_bytes = 32 * 1024;  // request line or status line plus all header fields
+  size_t max_headers = 100;
+  uint64_t max_body_size = UINT64_MAX;
+};
+
+// Receives one message's stages. Data pointers are only valid during the call.
+class ParserListener {
+ public:
+  // Return 0 to read a body if the message has one, kSkipBody for none (a response to HEAD),
+  // or -1 to stop with an error.
+  virtual int onHeadersComplete() = 0;
+  virtual int onBody(const char* data, size_t len) = 0;
+  // Return 0 to go on with the next message in the buffer, or kPause to stop after this one.
+  virtual int onMessageComplete() = 0;
+  virtual int onMessageBegin() { return 0; }
+
+  static constexpr int kSkipBody = 1;
+  static constexpr int kPause = HPE_PAUSED;
+
+ protected:
+  ~ParserListener() = default;
+};
+
+// HTTP/1.1 parser over llhttp in its strict mode (no lenient flag is set). It keeps the head
+// of the current message (method, target, status, headers) and enforces the size limits.
+class Parser {
+ public:
+  enum class Kind { kRequest, kResponse };
+  enum class Status { kOk, kPaused, kUpgrade, kError };
+  struct Result {
+    Status status;
+    size_t consumed;  // bytes used; the rest belongs to the next message or the upgraded protocol
+  };
+
+  Parser(Kind kind, ParserListener* listener, const ParserLimits& limits);
+  Parser(const Parser&) = delete;
+  Parser& operator=(const Parser&) = delete;
+
+  Result execute(const char* data, size_t len);
+  // Call after execute() returned kPaused, before feeding the remaining bytes.
+  void resume();
+  // Call on EOF: completes a message whose body ends with the connection.
+  Result finish();
+  void reset();
+
+  // The head, valid from onHeadersComplete until the next message begins.
+  llhttp_method_t method() const { return static_cast<llhttp_method_t>(parser_.method); }
+  std::string_view methodName() const;
+  std::string_view target() const { return target_; }
+  int status() const { return parser_.status_code; }
+  std::string_view statusText() const { return status_text_; }
+  int versionMajor() const { return parser_.http_major; }
+  int versionMinor() const { return parser_.http_minor; }
+  const HeaderList& headers() const { return headers_; }
+  bool chunked() const { return (parser_.flags & F_CHUNKED) != 0; }
+  bool hasContentLength() const { return (parser_.flags & F_CONTENT_LENGTH) != 0; }
+  uint64_t contentLength() const { return content_length_; }
+  bool hasBody() const { return chunked() || (hasContentLength() && content_length_ > 0); }
+  bool keepAlive() const { return llhttp_should_keep_alive(&parser_) != 0; }
+  bool upgrade() const;
+  // True when the body of this message ends only when the connection closes.
+  bool bodyEndsWithEof() const;
+
+  ParseError error() const { return error_; }
+  const char* errorReason() const;
+
+ private:
+  static int onMessageBeginCb(llhttp_t* p);
+  static int onUrlCb(llhttp_t* p, const char* at, size_t len);
+  static int onStatusCb(llhttp_t* p, const char* at, size_t len);
+  static int onHeaderFieldCb(llhttp_t* p, const char* at, size_t len);
+  static int onHeaderValueCb(llhttp_t* p, const char* at, size_t len);
+  static int onHeadersCompleteCb(llhttp_t* p);
+  static int onBodyCb(llhttp_t* p, const char* at, size_t len);
+  static int onMessageCompleteCb(llhttp_t* p);
+  static const llhttp_settings_t& settings();
+
+  int countHeadBytes(size_t len);
+  int fail(ParseError error, const char* reason);
+  Result resultOf(llhttp_errno_t err, const char* data, size_t len);
+
+  llhttp_t parser_;
+  ParserListener* listener_;
+  ParserLimits limits_;
+  std::string target_;
+  std::string status_text_;
+  HeaderList headers_;
+  size_t head_bytes_ = 0;
+  uint64_t content_length_ = 0;
+  uint64_t body_bytes_ = 0;
+  ParseError error_ = ParseError::kNone;
+};
+
+}  // namespace http

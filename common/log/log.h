@@ -1,0 +1,19 @@
+#pragma once
+
+#include <cstdarg>
+
+namespace logging {
+
+enum class Level { kDebug, kInfo, kWarn, kError };
+
+void setLevel(Level level);
+// Writes one line "time level message" to stderr with a single write, so lines from
+// different threads never interleave.
+void write(Level level, const char* format, ...) __attribute__((format(printf, 2, 3)));
+
+}  // namespace logging
+
+#define LOG_INFO(...) ::logging::write(::logging::Level::kInfo, __VA_ARGS__)
+#define LOG_WARN(...) ::logging::write(::logging::Level::kWarn, __VA_ARGS__)
+#define LOG_ERROR(...) ::logging::write(::logging::Level::kError, __VA_ARGS__)
+#define LOG_DEBUG(...) ::logging::write(::logging::Level::kDebug, __VA_ARGS__)

@@ -1,0 +1,89 @@
+#include "common/util/address.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <cstdlib>
+#include <cstring>
+
+namespace util {
+
+int SocketAddress::port() const {
+  if (storage.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+}
+
+std::optional<SocketAddress> parseSocketAddress(std::string_view text, std::string* error) {
+  std::string host;
+  std::string_view port_text;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      *error = "invalid address '" + std::string(text) + "' (expected [v6]:port)";
+      return std::nullopt;
+    }
+    host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos || colon == 0) {
+      *error = "invalid address '" + std::string(text) + "' (expected host:port)";
+      return std::nullopt;
+    }
+    host = std::string(text.substr(0, colon));
+    port_text = text.substr(colon + 1);
+  }
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string_view::npos) {
+    *error = "invalid port in address '" + std::string(text) + "'";
+    return std::nullopt;
+  }
+  int port = std::atoi(std::string(port_text).c_str());
+  if (port > 65535) {
+    *error = "port out of range in address '" + std::string(text) + "'";
+    return std::nullopt;
+  }
+  if (host == "localhost") {
+    host = "127.0.0.1";
+  }
+  SocketAddress out;
+  out.text = std::string(text);
+  if (uv_ip4_addr(host.c_str(), port, reinterpret_cast<sockaddr_in*>(&out.storage)) == 0) {
+    return out;
+  }
+  if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out.storage)) == 0) {
+    return out;
+  }
+  *error = "invalid IP address '" + host + "' (host names are not resolved yet; use an IP)";
+  return std::nullopt;
+}
+
+size_t formatIp(const sockaddr* addr, char* out, size_t size) {
+  if (addr->sa_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(addr), out, size);
+  } else if (addr->sa_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(addr), out, size);
+  } else {
+    snprintf(out, size, "unknown");
+  }
+  return strlen(out);
+}
+
+std::string formatAddress(const sockaddr* addr) {
+  char ip[64];
+  formatIp(addr, ip, sizeof ip);
+  int port = 0;
+  if (addr->sa_family == AF_INET) {
+    port = ntohs(reinterpret_cast<const sockaddr_in*>(addr)->sin_port);
+    return std::string(ip) + ":" + std::to_string(port);
+  }
+  port = ntohs(reinterpret_cast<const sockaddr_in6*>(addr)->sin6_port);
+  std::string out = "[";
+  out.append(ip).append("]:").append(std::to_string(port));
+  return out;
+}
+
+}  // namespace util
