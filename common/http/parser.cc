@@ -74,6 +74,9 @@ Parser::Result Parser::resultOf(llhttp_errno_t err, const char* data, size_t len
 }
 
 Parser::Result Parser::execute(const char* data, size_t len) {
+  ++execute_count_;
+  execute_begin_ = data;
+  execute_end_ = data + len;
   return resultOf(llhttp_execute(&parser_, data, len), data, len);
 }
 
@@ -109,6 +112,7 @@ int Parser::onMessageBeginCb(llhttp_t* p) {
   s->target_.clear();
   s->status_text_.clear();
   s->headers_.clear();
+  s->value_header_ = 0;
   s->head_bytes_ = 0;
   s->content_length_ = 0;
   s->body_bytes_ = 0;
@@ -129,6 +133,13 @@ int Parser::onStatusCb(llhttp_t* p, const char* at, size_t len) {
 
 int Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
+  // llhttp accepts "Name : value"; two parsers reading that differently is how requests are
+  // smuggled, so it is refused.
+  for (size_t i = 0; i < len; ++i) {
+    if (at[i] == ' ' || at[i] == '\t') {
+      return s->fail(ParseError::kMalformed, "whitespace in a header name");
+    }
+  }
   s->headers_.appendName(at, len);
   if (s->headers_.size() > s->limits_.max_headers) {
     return s->fail(ParseError::kHeadersTooLarge, "too many header fields");
@@ -138,6 +149,22 @@ int Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
 
 int Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
+  // llhttp hands a value over in two pieces in only two cases: the read buffer ended inside
+  // it, or the value was folded onto a second line (obs-fold, refused as RFC 9112 allows).
+  // A buffer split is a piece that ended at the end of one execute() and one that starts at
+  // the beginning of the next.
+  if (s->headers_.size() == s->value_header_ && s->value_header_ != 0) {
+    bool split_by_buffer = s->value_piece_end_ == s->value_piece_execute_end_ &&
+                           s->value_piece_execute_ != s->execute_count_ &&
+                           at == s->execute_begin_;
+    if (!split_by_buffer) {
+      return s->fail(ParseError::kMalformed, "folded header value (obs-fold)");
+    }
+  }
+  s->value_header_ = s->headers_.size();
+  s->value_piece_end_ = at + len;
+  s->value_piece_execute_end_ = s->execute_end_;
+  s->value_piece_execute_ = s->execute_count_;
   s->headers_.appendValue(at, len);
   return s->countHeadBytes(len);
 }

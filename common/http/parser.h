@@ -105,6 +105,15 @@ class Parser {
   uint64_t content_length_ = 0;
   uint64_t body_bytes_ = 0;
   ParseError error_ = ParseError::kNone;
+  // Where the current execute() reads, and where the last header value piece ended: how a
+  // folded value is told from one split by the end of a read (see onHeaderValueCb).
+  uint64_t execute_count_ = 0;
+  const char* execute_begin_ = nullptr;
+  const char* execute_end_ = nullptr;
+  size_t value_header_ = 0;  // 1-based index of the header the last value piece belonged to
+  const char* value_piece_end_ = nullptr;
+  const char* value_piece_execute_end_ = nullptr;
+  uint64_t value_piece_execute_ = 0;
 };
 
 }  // namespace http

@@ -1,0 +1,182 @@
+#include <catch2/catch.hpp>
+
+#include "balancer/config.h"
+
+using balancer::BalanceKind;
+using balancer::ConfigError;
+using balancer::loadConfigString;
+
+namespace {
+
+const char* kGood = R"(workers: 2
+shutdown_timeout: 5s
+timeouts: { client_header: 5s, client_idle: 30s, tunnel_idle: 10m }
+limits: { max_header_bytes: 16KiB, max_headers: 50, max_body_size: 10MiB }
+listeners:
+  - name: public
+    address: 127.0.0.1:8080
+admin:
+  address: 127.0.0.1:9901
+upstreams:
+  products:
+    balance: least_conn
+    backends:
+      - { address: 127.0.0.1:7101, weight: 3 }
+      - { address: "[::1]:7102" }
+    health_check: { path: /health, interval: 2s, timeout: 1s, healthy_threshold: 2, unhealthy_threshold: 3 }
+    connect_timeout: 500ms
+    request_timeout: 10s
+    retries: 2
+    pool: { max_idle: 32, idle_timeout: 20s }
+routes:
+  - match: { path_prefix: /api/products, methods: [GET, HEAD], host: shop.test }
+    upstream: products
+    strip_prefix: /api
+)";
+
+// Finds the error whose message contains `text`.
+const ConfigError* findError(const std::vector<ConfigError>& errors, const std::string& text) {
+  for (const auto& e : errors) {
+    if (e.message.find(text) != std::string::npos) {
+      return &e;
+    }
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("a complete configuration loads with every value") {
+  auto result = loadConfigString(kGood);
+  REQUIRE(result.errors.empty());
+  const auto& c = *result.config;
+  CHECK(c.workers == 2);
+  CHECK(c.shutdown_timeout.count() == 5000);
+  CHECK(c.timeouts.client_header.count() == 5000);
+  CHECK(c.timeouts.tunnel_idle.count() == 600000);
+  CHECK(c.limits.max_header_bytes == 16384);
+  CHECK(c.limits.max_headers == 50);
+  CHECK(c.limits.max_body_size == 10u * 1024 * 1024);
+  REQUIRE(c.listeners.size() == 1);
+  CHECK(c.listeners[0].address.port() == 8080);
+  REQUIRE(c.upstreams.size() == 1);
+  const auto& u = c.upstreams[0];
+  CHECK(u.balance == BalanceKind::kLeastConn);
+  REQUIRE(u.backends.size() == 2);
+  CHECK(u.backends[0].weight == 3);
+  CHECK(u.backends[1].weight == 1);
+  CHECK(u.backends[1].address.family() == AF_INET6);
+  REQUIRE(u.health_check);
+  CHECK(u.health_check->unhealthy_threshold == 3);
+  CHECK(u.connect_timeout.count() == 500);
+  CHECK(u.retries == 2);
+  CHECK(u.pool.max_idle == 32);
+  REQUIRE(c.routes.size() == 1);
+  CHECK(c.routes[0].host == "shop.test");
+  CHECK(c.routes[0].methods == std::vector<std::string>{"GET", "HEAD"});
+  CHECK(c.routes[0].strip_prefix == "/api");
+}
+
+TEST_CASE("workers: auto means one per core") {
+  std::string yaml = kGood;
+  yaml.replace(yaml.find("workers: 2"), 10, "workers: auto");
+  auto result = loadConfigString(yaml);
+  REQUIRE(result.errors.empty());
+  CHECK(result.config->workers == 0);
+}
+
+TEST_CASE("every error is reported with its line and column") {
+  auto result = loadConfigString(R"(workers: lots
+shutdown_timeout: 10
+listeners:
+  - { name: public, address: 127.0.0.1:99999 }
+  - { name: public, address: nowhere }
+upstreams:
+  app:
+    balance: random_walk
+    backends:
+      - { address: 127.0.0.1:7001, weight: 0 }
+      - { address: 127.0.0.1:7001 }
+    health_check: { path: health, intervall: 2s }
+    retries: many
+routes:
+  - match: { path_prefix: api }
+    upstream: missing
+  - match: { methods: [get] }
+    upstream: app
+    strip_prefix: /x
+  - upstream: app
+    colour: blue
+)");
+  REQUIRE_FALSE(result.config);
+  struct Expect {
+    const char* text;
+    int line;
+    int column;
+  };
+  const Expect expected[] = {
+      {"workers must be a whole number", 1, 10},
+      {"needs a unit", 2, 19},
+      {"port out of range", 4, 30},
+      {"duplicate listener name", 5, 13},
+      {"expected host:port", 5, 30},
+      {"unknown balance 'random_walk'", 8, 14},
+      {"weight must be between 1 and 1000", 10, 44},
+      {"duplicate backend", 11, 20},
+      {"health_check.path must start with '/'", 12, 27},
+      {"unknown key 'intervall'", 12, 35},
+      {"retries must be a whole number", 13, 14},
+      {"match.path_prefix must start with '/'", 15, 27},
+      {"unknown upstream 'missing'", 16, 15},
+      {"match needs path or path_prefix", 17, 12},
+      {"invalid method 'get'", 17, 23},
+      {"route needs a match", 20, 5},
+      {"unknown key 'colour' in route", 21, 5},
+  };
+  for (const auto& e : expected) {
+    INFO(e.text);
+    const ConfigError* found = findError(result.errors, e.text);
+    REQUIRE(found != nullptr);
+    CHECK(found->line == e.line);
+    CHECK(found->column == e.column);
+  }
+}
+
+TEST_CASE("missing sections and bad YAML are errors, not crashes") {
+  auto empty = loadConfigString("");
+  REQUIRE_FALSE(empty.config);
+  CHECK(findError(empty.errors, "empty") != nullptr);
+
+  auto missing = loadConfigString("workers: 1\n");
+  CHECK(findError(missing.errors, "needs listeners") != nullptr);
+  CHECK(findError(missing.errors, "needs upstreams") != nullptr);
+  CHECK(findError(missing.errors, "needs routes") != nullptr);
+
+  auto broken = loadConfigString("listeners: [\n  - a: b\n");
+  REQUIRE_FALSE(broken.config);
+  REQUIRE(broken.errors.size() == 1);
+  CHECK(broken.errors[0].line >= 1);
+}
+
+TEST_CASE("features that are not built yet are refused rather than silently skipped") {
+  std::string yaml = kGood;
+  yaml += "    auth: jwt\n    rate_limit: { rate: 10/s, burst: 5, key: ip, scope: local }\n";
+  auto result = loadConfigString(yaml);
+  REQUIRE_FALSE(result.config);
+  CHECK(findError(result.errors, "JWT verification is not implemented") != nullptr);
+  CHECK(findError(result.errors, "needs a top-level jwt section") != nullptr);
+  CHECK(findError(result.errors, "rate limiting is not implemented") != nullptr);
+}
+
+TEST_CASE("strip_prefix must be a prefix of the route's path_prefix") {
+  std::string yaml = kGood;
+  yaml.replace(yaml.find("strip_prefix: /api"), 18, "strip_prefix: /web");
+  auto result = loadConfigString(yaml);
+  REQUIRE_FALSE(result.config);
+  CHECK(findError(result.errors, "is not a prefix of path_prefix") != nullptr);
+}
+
+TEST_CASE("errors format as FILE:LINE:COLUMN: message") {
+  ConfigError e{12, 7, "unknown key 'x'"};
+  CHECK(balancer::formatConfigError("conf.yaml", e) == "conf.yaml:12:7: unknown key 'x'");
+}

@@ -1,0 +1,78 @@
+#include <catch2/catch.hpp>
+
+#include "balancer/router.h"
+
+using balancer::RouteConfig;
+using balancer::Router;
+
+namespace {
+RouteConfig route(std::string prefix, std::string path = "", std::string host = "",
+                  std::vector<std::string> methods = {}) {
+  RouteConfig r;
+  r.path_prefix = std::move(prefix);
+  r.path = std::move(path);
+  r.host = std::move(host);
+  r.methods = std::move(methods);
+  r.upstream = "u";
+  return r;
+}
+}  // namespace
+
+TEST_CASE("the longest prefix wins whatever the order") {
+  std::vector<RouteConfig> routes = {route("/"), route("/api"), route("/api/products")};
+  Router router(routes);
+  CHECK(router.match("h", "/api/products/7", "GET") == 2);
+  CHECK(router.match("h", "/api/orders", "GET") == 1);
+  CHECK(router.match("h", "/index.html", "GET") == 0);
+}
+
+TEST_CASE("prefixes match at segment boundaries") {
+  CHECK(Router::prefixMatches("/api", "/api"));
+  CHECK(Router::prefixMatches("/api", "/api/x"));
+  CHECK_FALSE(Router::prefixMatches("/api", "/apix"));
+  CHECK(Router::prefixMatches("/api/", "/api/x"));
+  CHECK(Router::prefixMatches("/", "/anything"));
+  CHECK_FALSE(Router::prefixMatches("/api/x", "/api"));
+}
+
+TEST_CASE("an exact path beats a longer prefix") {
+  std::vector<RouteConfig> routes = {route("/api/products/special"), route("", "/api/products")};
+  Router router(routes);
+  CHECK(router.match("h", "/api/products", "GET") == 1);
+  CHECK(router.match("h", "/api/products/special", "GET") == 0);
+  CHECK(router.match("h", "/api/products/x", "GET") == -1);
+}
+
+TEST_CASE("host routes beat host-less ones, wildcards match subdomains, any case, any port") {
+  std::vector<RouteConfig> routes = {route("/"), route("/", "", "shop.test"),
+                                     route("/", "", "*.cdn.test")};
+  Router router(routes);
+  CHECK(router.match("shop.test", "/", "GET") == 1);
+  CHECK(router.match("SHOP.Test", "/", "GET") == 1);
+  CHECK(router.match("img.cdn.test", "/", "GET") == 2);
+  CHECK(router.match("cdn.test", "/", "GET") == 0);
+  CHECK(router.match("other.test", "/", "GET") == 0);
+}
+
+TEST_CASE("methods filter routes; no match is -1") {
+  std::vector<RouteConfig> routes = {route("/api", "", "", {"GET", "HEAD"}),
+                                     route("/api", "", "", {"POST"})};
+  Router router(routes);
+  CHECK(router.match("h", "/api/x", "GET") == 0);
+  CHECK(router.match("h", "/api/x", "POST") == 1);
+  CHECK(router.match("h", "/api/x", "DELETE") == -1);
+  CHECK(router.match("h", "/other", "GET") == -1);
+}
+
+TEST_CASE("targets split into host, path and query") {
+  auto t = balancer::splitTarget("/a/b?x=1&y=2", "shop.test:8080");
+  CHECK(t.host == "shop.test");
+  CHECK(t.path == "/a/b");
+  CHECK(t.query == "?x=1&y=2");
+  auto absolute = balancer::splitTarget("http://other.test:81/p?q", "ignored");
+  CHECK(absolute.host == "other.test");
+  CHECK(absolute.path == "/p");
+  CHECK(absolute.query == "?q");
+  auto v6 = balancer::splitTarget("/", "[::1]:8080");
+  CHECK(v6.host == "[::1]");
+}
