@@ -230,7 +230,10 @@ int UpstreamConnection::onBody(const char* data, size_t len) {
 }
 
 int UpstreamConnection::onMessageComplete() {
-  if (parser_.status() < 200 && parser_.status() != 101) {
+  if (parser_.status() == 101) {
+    return 0;  // llhttp stops by itself with the tunnel's first bytes after the head
+  }
+  if (parser_.status() < 200) {
     return 0;  // an interim response (100 Continue): the final one follows
   }
   response_complete_ = true;
