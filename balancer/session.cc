@@ -658,8 +658,8 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   const http::Parser& resp = conn->response();
   int status = resp.status();
   const http::HeaderList& headers = resp.headers();
-  std::string head;
-  head.reserve(256 + headers.bytes());
+  std::string& head = head_buffer_;  // reused: no allocation per response once warm
+  head.clear();
   if (status < 200 && status != 101) {
     if (!ex.client_http10) {
       // Interim responses (100 Continue) go through as they are.

@@ -130,6 +130,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
   http::Parser parser_;
   http::OutputQueue out_;
   std::string pending_input_;  // bytes read past the current request
+  std::string head_buffer_;    // the response head being rewritten
   Exchange exchange_;
   char client_ip_[64] = {0};
 };

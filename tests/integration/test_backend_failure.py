@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""A backend dies: idempotent requests are retried on the other one, a POST in flight gets 502
+and is not retried, and the health check takes the dead backend out of rotation."""
+import time
+from collections import Counter
+
+from harness import free_port, run, simple_config
+
+HEALTH = ("{ path: /health, interval: 300ms, timeout: 200ms, healthy_threshold: 1, "
+          "unhealthy_threshold: 1 }")
+
+
+def backends_seen(lb, n, path="/get"):
+    return Counter(lb.get(f"{path}/{i}", timeout=10).header("X-Backend") for i in range(n))
+
+
+def wait_for_both(h, lb, names, timeout=3.0):
+    """Until every backend has answered (health checks may start them as down)."""
+    deadline = time.monotonic() + timeout
+    seen = Counter()
+    while time.monotonic() < deadline and not set(names) <= set(seen):
+        seen += backends_seen(lb, 4, "/warmup")
+        time.sleep(0.1)
+    h.expect(set(names) <= set(seen), f"not every backend got traffic before the test: {seen}")
+
+
+def test(h):
+    # --- a backend killed with SIGKILL, health-checked upstream --------------------------------
+    a, b = h.backend("a"), h.backend("b")
+    port = free_port()
+    lb = h.balancer(simple_config(port, [a.port, b.port], health_check=HEALTH, retries=1), port)
+
+    with h.step("both backends serve"):
+        wait_for_both(h, lb, ["a", "b"])
+
+    with h.step("a is SIGKILLed: every GET right after still succeeds (retried on b)"):
+        a.kill()
+        results = [(r.status, r.header("X-Backend")) for r in
+                   (lb.get(f"/after-kill/{i}", timeout=10) for i in range(20))]
+        h.expect_eq(dict(Counter(results)), {(200, "b"): 20}, "(status, backend) of 20 GETs")
+
+    with h.step("after the health-check interval the dead backend gets no requests"):
+        time.sleep(1.0)                      # > 3 health-check intervals
+        hole = h.blackhole(a.port)           # a's port accepts again, but never answers
+        start = time.monotonic()
+        results = [(r.status, r.header("X-Backend")) for r in
+                   (lb.get(f"/later/{i}", timeout=10) for i in range(20))]
+        elapsed = time.monotonic() - start
+        h.expect_eq(dict(Counter(results)), {(200, "b"): 20}, "(status, backend) of 20 GETs")
+        h.expect(elapsed < 3.0, f"20 GETs took {elapsed:.2f}s: requests went to the dead backend")
+        time.sleep(0.2)
+        sent_to_a = [line for line in hole.first_lines if not line.startswith("GET /health")]
+        h.expect_eq(sent_to_a, [], "requests (other than health checks) that reached a's port")
+
+    # --- a backend dies while a POST is in flight ---------------------------------------------
+    c, d = h.backend("c"), h.backend("d")
+    port2 = free_port()
+    lb2 = h.balancer(simple_config(port2, [c.port, d.port], retries=1), port2)
+
+    with h.step("POST /die: 502, not retried on the other backend"):
+        wait_for_both(h, lb2, ["c", "d"])
+        r = lb2.request("POST", "/die", body=b"x" * 1000, timeout=10)
+        h.expect_error_json(r, 502, "POST /die")
+        time.sleep(0.3)
+        dead = [x for x in (c, d) if not x.alive()]
+        h.expect_eq(len(dead), 1, "backends that died (2 means the POST was retried)")
+        for survivor in (x for x in (c, d) if x.alive()):
+            n = survivor.stats()["by_path"].get("POST /die", 0)
+            h.expect_eq(n, 0, f"POST /die requests received by the surviving backend "
+                              f"{survivor.name}")
+
+    with h.step("GETs keep succeeding on the survivor"):
+        statuses = Counter(lb2.get(f"/after-die/{i}", timeout=10).status for i in range(10))
+        h.expect_eq(dict(statuses), {200: 10}, "statuses of 10 GETs")
+
+
+if __name__ == "__main__":
+    run(test)
