@@ -756,6 +756,9 @@ void Session::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
     out_.addCopy("0\r\n\r\n", 5);
   }
   flushOut();
+  if (state_ == State::kClosed) {
+    return;  // the client went away while we wrote; close() has closed `conn` too
+  }
   ex.conn = nullptr;
   releaseBackend();
   conn->detach();
@@ -805,6 +808,9 @@ void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len
   conn->enterTunnel();
   out_.addRef(rest, len);
   flushOut();
+  if (state_ == State::kClosed) {
+    return;
+  }
   if (!pending_input_.empty()) {
     conn->out().addCopy(pending_input_);
     pending_input_.clear();

@@ -36,6 +36,9 @@ UpstreamConnection* UpstreamPool::acquire(size_t backend_index) {
 }
 
 void UpstreamPool::release(UpstreamConnection* conn) {
+  if (conn->state() == UpstreamConnection::State::kClosed) {
+    return;
+  }
   auto& idle = idle_[conn->backendIndex()];
   if (idle.size() >= config().pool.max_idle || !conn->backend()->usable()) {
     conn->close();
