@@ -20,14 +20,6 @@ constexpr int kMaxStaleRetries = 3;
 
 uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
 
-http::ParserLimits requestLimits(const LimitsConfig& limits) {
-  http::ParserLimits out;
-  out.max_header_bytes = limits.max_header_bytes;
-  out.max_headers = limits.max_headers;
-  out.max_body_size = limits.max_body_size;
-  return out;
-}
-
 // Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1).
 bool isHopByHop(std::string_view name) {
   static constexpr std::string_view kNames[] = {
@@ -110,7 +102,7 @@ void appendChunkHeader(std::string* out, size_t len) {
 Session::Session(Worker* worker, const Snapshot* snapshot)
     : worker_(worker),
       snapshot_(snapshot),
-      parser_(http::Parser::Kind::kRequest, this, requestLimits(snapshot->config().limits)),
+      parser_(http::Parser::Kind::kRequest, this, &snapshot->requestLimits()),
       out_(asStream(&tcp_), this) {
   uv_tcp_init(worker_->loop(), &tcp_);
   uv_timer_init(worker_->loop(), &timer_);
@@ -256,7 +248,28 @@ void Session::processPending() {
       parser_paused_ = false;
     }
     startTimer(snapshot_->config().timeouts.client_idle);
+    releaseBuffersIfIdle();
   }
+}
+
+ExchangeBuffers& Session::buffers() {
+  if (buffers_ == nullptr) {
+    buffers_ = worker_->leaseBuffers();
+    parser_.attachHead(&buffers_->request_head);
+    out_.attachStorage(&buffers_->client_output);
+  }
+  return *buffers_;
+}
+
+void Session::releaseBuffersIfIdle() {
+  if (buffers_ == nullptr || exchange_.active || in_message_ || !out_.empty() ||
+      !pending_input_.empty()) {
+    return;
+  }
+  parser_.detachHead();
+  out_.detachStorage();
+  worker_->returnBuffers(buffers_);
+  buffers_ = nullptr;
 }
 
 void Session::handleParseError() {
@@ -286,12 +299,12 @@ void Session::handleParseError() {
       return;
     }
   }
-  if (exchange_.request_id.empty() || !exchange_.active) {
-    worker_->newRequestId(&exchange_.request_id);
+  if (!exchange_.active) {
+    worker_->newRequestId(&buffers().request_id);
   }
   exchange_.active = true;
   exchange_.client_http10 = false;
-  LOG_INFO("request_id=%s client=%s status=%d error=\"%s: %s\"", exchange_.request_id.c_str(),
+  LOG_INFO("request_id=%s client=%s status=%d error=\"%s: %s\"", requestId(),
            client_ip_, status, std::string(message).c_str(), parser_.errorReason());
   reply(status, message, true);
 }
@@ -336,6 +349,7 @@ void Session::updateReading() {
 
 int Session::onMessageBegin() {
   in_message_ = true;
+  buffers();  // lends the parser its head storage
   startTimer(snapshot_->config().timeouts.client_header);
   return 0;
 }
@@ -351,7 +365,8 @@ int Session::onHeadersComplete() {
   ex.tried.clear();
   ex.connect_attempts = 0;
   ex.stale_retries = 0;
-  ex.early_body.clear();
+  ExchangeBuffers& buf = buffers();
+  buf.early_body.clear();
   ex.request_sent = false;
   ex.body_sent = false;
   ex.request_complete = false;
@@ -363,9 +378,9 @@ int Session::onHeadersComplete() {
   bool has_id = false;
   std::string_view client_id = headers.find("x-request-id", &has_id);
   if (has_id && acceptableRequestId(client_id)) {
-    ex.request_id.assign(client_id);
+    buf.request_id.assign(client_id);
   } else {
-    worker_->newRequestId(&ex.request_id);
+    worker_->newRequestId(&buf.request_id);
   }
   llhttp_method_t method = parser_.method();
   ex.head_request = method == HTTP_HEAD;
@@ -401,7 +416,7 @@ int Session::onHeadersComplete() {
 
 void Session::buildUpstreamHead(const std::string_view& path, const std::string_view& query,
                                 std::string_view strip_prefix) {
-  std::string& h = exchange_.upstream_head;
+  std::string& h = buffers().upstream_head;
   const http::HeaderList& headers = parser_.headers();
   h.clear();
   h.append(parser_.methodName());
@@ -458,7 +473,7 @@ void Session::buildUpstreamHead(const std::string_view& path, const std::string_
   }
   h.append(client_ip_).append("\r\n");
   h.append("X-Forwarded-Proto: http\r\n");
-  h.append("X-Request-Id: ").append(exchange_.request_id).append("\r\n");
+  h.append("X-Request-Id: ").append(buffers().request_id).append("\r\n");
   if (exchange_.upgrade) {
     h.append("Connection: upgrade\r\n");
   }
@@ -490,12 +505,13 @@ void Session::forwardBody(const char* data, size_t len) {
     return;
   }
   // Still connecting: keep the bytes; client reads are paused until the request is sent.
+  std::string& early = buffers().early_body;
   if (ex.chunked_request) {
-    appendChunkHeader(&ex.early_body, len);
-    ex.early_body.append(data, len);
-    ex.early_body.append("\r\n");
+    appendChunkHeader(&early, len);
+    early.append(data, len);
+    early.append("\r\n");
   } else {
-    ex.early_body.append(data, len);
+    early.append(data, len);
   }
 }
 
@@ -508,7 +524,7 @@ int Session::onMessageComplete() {
     if (ex.request_sent && ex.conn != nullptr) {
       ex.conn->out().addRef(kLastChunk, 5);
     } else {
-      ex.early_body.append(kLastChunk, 5);
+      buffers().early_body.append(kLastChunk, 5);
     }
   }
   // One exchange at a time: pipelined requests wait until this response is written.
@@ -562,9 +578,10 @@ void Session::onUpstreamConnected(UpstreamConnection* conn) {
 void Session::sendRequest() {
   Exchange& ex = exchange_;
   http::OutputQueue& out = ex.conn->out();
-  out.addRef(ex.upstream_head.data(), ex.upstream_head.size());
-  if (!ex.early_body.empty()) {
-    out.addRef(ex.early_body.data(), ex.early_body.size());
+  ExchangeBuffers& buf = buffers();
+  out.addRef(buf.upstream_head.data(), buf.upstream_head.size());
+  if (!buf.early_body.empty()) {
+    out.addRef(buf.early_body.data(), buf.early_body.size());
     ex.body_sent = true;
   }
   ex.request_sent = true;
@@ -580,7 +597,9 @@ void Session::flushUpstream() {
   }
   UpstreamConnection* conn = ex.conn;
   int r = conn->out().flush();
-  ex.early_body.clear();
+  if (buffers_ != nullptr) {
+    buffers_->early_body.clear();
+  }
   if (r < 0) {
     conn->onOutputError(r);
   }
@@ -612,7 +631,7 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
     case UpstreamFailure::kConnectFailed:
     case UpstreamFailure::kConnectTimeout:
       ex.tried.add(static_cast<size_t>(failed_index));
-      LOG_WARN("request_id=%s upstream=%s backend=%s connect %s", ex.request_id.c_str(),
+      LOG_WARN("request_id=%s upstream=%s backend=%s connect %s", requestId(),
                uc.name.c_str(), backend.c_str(),
                failure == UpstreamFailure::kConnectFailed ? "failed" : "timed out");
       // Nothing reached the backend, but only idempotent requests are retried, as promised.
@@ -635,16 +654,16 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
         return;
       }
       LOG_WARN("request_id=%s upstream=%s backend=%s closed before responding",
-               ex.request_id.c_str(), uc.name.c_str(), backend.c_str());
+               requestId(), uc.name.c_str(), backend.c_str());
       failExchange(502, "upstream closed the connection");
       return;
     case UpstreamFailure::kBadResponse:
       LOG_WARN("request_id=%s upstream=%s backend=%s sent an invalid response",
-               ex.request_id.c_str(), uc.name.c_str(), backend.c_str());
+               requestId(), uc.name.c_str(), backend.c_str());
       failExchange(502, "invalid response from upstream");
       return;
     case UpstreamFailure::kResponseTimeout:
-      LOG_WARN("request_id=%s upstream=%s backend=%s timed out", ex.request_id.c_str(),
+      LOG_WARN("request_id=%s upstream=%s backend=%s timed out", requestId(),
                uc.name.c_str(), backend.c_str());
       failExchange(504, "upstream timed out");
       return;
@@ -658,7 +677,7 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   const http::Parser& resp = conn->response();
   int status = resp.status();
   const http::HeaderList& headers = resp.headers();
-  std::string& head = head_buffer_;  // reused: no allocation per response once warm
+  std::string& head = worker_->headScratch();  // shared by the loop: used only in this call
   head.clear();
   if (status < 200 && status != 101) {
     if (!ex.client_http10) {
@@ -716,7 +735,7 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
     head.append("Transfer-Encoding: chunked\r\n");
   }
   if (!has_id) {
-    head.append("X-Request-Id: ").append(ex.request_id).append("\r\n");
+    head.append("X-Request-Id: ").append(buffers().request_id).append("\r\n");
   }
   if (status == 101) {
     head.append("Connection: upgrade\r\n");
@@ -783,7 +802,7 @@ void Session::onUpstreamAborted(UpstreamConnection* conn) {
   if (conn != exchange_.conn) {
     return;
   }
-  LOG_WARN("request_id=%s upstream response aborted", exchange_.request_id.c_str());
+  LOG_WARN("request_id=%s upstream response aborted", requestId());
   exchange_.conn = nullptr;
   releaseBackend();
   flushOut();
@@ -869,17 +888,18 @@ void Session::reply(int status, std::string_view message, bool close_after) {
   if (close_after) {
     ex.close_after = true;
   }
+  const std::string& request_id = buffers().request_id;
   std::string body;
   body.reserve(96);
   body.append("{\"error\":\"").append(message).append("\",\"request_id\":\"");
-  body.append(ex.request_id).append("\"}\n");
-  std::string head;
-  head.reserve(256);
+  body.append(request_id).append("\"}\n");
+  std::string& head = worker_->headScratch();
+  head.clear();
   head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
   head.append(http::reasonPhrase(status)).append("\r\n");
   head.append("Content-Type: application/json\r\nContent-Length: ");
   head.append(std::to_string(body.size())).append("\r\n");
-  head.append("X-Request-Id: ").append(ex.request_id).append("\r\n");
+  head.append("X-Request-Id: ").append(request_id).append("\r\n");
   if (ex.close_after || draining_ || !ex.client_keep_alive) {
     head.append("Connection: close\r\n");
   } else if (ex.client_http10) {
@@ -927,7 +947,7 @@ void Session::onTimer(uv_timer_t* timer) {
   switch (self->state_) {
     case State::kOpen:
       if (!self->close_when_flushed_ && self->in_message_ && !self->exchange_.active) {
-        self->worker_->newRequestId(&self->exchange_.request_id);
+        self->worker_->newRequestId(&self->buffers().request_id);
         self->exchange_.active = true;
         self->reply(408, "request header timeout", true);
         return;
@@ -956,8 +976,10 @@ void Session::closeWhenFlushed() {
   // Half-close, then read and drop what the client still sends until it closes too: closing
   // with unread bytes would reset the connection and could destroy the answer in flight.
   state_ = State::kLingering;
-  shutdown_req_.data = this;
-  if (uv_shutdown(&shutdown_req_, asStream(&tcp_), &Session::onShutdown) != 0) {
+  auto* req = new uv_shutdown_t;
+  req->data = this;
+  if (uv_shutdown(req, asStream(&tcp_), &Session::onShutdown) != 0) {
+    delete req;
     close();
     return;
   }
@@ -967,7 +989,11 @@ void Session::closeWhenFlushed() {
 
 void Session::onShutdown(uv_shutdown_t* req, int status) {
   auto* self = static_cast<Session*>(req->data);
-  if (status < 0 && status != UV_ECANCELED) {
+  delete req;
+  if (status == UV_ECANCELED) {
+    return;  // the session closed first and may be gone
+  }
+  if (status < 0) {
     self->close();
   }
 }
@@ -990,6 +1016,13 @@ void Session::close() {
     exchange_.conn = nullptr;
   }
   releaseBackend();
+  if (buffers_ != nullptr) {
+    out_.discard();
+    parser_.detachHead();
+    out_.detachStorage();
+    worker_->returnBuffers(buffers_);
+    buffers_ = nullptr;
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Session::onClose);
 }

@@ -4,6 +4,7 @@
 
 #include <string>
 
+#include "balancer/exchange_buffers.h"
 #include "balancer/policy.h"
 #include "balancer/upstream_connection.h"
 #include "common/http/output_queue.h"
@@ -68,9 +69,6 @@ class Session final : public http::ParserListener, public http::OutputListener {
     TriedSet tried;
     int connect_attempts = 0;
     int stale_retries = 0;
-    std::string upstream_head;  // rewritten request head, kept for retries
-    std::string early_body;     // body bytes received before the upstream was ready
-    std::string request_id;
     bool request_sent = false;
     bool body_sent = false;
     bool request_complete = false;
@@ -111,6 +109,12 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void reply(int status, std::string_view message, bool close_after);
   void failExchange(int status, std::string_view message);
 
+  // The exchange's buffers, leased from the worker on first use.
+  ExchangeBuffers& buffers();
+  // Gives the buffers back once the session is idle (no exchange, no partial request).
+  void releaseBuffersIfIdle();
+  const char* requestId() { return buffers().request_id.c_str(); }
+
   void enterTunnel(UpstreamConnection* conn, const char* rest, size_t len);
   void closeWhenFlushed();
   void startTimer(util::Millis timeout);
@@ -120,7 +124,6 @@ class Session final : public http::ParserListener, public http::OutputListener {
   State state_ = State::kOpen;
   uv_tcp_t tcp_;
   uv_timer_t timer_;
-  uv_shutdown_t shutdown_req_;
   int open_handles_ = 0;
   bool reading_ = false;
   bool parser_paused_ = false;
@@ -130,9 +133,13 @@ class Session final : public http::ParserListener, public http::OutputListener {
   http::Parser parser_;
   http::OutputQueue out_;
   std::string pending_input_;  // bytes read past the current request
-  std::string head_buffer_;    // the response head being rewritten
+  ExchangeBuffers* buffers_ = nullptr;
   Exchange exchange_;
-  char client_ip_[64] = {0};
+  char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
+  // The worker's list of its sessions (for graceful shutdown), linked without allocating.
+  Session* prev_ = nullptr;
+  Session* next_ = nullptr;
+  friend class Worker;
 };
 
 }  // namespace balancer

@@ -3,6 +3,9 @@
 namespace balancer {
 
 Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.routes) {
+  request_limits_.max_header_bytes = config_.limits.max_header_bytes;
+  request_limits_.max_headers = config_.limits.max_headers;
+  request_limits_.max_body_size = config_.limits.max_body_size;
   for (const UpstreamConfig& uc : config_.upstreams) {
     auto u = std::make_unique<Upstream>();
     u->config = &uc;

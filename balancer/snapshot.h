@@ -6,6 +6,7 @@
 #include "balancer/backend.h"
 #include "balancer/config.h"
 #include "balancer/router.h"
+#include "common/http/parser.h"
 
 namespace balancer {
 
@@ -19,6 +20,7 @@ class Snapshot {
 
   const Config& config() const { return config_; }
   const Router& router() const { return router_; }
+  const http::ParserLimits& requestLimits() const { return request_limits_; }
   const std::vector<std::unique_ptr<Upstream>>& upstreams() const { return upstreams_; }
   // The index in upstreams() of the upstream a route sends to.
   size_t upstreamOfRoute(size_t route) const { return route_upstream_[route]; }
@@ -26,6 +28,7 @@ class Snapshot {
  private:
   Config config_;
   Router router_;
+  http::ParserLimits request_limits_;
   std::vector<std::unique_ptr<Upstream>> upstreams_;
   std::vector<size_t> route_upstream_;
 };

@@ -8,11 +8,14 @@ namespace balancer {
 
 namespace {
 // Responses are not limited by size (they stream); their heads are, generously.
-http::ParserLimits responseLimits() {
-  http::ParserLimits limits;
-  limits.max_header_bytes = 64 * 1024;
-  limits.max_headers = 200;
-  return limits;
+const http::ParserLimits* responseLimits() {
+  static const http::ParserLimits kLimits = [] {
+    http::ParserLimits limits;
+    limits.max_header_bytes = 64 * 1024;
+    limits.max_headers = 200;
+    return limits;
+  }();
+  return &kLimits;
 }
 }  // namespace
 

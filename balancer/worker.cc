@@ -75,17 +75,53 @@ void Worker::beginStop() {
   for (auto& tcp : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(tcp.get()), nullptr);
   }
-  // Copy: drain() may close a session, which removes it from the set.
-  std::vector<Session*> sessions(sessions_.begin(), sessions_.end());
-  for (Session* s : sessions) {
+  // drain() may close a session; it is unlinked only in its close callback, so the walk is
+  // safe.
+  for (Session* s = sessions_; s != nullptr; s = s->next_) {
     s->drain();
   }
   finishIfDone();
 }
 
+void Worker::sessionOpened(Session* session) {
+  session->next_ = sessions_;
+  if (sessions_ != nullptr) {
+    sessions_->prev_ = session;
+  }
+  sessions_ = session;
+  ++session_count_;
+}
+
 void Worker::sessionClosed(Session* session) {
-  sessions_.erase(session);
+  if (session->prev_ != nullptr) {
+    session->prev_->next_ = session->next_;
+  } else {
+    sessions_ = session->next_;
+  }
+  if (session->next_ != nullptr) {
+    session->next_->prev_ = session->prev_;
+  }
+  --session_count_;
   finishIfDone();
+}
+
+ExchangeBuffers* Worker::leaseBuffers() {
+  if (free_buffers_.empty()) {
+    return new ExchangeBuffers;
+  }
+  ExchangeBuffers* b = free_buffers_.back().release();
+  free_buffers_.pop_back();
+  return b;
+}
+
+void Worker::returnBuffers(ExchangeBuffers* buffers) {
+  // Keep enough warm buffers for a burst; beyond that, give memory back.
+  constexpr size_t kMaxFree = 256;
+  if (free_buffers_.size() >= kMaxFree) {
+    delete buffers;
+    return;
+  }
+  free_buffers_.emplace_back(buffers);
 }
 
 void Worker::upstreamClosed() {
@@ -94,7 +130,7 @@ void Worker::upstreamClosed() {
 }
 
 void Worker::finishIfDone() {
-  if (!stopping_ || !sessions_.empty() || loop_closing_) {
+  if (!stopping_ || session_count_ != 0 || loop_closing_) {
     return;
   }
   // No session left: close the idle upstream connections and the wake-up handle; the loop

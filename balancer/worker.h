@@ -7,9 +7,9 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <unordered_set>
 #include <vector>
 
+#include "balancer/exchange_buffers.h"
 #include "balancer/upstream_pool.h"
 
 namespace balancer {
@@ -42,7 +42,13 @@ class Worker {
   UpstreamPool& pool(size_t upstream_index) { return *pools_[upstream_index]; }
   void newRequestId(std::string* out);
 
-  void sessionOpened(Session* session) { sessions_.insert(session); }
+  // Exchange buffers from a free list: warm ones are reused without allocating.
+  ExchangeBuffers* leaseBuffers();
+  void returnBuffers(ExchangeBuffers* buffers);
+  // Scratch space for building a head that is copied out before the call returns.
+  std::string& headScratch() { return head_scratch_; }
+
+  void sessionOpened(Session* session);
   void sessionClosed(Session* session);
   void upstreamOpened() { ++upstream_connections_; }
   void upstreamClosed();
@@ -63,7 +69,10 @@ class Worker {
   uv_async_t stop_async_;
   std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
   std::vector<std::unique_ptr<UpstreamPool>> pools_;
-  std::unordered_set<Session*> sessions_;
+  Session* sessions_ = nullptr;  // intrusive list through Session::prev_/next_
+  size_t session_count_ = 0;
+  std::vector<std::unique_ptr<ExchangeBuffers>> free_buffers_;
+  std::string head_scratch_;
   std::unique_ptr<char[]> read_buffer_;
   uint64_t random_state_;
   size_t upstream_connections_ = 0;

@@ -16,11 +16,21 @@ struct QueuedWrite {
 OutputQueue::OutputQueue(uv_stream_t* stream, OutputListener* listener)
     : stream_(stream), listener_(listener) {}
 
+OutputStorage& OutputQueue::storage() {
+  if (storage_ == nullptr) {
+    if (!own_storage_) {
+      own_storage_ = std::make_unique<OutputStorage>();
+    }
+    storage_ = own_storage_.get();
+  }
+  return *storage_;
+}
+
 void OutputQueue::addRef(const char* data, size_t len) {
   if (len == 0) {
     return;
   }
-  segments_.push_back(Segment{data, 0, len});
+  storage().segments.push_back(OutputStorage::Segment{data, 0, len});
   pending_bytes_ += len;
 }
 
@@ -28,35 +38,41 @@ void OutputQueue::addCopy(const char* data, size_t len) {
   if (len == 0) {
     return;
   }
+  OutputStorage& st = storage();
   // Adjacent copies share one segment so a response head stays one buffer.
-  if (!segments_.empty() && segments_.back().data == nullptr &&
-      segments_.back().offset + segments_.back().len == scratch_.size()) {
-    segments_.back().len += len;
+  if (!st.segments.empty() && st.segments.back().data == nullptr &&
+      st.segments.back().offset + st.segments.back().len == st.scratch.size()) {
+    st.segments.back().len += len;
   } else {
-    segments_.push_back(Segment{nullptr, scratch_.size(), len});
+    st.segments.push_back(OutputStorage::Segment{nullptr, st.scratch.size(), len});
   }
-  scratch_.append(data, len);
+  st.scratch.append(data, len);
   pending_bytes_ += len;
 }
 
 void OutputQueue::discard() {
-  segments_.clear();
-  scratch_.clear();
+  if (storage_ != nullptr) {
+    storage_->segments.clear();
+    storage_->scratch.clear();
+  }
   pending_bytes_ = 0;
 }
 
 int OutputQueue::flush() {
-  if (segments_.empty()) {
+  if (pending_bytes_ == 0) {
     return 0;
   }
-  bufs_.clear();
-  for (const Segment& s : segments_) {
-    const char* base = s.data != nullptr ? s.data : scratch_.data() + s.offset;
-    bufs_.push_back(uv_buf_init(const_cast<char*>(base), static_cast<unsigned>(s.len)));
+  // Only used within this call, so one vector per thread serves every connection.
+  thread_local std::vector<uv_buf_t> bufs;
+  OutputStorage& st = storage();
+  bufs.clear();
+  for (const OutputStorage::Segment& s : st.segments) {
+    const char* base = s.data != nullptr ? s.data : st.scratch.data() + s.offset;
+    bufs.push_back(uv_buf_init(const_cast<char*>(base), static_cast<unsigned>(s.len)));
   }
   size_t total = pending_bytes_;
   size_t written = 0;
-  int r = uv_try_write(stream_, bufs_.data(), static_cast<unsigned>(bufs_.size()));
+  int r = uv_try_write(stream_, bufs.data(), static_cast<unsigned>(bufs.size()));
   if (r >= 0) {
     written = static_cast<size_t>(r);
   } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
@@ -69,7 +85,7 @@ int OutputQueue::flush() {
     w->listener = listener_;
     w->bytes.reserve(total - written);
     size_t skip = written;
-    for (const uv_buf_t& b : bufs_) {
+    for (const uv_buf_t& b : bufs) {
       if (skip >= b.len) {
         skip -= b.len;
         continue;

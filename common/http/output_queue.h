@@ -3,6 +3,7 @@
 #include <uv.h>
 
 #include <cstddef>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,18 @@ class OutputListener {
   ~OutputListener() = default;
 };
 
+// What an OutputQueue gathers before a flush. Lent by the owner while it writes, so an idle
+// connection holds none (see OutputQueue::attachStorage).
+struct OutputStorage {
+  struct Segment {
+    const char* data;  // nullptr: the bytes are in scratch at offset
+    size_t offset;
+    size_t len;
+  };
+  std::vector<Segment> segments;
+  std::string scratch;
+};
+
 // Gathers what one pass over an input buffer produces for one socket and sends it with a
 // single uv_try_write of several buffers. Only what the kernel does not take is copied and
 // queued with uv_write; the producer is expected to pause while queuedBytes() is above
@@ -32,12 +45,17 @@ class OutputQueue {
   OutputQueue(const OutputQueue&) = delete;
   OutputQueue& operator=(const OutputQueue&) = delete;
 
+  // Lends storage; without one the queue allocates its own when first used. Detach only when
+  // empty().
+  void attachStorage(OutputStorage* storage) { storage_ = storage; }
+  void detachStorage() { storage_ = nullptr; }
+
   // Adds bytes owned by the caller; they must stay valid until flush().
   void addRef(const char* data, size_t len);
   // Adds a copy of the bytes.
   void addCopy(const char* data, size_t len);
   void addCopy(std::string_view s) { addCopy(s.data(), s.size()); }
-  bool empty() const { return segments_.empty(); }
+  bool empty() const { return pending_bytes_ == 0; }
   size_t pendingBytes() const { return pending_bytes_; }
 
   // Sends what was added. Returns 0 or a libuv error code (the connection is then broken).
@@ -49,18 +67,13 @@ class OutputQueue {
   bool aboveHighWater() const { return queuedBytes() > kHighWater; }
 
  private:
-  struct Segment {
-    const char* data;  // nullptr: the bytes are in scratch_ at offset
-    size_t offset;
-    size_t len;
-  };
   static void onWrite(uv_write_t* req, int status);
+  OutputStorage& storage();
 
   uv_stream_t* stream_;
   OutputListener* listener_;
-  std::vector<Segment> segments_;
-  std::string scratch_;
-  std::vector<uv_buf_t> bufs_;
+  OutputStorage* storage_ = nullptr;
+  std::unique_ptr<OutputStorage> own_storage_;
   size_t pending_bytes_ = 0;
 };
 

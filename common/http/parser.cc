@@ -23,7 +23,7 @@ const llhttp_settings_t& Parser::settings() {
   return kSettings;
 }
 
-Parser::Parser(Kind kind, ParserListener* listener, const ParserLimits& limits)
+Parser::Parser(Kind kind, ParserListener* listener, const ParserLimits* limits)
     : listener_(listener), limits_(limits) {
   llhttp_init(&parser_, kind == Kind::kRequest ? HTTP_REQUEST : HTTP_RESPONSE, &settings());
   parser_.data = this;
@@ -101,7 +101,7 @@ int Parser::fail(ParseError error, const char* reason) {
 
 int Parser::countHeadBytes(size_t len) {
   head_bytes_ += len;
-  if (head_bytes_ > limits_.max_header_bytes) {
+  if (head_bytes_ > limits_->max_header_bytes) {
     return fail(ParseError::kHeadersTooLarge, "header section too large");
   }
   return 0;
@@ -109,25 +109,31 @@ int Parser::countHeadBytes(size_t len) {
 
 int Parser::onMessageBeginCb(llhttp_t* p) {
   Parser* s = self(p);
-  s->target_.clear();
-  s->status_text_.clear();
-  s->headers_.clear();
+  // The listener may lend a head now (attachHead), so it is asked first.
+  int r = s->listener_->onMessageBegin();
+  if (s->head_ == nullptr) {
+    if (!s->own_head_) {
+      s->own_head_ = std::make_unique<MessageHead>();
+    }
+    s->head_ = s->own_head_.get();
+  }
+  s->head_->clear();
   s->value_header_ = 0;
   s->head_bytes_ = 0;
   s->content_length_ = 0;
   s->body_bytes_ = 0;
-  return s->listener_->onMessageBegin();
+  return r;
 }
 
 int Parser::onUrlCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
-  s->target_.append(at, len);
+  s->head_->target.append(at, len);
   return s->countHeadBytes(len);
 }
 
 int Parser::onStatusCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
-  s->status_text_.append(at, len);
+  s->head_->status_text.append(at, len);
   return s->countHeadBytes(len);
 }
 
@@ -140,8 +146,8 @@ int Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
       return s->fail(ParseError::kMalformed, "whitespace in a header name");
     }
   }
-  s->headers_.appendName(at, len);
-  if (s->headers_.size() > s->limits_.max_headers) {
+  s->head_->headers.appendName(at, len);
+  if (s->head_->headers.size() > s->limits_->max_headers) {
     return s->fail(ParseError::kHeadersTooLarge, "too many header fields");
   }
   return s->countHeadBytes(len);
@@ -153,7 +159,7 @@ int Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
   // it, or the value was folded onto a second line (obs-fold, refused as RFC 9112 allows).
   // A buffer split is a piece that ended at the end of one execute() and one that starts at
   // the beginning of the next.
-  if (s->headers_.size() == s->value_header_ && s->value_header_ != 0) {
+  if (s->head_->headers.size() == s->value_header_ && s->value_header_ != 0) {
     bool split_by_buffer = s->value_piece_end_ == s->value_piece_execute_end_ &&
                            s->value_piece_execute_ != s->execute_count_ &&
                            at == s->execute_begin_;
@@ -161,18 +167,18 @@ int Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
       return s->fail(ParseError::kMalformed, "folded header value (obs-fold)");
     }
   }
-  s->value_header_ = s->headers_.size();
+  s->value_header_ = s->head_->headers.size();
   s->value_piece_end_ = at + len;
   s->value_piece_execute_end_ = s->execute_end_;
   s->value_piece_execute_ = s->execute_count_;
-  s->headers_.appendValue(at, len);
+  s->head_->headers.appendValue(at, len);
   return s->countHeadBytes(len);
 }
 
 int Parser::onHeadersCompleteCb(llhttp_t* p) {
   Parser* s = self(p);
   s->content_length_ = s->hasContentLength() ? p->content_length : 0;
-  if (s->content_length_ > s->limits_.max_body_size) {
+  if (s->content_length_ > s->limits_->max_body_size) {
     return s->fail(ParseError::kBodyTooLarge, "body too large");
   }
   return s->listener_->onHeadersComplete();
@@ -181,7 +187,7 @@ int Parser::onHeadersCompleteCb(llhttp_t* p) {
 int Parser::onBodyCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
   s->body_bytes_ += len;
-  if (s->body_bytes_ > s->limits_.max_body_size) {
+  if (s->body_bytes_ > s->limits_->max_body_size) {
     return s->fail(ParseError::kBodyTooLarge, "body too large");
   }
   return s->listener_->onBody(at, len);

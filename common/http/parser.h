@@ -3,6 +3,7 @@
 #include <llhttp.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -17,6 +18,19 @@ struct ParserLimits {
   size_t max_header_bytes = 32 * 1024;  // request line or status line plus all header fields
   size_t max_headers = 100;
   uint64_t max_body_size = UINT64_MAX;
+};
+
+// The head of one message as the parser collects it. A connection that keeps many idle
+// clients can lend the parser a head only while a message is in progress (attachHead).
+struct MessageHead {
+  std::string target;
+  std::string status_text;
+  HeaderList headers;
+  void clear() {
+    target.clear();
+    status_text.clear();
+    headers.clear();
+  }
 };
 
 // Receives one message's stages. Data pointers are only valid during the call.
@@ -48,7 +62,8 @@ class Parser {
     size_t consumed;  // bytes used; the rest belongs to the next message or the upgraded protocol
   };
 
-  Parser(Kind kind, ParserListener* listener, const ParserLimits& limits);
+  // `limits` must outlive the parser.
+  Parser(Kind kind, ParserListener* listener, const ParserLimits* limits);
   Parser(const Parser&) = delete;
   Parser& operator=(const Parser&) = delete;
 
@@ -58,16 +73,20 @@ class Parser {
   // Call on EOF: completes a message whose body ends with the connection.
   Result finish();
   void reset();
+  // Lends storage for message heads; without one the parser allocates its own on the first
+  // message. Detach only between messages (the head is then gone).
+  void attachHead(MessageHead* head) { head_ = head; }
+  void detachHead() { head_ = nullptr; }
 
   // The head, valid from onHeadersComplete until the next message begins.
   llhttp_method_t method() const { return static_cast<llhttp_method_t>(parser_.method); }
   std::string_view methodName() const;
-  std::string_view target() const { return target_; }
+  std::string_view target() const { return head_->target; }
   int status() const { return parser_.status_code; }
-  std::string_view statusText() const { return status_text_; }
+  std::string_view statusText() const { return head_->status_text; }
   int versionMajor() const { return parser_.http_major; }
   int versionMinor() const { return parser_.http_minor; }
-  const HeaderList& headers() const { return headers_; }
+  const HeaderList& headers() const { return head_->headers; }
   bool chunked() const { return (parser_.flags & F_CHUNKED) != 0; }
   bool hasContentLength() const { return (parser_.flags & F_CONTENT_LENGTH) != 0; }
   uint64_t contentLength() const { return content_length_; }
@@ -97,10 +116,9 @@ class Parser {
 
   llhttp_t parser_;
   ParserListener* listener_;
-  ParserLimits limits_;
-  std::string target_;
-  std::string status_text_;
-  HeaderList headers_;
+  const ParserLimits* limits_;
+  MessageHead* head_ = nullptr;
+  std::unique_ptr<MessageHead> own_head_;
   size_t head_bytes_ = 0;
   uint64_t content_length_ = 0;
   uint64_t body_bytes_ = 0;

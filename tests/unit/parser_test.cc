@@ -35,7 +35,7 @@ struct Fixture {
   http::ParserLimits limits;
   std::unique_ptr<Parser> parser;
   explicit Fixture(http::ParserLimits l = {}) : limits(l) {
-    parser = std::make_unique<Parser>(Parser::Kind::kRequest, &rec, limits);
+    parser = std::make_unique<Parser>(Parser::Kind::kRequest, &rec, &limits);
     rec.parser = parser.get();
   }
   Parser::Result feed(const std::string& s) { return parser->execute(s.data(), s.size()); }

@@ -1,0 +1,21 @@
+#pragma once
+
+#include <string>
+
+#include "common/http/output_queue.h"
+#include "common/http/parser.h"
+
+namespace balancer {
+
+// The working memory of one exchange. A session leases it from its worker when a request
+// begins and gives it back when the connection goes idle, so 10,000 idle keep-alive clients
+// hold no buffers, and a busy connection reuses warm ones without allocating.
+struct ExchangeBuffers {
+  http::MessageHead request_head;    // lent to the session's request parser
+  http::OutputStorage client_output;  // lent to the session's client output queue
+  std::string upstream_head;          // rewritten request head, kept for retries
+  std::string early_body;             // body bytes received before the upstream was ready
+  std::string request_id;
+};
+
+}  // namespace balancer
