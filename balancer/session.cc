@@ -93,8 +93,7 @@ bool acceptableRequestId(std::string_view id) {
 
 void appendChunkHeader(std::string* out, size_t len) {
   char buf[24];
-  int n = snprintf(buf, sizeof buf, "%zx\r\n", len);
-  out->append(buf, static_cast<size_t>(n));
+  out->append(buf, http::formatChunkHeader(buf, len));
 }
 
 }  // namespace
@@ -493,11 +492,7 @@ void Session::forwardBody(const char* data, size_t len) {
   if (ex.request_sent && ex.conn != nullptr) {
     http::OutputQueue& out = ex.conn->out();
     if (ex.chunked_request) {
-      char buf[24];
-      int n = snprintf(buf, sizeof buf, "%zx\r\n", len);
-      out.addCopy(buf, static_cast<size_t>(n));
-      out.addRef(data, len);
-      out.addCopy("\r\n", 2);
+      out.addChunkRef(data, len);
     } else {
       out.addRef(data, len);
     }
@@ -751,11 +746,7 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
 
 int Session::onUpstreamBody(const char* data, size_t len) {
   if (exchange_.rechunk_response) {
-    char buf[24];
-    int n = snprintf(buf, sizeof buf, "%zx\r\n", len);
-    out_.addCopy(buf, static_cast<size_t>(n));
-    out_.addRef(data, len);
-    out_.addCopy("\r\n", 2);
+    out_.addChunkRef(data, len);
   } else {
     out_.addRef(data, len);
   }

@@ -1,5 +1,6 @@
 #include "common/http/output_queue.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace http {
@@ -48,6 +49,17 @@ void OutputQueue::addCopy(const char* data, size_t len) {
   }
   st.scratch.append(data, len);
   pending_bytes_ += len;
+}
+
+size_t formatChunkHeader(char (&buf)[24], size_t chunk_len) {
+  return static_cast<size_t>(snprintf(buf, sizeof buf, "%zx\r\n", chunk_len));
+}
+
+void OutputQueue::addChunkRef(const char* data, size_t len) {
+  char header[24];
+  addCopy(header, formatChunkHeader(header, len));
+  addRef(data, len);
+  addCopy("\r\n", 2);
 }
 
 void OutputQueue::discard() {

@@ -32,6 +32,9 @@ struct OutputStorage {
   std::string scratch;
 };
 
+// Writes the size line of a chunk ("1f40\r\n") into buf; returns its length.
+size_t formatChunkHeader(char (&buf)[24], size_t chunk_len);
+
 // Gathers what one pass over an input buffer produces for one socket and sends it with a
 // single uv_try_write of several buffers. Only what the kernel does not take is copied and
 // queued with uv_write; the producer is expected to pause while queuedBytes() is above
@@ -55,6 +58,8 @@ class OutputQueue {
   // Adds a copy of the bytes.
   void addCopy(const char* data, size_t len);
   void addCopy(std::string_view s) { addCopy(s.data(), s.size()); }
+  // Adds one chunk of a chunked body: its size line, the bytes by reference, and CRLF.
+  void addChunkRef(const char* data, size_t len);
   bool empty() const { return pending_bytes_ == 0; }
   size_t pendingBytes() const { return pending_bytes_; }
 
