@@ -20,26 +20,28 @@ constexpr int kMaxStaleRetries = 3;
 
 uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
 
-// Headers that describe one connection, not the message: never forwarded (RFC 9110 7.6.1).
-bool isHopByHop(std::string_view name) {
-  static constexpr std::string_view kNames[] = {
-      "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding",
-      "upgrade",    "proxy-authorization", "proxy-authenticate"};
-  for (std::string_view n : kNames) {
-    if (http::equalsIgnoreCase(name, n)) {
-      return true;
+// The header names a message's Connection headers list, which makes them hop-by-hop too.
+// close, keep-alive and upgrade are left out: those are hop-by-hop headers or none at all.
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(const http::HeaderList& headers) {
+    for (size_t i = 0; i < headers.size(); ++i) {
+      if (headers.kind(i) == http::HeaderKind::kConnection) {
+        add(headers.value(i));
+      }
     }
   }
-  return false;
-}
-
-// Whether `name` is one of the comma-separated tokens of the Connection headers.
-bool listedInConnection(const http::HeaderList& headers, std::string_view name) {
-  for (size_t i = 0; i < headers.size(); ++i) {
-    if (!http::equalsIgnoreCase(headers.name(i), "connection")) {
-      continue;
+  bool contains(std::string_view name) const {
+    for (size_t i = 0; i < count_; ++i) {
+      if (http::equalsIgnoreCase(tokens_[i], name)) {
+        return true;
+      }
     }
-    std::string_view value = headers.value(i);
+    return false;
+  }
+
+ private:
+  void add(std::string_view value) {
     while (!value.empty()) {
       size_t comma = value.find(',');
       std::string_view token = value.substr(0, comma);
@@ -49,8 +51,9 @@ bool listedInConnection(const http::HeaderList& headers, std::string_view name) 
       while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
         token.remove_suffix(1);
       }
-      if (http::equalsIgnoreCase(token, name)) {
-        return true;
+      if (!token.empty() && count_ < kMax && !http::equalsIgnoreCase(token, "close") &&
+          http::classifyHeader(token) == http::HeaderKind::kOther) {
+        tokens_[count_++] = token;
       }
       if (comma == std::string_view::npos) {
         break;
@@ -58,8 +61,10 @@ bool listedInConnection(const http::HeaderList& headers, std::string_view name) 
       value.remove_prefix(comma + 1);
     }
   }
-  return false;
-}
+  static constexpr size_t kMax = 16;
+  std::string_view tokens_[kMax];
+  size_t count_ = 0;
+};
 
 bool isIdempotent(llhttp_method_t method) {
   switch (method) {
@@ -375,7 +380,7 @@ int Session::onHeadersComplete() {
 
   const http::HeaderList& headers = parser_.headers();
   bool has_id = false;
-  std::string_view client_id = headers.find("x-request-id", &has_id);
+  std::string_view client_id = headers.find(http::HeaderKind::kXRequestId, &has_id);
   if (has_id && acceptableRequestId(client_id)) {
     buf.request_id.assign(client_id);
   } else {
@@ -395,7 +400,7 @@ int Session::onHeadersComplete() {
     return kPause;
   }
   bool has_host = false;
-  std::string_view host = headers.find("host", &has_host);
+  std::string_view host = headers.find(http::HeaderKind::kHost, &has_host);
   RequestTarget target = splitTarget(parser_.target(), host);
   int route = snapshot_->router().match(target.host, target.path, parser_.methodName());
   if (route < 0) {
@@ -433,30 +438,37 @@ void Session::buildUpstreamHead(const std::string_view& path, const std::string_
 
   std::string_view previous_xff;
   bool has_host = false;
-  bool has_connection_tokens = headers.find("connection").find(',') != std::string_view::npos ||
-                               !headers.find("connection").empty();
+  ConnectionTokens listed(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
-    std::string_view name = headers.name(i);
-    if (isHopByHop(name)) {
-      if (exchange_.upgrade && http::equalsIgnoreCase(name, "upgrade")) {
-        h.append(name).append(": ").append(headers.value(i)).append("\r\n");
-      }
-      continue;
+    http::HeaderKind kind = headers.kind(i);
+    switch (kind) {
+      case http::HeaderKind::kUpgrade:
+        if (exchange_.upgrade) {
+          break;  // forwarded: the upstream must see what to switch to
+        }
+        continue;
+      case http::HeaderKind::kContentLength:  // re-added below with the framing
+      case http::HeaderKind::kXForwardedProto:
+      case http::HeaderKind::kXRequestId:
+        continue;
+      case http::HeaderKind::kXForwardedFor:
+        previous_xff = headers.value(i);
+        continue;
+      case http::HeaderKind::kHost:
+        has_host = true;
+        break;
+      case http::HeaderKind::kOther:
+        if (listed.contains(headers.name(i))) {
+          continue;
+        }
+        break;
+      default:
+        if (http::isHopByHop(kind)) {
+          continue;
+        }
+        break;
     }
-    if (http::equalsIgnoreCase(name, "content-length") ||
-        http::equalsIgnoreCase(name, "x-forwarded-proto") ||
-        http::equalsIgnoreCase(name, "x-request-id")) {
-      continue;
-    }
-    if (http::equalsIgnoreCase(name, "x-forwarded-for")) {
-      previous_xff = headers.value(i);
-      continue;
-    }
-    if (has_connection_tokens && listedInConnection(headers, name)) {
-      continue;
-    }
-    has_host = has_host || http::equalsIgnoreCase(name, "host");
-    h.append(name).append(": ").append(headers.value(i)).append("\r\n");
+    h.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
   }
   if (!has_host) {
     h.append("Host: ").append(exchange_.pool->upstream().config->name).append("\r\n");
@@ -706,23 +718,18 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   head.append(resp.statusText().empty() ? http::reasonPhrase(status) : resp.statusText());
   head.append("\r\n");
   bool has_id = false;
-  bool has_connection_tokens = !headers.find("connection").empty();
+  ConnectionTokens listed(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
-    std::string_view name = headers.name(i);
-    if (isHopByHop(name)) {
-      if (status == 101 && http::equalsIgnoreCase(name, "upgrade")) {
-        head.append(name).append(": ").append(headers.value(i)).append("\r\n");
-      }
+    http::HeaderKind kind = headers.kind(i);
+    if (kind == http::HeaderKind::kUpgrade && status == 101) {
+      // forwarded: the client must see what was switched to
+    } else if (http::isHopByHop(kind) || kind == http::HeaderKind::kContentLength) {
+      continue;
+    } else if (kind == http::HeaderKind::kOther && listed.contains(headers.name(i))) {
       continue;
     }
-    if (http::equalsIgnoreCase(name, "content-length")) {
-      continue;
-    }
-    if (has_connection_tokens && listedInConnection(headers, name)) {
-      continue;
-    }
-    has_id = has_id || http::equalsIgnoreCase(name, "x-request-id");
-    head.append(name).append(": ").append(headers.value(i)).append("\r\n");
+    has_id = has_id || kind == http::HeaderKind::kXRequestId;
+    head.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
   }
   if (resp.hasContentLength()) {
     head.append("Content-Length: ").append(std::to_string(resp.contentLength())).append("\r\n");

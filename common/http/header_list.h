@@ -10,6 +10,33 @@ namespace http {
 // Case-insensitive ASCII comparison, as header names require.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
+// The header names a proxy acts on, recognised once per field so that the request path
+// compares small integers rather than strings.
+enum class HeaderKind : uint8_t {
+  kOther,
+  // hop-by-hop (RFC 9110 7.6.1): describe one connection, never forwarded
+  kConnection,
+  kKeepAlive,
+  kProxyConnection,
+  kTe,
+  kTrailer,
+  kTransferEncoding,
+  kUpgrade,
+  kProxyAuthorization,
+  kProxyAuthenticate,
+  // rewritten or read by the balancer
+  kContentLength,
+  kHost,
+  kXForwardedFor,
+  kXForwardedProto,
+  kXRequestId,
+};
+
+HeaderKind classifyHeader(std::string_view name);
+inline bool isHopByHop(HeaderKind kind) {
+  return kind >= HeaderKind::kConnection && kind <= HeaderKind::kProxyAuthenticate;
+}
+
 // The header fields of one message, in arrival order. llhttp hands names and values out in
 // pieces that point into a read buffer which is reused, so the bytes are copied once into one
 // string; clear() keeps its capacity, so a keep-alive connection stops allocating after its
@@ -20,14 +47,19 @@ class HeaderList {
 
   // Called from llhttp's on_header_field / on_header_value, possibly several times per field.
   void appendName(const char* data, size_t len);
+  // Called at the colon: the next name piece starts a new field, even if this one has an
+  // empty value and so never sees appendValue.
+  void endName() { in_value_ = true; }
   void appendValue(const char* data, size_t len);
 
   size_t size() const { return entries_.size(); }
   std::string_view name(size_t i) const;
   std::string_view value(size_t i) const;
+  HeaderKind kind(size_t i) const;
 
   // Returns the first value of the named header, or an empty view with found=false.
   std::string_view find(std::string_view name, bool* found = nullptr) const;
+  std::string_view find(HeaderKind kind, bool* found = nullptr) const;
   size_t bytes() const { return storage_.size(); }
 
  private:
@@ -36,10 +68,12 @@ class HeaderList {
     uint32_t name_length = 0;
     uint32_t value_offset = 0;
     uint32_t value_length = 0;
+    mutable HeaderKind kind = HeaderKind::kOther;
+    mutable bool classified = false;
   };
   std::string storage_;
   std::vector<Entry> entries_;
-  bool in_value_ = false;
+  bool in_value_ = false;  // the current field's name is complete
 };
 
 }  // namespace http

@@ -1,5 +1,7 @@
 #include "common/http/parser.h"
 
+#include <cstring>
+
 namespace http {
 
 namespace {
@@ -15,6 +17,10 @@ const llhttp_settings_t& Parser::settings() {
     s.on_status = &Parser::onStatusCb;
     s.on_header_field = &Parser::onHeaderFieldCb;
     s.on_header_value = &Parser::onHeaderValueCb;
+    s.on_header_field_complete = [](llhttp_t* p) {
+      self(p)->head_->headers.endName();
+      return 0;
+    };
     s.on_headers_complete = &Parser::onHeadersCompleteCb;
     s.on_body = &Parser::onBodyCb;
     s.on_message_complete = &Parser::onMessageCompleteCb;
@@ -141,10 +147,8 @@ int Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
   // llhttp accepts "Name : value"; two parsers reading that differently is how requests are
   // smuggled, so it is refused.
-  for (size_t i = 0; i < len; ++i) {
-    if (at[i] == ' ' || at[i] == '\t') {
-      return s->fail(ParseError::kMalformed, "whitespace in a header name");
-    }
+  if (std::memchr(at, ' ', len) != nullptr || std::memchr(at, '\t', len) != nullptr) {
+    return s->fail(ParseError::kMalformed, "whitespace in a header name");
   }
   s->head_->headers.appendName(at, len);
   if (s->head_->headers.size() > s->limits_->max_headers) {

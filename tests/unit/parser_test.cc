@@ -54,6 +54,16 @@ TEST_CASE("headers are kept whole even when they arrive in pieces") {
   CHECK(f.parser->headers().find("X-LONG") == "abcdef");
 }
 
+TEST_CASE("a header with an empty value does not merge with the next name") {
+  Fixture f;
+  auto r = f.feed("GET / HTTP/1.1\r\nX-Empty:\r\nConnection: close\r\nHost: x\r\n\r\n");
+  REQUIRE(r.status == Parser::Status::kOk);
+  REQUIRE(f.parser->headers().size() == 3);
+  CHECK(f.parser->headers().name(0) == "X-Empty");
+  CHECK(f.parser->headers().value(0).empty());
+  CHECK(f.parser->headers().find(http::HeaderKind::kConnection) == "close");
+}
+
 TEST_CASE("chunked bodies are decoded") {
   Fixture f;
   auto r = f.feed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
