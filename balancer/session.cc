@@ -6,6 +6,7 @@
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"
 #include "common/http/header_list.h"
+#include "common/http/read_switch.h"
 #include "common/http/status.h"
 #include "common/log/log.h"
 #include "common/util/address.h"
@@ -340,13 +341,7 @@ void Session::updateReading() {
     case State::kClosed:
       return;
   }
-  if (want && !reading_) {
-    reading_ = true;
-    uv_read_start(asStream(&tcp_), &Session::onAlloc, &Session::onRead);
-  } else if (!want && reading_) {
-    reading_ = false;
-    uv_read_stop(asStream(&tcp_));
-  }
+  http::setReading(asStream(&tcp_), want, &reading_, &Session::onAlloc, &Session::onRead);
 }
 
 // ---- the request ------------------------------------------------------------------------------

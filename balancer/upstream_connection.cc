@@ -3,6 +3,7 @@
 #include "balancer/session.h"
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"
+#include "common/http/read_switch.h"
 
 namespace balancer {
 
@@ -78,18 +79,13 @@ void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
 }
 
 void UpstreamConnection::startReading() {
-  if (!reading_ && state_ != State::kClosed) {
-    reading_ = true;
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&tcp_), &UpstreamConnection::onAlloc,
-                  &UpstreamConnection::onRead);
-  }
+  http::setReading(reinterpret_cast<uv_stream_t*>(&tcp_), state_ != State::kClosed, &reading_,
+                   &UpstreamConnection::onAlloc, &UpstreamConnection::onRead);
 }
 
 void UpstreamConnection::pauseReading() {
-  if (reading_) {
-    reading_ = false;
-    uv_read_stop(reinterpret_cast<uv_stream_t*>(&tcp_));
-  }
+  http::setReading(reinterpret_cast<uv_stream_t*>(&tcp_), false, &reading_,
+                   &UpstreamConnection::onAlloc, &UpstreamConnection::onRead);
 }
 
 void UpstreamConnection::resumeReading() { startReading(); }

@@ -1,5 +1,6 @@
 #include "common/http/server_connection.h"
 
+#include "common/http/read_switch.h"
 #include "common/http/status.h"
 
 namespace http {
@@ -205,13 +206,8 @@ void ServerConnection::drain() {
 void ServerConnection::updateReading() {
   bool want = !closed_ && (closing_ || (!waiting_handler_ && pending_input_.empty() &&
                                         !out_.aboveHighWater()));
-  if (want && !reading_) {
-    reading_ = true;
-    uv_read_start(asStream(&tcp_), &ServerConnection::onAlloc, &ServerConnection::onRead);
-  } else if (!want && reading_) {
-    reading_ = false;
-    uv_read_stop(asStream(&tcp_));
-  }
+  setReading(asStream(&tcp_), want, &reading_, &ServerConnection::onAlloc,
+             &ServerConnection::onRead);
 }
 
 void ServerConnection::closeWhenFlushed() {
