@@ -218,7 +218,9 @@ int UpstreamConnection::onHeadersComplete() {
     response_started_ = true;
   }
   int r = session_->onUpstreamHeaders(this);
-  if (r == 0 && head_request_ && status >= 200) {
+  // Responses to HEAD, and 204 and 304, never have a body whatever Content-Length says
+  // (RFC 9110 6.4.1); llhttp 8.1 would wait for one.
+  if (r == 0 && status >= 200 && (head_request_ || status == 204 || status == 304)) {
     return kSkipBody;
   }
   return r;

@@ -2,6 +2,7 @@
 """Test origin server for the balancer integration tests.
 
     python3 backend.py --port P --name NAME [--verbose]
+                       [--max-requests-per-conn N] [--idle-close-ms MS]
 
 Every response carries `X-Backend: NAME`. Endpoints (any method unless noted):
 
@@ -14,13 +15,26 @@ Every response carries `X-Backend: NAME`. Endpoints (any method unless noted):
     /hang?s=N             sleeps N seconds (default 30, at most 60), then answers like /headers
     /die                  reads the request (body included), then the process exits (os._exit)
     /hop                  a response carrying hop-by-hop headers (Connection: X-Hop, X-Hop, Keep-Alive)
-    /stats                JSON {name, connections, requests, by_path: {"METHOD /path": count}}
+    /status?code=N        status N and no body; for 1xx/204/304 no Content-Length unless
+                          &length=L asks for `Content-Length: L` (a 304's length of the resource)
+    /unframed?n=N         N deterministic bytes with neither Content-Length nor chunked: the
+                          body ends when the connection closes (as an HTTP/1.0-style server)
+    /slowread?ms=N&chunk=K  reads the (Content-Length) body K bytes at a time (default 65536),
+                          sleeping N ms (default 5) between reads; answers JSON {length, sha256}
+    /stats                JSON {name, connections, requests, dropped, by_path: {"METHOD /path": n}}
     anything else         the /headers JSON (so routing tests can see the path that arrived)
 
 `?chunked=1` on any endpoint answers with Transfer-Encoding: chunked instead of Content-Length.
 Request bodies may be sent with Content-Length or chunked (decoded here: http.server does not).
 `connections` counts accepted TCP connections (including the one asking for /stats);
 `requests` counts every request received except /stats (counted before its body is read).
+`Expect: 100-continue` is answered with `100 Continue` before the body is read (http.server).
+
+Misbehaving keep-alive, as real servers do it (both close silently: no `Connection: close`):
+`--max-requests-per-conn N` serves N requests on a connection, then closes it when the next
+request arrives, without reading or answering it (what a client sees when its request crosses
+the server's close: the request is lost; counted in /stats as `dropped`);
+`--idle-close-ms MS` closes a connection that waits more than MS for its next request.
 """
 import argparse
 import hashlib
@@ -46,6 +60,7 @@ class Stats:
         self.lock = threading.Lock()
         self.connections = 0
         self.requests = 0
+        self.dropped = 0
         self.by_path = {}
 
     def connection(self):
@@ -58,20 +73,26 @@ class Stats:
             key = f"{method} {path}"
             self.by_path[key] = self.by_path.get(key, 0) + 1
 
+    def dropped_request(self):
+        with self.lock:
+            self.dropped += 1
+
     def snapshot(self):
         with self.lock:
             return {"connections": self.connections, "requests": self.requests,
-                    "by_path": dict(self.by_path)}
+                    "dropped": self.dropped, "by_path": dict(self.by_path)}
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256
 
-    def __init__(self, address, name, verbose):
+    def __init__(self, address, name, verbose, max_requests_per_conn=0, idle_close_ms=0):
         super().__init__(address, Handler)
         self.name = name
         self.verbose = verbose
+        self.max_requests_per_conn = max_requests_per_conn
+        self.idle_close_ms = idle_close_ms
         self.healthy = True
         self.stats = Stats()
 
@@ -92,10 +113,28 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
 
     def handle(self):
+        self.requests_on_connection = 0
         try:
             super().handle()
         except ConnectionError:  # the peer went away (reset, broken pipe): not our problem
             self.close_connection = True
+
+    def handle_one_request(self):
+        if self.server.idle_close_ms:
+            # A timeout while waiting for the request line closes the connection (http.server
+            # treats socket.timeout as "Request timed out"); cleared once a request arrives.
+            self.connection.settimeout(self.server.idle_close_ms / 1000.0)
+        super().handle_one_request()
+        limit = self.server.max_requests_per_conn
+        if limit and self.requests_on_connection >= limit and not self.close_connection:
+            # Silently (the response said nothing about it), once the next request is here.
+            self.close_connection = True
+            self.connection.settimeout(60)
+            try:
+                if self.rfile.peek(1):
+                    self.server.stats.dropped_request()
+            except (OSError, ValueError):
+                pass
 
     def log_message(self, fmt, *args):
         if self.server.verbose:
@@ -176,12 +215,17 @@ class Handler(BaseHTTPRequestHandler):
     # --- dispatch ------------------------------------------------------------------------------
 
     def handle_any(self):
+        self.connection.settimeout(None)
+        self.requests_on_connection += 1
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         chunked = query.get("chunked") == "1"
         path = url.path
         if path != "/stats":
             self.server.stats.request(self.command, path)
+        if path == "/slowread":
+            self.slow_read(int(query.get("ms", "5")), int(query.get("chunk", "65536")))
+            return
         try:
             body = self.read_body()
         except BadRequest as e:
@@ -220,10 +264,49 @@ class Handler(BaseHTTPRequestHandler):
             self.send(200, b"hop", "text/plain", chunked=chunked,
                       headers=[("Connection", "X-Hop"), ("X-Hop", "secret"),
                                ("Keep-Alive", "timeout=5"), ("X-Kept", "yes")])
+        elif path == "/status":
+            self.send_status_only(int(query.get("code", "204")), query.get("length"))
+        elif path == "/unframed":
+            self.send_unframed(deterministic_bytes(int(query.get("n", "0"))))
         elif path == "/stats":
             self.send_json(200, dict(name=self.server.name, **self.server.stats.snapshot()))
         else:
             self.send_json(200, self.describe(body), chunked=chunked)
+
+    def send_status_only(self, code, length):
+        self.send_response(code)
+        self.send_header("X-Backend", self.server.name)
+        if length is not None:
+            self.send_header("Content-Length", length)
+        elif not (code < 200 or code in (204, 304)):
+            self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def send_unframed(self, body):
+        self.send_response(200)
+        self.send_header("X-Backend", self.server.name)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.end_headers()
+        if self.command != "HEAD":
+            for i in range(0, len(body), 64 * 1024):
+                self.wfile.write(body[i:i + 64 * 1024])
+        self.close_connection = True
+
+    def slow_read(self, pause_ms, chunk):
+        length = int(self.headers.get("Content-Length", "0"))
+        digest = hashlib.sha256()
+        got = 0
+        while got < length:
+            piece = self.rfile.read1(min(chunk, length - got))
+            if not piece:
+                break
+            digest.update(piece)
+            got += len(piece)
+            time.sleep(pause_ms / 1000.0)
+        if got < length:
+            self.close_connection = True
+            return
+        self.send_json(200, {"length": got, "sha256": digest.hexdigest()})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = handle_any
 
@@ -234,8 +317,11 @@ def main():
     parser.add_argument("--name", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--max-requests-per-conn", type=int, default=0)
+    parser.add_argument("--idle-close-ms", type=int, default=0)
     args = parser.parse_args()
-    server = Server((args.host, args.port), args.name, args.verbose)
+    server = Server((args.host, args.port), args.name, args.verbose,
+                    args.max_requests_per_conn, args.idle_close_ms)
     print(f"backend {args.name} listening on {args.host}:{args.port}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)

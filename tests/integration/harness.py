@@ -164,13 +164,17 @@ class Process:
 
 
 class Backend(Process):
-    """tests/integration/backend.py as a subprocess."""
+    """tests/integration/backend.py as a subprocess. `options` become its command-line flags:
+    max_requests_per_conn=3 -> --max-requests-per-conn 3."""
 
-    def __init__(self, harness, name, port=None):
+    def __init__(self, harness, name, port=None, **options):
         self.name = name
         self.port = port or free_port()
+        flags = []
+        for key, value in options.items():
+            flags += ["--" + key.replace("_", "-"), value]
         super().__init__(f"backend {name}", [PYTHON, HERE / "backend.py", "--port", self.port,
-                                             "--name", name],
+                                             "--name", name, *flags],
                          harness.dir / f"backend-{name}-{self.port}.log")
         self.wait_port(self.port)
 
@@ -374,9 +378,10 @@ class Incomplete(Exception):
     pass
 
 
-def parse_response(buf, closed=False):
+def parse_response(buf, closed=False, head=False):
     """Parses one HTTP/1.1 response at the start of `buf`. Returns (RawResponse, bytes used);
-    raises Incomplete when more bytes are needed. A body without framing ends at close."""
+    raises Incomplete when more bytes are needed. A body without framing ends at close.
+    `head=True`: the answer to a HEAD request, which has no body whatever its headers say."""
     end = buf.find(b"\r\n\r\n")
     if end < 0:
         raise Incomplete()
@@ -391,7 +396,9 @@ def parse_response(buf, closed=False):
     resp = RawResponse(int(status), reason[0] if reason else "", headers, b"")
     pos = end + 4
     te = (resp.header("Transfer-Encoding") or "").lower()
-    if "chunked" in te:
+    if head or resp.status in (204, 304) or 100 <= resp.status < 200:
+        pass                                        # no body, even with a Content-Length
+    elif "chunked" in te:
         body = []
         while True:
             eol = buf.find(b"\r\n", pos)
@@ -419,8 +426,6 @@ def parse_response(buf, closed=False):
             raise Incomplete()
         resp.body = buf[pos:pos + n]
         pos += n
-    elif resp.status in (204, 304) or 100 <= resp.status < 200:
-        pass
     else:
         if not closed:
             raise Incomplete()
@@ -457,13 +462,13 @@ class RawConnection:
             self.closed = True
         self.buf += data
 
-    def read_response(self, timeout=10):
-        """The next complete response. Raises TimeoutError, or ConnectionError when the
-        peer closes before a full response arrived."""
+    def read_response(self, timeout=10, head=False):
+        """The next complete response (`head=True`: to a HEAD request). Raises TimeoutError,
+        or ConnectionError when the peer closes before a full response arrived."""
         deadline = time.monotonic() + timeout
         while True:
             try:
-                resp, used = parse_response(self.buf, self.closed)
+                resp, used = parse_response(self.buf, self.closed, head)
                 self.buf = self.buf[used:]
                 return resp
             except Incomplete:
@@ -482,6 +487,15 @@ class RawConnection:
             except TimeoutError:
                 return False
         return True
+
+    def stays_quiet(self, seconds=0.3):
+        """True when, within `seconds`, no byte arrives beyond the responses already read and
+        the peer does not close (e.g. no body after the answer to a HEAD)."""
+        try:
+            self._fill(time.monotonic() + seconds)
+        except TimeoutError:
+            pass
+        return self.buf == b"" and not self.closed
 
     def close(self):
         self.sock.close()
@@ -517,8 +531,8 @@ class Harness:
 
     # processes
 
-    def backend(self, name, port=None):
-        b = Backend(self, name, port)
+    def backend(self, name, port=None, **options):
+        b = Backend(self, name, port, **options)
         self.processes.append(b)
         return b
 

@@ -54,6 +54,51 @@ def test(h):
         h.expect(conn.wait_closed(3), "closed after Connection: close")
         conn.close()
 
+    with h.step("status-only, unframed and slow-read endpoints"):
+        conn = RawConnection(b.port)
+        conn.send(b"GET /status?code=304&length=1234 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /status?code=204 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"HEAD /bytes?n=50 HTTP/1.1\r\nHost: x\r\n\r\n"
+                  b"GET /unframed?n=70000 HTTP/1.1\r\nHost: x\r\n\r\n")
+        r304, r204 = conn.read_response(), conn.read_response()
+        head = conn.read_response(head=True)
+        unframed = conn.read_response()
+        h.expect_eq((r304.status, r304.header("Content-Length"), r304.body), (304, "1234", b""),
+                    "304 with a Content-Length, no body")
+        h.expect_eq((r204.status, r204.header("Content-Length"), r204.body), (204, None, b""),
+                    "204")
+        h.expect_eq((head.status, head.header("Content-Length"), head.body), (200, "50", b""),
+                    "HEAD")
+        h.expect_eq((unframed.header("Content-Length"), unframed.header("Transfer-Encoding"),
+                     unframed.body), (None, None, deterministic_bytes(70000)),
+                    "unframed body, ended by the close")
+        conn.close()
+        data = os.urandom(200_000)
+        r = b.request("POST", "/slowread?ms=1&chunk=10000", body=data)
+        h.expect_eq(r.json(), {"length": len(data), "sha256": sha256(data)}, "/slowread")
+
+    with h.step("--max-requests-per-conn 2: the 3rd request on a connection is dropped"):
+        m = h.backend("max2", max_requests_per_conn=2)
+        conn = http.client.HTTPConnection("127.0.0.1", m.port, timeout=5)
+        for i in range(2):
+            h.expect_eq(http_request(m.port, "GET", f"/m{i}", conn=conn).status, 200, f"req {i}")
+        try:
+            http_request(m.port, "GET", "/m2", conn=conn)
+            h.fail("the 3rd request was answered")
+        except (http.client.HTTPException, OSError):
+            pass
+        conn.close()
+        stats = m.stats()
+        h.expect_eq((stats["requests"], stats["dropped"]), (2, 1), "(requests, dropped)")
+
+    with h.step("--idle-close-ms 200: an idle connection is closed"):
+        idle = h.backend("idle", idle_close_ms=200)
+        conn = RawConnection(idle.port)
+        conn.send(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+        h.expect_eq(conn.read_response().status, 200, "status")
+        h.expect(conn.wait_closed(3), "still open 3 s later")
+        conn.close()
+
     with h.step("/die exits the process"):
         try:
             b.request("POST", "/die", body=b"bye", timeout=5)
