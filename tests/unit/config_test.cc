@@ -180,3 +180,11 @@ TEST_CASE("errors format as FILE:LINE:COLUMN: message") {
   ConfigError e{12, 7, "unknown key 'x'"};
   CHECK(balancer::formatConfigError("conf.yaml", e) == "conf.yaml:12:7: unknown key 'x'");
 }
+
+TEST_CASE("the example configuration in config/ is valid") {
+  auto result = balancer::loadConfigFile(std::string(SOURCE_DIR) + "/config/balancer.example.yaml");
+  for (const auto& e : result.errors) {
+    INFO(balancer::formatConfigError("balancer.example.yaml", e));
+  }
+  CHECK(result.errors.empty());
+}
