@@ -1,5 +1,6 @@
 #include "balancer/config.h"
 
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -15,6 +16,23 @@ namespace {
 class Reader {
  public:
   std::vector<ConfigError> errors;
+  std::string base_dir;  // relative file paths are resolved against it
+
+  // Resolves `path` against base_dir and checks that it can be read.
+  std::optional<std::string> readableFile(const YAML::Node& node, const std::string& what) {
+    auto text = scalar(node, what);
+    if (!text) {
+      return std::nullopt;
+    }
+    std::string path = (!text->empty() && text->front() == '/') || base_dir.empty()
+                           ? *text
+                           : base_dir + "/" + *text;
+    if (access(path.c_str(), R_OK) != 0) {
+      error(node, what + ": cannot read '" + path + "'");
+      return std::nullopt;
+    }
+    return path;
+  }
 
   void error(const YAML::Node& at, const std::string& message) {
     YAML::Mark mark = at.Mark();
@@ -173,6 +191,50 @@ void readLimits(Reader& r, const YAML::Node& node, LimitsConfig* out) {
   }
 }
 
+TlsConfig readTls(Reader& r, const YAML::Node& node) {
+  TlsConfig tls;
+  if (!r.isMap(node, "tls")) {
+    return tls;
+  }
+  r.checkKeys(node, "tls", {"certificates", "min_version", "ciphers", "ciphersuites"});
+  if (!node["certificates"] || !node["certificates"].IsSequence() ||
+      node["certificates"].size() == 0) {
+    r.error(node, "tls needs a list of certificates ({cert, key}); the first is the default");
+  } else {
+    for (const auto& c : node["certificates"]) {
+      if (!r.isMap(c, "a certificate")) {
+        continue;
+      }
+      r.checkKeys(c, "certificate", {"cert", "key"});
+      TlsCertificateConfig files;
+      if (!c["cert"] || !c["key"]) {
+        r.error(c, "a certificate needs cert and key");
+        continue;
+      }
+      auto cert = r.readableFile(c["cert"], "cert");
+      auto key = r.readableFile(c["key"], "key");
+      if (cert && key) {
+        tls.certificates.push_back({*cert, *key});
+      }
+    }
+  }
+  if (node["min_version"]) {
+    if (auto v = r.scalar(node["min_version"], "tls.min_version")) {
+      if (*v != "1.2" && *v != "1.3") {
+        r.error(node["min_version"], "tls.min_version must be \"1.2\" or \"1.3\"");
+      }
+      tls.min_version = *v;
+    }
+  }
+  if (node["ciphers"]) {
+    tls.ciphers = r.scalar(node["ciphers"], "tls.ciphers").value_or("");
+  }
+  if (node["ciphersuites"]) {
+    tls.ciphersuites = r.scalar(node["ciphersuites"], "tls.ciphersuites").value_or("");
+  }
+  return tls;
+}
+
 void readListeners(Reader& r, const YAML::Node& node, std::vector<ListenerConfig>* out) {
   if (!node.IsSequence()) {
     r.error(node, "listeners must be a list");
@@ -183,7 +245,7 @@ void readListeners(Reader& r, const YAML::Node& node, std::vector<ListenerConfig
     if (!r.isMap(item, "a listener")) {
       continue;
     }
-    r.checkKeys(item, "listener", {"name", "address", "tls"});
+    r.checkKeys(item, "listener", {"name", "address", "tls", "redirect_to_https"});
     ListenerConfig l;
     if (item["name"]) {
       if (auto s = r.scalar(item["name"], "listener name")) {
@@ -199,7 +261,17 @@ void readListeners(Reader& r, const YAML::Node& node, std::vector<ListenerConfig
       l.address = *a;
     }
     if (item["tls"]) {
-      r.error(item["tls"], "TLS termination is not implemented yet");
+      l.tls = readTls(r, item["tls"]);
+    }
+    if (item["redirect_to_https"]) {
+      auto v = r.scalar(item["redirect_to_https"], "redirect_to_https");
+      if (v && *v != "true" && *v != "false") {
+        r.error(item["redirect_to_https"], "redirect_to_https must be true or false");
+      }
+      l.redirect_to_https = v && *v == "true";
+      if (l.redirect_to_https && item["tls"]) {
+        r.error(item["redirect_to_https"], "a TLS listener cannot redirect to itself");
+      }
     }
     if (l.name.empty()) {
       l.name = l.address.text;
@@ -530,9 +602,10 @@ void readConfig(Reader& r, const YAML::Node& root, Config* config) {
   }
 }
 
-ConfigResult loadFrom(const std::function<YAML::Node()>& parse) {
+ConfigResult loadFrom(const std::function<YAML::Node()>& parse, const std::string& base_dir) {
   ConfigResult result;
   Reader reader;
+  reader.base_dir = base_dir;
   Config config;
   try {
     YAML::Node root = parse();
@@ -561,11 +634,13 @@ const UpstreamConfig* Config::findUpstream(const std::string& name) const {
 }
 
 ConfigResult loadConfigFile(const std::string& path) {
-  return loadFrom([&] { return YAML::LoadFile(path); });
+  size_t slash = path.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
+  return loadFrom([&] { return YAML::LoadFile(path); }, dir);
 }
 
 ConfigResult loadConfigString(const std::string& yaml) {
-  return loadFrom([&] { return YAML::Load(yaml); });
+  return loadFrom([&] { return YAML::Load(yaml); }, "");
 }
 
 std::string formatConfigError(const std::string& file, const ConfigError& error) {

@@ -55,9 +55,23 @@ struct RouteConfig {
   std::vector<std::string> require_roles;
 };
 
+struct TlsCertificateConfig {
+  std::string cert;  // paths as resolved: relative ones are taken from the config's folder
+  std::string key;
+};
+
+struct TlsConfig {
+  std::vector<TlsCertificateConfig> certificates;  // chosen by SNI; the first is the default
+  std::string min_version = "1.2";                 // "1.2" or "1.3"
+  std::string ciphers;                             // TLS 1.2 list; empty: OpenSSL's default
+  std::string ciphersuites;                        // TLS 1.3 suites; empty: OpenSSL's default
+};
+
 struct ListenerConfig {
   std::string name;
   util::SocketAddress address;
+  std::optional<TlsConfig> tls;
+  bool redirect_to_https = false;  // answer every request with 308 to the TLS listener
 };
 
 struct TimeoutsConfig {

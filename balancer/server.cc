@@ -49,9 +49,41 @@ Server::~Server() {
   uv_loop_close(&loop_);
 }
 
-bool Server::openListeners(int workers, std::vector<std::vector<int>>* fds) {
+namespace {
+// How often session ticket keys change; a ticket stays valid for two periods.
+constexpr uint64_t kTicketKeyRotationMs = 6 * 3600 * 1000;
+}  // namespace
+
+bool Server::loadTls() {
+  bool ok = true;
+  for (auto& runtime : listeners_) {
+    const ListenerConfig& l = *runtime->config;
+    if (!l.tls) {
+      continue;
+    }
+    tls::ServerOptions options;
+    for (const auto& c : l.tls->certificates) {
+      options.certificates.push_back({c.cert, c.key});
+    }
+    options.min_version = l.tls->min_version == "1.3" ? TLS1_3_VERSION : TLS1_2_VERSION;
+    options.ciphers = l.tls->ciphers;
+    options.ciphersuites = l.tls->ciphersuites;
+    std::string error;
+    auto context = tls::ServerContext::load(options, ticket_keys_, &error);
+    if (!context) {
+      LOG_ERROR("listener %s: %s", l.name.c_str(), error.c_str());
+      ok = false;
+      continue;
+    }
+    runtime->tls.store(std::move(context));
+  }
+  return ok;
+}
+
+bool Server::openListeners(int workers, std::vector<std::vector<Worker::Listening>>* fds) {
   fds->assign(static_cast<size_t>(workers), {});
-  for (const ListenerConfig& l : snapshot_->config().listeners) {
+  for (size_t li = 0; li < snapshot_->config().listeners.size(); ++li) {
+    const ListenerConfig& l = snapshot_->config().listeners[li];
     util::SocketAddress address = l.address;
     for (int w = 0; w < workers; ++w) {
       std::string error;
@@ -66,7 +98,7 @@ bool Server::openListeners(int workers, std::vector<std::vector<int>>* fds) {
         socklen_t len = sizeof address.storage;
         getsockname(fd, reinterpret_cast<sockaddr*>(&address.storage), &len);
       }
-      (*fds)[static_cast<size_t>(w)].push_back(fd);
+      (*fds)[static_cast<size_t>(w)].push_back({fd, listeners_[li].get()});
     }
     LOG_INFO("listening name=%s address=%s", l.name.c_str(),
              util::formatAddress(address.get()).c_str());
@@ -80,7 +112,24 @@ int Server::run() {
     workers = static_cast<int>(std::thread::hardware_concurrency());
     workers = workers > 0 ? workers : 1;
   }
-  std::vector<std::vector<int>> fds;
+  ticket_keys_ = std::make_shared<tls::TicketKeys>();
+  int https_port = 443;
+  for (const ListenerConfig& l : snapshot_->config().listeners) {
+    if (l.tls) {
+      https_port = l.address.port();
+      break;
+    }
+  }
+  for (const ListenerConfig& l : snapshot_->config().listeners) {
+    auto runtime = std::make_unique<ListenerRuntime>();
+    runtime->config = &l;
+    runtime->https_port = https_port;
+    listeners_.push_back(std::move(runtime));
+  }
+  if (!loadTls()) {
+    return 1;
+  }
+  std::vector<std::vector<Worker::Listening>> fds;
   if (!openListeners(workers, &fds)) {
     return 1;
   }
@@ -88,6 +137,10 @@ int Server::run() {
   worker_finished_.data = this;
   uv_timer_init(&loop_, &shutdown_timer_);
   shutdown_timer_.data = this;
+  uv_timer_init(&loop_, &ticket_timer_);
+  ticket_timer_.data = this;
+  uv_timer_start(&ticket_timer_, &Server::onRotateTicketKeys, kTicketKeyRotationMs,
+                 kTicketKeyRotationMs);
   uv_signal_t* signals[] = {&sigterm_, &sigint_, &sighup_};
   int numbers[] = {SIGTERM, SIGINT, SIGHUP};
   for (int i = 0; i < 3; ++i) {
@@ -118,7 +171,12 @@ int Server::run() {
 void Server::onSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Server*>(handle->data);
   if (signum == SIGHUP) {
-    LOG_WARN("SIGHUP: configuration reload is not implemented yet; keeping the running config");
+    // Certificates and keys are read again; connections keep the context they began with.
+    // (The rest of the configuration is reloaded with issue 5.)
+    LOG_INFO("SIGHUP: reloading TLS certificates");
+    if (!self->loadTls()) {
+      LOG_ERROR("SIGHUP: keeping the certificates in use");
+    }
     return;
   }
   self->beginShutdown(signum);
@@ -136,6 +194,10 @@ void Server::beginShutdown(int signum) {
   }
   uv_timer_start(&shutdown_timer_, &Server::onShutdownTimeout,
                  static_cast<uint64_t>(snapshot_->config().shutdown_timeout.count()), 0);
+}
+
+void Server::onRotateTicketKeys(uv_timer_t* timer) {
+  static_cast<Server*>(timer->data)->ticket_keys_->rotate();
 }
 
 void Server::onWorkerFinished(uv_async_t* async) {
@@ -164,6 +226,7 @@ void Server::finish() {
   health_checker_->stop();
   uv_close(reinterpret_cast<uv_handle_t*>(&worker_finished_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);

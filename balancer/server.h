@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "balancer/health_checker.h"
+#include "balancer/listener_runtime.h"
 #include "balancer/snapshot.h"
 #include "balancer/worker.h"
 
@@ -27,7 +28,10 @@ class Server {
   static void onSignal(uv_signal_t* handle, int signum);
   static void onWorkerFinished(uv_async_t* async);
   static void onShutdownTimeout(uv_timer_t* timer);
-  bool openListeners(int workers, std::vector<std::vector<int>>* fds);
+  bool openListeners(int workers, std::vector<std::vector<Worker::Listening>>* fds);
+  // Loads every TLS listener's certificates; on failure logs why and returns false.
+  bool loadTls();
+  static void onRotateTicketKeys(uv_timer_t* timer);
   void beginShutdown(int signum);
   void finish();
 
@@ -38,6 +42,9 @@ class Server {
   uv_signal_t sighup_;
   uv_async_t worker_finished_;
   uv_timer_t shutdown_timer_;
+  uv_timer_t ticket_timer_;
+  std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
+  std::shared_ptr<tls::TicketKeys> ticket_keys_;
   std::unique_ptr<HealthChecker> health_checker_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool shutting_down_ = false;

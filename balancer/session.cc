@@ -9,6 +9,9 @@
 #include "common/http/read_switch.h"
 #include "common/http/status.h"
 #include "common/log/log.h"
+#include "common/tls/server_context.h"
+
+#include <openssl/err.h>
 #include "common/util/address.h"
 
 namespace balancer {
@@ -104,9 +107,10 @@ void appendChunkHeader(std::string* out, size_t len) {
 
 }  // namespace
 
-Session::Session(Worker* worker, const Snapshot* snapshot)
+Session::Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime* listener)
     : worker_(worker),
       snapshot_(snapshot),
+      listener_(listener),
       parser_(http::Parser::Kind::kRequest, this, &snapshot->requestLimits()),
       out_(asStream(&tcp_), this) {
   uv_tcp_init(worker_->loop(), &tcp_);
@@ -124,6 +128,15 @@ int Session::start(uv_stream_t* server) {
     return r;
   }
   uv_tcp_nodelay(&tcp_, 1);
+  tls_context_ = listener_->tls.load();
+  if (tls_context_) {
+    ssl_ = tls_context_->newConnection();
+    if (ssl_ == nullptr) {
+      close();
+      return UV_ENOMEM;
+    }
+    out_.setTls(ssl_);
+  }
   sockaddr_storage peer{};
   int len = sizeof peer;
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
@@ -145,7 +158,11 @@ void Session::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Session*>(stream->data);
   if (nread > 0) {
-    self->handleInput(buf->base, static_cast<size_t>(nread));
+    if (self->ssl_ != nullptr) {
+      self->handleTlsInput(buf->base, static_cast<size_t>(nread));
+    } else {
+      self->handleInput(buf->base, static_cast<size_t>(nread));
+    }
     return;
   }
   if (nread == 0) {
@@ -169,6 +186,48 @@ void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   self->close();
+}
+
+void Session::handleTlsInput(const char* data, size_t len) {
+  if (state_ == State::kLingering || state_ == State::kClosed) {
+    return;
+  }
+  // The memory BIO copies the records, so the read buffer is free again for the plaintext.
+  BIO_write(SSL_get_rbio(ssl_), data, static_cast<int>(len));
+  if (!SSL_is_init_finished(ssl_)) {
+    int r = SSL_do_handshake(ssl_);
+    flushOut();  // the handshake's own records
+    if (r != 1) {
+      int e = SSL_get_error(ssl_, r);
+      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
+        // Plain HTTP on the TLS port, a scanner, a bad hello: only this connection goes.
+        LOG_DEBUG("client=%s TLS handshake failed: %s", client_ip_, tls::lastError().c_str());
+        ERR_clear_error();
+        close();
+      }
+      return;
+    }
+  }
+  uv_buf_t plain = worker_->readBuffer();
+  while (state_ != State::kClosed && state_ != State::kLingering) {
+    int n = SSL_read(ssl_, plain.base, static_cast<int>(plain.len));
+    if (n > 0) {
+      handleInput(plain.base, static_cast<size_t>(n));
+      continue;
+    }
+    int e = SSL_get_error(ssl_, n);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      break;
+    }
+    ERR_clear_error();
+    if (e == SSL_ERROR_ZERO_RETURN && exchange_.active && exchange_.request_complete) {
+      exchange_.close_after = true;  // close_notify after the request: answer, then close
+      break;
+    }
+    close();
+    return;
+  }
+  flushOut();  // records SSL_read made (TLS 1.3 tickets, alerts)
 }
 
 void Session::handleInput(const char* data, size_t len) {
@@ -394,6 +453,10 @@ int Session::onHeadersComplete() {
     reply(405, "CONNECT is not supported", true);
     return kPause;
   }
+  if (listener_->config->redirect_to_https) {
+    redirectToHttps();
+    return has_body || ex.upgrade ? kPause : 0;
+  }
   bool has_host = false;
   std::string_view host = headers.find(http::HeaderKind::kHost, &has_host);
   RequestTarget target = splitTarget(parser_.target(), host);
@@ -411,6 +474,19 @@ int Session::onHeadersComplete() {
   }
   dispatch();
   return close_when_flushed_ ? kPause : 0;
+}
+
+void Session::redirectToHttps() {
+  const Exchange& ex = exchange_;
+  RequestTarget target = splitTarget(parser_.target(), parser_.headers().find(http::HeaderKind::kHost));
+  std::string location = "Location: https://";
+  location.append(target.host);
+  if (listener_->https_port != 443) {
+    location.append(":").append(std::to_string(listener_->https_port));
+  }
+  location.append(target.path).append(target.query).append("\r\n");
+  // 308 keeps the method and body, where 301 lets clients turn a POST into a GET.
+  reply(308, "use https", parser_.hasBody() || ex.upgrade, location);
 }
 
 void Session::buildUpstreamHead(const std::string_view& path, const std::string_view& query,
@@ -478,7 +554,7 @@ void Session::buildUpstreamHead(const std::string_view& path, const std::string_
     h.append(previous_xff).append(", ");
   }
   h.append(client_ip_).append("\r\n");
-  h.append("X-Forwarded-Proto: http\r\n");
+  h.append(ssl_ != nullptr ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
   h.append("X-Request-Id: ").append(buffers().request_id).append("\r\n");
   if (exchange_.upgrade) {
     h.append("Connection: upgrade\r\n");
@@ -850,7 +926,8 @@ void Session::onTunnelClosedByUpstream() {
 // ---- writing to the client ----------------------------------------------------------------
 
 void Session::flushOut() {
-  if (out_.empty() || state_ == State::kClosed) {
+  // With TLS there may be records to send (handshake, alerts) even with nothing added.
+  if ((out_.empty() && ssl_ == nullptr) || state_ == State::kClosed) {
     return;
   }
   int r = out_.flush();
@@ -874,7 +951,8 @@ void Session::onOutputDrained() {
 
 void Session::onOutputError(int) { close(); }
 
-void Session::reply(int status, std::string_view message, bool close_after) {
+void Session::reply(int status, std::string_view message, bool close_after,
+                    std::string_view extra_headers) {
   Exchange& ex = exchange_;
   ex.local = true;
   ex.response_started = true;
@@ -893,6 +971,7 @@ void Session::reply(int status, std::string_view message, bool close_after) {
   head.append("Content-Type: application/json\r\nContent-Length: ");
   head.append(std::to_string(body.size())).append("\r\n");
   head.append("X-Request-Id: ").append(request_id).append("\r\n");
+  head.append(extra_headers);
   if (ex.close_after || draining_ || !ex.client_keep_alive) {
     head.append("Connection: close\r\n");
   } else if (ex.client_http10) {
@@ -966,6 +1045,13 @@ void Session::closeWhenFlushed() {
     updateReading();
     return;
   }
+  if (ssl_ != nullptr && SSL_is_init_finished(ssl_)) {
+    SSL_shutdown(ssl_);  // close_notify, so the client knows the response was not cut
+    flushOut();
+    if (state_ == State::kClosed) {
+      return;
+    }
+  }
   // Half-close, then read and drop what the client still sends until it closes too: closing
   // with unread bytes would reset the connection and could destroy the answer in flight.
   state_ = State::kLingering;
@@ -1018,6 +1104,12 @@ void Session::close() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Session::onClose);
+}
+
+Session::~Session() {
+  if (ssl_ != nullptr) {
+    SSL_free(ssl_);  // and its two memory BIOs
+  }
 }
 
 void Session::onClose(uv_handle_t* handle) {

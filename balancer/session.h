@@ -5,6 +5,7 @@
 #include <string>
 
 #include "balancer/exchange_buffers.h"
+#include "balancer/listener_runtime.h"
 #include "balancer/policy.h"
 #include "balancer/upstream_connection.h"
 #include "common/http/output_queue.h"
@@ -22,7 +23,8 @@ class Worker;
 // tunnel that copies bytes both ways.
 class Session final : public http::ParserListener, public http::OutputListener {
  public:
-  Session(Worker* worker, const Snapshot* snapshot);
+  Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime* listener);
+  ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
@@ -89,7 +91,10 @@ class Session final : public http::ParserListener, public http::OutputListener {
   static void onClose(uv_handle_t* handle);
   static void onShutdown(uv_shutdown_t* req, int status);
 
+  // Decrypts what arrived on a TLS connection (handshaking first) and hands the plaintext on.
+  void handleTlsInput(const char* data, size_t len);
   void handleInput(const char* data, size_t len);
+  void redirectToHttps();
   void processPending();
   void afterParse(const http::Parser::Result& result, const char* data, size_t len,
                   bool from_pending);
@@ -106,7 +111,8 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void forwardBody(const char* data, size_t len);
   void releaseBackend();
   void finishExchange();
-  void reply(int status, std::string_view message, bool close_after);
+  void reply(int status, std::string_view message, bool close_after,
+             std::string_view extra_headers = {});
   void failExchange(int status, std::string_view message);
 
   // The exchange's buffers, leased from the worker on first use.
@@ -121,6 +127,9 @@ class Session final : public http::ParserListener, public http::OutputListener {
 
   Worker* worker_;
   const Snapshot* snapshot_;
+  const ListenerRuntime* listener_;
+  std::shared_ptr<const tls::ServerContext> tls_context_;  // kept while ssl_ lives
+  SSL* ssl_ = nullptr;
   State state_ = State::kOpen;
   uv_tcp_t tcp_;
   uv_timer_t timer_;

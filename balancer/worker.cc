@@ -10,11 +10,10 @@
 
 namespace balancer {
 
-Worker::Worker(int id, const Snapshot* snapshot, std::vector<int> listen_fds,
+Worker::Worker(int id, const Snapshot* snapshot, std::vector<Listening> listening,
                std::function<void()> on_finished)
     : id_(id),
       snapshot_(snapshot),
-      listen_fds_(std::move(listen_fds)),
       on_finished_(std::move(on_finished)),
       read_buffer_(new char[kReadBufferSize]) {
   uv_loop_init(&loop_);
@@ -27,12 +26,14 @@ Worker::Worker(int id, const Snapshot* snapshot, std::vector<int> listen_fds,
     pools_.push_back(std::make_unique<UpstreamPool>(this, snapshot_->upstreams()[i].get(),
                                                     random_state_ + i * 7919));
   }
-  for (int fd : listen_fds_) {
-    auto tcp = std::make_unique<uv_tcp_t>();
-    uv_tcp_init(&loop_, tcp.get());
-    tcp->data = this;
-    uv_tcp_open(tcp.get(), fd);
-    listeners_.push_back(std::move(tcp));
+  for (const Listening& l : listening) {
+    auto handle = std::make_unique<ListenerHandle>();
+    handle->worker = this;
+    handle->listener = l.listener;
+    uv_tcp_init(&loop_, &handle->tcp);
+    handle->tcp.data = handle.get();
+    uv_tcp_open(&handle->tcp, l.fd);
+    listeners_.push_back(std::move(handle));
   }
 }
 
@@ -42,8 +43,8 @@ Worker::~Worker() {
 }
 
 void Worker::start() {
-  for (auto& tcp : listeners_) {
-    int r = uv_listen(reinterpret_cast<uv_stream_t*>(tcp.get()), 4096, &Worker::onConnection);
+  for (auto& handle : listeners_) {
+    int r = uv_listen(reinterpret_cast<uv_stream_t*>(&handle->tcp), 4096, &Worker::onConnection);
     if (r != 0) {
       LOG_ERROR("worker %d: listen failed: %s", id_, uv_strerror(r));
     }
@@ -72,8 +73,8 @@ void Worker::beginStop() {
     return;
   }
   stopping_ = true;
-  for (auto& tcp : listeners_) {
-    uv_close(reinterpret_cast<uv_handle_t*>(tcp.get()), nullptr);
+  for (auto& handle : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle->tcp), nullptr);
   }
   // drain() may close a session; it is unlinked only in its close callback, so the walk is
   // safe.
@@ -143,7 +144,8 @@ void Worker::finishIfDone() {
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {
-  auto* self = static_cast<Worker*>(server->data);
+  auto* handle = static_cast<ListenerHandle*>(server->data);
+  Worker* self = handle->worker;
   if (status < 0) {
     LOG_WARN("worker %d: accept failed: %s", self->id_, uv_strerror(status));
     return;
@@ -151,7 +153,7 @@ void Worker::onConnection(uv_stream_t* server, int status) {
   if (self->stopping_) {
     return;
   }
-  auto* session = new Session(self, self->snapshot_);
+  auto* session = new Session(self, self->snapshot_, handle->listener);
   session->start(server);
 }
 

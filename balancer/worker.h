@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "balancer/exchange_buffers.h"
+#include "balancer/listener_runtime.h"
 #include "balancer/upstream_pool.h"
 
 namespace balancer {
@@ -22,9 +23,13 @@ class Snapshot;
 // and the backends' atomic counters, so the request path takes no lock.
 class Worker {
  public:
-  // `listen_fds` are bound, listening sockets this worker owns from now on. `on_finished` is
-  // called from the worker's thread once it has stopped.
-  Worker(int id, const Snapshot* snapshot, std::vector<int> listen_fds,
+  // A bound, listening socket this worker owns from now on, and its listener.
+  struct Listening {
+    int fd;
+    const ListenerRuntime* listener;
+  };
+  // `on_finished` is called from the worker's thread once it has stopped.
+  Worker(int id, const Snapshot* snapshot, std::vector<Listening> listening,
          std::function<void()> on_finished);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -61,13 +66,19 @@ class Worker {
   void beginStop();
   void finishIfDone();
 
+  // A listening handle and what its connections need.
+  struct ListenerHandle {
+    uv_tcp_t tcp;
+    Worker* worker;
+    const ListenerRuntime* listener;
+  };
+
   int id_;
   const Snapshot* snapshot_;
-  std::vector<int> listen_fds_;
   std::function<void()> on_finished_;
   uv_loop_t loop_;
   uv_async_t stop_async_;
-  std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+  std::vector<std::unique_ptr<ListenerHandle>> listeners_;
   std::vector<std::unique_ptr<UpstreamPool>> pools_;
   Session* sessions_ = nullptr;  // intrusive list through Session::prev_/next_
   size_t session_count_ = 0;

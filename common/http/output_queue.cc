@@ -71,6 +71,9 @@ void OutputQueue::discard() {
 }
 
 int OutputQueue::flush() {
+  if (ssl_ != nullptr) {
+    return flushTls();
+  }
   if (pending_bytes_ == 0) {
     return 0;
   }
@@ -82,39 +85,86 @@ int OutputQueue::flush() {
     const char* base = s.data != nullptr ? s.data : st.scratch.data() + s.offset;
     bufs.push_back(uv_buf_init(const_cast<char*>(base), static_cast<unsigned>(s.len)));
   }
-  size_t total = pending_bytes_;
+  int r = write(bufs.data(), static_cast<unsigned>(bufs.size()), pending_bytes_);
+  discard();
+  return r;
+}
+
+int OutputQueue::flushTls() {
+  if (pending_bytes_ > 0) {
+    // Small pieces (a head, a chunk size line) are gathered into full records: one record
+    // per piece would cost a header, a MAC and a cipher call each.
+    constexpr size_t kRecord = 16 * 1024;
+    thread_local std::string staging;
+    staging.clear();
+    OutputStorage& st = storage();
+    auto encrypt = [this](const char* data, size_t len) {
+      return len == 0 || SSL_write(ssl_, data, static_cast<int>(len)) > 0;
+    };
+    bool ok = true;
+    for (const OutputStorage::Segment& s : st.segments) {
+      const char* base = s.data != nullptr ? s.data : st.scratch.data() + s.offset;
+      if (s.len >= kRecord) {
+        ok = ok && encrypt(staging.data(), staging.size()) && encrypt(base, s.len);
+        staging.clear();
+      } else {
+        staging.append(base, s.len);
+        if (staging.size() >= kRecord) {
+          ok = ok && encrypt(staging.data(), staging.size());
+          staging.clear();
+        }
+      }
+    }
+    ok = ok && encrypt(staging.data(), staging.size());
+    discard();
+    if (!ok) {
+      return UV_EPROTO;
+    }
+  }
+  BIO* records = SSL_get_wbio(ssl_);
+  char* data = nullptr;
+  long len = BIO_get_mem_data(records, &data);
+  if (len <= 0) {
+    return 0;
+  }
+  uv_buf_t buf = uv_buf_init(data, static_cast<unsigned>(len));
+  int r = write(&buf, 1, static_cast<size_t>(len));
+  (void)BIO_reset(records);
+  return r;
+}
+
+int OutputQueue::write(const uv_buf_t* bufs, unsigned count, size_t total) {
   size_t written = 0;
-  int r = uv_try_write(stream_, bufs.data(), static_cast<unsigned>(bufs.size()));
+  int r = uv_try_write(stream_, bufs, count);
   if (r >= 0) {
     written = static_cast<size_t>(r);
   } else if (r != UV_EAGAIN && r != UV_ENOSYS) {
-    discard();
     return r;
   }
-  if (written < total) {
-    // Copy what is left: the referenced bytes live in a read buffer that is about to be reused.
-    auto* w = new QueuedWrite;
-    w->listener = listener_;
-    w->bytes.reserve(total - written);
-    size_t skip = written;
-    for (const uv_buf_t& b : bufs) {
-      if (skip >= b.len) {
-        skip -= b.len;
-        continue;
-      }
-      w->bytes.append(b.base + skip, b.len - skip);
-      skip = 0;
-    }
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
-    int wr = uv_write(&w->req, stream_, &buf, 1, &OutputQueue::onWrite);
-    if (wr < 0) {
-      delete w;
-      discard();
-      return wr;
-    }
+  if (written == total) {
+    return 0;
   }
-  discard();
+  // Copy what is left: the referenced bytes live in a read buffer that is about to be reused.
+  auto* w = new QueuedWrite;
+  w->listener = listener_;
+  w->bytes.reserve(total - written);
+  size_t skip = written;
+  for (unsigned i = 0; i < count; ++i) {
+    const uv_buf_t& b = bufs[i];
+    if (skip >= b.len) {
+      skip -= b.len;
+      continue;
+    }
+    w->bytes.append(b.base + skip, b.len - skip);
+    skip = 0;
+  }
+  w->req.data = w;
+  uv_buf_t buf = uv_buf_init(w->bytes.data(), static_cast<unsigned>(w->bytes.size()));
+  int wr = uv_write(&w->req, stream_, &buf, 1, &OutputQueue::onWrite);
+  if (wr < 0) {
+    delete w;
+    return wr;
+  }
   return 0;
 }
 

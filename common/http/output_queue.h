@@ -1,5 +1,6 @@
 #pragma once
 
+#include <openssl/ssl.h>
 #include <uv.h>
 
 #include <cstddef>
@@ -53,6 +54,10 @@ class OutputQueue {
   void attachStorage(OutputStorage* storage) { storage_ = storage; }
   void detachStorage() { storage_ = nullptr; }
 
+  // From now on what is added is encrypted with `ssl` (its write BIO a memory BIO) and the
+  // records go to the socket; flush() also sends what the handshake produced.
+  void setTls(SSL* ssl) { ssl_ = ssl; }
+
   // Adds bytes owned by the caller; they must stay valid until flush().
   void addRef(const char* data, size_t len);
   // Adds a copy of the bytes.
@@ -74,11 +79,15 @@ class OutputQueue {
  private:
   static void onWrite(uv_write_t* req, int status);
   OutputStorage& storage();
+  // Writes what the kernel takes now and queues a copy of the rest.
+  int write(const uv_buf_t* bufs, unsigned count, size_t total);
+  int flushTls();
 
   uv_stream_t* stream_;
   OutputListener* listener_;
   OutputStorage* storage_ = nullptr;
   std::unique_ptr<OutputStorage> own_storage_;
+  SSL* ssl_ = nullptr;
   size_t pending_bytes_ = 0;
 };
 
