@@ -188,3 +188,30 @@ TEST_CASE("the example configuration in config/ is valid") {
   }
   CHECK(result.errors.empty());
 }
+
+TEST_CASE("TLS listeners: files must be readable, versions known, no redirect to itself") {
+  auto result = loadConfigString(R"(listeners:
+  - name: secure
+    address: 127.0.0.1:8443
+    redirect_to_https: true
+    tls:
+      certificates:
+        - { cert: /nonexistent/a.crt, key: /nonexistent/a.key }
+      min_version: "1.1"
+      cipherz: x
+upstreams:
+  app:
+    backends: [{ address: 127.0.0.1:7001 }]
+routes:
+  - match: { path_prefix: / }
+    upstream: app
+)");
+  REQUIRE_FALSE(result.config);
+  const ConfigError* cert = findError(result.errors, "cannot read '/nonexistent/a.crt'");
+  REQUIRE(cert != nullptr);
+  CHECK(cert->line == 7);
+  CHECK(findError(result.errors, "cannot read '/nonexistent/a.key'") != nullptr);
+  CHECK(findError(result.errors, "min_version must be") != nullptr);
+  CHECK(findError(result.errors, "unknown key 'cipherz' in tls") != nullptr);
+  CHECK(findError(result.errors, "cannot redirect to itself") != nullptr);
+}

@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""TLS termination: certificates by SNI, TLS 1.2 and 1.3, ALPN, resumption across workers,
+bad clients closed without disturbing others, large bodies, redirect, certificate reload."""
+import hashlib
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import time
+
+from harness import REPO, free_port, run
+
+HOSTS = ("shop.test", "api.shop.test")
+
+
+def make_certs(h, subdir):
+    certs = h.dir / subdir
+    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), *HOSTS], check=True,
+                   capture_output=True)
+    return certs
+
+
+def tls_config(port, redirect_port, backend_port, certs):
+    return f"""\
+workers: 2
+shutdown_timeout: 2s
+limits: {{ max_body_size: 64MiB }}
+listeners:
+  - name: tls
+    address: 127.0.0.1:{port}
+    tls:
+      certificates:
+        - {{ cert: {certs}/shop.test.crt, key: {certs}/shop.test.key }}
+        - {{ cert: {certs}/api.shop.test.crt, key: {certs}/api.shop.test.key }}
+  - name: redirect
+    address: 127.0.0.1:{redirect_port}
+    redirect_to_https: true
+upstreams:
+  app:
+    backends: [{{ address: 127.0.0.1:{backend_port} }}]
+routes:
+  - match: {{ path_prefix: / }}
+    upstream: app
+"""
+
+
+def s_client(port, *args, stdin=b""):
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *args],
+                       input=stdin, capture_output=True, timeout=15)
+    return r.stdout.decode(errors="replace")
+
+
+def curl(port, host, path, *args):
+    r = subprocess.run(["curl", "-sS", "--cacert", str(CERTS / "ca.crt"), "--resolve",
+                        f"{host}:{port}:127.0.0.1", "-o", "-", "-w", "\n%{http_code}",
+                        *args, f"https://{host}:{port}{path}"],
+                       capture_output=True, timeout=30)
+    out = r.stdout
+    body, _, code = out.rpartition(b"\n")
+    return int(code or b"0"), body
+
+
+def tls_socket(port, host, ca):
+    ctx = ssl.create_default_context(cafile=str(ca))
+    ctx.set_alpn_protocols(["http/1.1"])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    return ctx.wrap_socket(sock, server_hostname=host)
+
+
+def get_over(sock, path="/"):
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: shop.test\r\n\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += sock.recv(65536)
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int([l.split(b":")[1] for l in head.split(b"\r\n")
+                  if l.lower().startswith(b"content-length")][0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head.split(b"\r\n")[0].decode(), body
+
+
+def serial_of(port, host):
+    out = subprocess.run(["openssl", "x509", "-noout", "-serial"],
+                         input=s_client(port, "-servername", host).encode(),
+                         capture_output=True).stdout.decode()
+    return out.strip()
+
+
+CERTS = None
+
+
+def test(h):
+    global CERTS
+    CERTS = make_certs(h, "certs")
+    backend = h.backend("a")
+    port, redirect_port = free_port(), free_port()
+    lb = h.balancer(tls_config(port, redirect_port, backend.port, CERTS), port)
+
+    with h.step("SNI picks the certificate; no SNI gets the first"):
+        h.expect("subject=CN = api.shop.test" in s_client(port, "-servername", "api.shop.test"),
+                 "api.shop.test certificate for SNI api.shop.test")
+        h.expect("subject=CN = shop.test" in s_client(port, "-servername", "shop.test"),
+                 "shop.test certificate for SNI shop.test")
+        h.expect("subject=CN = shop.test" in s_client(port, "-noservername"),
+                 "the first certificate without SNI")
+        for host in HOSTS:
+            code, body = curl(port, host, "/")
+            h.expect_eq(code, 200, f"curl verifying {host} against the dev CA")
+
+    with h.step("TLS 1.3 and TLS 1.2 both work; ALPN says http/1.1"):
+        h.expect_eq(curl(port, "shop.test", "/", "--tlsv1.3")[0], 200, "TLS 1.3")
+        h.expect_eq(curl(port, "shop.test", "/", "--tlsv1.2", "--tls-max", "1.2")[0], 200,
+                    "TLS 1.2")
+        h.expect("Protocol  : TLSv1.2" in s_client(port, "-tls1_2", "-servername", "shop.test"),
+                 "s_client -tls1_2 negotiates TLS 1.2")
+        h.expect("ALPN protocol: http/1.1" in s_client(port, "-alpn", "http/1.1"),
+                 "ALPN http/1.1")
+
+    with h.step("the backend is told the request came over https"):
+        code, body = curl(port, "shop.test", "/headers")
+        h.expect_eq(code, 200, "status")
+        seen = {k.lower(): v for k, v in json.loads(body)["headers"]}
+        h.expect_eq(seen.get("x-forwarded-proto"), "https", "X-Forwarded-Proto at the backend")
+
+    with h.step("a session ticket resumes on any worker"):
+        sess = h.dir / "session.pem"
+        # A whole request, read to the server's close: TLS 1.3 tickets come after the
+        # handshake, and a client that left at once would never see one.
+        request = b"GET / HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n"
+        s_client(port, "-servername", "shop.test", "-ign_eof", "-sess_out", str(sess),
+                 stdin=request)
+        reused = 0
+        for _ in range(8):  # with two workers, some of these land on the other one
+            out = s_client(port, "-servername", "shop.test", "-ign_eof", "-sess_in", str(sess),
+                           stdin=request)
+            reused += "Reused, TLS" in out
+        h.expect_eq(reused, 8, "resumed handshakes out of 8")
+
+    with h.step("plain HTTP and garbage on the TLS port are closed; others go on"):
+        keep = tls_socket(port, "shop.test", CERTS / "ca.crt")
+        status, _ = get_over(keep)
+        h.expect_eq(status, "HTTP/1.1 200 OK", "first request on the kept connection")
+        for junk in (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", os.urandom(600),
+                     b"\x16\x03\x01\x00\x05hello"):
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            s.sendall(junk)
+            try:
+                data = s.recv(4096)
+                while data and len(data) < 8192:
+                    more = s.recv(4096)
+                    if not more:
+                        break
+                    data += more
+            except (ConnectionResetError, socket.timeout) as e:
+                h.expect(not isinstance(e, socket.timeout), f"closed, not left hanging: {junk[:20]!r}")
+            s.close()
+        status, _ = get_over(keep)
+        h.expect_eq(status, "HTTP/1.1 200 OK", "the kept connection still serves")
+        keep.close()
+
+    with h.step("a 10 MiB body crosses TLS both ways byte for byte"):
+        data = os.urandom(10 * 1024 * 1024)
+        path = h.dir / "big.bin"
+        path.write_bytes(data)
+        code, body = curl(port, "shop.test", "/echo", "--data-binary", f"@{path}")
+        h.expect_eq(code, 200, "status")
+        h.expect_eq(hashlib.sha256(body).hexdigest(), hashlib.sha256(data).hexdigest(),
+                    "sha256 of the echoed body")
+
+    with h.step("the plain listener redirects to https with 308, keeping path and query"):
+        s = socket.create_connection(("127.0.0.1", redirect_port), timeout=5)
+        s.sendall(b"GET /a/b?c=1 HTTP/1.1\r\nHost: shop.test:8080\r\n\r\n")
+        head = s.recv(4096).decode()
+        s.close()
+        h.expect(head.startswith("HTTP/1.1 308 "), f"status line: {head[:40]!r}")
+        h.expect(f"Location: https://shop.test:{port}/a/b?c=1\r\n" in head, f"Location in {head!r}")
+
+    with h.step("SIGHUP reloads certificates; open connections keep working"):
+        before = serial_of(port, "shop.test")
+        keep = tls_socket(port, "shop.test", CERTS / "ca.crt")
+        h.expect_eq(get_over(keep)[0], "HTTP/1.1 200 OK", "before the reload")
+        for ext in ("crt", "key"):
+            os.remove(CERTS / f"shop.test.{ext}")
+        subprocess.run([str(REPO / "scripts" / "dev-certs"), str(CERTS), "shop.test"], check=True,
+                       capture_output=True)
+        os.kill(lb.proc.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 5
+        after = before
+        while after == before and time.monotonic() < deadline:
+            time.sleep(0.1)
+            after = serial_of(port, "shop.test")
+        h.expect(after != before and after.startswith("serial="),
+                 f"new certificate served (before {before}, after {after})")
+        h.expect_eq(get_over(keep)[0], "HTTP/1.1 200 OK", "the connection opened before")
+        keep.close()
+
+
+if __name__ == "__main__":
+    run(test)
