@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "balancer/head_rewrite.h"
 #include "balancer/snapshot.h"
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"
@@ -23,52 +24,6 @@ constexpr util::Millis kFlushTimeout{5000};
 constexpr int kMaxStaleRetries = 3;
 
 uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
-
-// The header names a message's Connection headers list, which makes them hop-by-hop too.
-// close, keep-alive and upgrade are left out: those are hop-by-hop headers or none at all.
-class ConnectionTokens {
- public:
-  explicit ConnectionTokens(const http::HeaderList& headers) {
-    for (size_t i = 0; i < headers.size(); ++i) {
-      if (headers.kind(i) == http::HeaderKind::kConnection) {
-        add(headers.value(i));
-      }
-    }
-  }
-  bool contains(std::string_view name) const {
-    for (size_t i = 0; i < count_; ++i) {
-      if (http::equalsIgnoreCase(tokens_[i], name)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
- private:
-  void add(std::string_view value) {
-    while (!value.empty()) {
-      size_t comma = value.find(',');
-      std::string_view token = value.substr(0, comma);
-      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
-        token.remove_prefix(1);
-      }
-      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
-        token.remove_suffix(1);
-      }
-      if (!token.empty() && count_ < kMax && !http::equalsIgnoreCase(token, "close") &&
-          http::classifyHeader(token) == http::HeaderKind::kOther) {
-        tokens_[count_++] = token;
-      }
-      if (comma == std::string_view::npos) {
-        break;
-      }
-      value.remove_prefix(comma + 1);
-    }
-  }
-  static constexpr size_t kMax = 16;
-  std::string_view tokens_[kMax];
-  size_t count_ = 0;
-};
 
 bool isIdempotent(llhttp_method_t method) {
   switch (method) {
@@ -467,7 +422,7 @@ int Session::onHeadersComplete() {
   }
   const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(route)];
   ex.pool = &worker_->pool(snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
-  buildUpstreamHead(target.path, target.query, rc.strip_prefix);
+  buildUpstreamHead(target, rc.strip_prefix);
   if (ex.upgrade) {
     // Unless the upstream switches protocols, nothing after this request can be parsed.
     ex.close_after = true;
@@ -489,77 +444,15 @@ void Session::redirectToHttps() {
   reply(308, "use https", parser_.hasBody() || ex.upgrade, location);
 }
 
-void Session::buildUpstreamHead(const std::string_view& path, const std::string_view& query,
-                                std::string_view strip_prefix) {
-  std::string& h = buffers().upstream_head;
-  const http::HeaderList& headers = parser_.headers();
-  h.clear();
-  h.append(parser_.methodName());
-  h.push_back(' ');
-  std::string_view forwarded_path = path;
-  if (!strip_prefix.empty() && path.substr(0, strip_prefix.size()) == strip_prefix) {
-    forwarded_path.remove_prefix(strip_prefix.size());
-    if (forwarded_path.empty() || forwarded_path.front() != '/') {
-      h.push_back('/');
-    }
-  }
-  h.append(forwarded_path);
-  h.append(query);
-  h.append(" HTTP/1.1\r\n");
-
-  std::string_view previous_xff;
-  bool has_host = false;
-  ConnectionTokens listed(headers);
-  for (size_t i = 0; i < headers.size(); ++i) {
-    http::HeaderKind kind = headers.kind(i);
-    switch (kind) {
-      case http::HeaderKind::kUpgrade:
-        if (exchange_.upgrade) {
-          break;  // forwarded: the upstream must see what to switch to
-        }
-        continue;
-      case http::HeaderKind::kContentLength:  // re-added below with the framing
-      case http::HeaderKind::kXForwardedProto:
-      case http::HeaderKind::kXRequestId:
-        continue;
-      case http::HeaderKind::kXForwardedFor:
-        previous_xff = headers.value(i);
-        continue;
-      case http::HeaderKind::kHost:
-        has_host = true;
-        break;
-      case http::HeaderKind::kOther:
-        if (listed.contains(headers.name(i))) {
-          continue;
-        }
-        break;
-      default:
-        if (http::isHopByHop(kind)) {
-          continue;
-        }
-        break;
-    }
-    h.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
-  }
-  if (!has_host) {
-    h.append("Host: ").append(exchange_.pool->upstream().config->name).append("\r\n");
-  }
-  if (parser_.chunked()) {
-    h.append("Transfer-Encoding: chunked\r\n");
-  } else if (parser_.hasContentLength()) {
-    h.append("Content-Length: ").append(std::to_string(parser_.contentLength())).append("\r\n");
-  }
-  h.append("X-Forwarded-For: ");
-  if (!previous_xff.empty()) {
-    h.append(previous_xff).append(", ");
-  }
-  h.append(client_ip_).append("\r\n");
-  h.append(ssl_ != nullptr ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
-  h.append("X-Request-Id: ").append(buffers().request_id).append("\r\n");
-  if (exchange_.upgrade) {
-    h.append("Connection: upgrade\r\n");
-  }
-  h.append("\r\n");
+void Session::buildUpstreamHead(const RequestTarget& target, std::string_view strip_prefix) {
+  RequestRewrite rewrite;
+  rewrite.strip_prefix = strip_prefix;
+  rewrite.client_ip = client_ip_;
+  rewrite.request_id = buffers().request_id;
+  rewrite.tls = ssl_ != nullptr;
+  rewrite.upgrade = exchange_.upgrade;
+  rewrite.default_host = exchange_.pool->upstream().config->name;
+  rewriteRequestHead(parser_, target, rewrite, &buffers().upstream_head);
 }
 
 int Session::onBody(const char* data, size_t len) {
@@ -754,19 +647,10 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   Exchange& ex = exchange_;
   const http::Parser& resp = conn->response();
   int status = resp.status();
-  const http::HeaderList& headers = resp.headers();
   std::string& head = worker_->headScratch();  // shared by the loop: used only in this call
-  head.clear();
   if (status < 200 && status != 101) {
     if (!ex.client_http10) {
-      // Interim responses (100 Continue) go through as they are.
-      head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-      head.append(resp.statusText().empty() ? http::reasonPhrase(status) : resp.statusText());
-      head.append("\r\n");
-      for (size_t i = 0; i < headers.size(); ++i) {
-        head.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
-      }
-      head.append("\r\n");
+      copyInterimHead(resp, &head);  // 100 Continue and the like go through as they are
       out_.addCopy(head);
     }
     return 0;
@@ -784,40 +668,12 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   if (!keep_alive && status != 101) {
     ex.close_after = true;
   }
-
-  head.append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
-  head.append(resp.statusText().empty() ? http::reasonPhrase(status) : resp.statusText());
-  head.append("\r\n");
-  bool has_id = false;
-  ConnectionTokens listed(headers);
-  for (size_t i = 0; i < headers.size(); ++i) {
-    http::HeaderKind kind = headers.kind(i);
-    if (kind == http::HeaderKind::kUpgrade && status == 101) {
-      // forwarded: the client must see what was switched to
-    } else if (http::isHopByHop(kind) || kind == http::HeaderKind::kContentLength) {
-      continue;
-    } else if (kind == http::HeaderKind::kOther && listed.contains(headers.name(i))) {
-      continue;
-    }
-    has_id = has_id || kind == http::HeaderKind::kXRequestId;
-    head.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
-  }
-  if (resp.hasContentLength()) {
-    head.append("Content-Length: ").append(std::to_string(resp.contentLength())).append("\r\n");
-  } else if (ex.rechunk_response) {
-    head.append("Transfer-Encoding: chunked\r\n");
-  }
-  if (!has_id) {
-    head.append("X-Request-Id: ").append(buffers().request_id).append("\r\n");
-  }
-  if (status == 101) {
-    head.append("Connection: upgrade\r\n");
-  } else if (!keep_alive) {
-    head.append("Connection: close\r\n");
-  } else if (ex.client_http10) {
-    head.append("Connection: keep-alive\r\n");
-  }
-  head.append("\r\n");
+  ResponseRewrite rewrite;
+  rewrite.request_id = buffers().request_id;
+  rewrite.rechunk = ex.rechunk_response;
+  rewrite.keep_alive = keep_alive;
+  rewrite.client_http10 = ex.client_http10;
+  rewriteResponseHead(resp, rewrite, &head);
   out_.addCopy(head);
   return 0;
 }

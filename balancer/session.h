@@ -7,6 +7,7 @@
 #include "balancer/exchange_buffers.h"
 #include "balancer/listener_runtime.h"
 #include "balancer/policy.h"
+#include "balancer/router.h"
 #include "balancer/upstream_connection.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
@@ -104,8 +105,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void flushUpstream();
 
   void beginExchange();
-  void buildUpstreamHead(const std::string_view& path, const std::string_view& query,
-                         std::string_view strip_prefix);
+  void buildUpstreamHead(const RequestTarget& target, std::string_view strip_prefix);
   void dispatch();
   void sendRequest();
   void forwardBody(const char* data, size_t len);

@@ -14,8 +14,9 @@
 namespace jwt {
 
 // Remembers the claims of verified tokens, so that a client sending the same token again is
-// not verified again: a hit costs one SHA-256 of the token and a hash-map lookup, and
-// allocates nothing.
+// not verified again: a hit costs one SHA-256 of the token and a hash-map lookup (well under
+// a microsecond against tens to hundreds for a signature check), takes no lock and allocates
+// nothing itself (OpenSSL 3.0 still makes one small allocation per digest).
 //
 // Keyed by the SHA-256 of the whole token (the token itself is not kept), so two tokens share
 // an entry only if SHA-256 collides. An entry lives until the token's exp (without leeway:
@@ -74,9 +75,9 @@ class TokenCache {
   size_t capacity_;
   Lru lru_;
   std::unordered_map<Digest, Lru::iterator, DigestHash> index_;
-  EVP_MD* sha256_ = nullptr;  // fetched once: no per-token algorithm lookup
+  EVP_MD* sha256_ = nullptr;      // fetched once: no per-token algorithm lookup
   EVP_MD_CTX* md_ctx_ = nullptr;  // reused for every token
-  Claims uncached_;  // verify()'s answer when it could not be cached
+  Claims uncached_;               // verify()'s answer when it could not be cached
 };
 
 }  // namespace jwt

@@ -136,9 +136,9 @@ bool verifyPublicKey(const Key& key, std::string_view input, std::string_view si
     ok = EVP_PKEY_CTX_set_rsa_padding(pkey_ctx, RSA_PKCS1_PSS_PADDING) == 1 &&
          EVP_PKEY_CTX_set_rsa_pss_saltlen(pkey_ctx, RSA_PSS_SALTLEN_DIGEST) == 1;
   }
-  ok = ok && EVP_DigestVerify(ctx, sig, sig_length,
-                              reinterpret_cast<const unsigned char*>(input.data()),
-                              input.size()) == 1;
+  ok = ok &&
+       EVP_DigestVerify(ctx, sig, sig_length, reinterpret_cast<const unsigned char*>(input.data()),
+                        input.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }

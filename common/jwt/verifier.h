@@ -16,16 +16,16 @@ namespace jwt {
 // (balancer_jwt_rejected_total{reason}) and logs.
 enum class Reason {
   kOk,
-  kMalformed,        // not three base64url segments of JSON objects, missing exp, bad claim types
-  kBadSignature,     // the signature does not verify (tampered header, payload or signature)
-  kUnknownKid,       // no kid, or one the key set does not have
-  kAlgMismatch,      // alg is not the key's pinned algorithm: "none", HS256 with an RSA key, ...
-  kExpired,          // now >= exp + leeway
-  kNotYetValid,      // now + leeway < nbf
-  kIssuedInFuture,   // iat > now + leeway
-  kBadIssuer,        // iss differs from the configured issuer
-  kBadAudience,      // aud (string or array) does not contain the configured audience
-  kTooLarge,         // longer than Options::max_token_bytes
+  kMalformed,       // not three base64url segments of JSON objects, missing exp, bad claim types
+  kBadSignature,    // the signature does not verify (tampered header, payload or signature)
+  kUnknownKid,      // no kid, or one the key set does not have
+  kAlgMismatch,     // alg is not the key's pinned algorithm: "none", HS256 with an RSA key, ...
+  kExpired,         // now >= exp + leeway
+  kNotYetValid,     // now + leeway < nbf
+  kIssuedInFuture,  // iat > now + leeway
+  kBadIssuer,       // iss differs from the configured issuer
+  kBadAudience,     // aud (string or array) does not contain the configured audience
+  kTooLarge,        // longer than Options::max_token_bytes
 };
 
 // "ok", "malformed", "bad_signature", "unknown_kid", "alg_mismatch", "expired",
@@ -58,8 +58,8 @@ struct Result {
 };
 
 struct Options {
-  std::string issuer;    // required value of iss; empty: not checked
-  std::string audience;  // must be aud or in aud; empty: not checked
+  std::string issuer;          // required value of iss; empty: not checked
+  std::string audience;        // must be aud or in aud; empty: not checked
   int64_t leeway_seconds = 0;  // clock skew allowed on exp, nbf and iat
   size_t max_token_bytes = 8192;
   // Claims kept as text for Claims::claim(): the balancer passes its claims_to_headers names.
@@ -77,6 +77,7 @@ struct Options {
 // JSON parse; put a TokenCache in front of it for repeated tokens.
 class Verifier {
  public:
+  // `keys` must not be null.
   Verifier(std::shared_ptr<const KeySet> keys, Options options);
 
   // Verifies `token` (the bare JWS, without "Bearer ") at `now_seconds` (Unix time).

@@ -1,0 +1,200 @@
+#include "balancer/head_rewrite.h"
+
+#include "common/http/header_list.h"
+#include "common/http/status.h"
+
+namespace balancer {
+
+namespace {
+
+// The header names a message's Connection headers list, which makes them hop-by-hop too.
+// close, keep-alive and upgrade are left out: those are hop-by-hop headers or none at all.
+class ConnectionTokens {
+ public:
+  explicit ConnectionTokens(const http::HeaderList& headers) {
+    for (size_t i = 0; i < headers.size(); ++i) {
+      if (headers.kind(i) == http::HeaderKind::kConnection) {
+        add(headers.value(i));
+      }
+    }
+  }
+  bool contains(std::string_view name) const {
+    for (size_t i = 0; i < count_; ++i) {
+      if (http::equalsIgnoreCase(tokens_[i], name)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+ private:
+  void add(std::string_view value) {
+    while (!value.empty()) {
+      size_t comma = value.find(',');
+      std::string_view token = value.substr(0, comma);
+      while (!token.empty() && (token.front() == ' ' || token.front() == '\t')) {
+        token.remove_prefix(1);
+      }
+      while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) {
+        token.remove_suffix(1);
+      }
+      if (!token.empty() && count_ < kMax && !http::equalsIgnoreCase(token, "close") &&
+          http::classifyHeader(token) == http::HeaderKind::kOther) {
+        tokens_[count_++] = token;
+      }
+      if (comma == std::string_view::npos) {
+        break;
+      }
+      value.remove_prefix(comma + 1);
+    }
+  }
+  static constexpr size_t kMax = 16;
+  std::string_view tokens_[kMax];
+  size_t count_ = 0;
+};
+
+bool dropped(std::span<const std::string> names, std::string_view name) {
+  for (const std::string& n : names) {
+    if (http::equalsIgnoreCase(n, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void appendStatusLine(const http::Parser& response, std::string* out) {
+  int status = response.status();
+  out->append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  out->append(response.statusText().empty() ? http::reasonPhrase(status)
+                                            : response.statusText());
+  out->append("\r\n");
+}
+
+}  // namespace
+
+void rewriteRequestHead(const http::Parser& request, const RequestTarget& target,
+                        const RequestRewrite& rewrite, std::string* out) {
+  std::string& h = *out;
+  const http::HeaderList& headers = request.headers();
+  h.clear();
+  h.append(request.methodName());
+  h.push_back(' ');
+  std::string_view path = target.path;
+  std::string_view prefix = rewrite.strip_prefix;
+  if (!prefix.empty() && path.substr(0, prefix.size()) == prefix) {
+    path.remove_prefix(prefix.size());
+    if (path.empty() || path.front() != '/') {
+      h.push_back('/');
+    }
+  }
+  h.append(path);
+  h.append(target.query);
+  h.append(" HTTP/1.1\r\n");
+
+  std::string_view previous_xff;
+  bool has_host = false;
+  ConnectionTokens listed(headers);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    http::HeaderKind kind = headers.kind(i);
+    switch (kind) {
+      case http::HeaderKind::kUpgrade:
+        if (rewrite.upgrade) {
+          break;  // forwarded: the upstream must see what to switch to
+        }
+        continue;
+      case http::HeaderKind::kContentLength:  // re-added below with the framing
+      case http::HeaderKind::kXForwardedProto:
+      case http::HeaderKind::kXRequestId:
+        continue;
+      case http::HeaderKind::kXForwardedFor:
+        previous_xff = headers.value(i);
+        continue;
+      case http::HeaderKind::kHost:
+        has_host = true;
+        break;
+      case http::HeaderKind::kOther:
+        if (listed.contains(headers.name(i)) || dropped(rewrite.drop_headers, headers.name(i))) {
+          continue;
+        }
+        break;
+      default:
+        if (http::isHopByHop(kind)) {
+          continue;
+        }
+        break;
+    }
+    h.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
+  }
+  if (!has_host) {
+    h.append("Host: ").append(rewrite.default_host).append("\r\n");
+  }
+  if (request.chunked()) {
+    h.append("Transfer-Encoding: chunked\r\n");
+  } else if (request.hasContentLength()) {
+    h.append("Content-Length: ").append(std::to_string(request.contentLength())).append("\r\n");
+  }
+  h.append("X-Forwarded-For: ");
+  if (!previous_xff.empty()) {
+    h.append(previous_xff).append(", ");
+  }
+  h.append(rewrite.client_ip).append("\r\n");
+  h.append(rewrite.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
+  h.append("X-Request-Id: ").append(rewrite.request_id).append("\r\n");
+  h.append(rewrite.extra_headers);
+  if (rewrite.upgrade) {
+    h.append("Connection: upgrade\r\n");
+  }
+  h.append("\r\n");
+}
+
+void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& rewrite,
+                         std::string* out) {
+  std::string& head = *out;
+  const http::HeaderList& headers = response.headers();
+  int status = response.status();
+  head.clear();
+  appendStatusLine(response, &head);
+  bool has_id = false;
+  ConnectionTokens listed(headers);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    http::HeaderKind kind = headers.kind(i);
+    if (kind == http::HeaderKind::kUpgrade && status == 101) {
+      // forwarded: the client must see what was switched to
+    } else if (http::isHopByHop(kind) || kind == http::HeaderKind::kContentLength) {
+      continue;
+    } else if (kind == http::HeaderKind::kOther && listed.contains(headers.name(i))) {
+      continue;
+    }
+    has_id = has_id || kind == http::HeaderKind::kXRequestId;
+    head.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
+  }
+  if (response.hasContentLength()) {
+    head.append("Content-Length: ").append(std::to_string(response.contentLength()));
+    head.append("\r\n");
+  } else if (rewrite.rechunk) {
+    head.append("Transfer-Encoding: chunked\r\n");
+  }
+  if (!has_id) {
+    head.append("X-Request-Id: ").append(rewrite.request_id).append("\r\n");
+  }
+  if (status == 101) {
+    head.append("Connection: upgrade\r\n");
+  } else if (!rewrite.keep_alive) {
+    head.append("Connection: close\r\n");
+  } else if (rewrite.client_http10) {
+    head.append("Connection: keep-alive\r\n");
+  }
+  head.append("\r\n");
+}
+
+void copyInterimHead(const http::Parser& response, std::string* out) {
+  const http::HeaderList& headers = response.headers();
+  out->clear();
+  appendStatusLine(response, out);
+  for (size_t i = 0; i < headers.size(); ++i) {
+    out->append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
+  }
+  out->append("\r\n");
+}
+
+}  // namespace balancer

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "balancer/router.h"
+#include "common/http/parser.h"
+
+namespace balancer {
+
+// What the balancer changes in a request on its way upstream.
+struct RequestRewrite {
+  std::string_view strip_prefix;   // removed from the path; "/" if nothing is left
+  std::string_view client_ip;      // appended to X-Forwarded-For
+  std::string_view request_id;     // X-Request-Id
+  bool tls = false;                // X-Forwarded-Proto: https
+  bool upgrade = false;            // keep Upgrade and send Connection: upgrade
+  std::string_view default_host;   // Host for a request that had none (HTTP/1.0)
+  // Client-sent headers to drop (case-insensitive), e.g. the identity headers the balancer
+  // itself sets from a verified token.
+  std::span<const std::string> drop_headers;
+  // Lines added as they are ("Name: value\r\n..."), e.g. identity from a verified token.
+  std::string_view extra_headers;
+};
+
+// Writes the head to send upstream for `request` (its head parsed, its target split) into
+// *out: request line with the forwarded path, the client's end-to-end headers, framing
+// (Content-Length or chunked, as the client sent), X-Forwarded-For/-Proto, X-Request-Id.
+// Hop-by-hop headers, those named by Connection, and drop_headers are left out.
+void rewriteRequestHead(const http::Parser& request, const RequestTarget& target,
+                        const RequestRewrite& rewrite, std::string* out);
+
+// What the balancer changes in a final response on its way to the client.
+struct ResponseRewrite {
+  std::string_view request_id;  // added when the upstream did not set X-Request-Id
+  bool rechunk = false;         // the body goes out chunked (no Content-Length upstream)
+  bool keep_alive = true;       // else Connection: close
+  bool client_http10 = false;   // say Connection: keep-alive explicitly
+};
+
+// Writes the head for the client of a final (>= 200) or 101 response into *out.
+void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& rewrite,
+                         std::string* out);
+
+// Writes an interim (1xx other than 101) response head as it came.
+void copyInterimHead(const http::Parser& response, std::string* out);
+
+}  // namespace balancer

@@ -1,0 +1,100 @@
+#include <catch2/catch.hpp>
+
+#include "balancer/head_rewrite.h"
+
+using namespace balancer;
+
+namespace {
+struct NoOp final : http::ParserListener {
+  int onHeadersComplete() override { return 0; }
+  int onBody(const char*, size_t) override { return 0; }
+  int onMessageComplete() override { return kPause; }
+};
+
+// Parses `text` (one head) and keeps the parser for the rewrite.
+struct Parsed {
+  NoOp listener;
+  http::ParserLimits limits;
+  http::Parser parser;
+  Parsed(http::Parser::Kind kind, const std::string& text) : parser(kind, &listener, &limits) {
+    auto r = parser.execute(text.data(), text.size());
+    REQUIRE(r.status != http::Parser::Status::kError);
+  }
+};
+}  // namespace
+
+TEST_CASE("a request head is rewritten for the upstream") {
+  Parsed req(http::Parser::Kind::kRequest,
+             "POST /api/items?x=1 HTTP/1.1\r\nHost: shop.test\r\nConnection: keep-alive, X-Hop\r\n"
+             "X-Hop: secret\r\nKeep-Alive: 5\r\nX-Forwarded-For: 10.0.0.1\r\n"
+             "X-Forwarded-Proto: forged\r\nX-User-Id: forged\r\nX-Request-Id: old\r\n"
+             "Content-Length: 3\r\nAccept: */*\r\n\r\nabc");
+  RequestTarget target = splitTarget(req.parser.target(), "shop.test");
+  std::vector<std::string> drop = {"x-user-id"};
+  RequestRewrite rw;
+  rw.strip_prefix = "/api";
+  rw.client_ip = "127.0.0.1";
+  rw.request_id = "rid";
+  rw.tls = true;
+  rw.drop_headers = drop;
+  rw.extra_headers = "X-User-Id: 42\r\n";
+  std::string out;
+  rewriteRequestHead(req.parser, target, rw, &out);
+  CHECK(out ==
+        "POST /items?x=1 HTTP/1.1\r\nHost: shop.test\r\nAccept: */*\r\nContent-Length: 3\r\n"
+        "X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+        "X-Request-Id: rid\r\nX-User-Id: 42\r\n\r\n");
+}
+
+TEST_CASE("stripping the whole path leaves /; a missing Host gets the default") {
+  Parsed req(http::Parser::Kind::kRequest, "GET /api HTTP/1.0\r\n\r\n");
+  RequestRewrite rw;
+  rw.strip_prefix = "/api";
+  rw.client_ip = "::1";
+  rw.request_id = "r";
+  rw.default_host = "products";
+  std::string out;
+  rewriteRequestHead(req.parser, splitTarget(req.parser.target(), ""), rw, &out);
+  CHECK(out.rfind("GET / HTTP/1.1\r\nHost: products\r\n", 0) == 0);
+  CHECK(out.find("X-Forwarded-For: ::1\r\n") != std::string::npos);
+  CHECK(out.find("X-Forwarded-Proto: http\r\n") != std::string::npos);
+}
+
+TEST_CASE("an upgrade keeps Upgrade and says Connection: upgrade") {
+  Parsed req(http::Parser::Kind::kRequest,
+             "GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
+  RequestRewrite rw;
+  rw.upgrade = true;
+  std::string out;
+  rewriteRequestHead(req.parser, splitTarget(req.parser.target(), "h"), rw, &out);
+  CHECK(out.find("Upgrade: websocket\r\n") != std::string::npos);
+  CHECK(out.find("Connection: upgrade\r\n") != std::string::npos);
+}
+
+TEST_CASE("a response head loses hop-by-hop headers and gets the client's framing") {
+  Parsed resp(http::Parser::Kind::kResponse,
+              "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: X-Secret\r\n"
+              "X-Secret: 1\r\nContent-Type: text/plain\r\n\r\n");
+  ResponseRewrite rw;
+  rw.request_id = "rid";
+  rw.rechunk = true;
+  rw.keep_alive = false;
+  std::string out;
+  rewriteResponseHead(resp.parser, rw, &out);
+  CHECK(out ==
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+        "X-Request-Id: rid\r\nConnection: close\r\n\r\n");
+}
+
+TEST_CASE("an HTTP/1.0 client is told keep-alive; an upstream request id is kept") {
+  Parsed resp(http::Parser::Kind::kResponse,
+              "HTTP/1.1 404 Nope\r\nContent-Length: 0\r\nX-Request-Id: up\r\n\r\n");
+  ResponseRewrite rw;
+  rw.request_id = "ours";
+  rw.client_http10 = true;
+  std::string out;
+  rewriteResponseHead(resp.parser, rw, &out);
+  CHECK(out ==
+        "HTTP/1.1 404 Nope\r\nX-Request-Id: up\r\nContent-Length: 0\r\n"
+        "Connection: keep-alive\r\n\r\n");
+}
