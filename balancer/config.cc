@@ -498,8 +498,6 @@ void readRoute(Reader& r, const YAML::Node& node, const Config& config, bool has
         if (!has_jwt) {
           r.error(node["auth"], "auth: " + *s + " needs a top-level jwt section");
         }
-        // Never pass traffic a route says must be authenticated without checking it.
-        r.error(node["auth"], "JWT verification is not implemented yet");
       } else {
         r.error(node["auth"], "unknown auth '" + *s + "' (expected none, jwt or jwt_optional)");
       }
@@ -575,9 +573,38 @@ void readConfig(Reader& r, const YAML::Node& root, Config* config) {
     if (r.isMap(j, "jwt")) {
       r.checkKeys(j, "jwt",
                   {"jwks_file", "issuer", "audience", "leeway", "claims_to_headers"});
-      if (j["leeway"]) {
-        r.duration(j["leeway"], "jwt.leeway");
+      JwtConfig jc;
+      for (const char* required : {"jwks_file", "issuer", "audience"}) {
+        if (!j[required]) {
+          r.error(j, std::string("jwt needs ") + required);
+        }
       }
+      if (j["jwks_file"]) {
+        jc.jwks_file = r.readableFile(j["jwks_file"], "jwt.jwks_file").value_or("");
+      }
+      if (j["issuer"]) {
+        jc.issuer = r.scalar(j["issuer"], "jwt.issuer").value_or("");
+      }
+      if (j["audience"]) {
+        jc.audience = r.scalar(j["audience"], "jwt.audience").value_or("");
+      }
+      if (j["leeway"]) {
+        if (auto d = r.duration(j["leeway"], "jwt.leeway")) {
+          jc.leeway = *d;
+        }
+      }
+      if (j["claims_to_headers"] && r.isMap(j["claims_to_headers"], "jwt.claims_to_headers")) {
+        for (const auto& item : j["claims_to_headers"]) {
+          auto header = r.scalar(item.second, "header name");
+          if (header && (header->empty() ||
+                         header->find_first_of(" \t:\r\n") != std::string::npos)) {
+            r.error(item.second, "invalid header name '" + *header + "'");
+          } else if (header) {
+            jc.claims_to_headers.emplace_back(item.first.Scalar(), *header);
+          }
+        }
+      }
+      config->jwt = std::move(jc);
     }
   }
   if (!root["upstreams"]) {

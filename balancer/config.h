@@ -86,6 +86,15 @@ struct LimitsConfig {
   uint64_t max_body_size = 100ull * 1024 * 1024;
 };
 
+struct JwtConfig {
+  std::string jwks_file;  // resolved path; reloaded on SIGHUP
+  std::string issuer;
+  std::string audience;
+  Millis leeway{30000};
+  // claim -> header set on the forwarded request (client-sent copies are always removed)
+  std::vector<std::pair<std::string, std::string>> claims_to_headers;
+};
+
 struct Config {
   int workers = 0;  // 0: one per core
   Millis shutdown_timeout{10000};
@@ -93,6 +102,7 @@ struct Config {
   LimitsConfig limits;
   std::vector<ListenerConfig> listeners;
   std::optional<util::SocketAddress> admin_address;
+  std::optional<JwtConfig> jwt;
   std::vector<UpstreamConfig> upstreams;
   std::vector<RouteConfig> routes;
 

@@ -62,6 +62,30 @@ bool dropped(std::span<const std::string> names, std::string_view name) {
   return false;
 }
 
+// Appends "?a=1&b=2" leaving out the parameter `drop` (all of it if nothing else is left).
+void appendQuery(std::string_view query, std::string_view drop, std::string* out) {
+  if (drop.empty() || query.empty()) {
+    out->append(query);
+    return;
+  }
+  std::string_view rest = query.substr(1);  // after '?'
+  bool first = true;
+  while (true) {
+    size_t amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    std::string_view name = pair.substr(0, pair.find('='));
+    if (name != drop) {
+      out->push_back(first ? '?' : '&');
+      out->append(pair);
+      first = false;
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    rest.remove_prefix(amp + 1);
+  }
+}
+
 void appendStatusLine(const http::Parser& response, std::string* out) {
   int status = response.status();
   out->append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
@@ -88,7 +112,7 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
     }
   }
   h.append(path);
-  h.append(target.query);
+  appendQuery(target.query, rewrite.drop_query_param, &h);
   h.append(" HTTP/1.1\r\n");
 
   std::string_view previous_xff;
@@ -185,6 +209,27 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
     head.append("Connection: keep-alive\r\n");
   }
   head.append("\r\n");
+}
+
+std::string_view queryParam(std::string_view query, std::string_view name, bool* found) {
+  *found = false;
+  if (!query.empty() && query.front() == '?') {
+    query.remove_prefix(1);
+  }
+  while (!query.empty()) {
+    size_t amp = query.find('&');
+    std::string_view pair = query.substr(0, amp);
+    size_t eq = pair.find('=');
+    if (pair.substr(0, eq) == name) {
+      *found = true;
+      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    query.remove_prefix(amp + 1);
+  }
+  return {};
 }
 
 void copyInterimHead(const http::Parser& response, std::string* out) {

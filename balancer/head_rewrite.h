@@ -22,6 +22,8 @@ struct RequestRewrite {
   std::span<const std::string> drop_headers;
   // Lines added as they are ("Name: value\r\n..."), e.g. identity from a verified token.
   std::string_view extra_headers;
+  // A query parameter removed from the forwarded target (a WebSocket's access_token).
+  std::string_view drop_query_param;
 };
 
 // Writes the head to send upstream for `request` (its head parsed, its target split) into
@@ -42,6 +44,9 @@ struct ResponseRewrite {
 // Writes the head for the client of a final (>= 200) or 101 response into *out.
 void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& rewrite,
                          std::string* out);
+
+// The value of `name` in a query ("?a=1&b=2" or "a=1&b=2"), and whether it was there.
+std::string_view queryParam(std::string_view query, std::string_view name, bool* found);
 
 // Writes an interim (1xx other than 101) response head as it came.
 void copyInterimHead(const http::Parser& response, std::string* out);

@@ -80,6 +80,31 @@ bool Server::loadTls() {
   return ok;
 }
 
+bool Server::loadJwks() {
+  const auto& jc = snapshot_->config().jwt;
+  if (!jc) {
+    return true;
+  }
+  std::string error;
+  auto keys = jwt::KeySet::loadFile(jc->jwks_file, &error);
+  if (!keys) {
+    LOG_ERROR("jwt: %s: %s", jc->jwks_file.c_str(), error.c_str());
+    return false;
+  }
+  jwt::Options options;
+  options.issuer = jc->issuer;
+  options.audience = jc->audience;
+  options.leeway_seconds = jc->leeway.count() / 1000;
+  for (const auto& [claim, header] : jc->claims_to_headers) {
+    options.kept_claims.push_back(claim);
+  }
+  size_t count = keys->size();
+  shared_.setVerifier(std::make_shared<const jwt::Verifier>(
+      std::make_shared<const jwt::KeySet>(std::move(*keys)), std::move(options)));
+  LOG_INFO("jwt: %zu keys from %s", count, jc->jwks_file.c_str());
+  return true;
+}
+
 bool Server::openListeners(int workers, std::vector<std::vector<Worker::Listening>>* fds) {
   fds->assign(static_cast<size_t>(workers), {});
   for (size_t li = 0; li < snapshot_->config().listeners.size(); ++li) {
@@ -126,7 +151,7 @@ int Server::run() {
     runtime->https_port = https_port;
     listeners_.push_back(std::move(runtime));
   }
-  if (!loadTls()) {
+  if (!loadTls() || !loadJwks()) {
     return 1;
   }
   std::vector<std::vector<Worker::Listening>> fds;
@@ -149,7 +174,8 @@ int Server::run() {
     uv_signal_start(signals[i], &Server::onSignal, numbers[i]);
   }
   for (int w = 0; w < workers; ++w) {
-    workers_.push_back(std::make_unique<Worker>(w, snapshot_.get(), fds[static_cast<size_t>(w)],
+    workers_.push_back(std::make_unique<Worker>(w, snapshot_.get(), &shared_,
+                                                fds[static_cast<size_t>(w)],
                                                 [this] { uv_async_send(&worker_finished_); }));
   }
   for (auto& worker : workers_) {
@@ -173,9 +199,12 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
   if (signum == SIGHUP) {
     // Certificates and keys are read again; connections keep the context they began with.
     // (The rest of the configuration is reloaded with issue 5.)
-    LOG_INFO("SIGHUP: reloading TLS certificates");
+    LOG_INFO("SIGHUP: reloading TLS certificates and JWT keys");
     if (!self->loadTls()) {
       LOG_ERROR("SIGHUP: keeping the certificates in use");
+    }
+    if (!self->loadJwks()) {
+      LOG_ERROR("SIGHUP: keeping the JWT keys in use");
     }
     return;
   }

@@ -7,6 +7,7 @@
 
 #include "balancer/health_checker.h"
 #include "balancer/listener_runtime.h"
+#include "balancer/shared_state.h"
 #include "balancer/snapshot.h"
 #include "balancer/worker.h"
 
@@ -31,6 +32,8 @@ class Server {
   bool openListeners(int workers, std::vector<std::vector<Worker::Listening>>* fds);
   // Loads every TLS listener's certificates; on failure logs why and returns false.
   bool loadTls();
+  // Loads the JWKS file into a new verifier; on failure logs why and returns false.
+  bool loadJwks();
   static void onRotateTicketKeys(uv_timer_t* timer);
   void beginShutdown(int signum);
   void finish();
@@ -45,6 +48,7 @@ class Server {
   uv_timer_t ticket_timer_;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
   std::shared_ptr<tls::TicketKeys> ticket_keys_;
+  SharedState shared_;
   std::unique_ptr<HealthChecker> health_checker_;
   std::vector<std::unique_ptr<Worker>> workers_;
   bool shutting_down_ = false;

@@ -1,6 +1,7 @@
 #include "balancer/session.h"
 
 #include <cstdio>
+#include <ctime>
 
 #include "balancer/head_rewrite.h"
 #include "balancer/snapshot.h"
@@ -9,6 +10,7 @@
 #include "common/http/header_list.h"
 #include "common/http/read_switch.h"
 #include "common/http/status.h"
+#include "common/jwt/verifier.h"
 #include "common/log/log.h"
 #include "common/tls/server_context.h"
 
@@ -422,6 +424,11 @@ int Session::onHeadersComplete() {
   }
   const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(route)];
   ex.pool = &worker_->pool(snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
+  ex.drop_access_token = false;
+  buffers().identity_headers.clear();
+  if (rc.auth != AuthMode::kNone && !authenticate(rc, target)) {
+    return has_body || ex.upgrade ? kPause : 0;
+  }
   buildUpstreamHead(target, rc.strip_prefix);
   if (ex.upgrade) {
     // Unless the upstream switches protocols, nothing after this request can be parsed.
@@ -429,6 +436,65 @@ int Session::onHeadersComplete() {
   }
   dispatch();
   return close_when_flushed_ ? kPause : 0;
+}
+
+bool Session::authenticate(const RouteConfig& route, const RequestTarget& target) {
+  Exchange& ex = exchange_;
+  bool close = parser_.hasBody() || ex.upgrade;
+  static constexpr std::string_view kChallenge = "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n";
+  const jwt::Verifier* verifier = worker_->verifier();
+  if (verifier == nullptr) {
+    reply(503, "token keys not loaded", close);  // cannot happen: the config requires them
+    return false;
+  }
+  std::string_view token;
+  std::string_view authorization = parser_.headers().find("authorization");
+  if (authorization.size() > 7 && http::equalsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
+    token = authorization.substr(7);
+    while (!token.empty() && token.front() == ' ') {
+      token.remove_prefix(1);
+    }
+  } else if (ex.upgrade && authorization.empty()) {
+    // Browsers cannot set headers on a WebSocket: the token may come in the query instead.
+    bool found = false;
+    token = queryParam(target.query, "access_token", &found);
+    ex.drop_access_token = found;
+  }
+  if (token.empty()) {
+    if (route.auth == AuthMode::kJwtOptional) {
+      return true;  // anonymous: forwarded without identity headers
+    }
+    worker_->countJwtRejection("missing");
+    reply(401, "missing bearer token", close, kChallenge);
+    return false;
+  }
+  jwt::Reason reason = jwt::Reason::kOk;
+  const jwt::Claims* claims =
+      worker_->tokenCache().verify(*verifier, token, static_cast<int64_t>(time(nullptr)), &reason);
+  if (claims == nullptr) {
+    worker_->countJwtRejection(jwt::reasonName(reason));
+    std::string message = std::string("invalid token: ") + jwt::reasonName(reason);
+    reply(401, message, close, kChallenge);
+    return false;
+  }
+  if (!route.require_roles.empty()) {
+    bool allowed = false;
+    for (const std::string& role : route.require_roles) {
+      allowed = allowed || claims->hasRole(role);
+    }
+    if (!allowed) {
+      worker_->countJwtRejection("forbidden_role");
+      reply(403, "missing role", close);
+      return false;
+    }
+  }
+  std::string& identity = buffers().identity_headers;
+  for (const auto& [claim, header] : snapshot_->config().jwt->claims_to_headers) {
+    if (auto value = claims->claim(claim)) {
+      identity.append(header).append(": ").append(*value).append("\r\n");
+    }
+  }
+  return true;
 }
 
 void Session::redirectToHttps() {
@@ -452,6 +518,11 @@ void Session::buildUpstreamHead(const RequestTarget& target, std::string_view st
   rewrite.tls = ssl_ != nullptr;
   rewrite.upgrade = exchange_.upgrade;
   rewrite.default_host = exchange_.pool->upstream().config->name;
+  rewrite.drop_headers = snapshot_->identityHeaders();
+  rewrite.extra_headers = buffers().identity_headers;
+  if (exchange_.drop_access_token) {
+    rewrite.drop_query_param = "access_token";
+  }
   rewriteRequestHead(parser_, target, rewrite, &buffers().upstream_head);
 }
 

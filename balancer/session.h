@@ -84,6 +84,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
     bool client_keep_alive = true;
     bool client_http10 = false;
     bool close_after = false;
+    bool drop_access_token = false;  // the token came in the query: not forwarded
   };
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -104,7 +105,9 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void flushOut();
   void flushUpstream();
 
-  void beginExchange();
+  // Checks the route's JWT requirement. Returns true to go on, with the identity headers in
+  // the exchange's buffers; false after answering 401 or 403.
+  bool authenticate(const RouteConfig& route, const RequestTarget& target);
   void buildUpstreamHead(const RequestTarget& target, std::string_view strip_prefix);
   void dispatch();
   void sendRequest();

@@ -6,6 +6,11 @@ Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.
   request_limits_.max_header_bytes = config_.limits.max_header_bytes;
   request_limits_.max_headers = config_.limits.max_headers;
   request_limits_.max_body_size = config_.limits.max_body_size;
+  if (config_.jwt) {
+    for (const auto& [claim, header] : config_.jwt->claims_to_headers) {
+      identity_headers_.push_back(header);
+    }
+  }
   for (const UpstreamConfig& uc : config_.upstreams) {
     auto u = std::make_unique<Upstream>();
     u->config = &uc;

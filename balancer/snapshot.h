@@ -21,6 +21,8 @@ class Snapshot {
   const Config& config() const { return config_; }
   const Router& router() const { return router_; }
   const http::ParserLimits& requestLimits() const { return request_limits_; }
+  // The headers the balancer sets from tokens: a client's own copies are never forwarded.
+  const std::vector<std::string>& identityHeaders() const { return identity_headers_; }
   const std::vector<std::unique_ptr<Upstream>>& upstreams() const { return upstreams_; }
   // The index in upstreams() of the upstream a route sends to.
   size_t upstreamOfRoute(size_t route) const { return route_upstream_[route]; }
@@ -29,6 +31,7 @@ class Snapshot {
   Config config_;
   Router router_;
   http::ParserLimits request_limits_;
+  std::vector<std::string> identity_headers_;
   std::vector<std::unique_ptr<Upstream>> upstreams_;
   std::vector<size_t> route_upstream_;
 };

@@ -10,10 +10,11 @@
 
 namespace balancer {
 
-Worker::Worker(int id, const Snapshot* snapshot, std::vector<Listening> listening,
-               std::function<void()> on_finished)
+Worker::Worker(int id, const Snapshot* snapshot, SharedState* shared,
+               std::vector<Listening> listening, std::function<void()> on_finished)
     : id_(id),
       snapshot_(snapshot),
+      shared_(shared),
       on_finished_(std::move(on_finished)),
       read_buffer_(new char[kReadBufferSize]) {
   uv_loop_init(&loop_);
@@ -104,6 +105,16 @@ void Worker::sessionClosed(Session* session) {
   }
   --session_count_;
   finishIfDone();
+}
+
+const jwt::Verifier* Worker::verifier() {
+  uint64_t generation = shared_->verifierGeneration();
+  if (generation != verifier_generation_) {
+    verifier_ = shared_->verifier();
+    verifier_generation_ = generation;
+    token_cache_.clear();  // tokens accepted under the old keys are checked again
+  }
+  return verifier_.get();
 }
 
 ExchangeBuffers* Worker::leaseBuffers() {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -11,6 +12,8 @@
 
 #include "balancer/exchange_buffers.h"
 #include "balancer/listener_runtime.h"
+#include "balancer/shared_state.h"
+#include "common/jwt/token_cache.h"
 #include "balancer/upstream_pool.h"
 
 namespace balancer {
@@ -29,7 +32,7 @@ class Worker {
     const ListenerRuntime* listener;
   };
   // `on_finished` is called from the worker's thread once it has stopped.
-  Worker(int id, const Snapshot* snapshot, std::vector<Listening> listening,
+  Worker(int id, const Snapshot* snapshot, SharedState* shared, std::vector<Listening> listening,
          std::function<void()> on_finished);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -50,6 +53,13 @@ class Worker {
   // Exchange buffers from a free list: warm ones are reused without allocating.
   ExchangeBuffers* leaseBuffers();
   void returnBuffers(ExchangeBuffers* buffers);
+  // The current token verifier (null without a jwt section) and this thread's cache of
+  // verified tokens, emptied when SIGHUP brings new keys.
+  const jwt::Verifier* verifier();
+  jwt::TokenCache& tokenCache() { return token_cache_; }
+  // Counts a refused token by reason ("expired", "missing", ...), for the metrics to come.
+  void countJwtRejection(const char* reason) { ++jwt_rejections_[reason]; }
+
   // Scratch space for building a head that is copied out before the call returns.
   std::string& headScratch() { return head_scratch_; }
 
@@ -75,6 +85,11 @@ class Worker {
 
   int id_;
   const Snapshot* snapshot_;
+  SharedState* shared_;
+  std::shared_ptr<const jwt::Verifier> verifier_;
+  uint64_t verifier_generation_ = UINT64_MAX;
+  jwt::TokenCache token_cache_{16384};
+  std::map<std::string, uint64_t> jwt_rejections_;  // rejections are rare; a map is fine
   std::function<void()> on_finished_;
   uv_loop_t loop_;
   uv_async_t stop_async_;

@@ -43,7 +43,8 @@ struct alignas(64) LocalLimiter::Shard {
                      full_at.end());
     int64_t threshold = full_at[drop - 1];
     // Ties at the threshold may leave a few more than `drop` out; that is harmless.
-    std::erase_if(buckets, [threshold](const auto& kv) { return kv.second.full_at_ms <= threshold; });
+    std::erase_if(buckets,
+                  [threshold](const auto& kv) { return kv.second.full_at_ms <= threshold; });
   }
 };
 

@@ -1,6 +1,5 @@
 #include "balancer/rate_limit/redis_limiter.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -10,6 +9,7 @@
 #include <limits>
 #include <optional>
 
+#include "balancer/rate_limit/hiredis_uv.h"
 #include "common/log/log.h"
 
 namespace balancer::rate_limit {
@@ -26,7 +26,12 @@ namespace {
 constexpr const char* kBucketScript = R"lua(
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
-local slack = 1e-9
+local slack_ms = 1e-6
+local function wait_ms(missing) return missing * 1000 / rate end
+local function whole_ms(ms)
+  if ms <= slack_ms then return 0 end
+  return math.ceil(ms - slack_ms)
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local saved = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
@@ -38,18 +43,16 @@ elseif now > ts then
 end
 tokens = math.min(tokens, burst)
 local allowed, retry = 0, 0
-if tokens + slack >= 1 then
+local wait = wait_ms(1 - tokens)
+if wait <= slack_ms then
   tokens, allowed = math.max(tokens - 1, 0), 1
 else
-  retry = math.max(math.ceil((1 - tokens) * 1000 / rate), 1)
+  retry = whole_ms(wait)
 end
-local reset = 0
-if burst - tokens > slack then
-  reset = math.ceil((burst - tokens) * 1000 / rate)
-end
+local reset = whole_ms(wait_ms(burst - tokens))
 redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', ts)
 redis.call('PEXPIRE', KEYS[1], math.max(reset, 1))
-return {allowed, math.floor(tokens + slack), retry, reset}
+return {allowed, math.floor(tokens + 1e-9), retry, reset}
 )lua";
 
 const RedisLimiter::Outcome kUnavailable{};
@@ -110,7 +113,7 @@ void RedisLimiter::connect() {
     lost(why.c_str());
     return;
   }
-  if (redisLibuvAttach(ctx, loop_) != REDIS_OK) {
+  if (!attachToLoop(ctx, loop_)) {
     redisAsyncFree(ctx);
     lost("cannot watch the socket");
     return;
@@ -159,8 +162,8 @@ void RedisLimiter::onDisconnect(const redisAsyncContext* ctx, int /*status*/) {
 // it is answered now rather than at its timeout, and a reconnect is scheduled.
 void RedisLimiter::lost(const char* why) {
   if (state_ == State::kConnected || connection_failures_ == 0) {
-    LOG_WARN("rate limit: Redis %s:%d unavailable (%s); global limits fail until it is back",
-             options_.host.c_str(), options_.port, why);
+    LOG_WARN("rate limit: Redis %s:%d unavailable (%s); global limits answer 'unavailable'"
+             " until it is back", options_.host.c_str(), options_.port, why);
   }
   ++connection_failures_;
   state_ = State::kDisconnected;
@@ -293,6 +296,9 @@ void RedisLimiter::onReply(redisAsyncContext* ctx, void* r, void* privdata) {
 // Runs a pending check's callback once, after taking it out of the queue, so that the
 // callback may call check() or close().
 void RedisLimiter::answer(Pending& pending, const Outcome& outcome) {
+  if (!pending.cb) {
+    return;  // answered already: a check resent after NOSCRIPT lets later ones overtake it
+  }
   Callback cb = std::move(pending.cb);
   pending.cb = nullptr;
   while (!pending_.empty() && !pending_.front().cb) {
@@ -316,7 +322,7 @@ void RedisLimiter::handleTimer() {
   uint64_t now = uv_now(loop_);
   while (!pending_.empty() && pending_.front().deadline_ms <= now) {
     if (pending_.front().cb) {
-      answer(pending_.front(), kUnavailable);
+      answer(pending_.front(), kUnavailable);  // also pops it
     } else {
       pending_.pop_front();
     }

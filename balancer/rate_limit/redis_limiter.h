@@ -29,7 +29,7 @@ namespace balancer::rate_limit {
 class RedisLimiter {
  public:
   struct Options {
-    std::string host = "127.0.0.1";  // an IP address or a name (resolved when connecting)
+    std::string host = "127.0.0.1";  // an IP address: a name is resolved blocking the loop
     int port = 6379;
     uint64_t timeout_ms = 50;           // a check's answer, from check() to its callback
     uint64_t connect_timeout_ms = 1000;
@@ -53,15 +53,16 @@ class RedisLimiter {
   RedisLimiter(const RedisLimiter&) = delete;
   RedisLimiter& operator=(const RedisLimiter&) = delete;
 
-  // Takes one token from the bucket `key` (rate in tokens per second, burst its capacity).
-  // `cb` runs exactly once on this loop: inside this call when the outcome is already known
-  // (not connected, too many pending, closed), else when Redis answers or at the timeout.
+  // Takes one token from the bucket `key` (rate in tokens per second, above 0; burst its
+  // capacity, at least 1). `key` may hold any bytes. `cb` runs exactly once on this loop:
+  // inside this call when the outcome is already known (not connected, too many pending,
+  // closed), else when Redis answers or at the timeout.
   void check(std::string_view key, double rate, double burst, Callback cb);
 
-  // Answers every pending check as unavailable, disconnects and closes the handles. The
-  // object may be destroyed right after; the loop needs one more turn to free the handles,
-  // after which uv_loop_close() returns 0. Do not call it (or destroy the object) from
-  // inside a callback that the loop's uv_walk is iterating; a check callback is fine.
+  // Answers every pending check as unavailable, disconnects and closes the handles; later
+  // checks answer unavailable at once. The object may be destroyed right after; the loop
+  // needs one more turn to free the handles, after which uv_loop_close() returns 0. A check
+  // callback may call close(), but must not destroy the limiter.
   void close();
 
   bool connected() const { return state_ == State::kConnected; }

@@ -6,15 +6,18 @@
 namespace balancer::rate_limit {
 
 namespace {
-// Refill arithmetic is in doubles: a token that is due at t may compute as 0.9999999999 at
-// t. The slack makes the request at exactly retry_after succeed, as its header promised.
-constexpr double kSlack = 1e-9;
+// Decisions are taken in time, not in tokens: a token is there when the wait for it is at
+// most kSlackMs. Doubles make a token due at t compute as 0.9999999999 at t; the slack
+// (far above that error, far below a millisecond) makes a request at exactly the promised
+// retry_after succeed.
+constexpr double kSlackMs = 1e-6;
 
-int64_t msUntil(double tokens_missing, double rate) {
-  if (tokens_missing <= kSlack) {
-    return 0;
-  }
-  return static_cast<int64_t>(std::ceil(tokens_missing * 1000.0 / rate));
+double waitMs(double tokens_missing, const Limit& limit) {
+  return tokens_missing * 1000.0 / limit.rate;
+}
+
+int64_t wholeMs(double ms) {
+  return ms <= kSlackMs ? 0 : static_cast<int64_t>(std::ceil(ms - kSlackMs));
 }
 }  // namespace
 
@@ -22,22 +25,22 @@ Bucket fullBucket(const Limit& limit, int64_t now_ms) { return Bucket{limit.burs
 
 Decision take(Bucket& bucket, const Limit& limit, int64_t now_ms) {
   if (now_ms > bucket.updated_ms) {
-    double elapsed = static_cast<double>(now_ms - bucket.updated_ms);
-    bucket.tokens += elapsed * limit.rate / 1000.0;
+    bucket.tokens += static_cast<double>(now_ms - bucket.updated_ms) * limit.rate / 1000.0;
     bucket.updated_ms = now_ms;
   }
   // Also clamps a bucket whose burst was lowered by a config reload.
   bucket.tokens = std::min(bucket.tokens, limit.burst);
 
   Decision d;
-  if (bucket.tokens + kSlack >= 1.0) {
+  double wait = waitMs(1.0 - bucket.tokens, limit);
+  if (wait <= kSlackMs) {
     bucket.tokens = std::max(bucket.tokens - 1.0, 0.0);
     d.allowed = true;
   } else {
-    d.retry_after_ms = std::max<int64_t>(msUntil(1.0 - bucket.tokens, limit.rate), 1);
+    d.retry_after_ms = wholeMs(wait);
   }
-  d.remaining = static_cast<int64_t>(std::floor(bucket.tokens + kSlack));
-  d.reset_ms = msUntil(limit.burst - bucket.tokens, limit.rate);
+  d.remaining = static_cast<int64_t>(std::floor(bucket.tokens + 1e-9));
+  d.reset_ms = wholeMs(waitMs(limit.burst - bucket.tokens, limit));
   return d;
 }
 

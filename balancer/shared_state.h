@@ -1,0 +1,30 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "common/jwt/verifier.h"
+
+namespace balancer {
+
+// What the workers share besides the immutable snapshot: things replaced at run time, on
+// SIGHUP. Workers notice a change through a generation counter read with a relaxed load, so
+// the request path takes the shared pointer's internal lock only after a reload.
+class SharedState {
+ public:
+  void setVerifier(std::shared_ptr<const jwt::Verifier> verifier) {
+    verifier_.store(std::move(verifier));
+    verifier_generation_.fetch_add(1, std::memory_order_release);
+  }
+  std::shared_ptr<const jwt::Verifier> verifier() const { return verifier_.load(); }
+  uint64_t verifierGeneration() const {
+    return verifier_generation_.load(std::memory_order_acquire);
+  }
+
+ private:
+  std::atomic<std::shared_ptr<const jwt::Verifier>> verifier_;
+  std::atomic<uint64_t> verifier_generation_{0};
+};
+
+}  // namespace balancer
