@@ -173,7 +173,14 @@ void readLimits(Reader& r, const YAML::Node& node, LimitsConfig* out) {
   if (!r.isMap(node, "limits")) {
     return;
   }
-  r.checkKeys(node, "limits", {"max_header_bytes", "max_headers", "max_body_size"});
+  r.checkKeys(node, "limits",
+              {"max_header_bytes", "max_headers", "max_body_size", "max_connections_per_worker"});
+  if (node["max_connections_per_worker"]) {
+    if (auto v = r.integer(node["max_connections_per_worker"], "limits.max_connections_per_worker",
+                           0, 10000000)) {
+      out->max_connections_per_worker = static_cast<size_t>(*v);
+    }
+  }
   if (node["max_header_bytes"]) {
     if (auto v = r.size(node["max_header_bytes"], "limits.max_header_bytes")) {
       out->max_header_bytes = *v;
@@ -424,8 +431,11 @@ void readRoute(Reader& r, const YAML::Node& node, const Config& config, bool has
   if (!r.isMap(node, "a route")) {
     return;
   }
-  r.checkKeys(node, "route",
-              {"match", "upstream", "strip_prefix", "auth", "require_roles", "rate_limit"});
+  r.checkKeys(node, "route", {"match", "upstream", "strip_prefix", "auth", "require_roles",
+                              "rate_limit", "max_body_size"});
+  if (node["max_body_size"]) {
+    route->max_body_size = r.size(node["max_body_size"], "max_body_size");
+  }
   if (!node["match"]) {
     r.error(node, "route needs a match");
   } else if (r.isMap(node["match"], "match")) {

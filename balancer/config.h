@@ -53,6 +53,7 @@ struct RouteConfig {
   std::string strip_prefix;
   AuthMode auth = AuthMode::kNone;
   std::vector<std::string> require_roles;
+  std::optional<uint64_t> max_body_size;  // tighter than limits.max_body_size for this route
 };
 
 struct TlsCertificateConfig {
@@ -84,6 +85,7 @@ struct LimitsConfig {
   size_t max_header_bytes = 32 * 1024;
   size_t max_headers = 100;
   uint64_t max_body_size = 100ull * 1024 * 1024;
+  size_t max_connections_per_worker = 0;  // 0: no cap beyond the file descriptor limit
 };
 
 struct JwtConfig {

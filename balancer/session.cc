@@ -425,6 +425,12 @@ int Session::onHeadersComplete() {
   const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(route)];
   ex.pool = &worker_->pool(snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
   ex.drop_access_token = false;
+  ex.body_bytes = 0;
+  ex.body_limit = rc.max_body_size.value_or(UINT64_MAX);
+  if (parser_.hasContentLength() && parser_.contentLength() > ex.body_limit) {
+    reply(413, "request body too large", true);
+    return kPause;
+  }
   buffers().identity_headers.clear();
   if (rc.auth != AuthMode::kNone && !authenticate(rc, target)) {
     return has_body || ex.upgrade ? kPause : 0;
@@ -529,6 +535,22 @@ void Session::buildUpstreamHead(const RequestTarget& target, std::string_view st
 int Session::onBody(const char* data, size_t len) {
   if (exchange_.local) {
     return 0;
+  }
+  exchange_.body_bytes += len;
+  if (exchange_.body_bytes > exchange_.body_limit) {
+    // A chunked body past the route's limit: the upstream has part of it and must not
+    // take the rest as a complete request.
+    if (exchange_.conn != nullptr) {
+      exchange_.conn->close();
+      exchange_.conn = nullptr;
+    }
+    releaseBackend();
+    if (exchange_.response_started) {
+      close();
+    } else {
+      reply(413, "request body too large", true);
+    }
+    return kPause;
   }
   forwardBody(data, len);
   return 0;

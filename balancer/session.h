@@ -85,6 +85,8 @@ class Session final : public http::ParserListener, public http::OutputListener {
     bool client_http10 = false;
     bool close_after = false;
     bool drop_access_token = false;  // the token came in the query: not forwarded
+    uint64_t body_limit = UINT64_MAX;  // the route's max_body_size
+    uint64_t body_bytes = 0;
   };
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);

@@ -164,6 +164,18 @@ void Worker::onConnection(uv_stream_t* server, int status) {
   if (self->stopping_) {
     return;
   }
+  size_t cap = self->snapshot_->config().limits.max_connections_per_worker;
+  if (cap != 0 && self->session_count_ >= cap) {
+    // Over the cap: take the connection off the queue and close it at once, rather than let
+    // the kernel's queue grow with clients that would only time out.
+    auto* refused = new uv_tcp_t;
+    uv_tcp_init(&self->loop_, refused);
+    uv_accept(server, reinterpret_cast<uv_stream_t*>(refused));
+    uv_close(reinterpret_cast<uv_handle_t*>(refused),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    ++self->refused_connections_;
+    return;
+  }
   auto* session = new Session(self, self->snapshot_, handle->listener);
   session->start(server);
 }

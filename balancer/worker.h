@@ -97,6 +97,7 @@ class Worker {
   std::vector<std::unique_ptr<UpstreamPool>> pools_;
   Session* sessions_ = nullptr;  // intrusive list through Session::prev_/next_
   size_t session_count_ = 0;
+  uint64_t refused_connections_ = 0;  // over limits.max_connections_per_worker
   std::vector<std::unique_ptr<ExchangeBuffers>> free_buffers_;
   std::string head_scratch_;
   std::unique_ptr<char[]> read_buffer_;
