@@ -1,5 +1,7 @@
 #include "balancer/config.h"
 
+#include "balancer/rate_limit/rate.h"
+
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -426,6 +428,56 @@ bool isToken(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
+std::optional<RateLimitConfig> readRateLimit(Reader& r, const YAML::Node& node, bool has_redis) {
+  if (!r.isMap(node, "rate_limit")) {
+    return std::nullopt;
+  }
+  r.checkKeys(node, "rate_limit", {"rate", "burst", "key", "scope"});
+  RateLimitConfig rl;
+  if (!node["rate"]) {
+    r.error(node, "rate_limit needs a rate (e.g. 100/s)");
+  } else if (auto text = r.scalar(node["rate"], "rate_limit.rate")) {
+    std::string message;
+    if (auto rate = rate_limit::parseRate(*text, &message)) {
+      rl.rate = *rate;
+    } else {
+      r.error(node["rate"], "rate_limit.rate: " + message);
+    }
+  }
+  rl.burst = rl.rate > 1 ? rl.rate : 1;
+  if (node["burst"]) {
+    if (auto v = r.integer(node["burst"], "rate_limit.burst", 1, 100000000)) {
+      rl.burst = static_cast<double>(*v);
+    }
+  }
+  if (node["key"]) {
+    auto k = r.scalar(node["key"], "rate_limit.key").value_or("");
+    if (k == "ip") {
+      rl.key = RateLimitConfig::Key::kIp;
+    } else if (k == "user") {
+      rl.key = RateLimitConfig::Key::kUser;
+    } else if (k == "route") {
+      rl.key = RateLimitConfig::Key::kRoute;
+    } else {
+      r.error(node["key"], "rate_limit.key must be ip, user or route");
+    }
+  }
+  if (node["scope"]) {
+    auto sc = r.scalar(node["scope"], "rate_limit.scope").value_or("");
+    if (sc == "local") {
+      rl.scope = RateLimitConfig::Scope::kLocal;
+    } else if (sc == "global") {
+      rl.scope = RateLimitConfig::Scope::kGlobal;
+      if (!has_redis) {
+        r.error(node["scope"], "scope: global needs a top-level redis section");
+      }
+    } else {
+      r.error(node["scope"], "rate_limit.scope must be local or global");
+    }
+  }
+  return rl;
+}
+
 void readRoute(Reader& r, const YAML::Node& node, const Config& config, bool has_jwt,
                RouteConfig* route) {
   if (!r.isMap(node, "a route")) {
@@ -520,7 +572,7 @@ void readRoute(Reader& r, const YAML::Node& node, const Config& config, bool has
     }
   }
   if (node["rate_limit"]) {
-    r.error(node["rate_limit"], "rate limiting is not implemented yet");
+    route->rate_limit = readRateLimit(r, node["rate_limit"], config.redis.has_value());
   }
 }
 
@@ -572,10 +624,26 @@ void readConfig(Reader& r, const YAML::Node& root, Config* config) {
   if (root["redis"]) {
     const YAML::Node& a = root["redis"];
     if (r.isMap(a, "redis")) {
-      r.checkKeys(a, "redis", {"address"});
-      if (a["address"]) {
-        r.address(a["address"], "redis.address");
+      r.checkKeys(a, "redis", {"address", "timeout", "fail_open"});
+      RedisConfig rc;
+      if (!a["address"]) {
+        r.error(a, "redis needs an address");
+      } else if (auto addr = r.address(a["address"], "redis.address")) {
+        rc.address = *addr;
       }
+      if (a["timeout"]) {
+        if (auto d = r.duration(a["timeout"], "redis.timeout")) {
+          rc.timeout = *d;
+        }
+      }
+      if (a["fail_open"]) {
+        auto v = r.scalar(a["fail_open"], "redis.fail_open").value_or("");
+        if (v != "true" && v != "false") {
+          r.error(a["fail_open"], "redis.fail_open must be true or false");
+        }
+        rc.fail_open = v != "false";
+      }
+      config->redis = rc;
     }
   }
   if (root["jwt"]) {

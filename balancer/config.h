@@ -44,6 +44,21 @@ struct UpstreamConfig {
   PoolConfig pool;
 };
 
+struct RateLimitConfig {
+  enum class Key { kIp, kUser, kRoute };
+  enum class Scope { kLocal, kGlobal };
+  double rate = 0;  // tokens per second
+  double burst = 1;
+  Key key = Key::kIp;
+  Scope scope = Scope::kLocal;
+};
+
+struct RedisConfig {
+  util::SocketAddress address;
+  Millis timeout{50};     // a global limit check slower than this fails open (or closed)
+  bool fail_open = true;  // when Redis cannot answer: serve (and count) rather than refuse
+};
+
 struct RouteConfig {
   std::string host;         // empty: any host; "*.example.com" matches subdomains
   std::string path;         // exact path
@@ -54,6 +69,7 @@ struct RouteConfig {
   AuthMode auth = AuthMode::kNone;
   std::vector<std::string> require_roles;
   std::optional<uint64_t> max_body_size;  // tighter than limits.max_body_size for this route
+  std::optional<RateLimitConfig> rate_limit;
 };
 
 struct TlsCertificateConfig {
@@ -105,6 +121,7 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::optional<util::SocketAddress> admin_address;
   std::optional<JwtConfig> jwt;
+  std::optional<RedisConfig> redis;
   std::vector<UpstreamConfig> upstreams;
   std::vector<RouteConfig> routes;
 

@@ -17,6 +17,9 @@ struct ExchangeBuffers {
   std::string early_body;             // body bytes received before the upstream was ready
   std::string request_id;
   std::string identity_headers;       // from a verified token, added to the forwarded request
+  std::string user;                   // the token's sub, for rate limits keyed by user
+  std::string limit_key;              // the rate limit bucket's key
+  std::string limit_headers;          // Retry-After and RateLimit-* of a 429
 };
 
 }  // namespace balancer

@@ -432,6 +432,7 @@ int Session::onHeadersComplete() {
     return kPause;
   }
   buffers().identity_headers.clear();
+  buffers().user.clear();
   if (rc.auth != AuthMode::kNone && !authenticate(rc, target)) {
     return has_body || ex.upgrade ? kPause : 0;
   }
@@ -440,7 +441,11 @@ int Session::onHeadersComplete() {
     // Unless the upstream switches protocols, nothing after this request can be parsed.
     ex.close_after = true;
   }
-  dispatch();
+  if (rc.rate_limit) {
+    limitThenDispatch(*rc.rate_limit, route);
+  } else {
+    dispatch();
+  }
   return close_when_flushed_ ? kPause : 0;
 }
 
@@ -494,6 +499,7 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
       return false;
     }
   }
+  buffers().user = claims->sub;
   std::string& identity = buffers().identity_headers;
   for (const auto& [claim, header] : snapshot_->config().jwt->claims_to_headers) {
     if (auto value = claims->claim(claim)) {
@@ -501,6 +507,66 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
     }
   }
   return true;
+}
+
+void Session::limitThenDispatch(const RateLimitConfig& limit, int route) {
+  ExchangeBuffers& buf = buffers();
+  std::string& key = buf.limit_key;
+  key.assign(std::to_string(route)).push_back(':');
+  switch (limit.key) {
+    case RateLimitConfig::Key::kIp:
+      key.append(client_ip_);
+      break;
+    case RateLimitConfig::Key::kUser:
+      key.append(buf.user.empty() ? std::string_view(client_ip_) : std::string_view(buf.user));
+      break;
+    case RateLimitConfig::Key::kRoute:
+      break;
+  }
+  if (limit.scope == RateLimitConfig::Scope::kLocal) {
+    onLimitDecision(worker_->shared().localLimiter().check(key, {limit.rate, limit.burst}), limit);
+    return;
+  }
+  if (!alive_) {
+    alive_ = std::make_shared<Session*>(this);
+  }
+  std::shared_ptr<Session*> alive = alive_;
+  const RateLimitConfig* config = &limit;
+  worker_->redisLimiter()->check(
+      key, limit.rate, limit.burst, [alive, config](const rate_limit::RedisLimiter::Outcome& o) {
+        Session* self = *alive;
+        if (self == nullptr || !self->exchange_.active || self->state_ != State::kOpen) {
+          return;  // the client left while Redis thought
+        }
+        if (o.available) {
+          self->onLimitDecision(o.decision, *config);
+        } else {
+          self->onLimitUnavailable();
+        }
+      });
+}
+
+void Session::onLimitDecision(const rate_limit::Decision& decision, const RateLimitConfig& limit) {
+  if (decision.allowed) {
+    dispatch();
+    return;
+  }
+  std::string& h = buffers().limit_headers;
+  h.assign("Retry-After: ").append(std::to_string(rate_limit::retryAfterSeconds(decision)));
+  h.append("\r\nRateLimit-Limit: ").append(std::to_string(static_cast<int64_t>(limit.burst)));
+  h.append("\r\nRateLimit-Remaining: ").append(std::to_string(decision.remaining));
+  h.append("\r\nRateLimit-Reset: ").append(std::to_string(rate_limit::resetSeconds(decision)));
+  h.append("\r\n");
+  failExchange(429, "rate limited", h);
+}
+
+void Session::onLimitUnavailable() {
+  worker_->countRateLimitUnavailable();
+  if (snapshot_->config().redis->fail_open) {
+    dispatch();  // Redis down or slow: serve rather than hold or refuse every client
+  } else {
+    failExchange(503, "rate limiter unavailable");
+  }
 }
 
 void Session::redirectToHttps() {
@@ -937,14 +1003,15 @@ void Session::reply(int status, std::string_view message, bool close_after,
   }
 }
 
-void Session::failExchange(int status, std::string_view message) {
+void Session::failExchange(int status, std::string_view message,
+                           std::string_view extra_headers) {
   Exchange& ex = exchange_;
   if (ex.response_started) {
     close();
     return;
   }
   bool body_unread = !ex.request_complete && parser_.hasBody();
-  reply(status, message, ex.close_after || body_unread);
+  reply(status, message, ex.close_after || body_unread, extra_headers);
   if (ex.request_complete && state_ == State::kOpen && !close_when_flushed_) {
     // Outside the parser: the next pipelined request may go on.
     ex.active = false;
@@ -1038,6 +1105,9 @@ void Session::close() {
     return;
   }
   state_ = State::kClosed;
+  if (alive_) {
+    *alive_ = nullptr;
+  }
   if (exchange_.conn != nullptr) {
     exchange_.conn->detach();
     exchange_.conn->close();

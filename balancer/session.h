@@ -2,11 +2,13 @@
 
 #include <uv.h>
 
+#include <memory>
 #include <string>
 
 #include "balancer/exchange_buffers.h"
 #include "balancer/listener_runtime.h"
 #include "balancer/policy.h"
+#include "balancer/rate_limit/token_bucket.h"
 #include "balancer/router.h"
 #include "balancer/upstream_connection.h"
 #include "common/http/output_queue.h"
@@ -110,6 +112,12 @@ class Session final : public http::ParserListener, public http::OutputListener {
   // Checks the route's JWT requirement. Returns true to go on, with the identity headers in
   // the exchange's buffers; false after answering 401 or 403.
   bool authenticate(const RouteConfig& route, const RequestTarget& target);
+  // Takes a token from the route's bucket, then dispatches or answers 429. A global limit
+  // asks Redis and goes on when it answers (or fails open); the body waits meanwhile as it
+  // does while an upstream connects.
+  void limitThenDispatch(const RateLimitConfig& limit, int route);
+  void onLimitDecision(const rate_limit::Decision& decision, const RateLimitConfig& limit);
+  void onLimitUnavailable();
   void buildUpstreamHead(const RequestTarget& target, std::string_view strip_prefix);
   void dispatch();
   void sendRequest();
@@ -118,7 +126,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void finishExchange();
   void reply(int status, std::string_view message, bool close_after,
              std::string_view extra_headers = {});
-  void failExchange(int status, std::string_view message);
+  void failExchange(int status, std::string_view message, std::string_view extra_headers = {});
 
   // The exchange's buffers, leased from the worker on first use.
   ExchangeBuffers& buffers();
@@ -151,6 +159,8 @@ class Session final : public http::ParserListener, public http::OutputListener {
   Exchange exchange_;
   char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
   // The worker's list of its sessions (for graceful shutdown), linked without allocating.
+  // Lets an answer that comes after the session closed (Redis) see that it did.
+  std::shared_ptr<Session*> alive_;
   Session* prev_ = nullptr;
   Session* next_ = nullptr;
   friend class Worker;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "balancer/rate_limit/local_limiter.h"
 #include "common/jwt/verifier.h"
 
 namespace balancer {
@@ -21,10 +22,13 @@ class SharedState {
   uint64_t verifierGeneration() const {
     return verifier_generation_.load(std::memory_order_acquire);
   }
+  // Buckets of scope: local limits, shared by every worker of this process.
+  rate_limit::LocalLimiter& localLimiter() { return local_limiter_; }
 
  private:
   std::atomic<std::shared_ptr<const jwt::Verifier>> verifier_;
   std::atomic<uint64_t> verifier_generation_{0};
+  rate_limit::LocalLimiter local_limiter_;
 };
 
 }  // namespace balancer

@@ -27,6 +27,15 @@ Worker::Worker(int id, const Snapshot* snapshot, SharedState* shared,
     pools_.push_back(std::make_unique<UpstreamPool>(this, snapshot_->upstreams()[i].get(),
                                                     random_state_ + i * 7919));
   }
+  if (const auto& redis = snapshot_->config().redis) {
+    rate_limit::RedisLimiter::Options options;
+    char ip[64];
+    util::formatIp(redis->address.get(), ip, sizeof ip);
+    options.host = ip;
+    options.port = redis->address.port();
+    options.timeout_ms = static_cast<uint64_t>(redis->timeout.count());
+    redis_limiter_ = std::make_unique<rate_limit::RedisLimiter>(&loop_, options);
+  }
   for (const Listening& l : listening) {
     auto handle = std::make_unique<ListenerHandle>();
     handle->worker = this;
@@ -150,6 +159,9 @@ void Worker::finishIfDone() {
   loop_closing_ = true;
   for (auto& pool : pools_) {
     pool->closeIdle();
+  }
+  if (redis_limiter_) {
+    redis_limiter_->close();
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
 }

@@ -12,6 +12,7 @@
 
 #include "balancer/exchange_buffers.h"
 #include "balancer/listener_runtime.h"
+#include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/shared_state.h"
 #include "common/jwt/token_cache.h"
 #include "balancer/upstream_pool.h"
@@ -57,6 +58,11 @@ class Worker {
   // verified tokens, emptied when SIGHUP brings new keys.
   const jwt::Verifier* verifier();
   jwt::TokenCache& tokenCache() { return token_cache_; }
+  SharedState& shared() { return *shared_; }
+  // This loop's connection to Redis for scope: global limits (null without a redis section).
+  rate_limit::RedisLimiter* redisLimiter() { return redis_limiter_.get(); }
+  // Counts a request served because Redis could not answer (fail open).
+  void countRateLimitUnavailable() { ++rate_limit_unavailable_; }
   // Counts a refused token by reason ("expired", "missing", ...), for the metrics to come.
   void countJwtRejection(const char* reason) { ++jwt_rejections_[reason]; }
 
@@ -98,6 +104,8 @@ class Worker {
   Session* sessions_ = nullptr;  // intrusive list through Session::prev_/next_
   size_t session_count_ = 0;
   uint64_t refused_connections_ = 0;  // over limits.max_connections_per_worker
+  std::unique_ptr<rate_limit::RedisLimiter> redis_limiter_;
+  uint64_t rate_limit_unavailable_ = 0;
   std::vector<std::unique_ptr<ExchangeBuffers>> free_buffers_;
   std::string head_scratch_;
   std::unique_ptr<char[]> read_buffer_;

@@ -164,7 +164,7 @@ TEST_CASE("a route with auth needs the jwt section; rate limits are checked") {
   auto result = loadConfigString(yaml);
   REQUIRE_FALSE(result.config);
   CHECK(findError(result.errors, "needs a top-level jwt section") != nullptr);
-  CHECK(findError(result.errors, "rate limiting is not implemented") != nullptr);
+  CHECK(findError(result.errors, "needs a top-level jwt section") != nullptr);
 }
 
 TEST_CASE("strip_prefix must be a prefix of the route's path_prefix") {
@@ -213,4 +213,23 @@ routes:
   CHECK(findError(result.errors, "min_version must be") != nullptr);
   CHECK(findError(result.errors, "unknown key 'cipherz' in tls") != nullptr);
   CHECK(findError(result.errors, "cannot redirect to itself") != nullptr);
+}
+
+TEST_CASE("rate limits: rate, burst, key and scope, global needing redis") {
+  std::string yaml = kGood;
+  yaml += "    rate_limit: { rate: 100/s, burst: 200, key: user, scope: local }\n";
+  auto ok = loadConfigString(yaml);
+  REQUIRE(ok.errors.empty());
+  const auto& rl = *ok.config->routes[0].rate_limit;
+  CHECK(rl.rate == 100.0);
+  CHECK(rl.burst == 200.0);
+  CHECK(rl.key == balancer::RateLimitConfig::Key::kUser);
+
+  std::string bad = kGood;
+  bad += "    rate_limit: { rate: fast, key: cookie, scope: global }\n";
+  auto result = loadConfigString(bad);
+  REQUIRE_FALSE(result.config);
+  CHECK(findError(result.errors, "rate_limit.rate") != nullptr);
+  CHECK(findError(result.errors, "rate_limit.key must be") != nullptr);
+  CHECK(findError(result.errors, "needs a top-level redis section") != nullptr);
 }
