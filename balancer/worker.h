@@ -94,7 +94,7 @@ class Worker {
   SharedState* shared_;
   std::shared_ptr<const jwt::Verifier> verifier_;
   uint64_t verifier_generation_ = UINT64_MAX;
-  jwt::TokenCache token_cache_{16384};
+  jwt::TokenCache token_cache_{4096};
   std::map<std::string, uint64_t> jwt_rejections_;  // rejections are rare; a map is fine
   std::function<void()> on_finished_;
   uv_loop_t loop_;
