@@ -18,7 +18,14 @@ const llhttp_settings_t& Parser::settings() {
     s.on_header_field = &Parser::onHeaderFieldCb;
     s.on_header_value = &Parser::onHeaderValueCb;
     s.on_header_field_complete = [](llhttp_t* p) {
-      self(p)->head_->headers.endName();
+      Parser* parser = self(p);
+      // llhttp reports no piece at all for an empty name (": value"); without this its value
+      // would be taken as more of the previous header's.
+      if (!parser->name_started_) {
+        return parser->fail(ParseError::kMalformed, "empty header name");
+      }
+      parser->name_started_ = false;
+      parser->head_->headers.endName();
       return 0;
     };
     s.on_headers_complete = &Parser::onHeadersCompleteCb;
@@ -125,6 +132,7 @@ int Parser::onMessageBeginCb(llhttp_t* p) {
   }
   s->head_->clear();
   s->value_header_ = 0;
+  s->name_started_ = false;
   s->head_bytes_ = 0;
   s->content_length_ = 0;
   s->body_bytes_ = 0;
@@ -150,6 +158,7 @@ int Parser::onHeaderFieldCb(llhttp_t* p, const char* at, size_t len) {
   if (std::memchr(at, ' ', len) != nullptr || std::memchr(at, '\t', len) != nullptr) {
     return s->fail(ParseError::kMalformed, "whitespace in a header name");
   }
+  s->name_started_ = s->name_started_ || len > 0;
   s->head_->headers.appendName(at, len);
   if (s->head_->headers.size() > s->limits_->max_headers) {
     return s->fail(ParseError::kHeadersTooLarge, "too many header fields");
@@ -181,6 +190,28 @@ int Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
 
 int Parser::onHeadersCompleteCb(llhttp_t* p) {
   Parser* s = self(p);
+  if (p->type == HTTP_REQUEST) {
+    // Shapes llhttp lets through here that another server could read differently.
+    if (p->http_major != 1) {
+      return s->fail(ParseError::kMalformed, "unsupported HTTP version");
+    }
+    int hosts = 0;
+    bool transfer_encoding = (p->flags & F_TRANSFER_ENCODING) != 0;
+    const HeaderList& headers = s->head_->headers;
+    for (size_t i = 0; i < headers.size(); ++i) {
+      hosts += headers.kind(i) == HeaderKind::kHost ? 1 : 0;
+      // Even an empty one, which llhttp does not flag.
+      transfer_encoding = transfer_encoding || headers.kind(i) == HeaderKind::kTransferEncoding;
+    }
+    if (transfer_encoding && (p->flags & F_CHUNKED) == 0) {
+      // Without a final chunked the body's end is unknowable (RFC 9112 6.3); llhttp says so
+      // only after this callback, when the request would already be on its way.
+      return s->fail(ParseError::kMalformed, "Transfer-Encoding does not end in chunked");
+    }
+    if (hosts > 1) {
+      return s->fail(ParseError::kMalformed, "more than one Host header");
+    }
+  }
   s->content_length_ = s->hasContentLength() ? p->content_length : 0;
   if (s->content_length_ > s->limits_->max_body_size) {
     return s->fail(ParseError::kBodyTooLarge, "body too large");

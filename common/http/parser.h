@@ -129,6 +129,7 @@ class Parser {
   const char* execute_begin_ = nullptr;
   const char* execute_end_ = nullptr;
   size_t value_header_ = 0;  // 1-based index of the header the last value piece belonged to
+  bool name_started_ = false;  // a piece of the current header's name has been seen
   const char* value_piece_end_ = nullptr;
   const char* value_piece_execute_end_ = nullptr;
   uint64_t value_piece_execute_ = 0;

@@ -104,7 +104,11 @@ std::shared_ptr<ServerContext> ServerContext::load(const ServerOptions& options,
     // Buffers are freed while a connection is idle: 10,000 idle TLS clients stay cheap.
     SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);  // tickets only: no shared cache
+    // Tickets only, no cache in memory; but the server side must be "on", or OpenSSL sends
+    // no new ticket after a resumed TLS 1.3 handshake and every other reconnection is full.
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER | SSL_SESS_CACHE_NO_INTERNAL);
+    static const unsigned char kSessionContext[] = "balancer";
+    SSL_CTX_set_session_id_context(ctx, kSessionContext, sizeof kSessionContext - 1);
     SSL_CTX_set_alpn_select_cb(ctx, &onAlpn, nullptr);
     // The macros for these two cast in C style; the calls they stand for are spelled out.
     SSL_CTX_callback_ctrl(ctx, SSL_CTRL_SET_TLSEXT_SERVERNAME_CB,

@@ -54,6 +54,10 @@ int TicketKeys::onTicket(SSL* ssl, unsigned char key_name[16], unsigned char* iv
       key = self->current_;
     } else if (std::memcmp(key_name, self->current_.name, 16) == 0) {
       key = self->current_;
+      // Renew even under the current key: OpenSSL sends a TLS 1.3 client no new ticket
+      // after a resumption unless asked, leaving it a full handshake next time. Fresh
+      // tickets also keep one client's connections from being linked by a reused ticket.
+      result = 2;
     } else if (self->has_previous_ && std::memcmp(key_name, self->previous_.name, 16) == 0) {
       key = self->previous_;
       result = 2;  // valid, but issue a new ticket under the current key

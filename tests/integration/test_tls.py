@@ -138,6 +138,18 @@ def test(h):
                            stdin=request)
             reused += "Reused, TLS" in out
         h.expect_eq(reused, 8, "resumed handshakes out of 8")
+        # Each resumption must hand out a new ticket, or every other reconnection is a full
+        # handshake: chain them, each connection using the ticket the previous one received.
+        chained = 0
+        for i in range(6):
+            nxt = h.dir / f"chain-{i}.pem"
+            out = s_client(port, "-servername", "shop.test", "-ign_eof", "-sess_in", str(sess),
+                           "-sess_out", str(nxt), stdin=request)
+            chained += "Reused, TLS" in out
+            if not nxt.exists():
+                break
+            sess = nxt
+        h.expect_eq(chained, 6, "resumptions in a chain of 6, each from the last ticket")
 
     with h.step("plain HTTP and garbage on the TLS port are closed; others go on"):
         keep = tls_socket(port, "shop.test", CERTS / "ca.crt")

@@ -128,6 +128,13 @@ TEST_CASE("malformed and smuggling-shaped requests are refused") {
       "GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
       "\x01\x02garbage\r\n\r\n",
       "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: a\r\n: empty\r\n\r\n",
+      "GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n",
+      "GET /nine\nHost: x\n\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
       "GET / HTTP/1.1\r\nX:\ta\r\n \tfolded\r\n\r\n",
   };
   for (const char* req : bad) {
