@@ -116,6 +116,13 @@ void Worker::sessionClosed(Session* session) {
   finishIfDone();
 }
 
+void Worker::countRateLimitUnavailable() {
+  if (rate_limit_unavailable_++ % 10000 == 0) {
+    LOG_WARN("worker %d: Redis unavailable for global rate limits (%llu requests so far)", id_,
+             static_cast<unsigned long long>(rate_limit_unavailable_));
+  }
+}
+
 const jwt::Verifier* Worker::verifier() {
   uint64_t generation = shared_->verifierGeneration();
   if (generation != verifier_generation_) {

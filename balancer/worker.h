@@ -61,8 +61,9 @@ class Worker {
   SharedState& shared() { return *shared_; }
   // This loop's connection to Redis for scope: global limits (null without a redis section).
   rate_limit::RedisLimiter* redisLimiter() { return redis_limiter_.get(); }
-  // Counts a request served because Redis could not answer (fail open).
-  void countRateLimitUnavailable() { ++rate_limit_unavailable_; }
+  // Counts a request Redis could not rule on (served when failing open), and says so in the
+  // log at the first and then every 10,000th, so an outage is visible but not a flood.
+  void countRateLimitUnavailable();
   // Counts a refused token by reason ("expired", "missing", ...), for the metrics to come.
   void countJwtRejection(const char* reason) { ++jwt_rejections_[reason]; }
 
