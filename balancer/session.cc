@@ -308,17 +308,8 @@ void Session::handleParseError() {
     default:
       break;
   }
-  if (exchange_.active && !exchange_.local) {
-    // The error is in the body: the upstream has part of a request it will never complete.
-    if (exchange_.conn != nullptr) {
-      exchange_.conn->close();
-      exchange_.conn = nullptr;
-    }
-    releaseBackend();
-    if (exchange_.response_started) {
-      close();
-      return;
-    }
+  if (exchange_.active && !exchange_.local && !abandonUpstream()) {
+    return;  // the error is in the body, and the response had begun
   }
   if (!exchange_.active) {
     worker_->newRequestId(&buffers().request_id);
@@ -604,16 +595,8 @@ int Session::onBody(const char* data, size_t len) {
   }
   exchange_.body_bytes += len;
   if (exchange_.body_bytes > exchange_.body_limit) {
-    // A chunked body past the route's limit: the upstream has part of it and must not
-    // take the rest as a complete request.
-    if (exchange_.conn != nullptr) {
-      exchange_.conn->close();
-      exchange_.conn = nullptr;
-    }
-    releaseBackend();
-    if (exchange_.response_started) {
-      close();
-    } else {
+    // A chunked body past the route's limit.
+    if (abandonUpstream()) {
       reply(413, "request body too large", true);
     }
     return kPause;
@@ -733,6 +716,20 @@ void Session::flushUpstream() {
   if (r < 0) {
     conn->onOutputError(r);
   }
+}
+
+bool Session::abandonUpstream() {
+  // The upstream has part of a request it must never take for a whole one.
+  if (exchange_.conn != nullptr) {
+    exchange_.conn->close();
+    exchange_.conn = nullptr;
+  }
+  releaseBackend();
+  if (exchange_.response_started) {
+    close();
+    return false;
+  }
+  return true;
 }
 
 void Session::releaseBackend() {

@@ -123,6 +123,9 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void sendRequest();
   void forwardBody(const char* data, size_t len);
   void releaseBackend();
+  // The request will not be completed (an error in its body): closes the upstream connection
+  // that has part of it. Returns false when a response had begun, the session then closed.
+  bool abandonUpstream();
   void finishExchange();
   void reply(int status, std::string_view message, bool close_after,
              std::string_view extra_headers = {});
