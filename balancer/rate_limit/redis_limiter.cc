@@ -9,7 +9,7 @@
 #include <limits>
 #include <optional>
 
-#include "balancer/rate_limit/hiredis_uv.h"
+#include "common/redis/hiredis_uv.h"
 #include "common/log/log.h"
 
 namespace balancer::rate_limit {
@@ -113,7 +113,7 @@ void RedisLimiter::connect() {
     lost(why.c_str());
     return;
   }
-  if (!attachToLoop(ctx, loop_)) {
+  if (!redis::attachToLoop(ctx, loop_)) {
     redisAsyncFree(ctx);
     lost("cannot watch the socket");
     return;

@@ -12,6 +12,49 @@ void Responder::send(Response response) {
   conn_.reset();
 }
 
+void Responder::upgrade(Response response, Takeover takeover) {
+  auto conn = conn_.lock();
+  conn_.reset();
+  if (!conn) {
+    takeover(UpgradedStream());
+    return;
+  }
+  conn->upgrade(exchange_, std::move(response), std::move(takeover));
+}
+
+UpgradedStream::UpgradedStream(UpgradedStream&& other) noexcept
+    : tcp_(std::exchange(other.tcp_, nullptr)),
+      buffered_(std::move(other.buffered_)),
+      server_(std::exchange(other.server_, nullptr)) {}
+
+UpgradedStream& UpgradedStream::operator=(UpgradedStream&& other) noexcept {
+  if (this != &other) {
+    reset();
+    tcp_ = std::exchange(other.tcp_, nullptr);
+    buffered_ = std::move(other.buffered_);
+    server_ = std::exchange(other.server_, nullptr);
+  }
+  return *this;
+}
+
+UpgradedStream::~UpgradedStream() { reset(); }
+
+void UpgradedStream::reset() {
+  if (tcp_ != nullptr) {
+    uv_close(reinterpret_cast<uv_handle_t*>(tcp_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });
+    tcp_ = nullptr;
+  }
+}
+
+uv_tcp_t* UpgradedStream::release() { return std::exchange(tcp_, nullptr); }
+
+void UpgradedStream::watchServerClose(std::weak_ptr<ServerCloseListener> listener) {
+  if (server_ != nullptr) {
+    server_->watchUpgraded(std::move(listener));
+  }
+}
+
 Server::Server(uv_loop_t* loop, Handler handler, ServerOptions options)
     : loop_(loop), handler_(std::move(handler)), options_(options) {}
 
@@ -54,6 +97,27 @@ void Server::close() {
     }
   }
   connections_.clear();
+  // Moved out first: a listener may close its connection, and so end, from within the call.
+  std::vector<std::weak_ptr<ServerCloseListener>> upgraded;
+  upgraded.swap(upgraded_);
+  for (auto& weak : upgraded) {
+    if (auto listener = weak.lock()) {
+      listener->onServerClose();
+    }
+  }
+}
+
+void Server::watchUpgraded(std::weak_ptr<ServerCloseListener> listener) {
+  if (closing_) {
+    if (auto l = listener.lock()) {
+      l->onServerClose();
+    }
+    return;
+  }
+  if (upgraded_.size() >= 64 && (upgraded_.size() & 63) == 0) {
+    std::erase_if(upgraded_, [](const auto& w) { return w.expired(); });
+  }
+  upgraded_.push_back(std::move(listener));
 }
 
 void Server::onConnection(uv_stream_t* listener, int status) {

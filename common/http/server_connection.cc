@@ -12,26 +12,27 @@ uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp
 
 ServerConnection::ServerConnection(Server* server, uv_loop_t* loop)
     : server_(server),
+      tcp_(new uv_tcp_t),
       parser_(Parser::Kind::kRequest, this, &server->options_.limits),
-      out_(asStream(&tcp_), this) {
-  uv_tcp_init(loop, &tcp_);
+      out_(asStream(tcp_), this) {
+  uv_tcp_init(loop, tcp_);
   uv_timer_init(loop, &timer_);
-  tcp_.data = this;
+  tcp_->data = this;
   timer_.data = this;
   open_handles_ = 2;
 }
 
 int ServerConnection::start(uv_stream_t* listener) {
   self_ = shared_from_this();
-  int r = uv_accept(listener, asStream(&tcp_));
+  int r = uv_accept(listener, asStream(tcp_));
   if (r != 0) {
     close();
     return r;
   }
-  uv_tcp_nodelay(&tcp_, 1);
+  uv_tcp_nodelay(tcp_, 1);
   sockaddr_storage peer{};
   int len = sizeof peer;
-  if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
+  if (uv_tcp_getpeername(tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
     util::formatIp(reinterpret_cast<sockaddr*>(&peer), client_ip_, sizeof client_ip_);
   }
   startTimer(server_->options_.header_timeout);
@@ -114,7 +115,11 @@ int ServerConnection::onHeadersComplete() {
   request_.headers = &parser_.headers();
   request_.client_ip = client_ip_;
   request_.body.clear();
-  keep_alive_ = parser_.keepAlive();
+  upgrade_request_ = parser_.upgrade();
+  request_.upgrade = upgrade_request_;
+  // What follows an upgrade request is another protocol: served by whoever takes the
+  // connection over, never read as the next request.
+  keep_alive_ = parser_.keepAlive() && !upgrade_request_;
   if (parser_.hasContentLength()) {
     request_.body.reserve(parser_.contentLength());
   }
@@ -143,6 +148,9 @@ void ServerConnection::send(uint64_t exchange, Response response) {
     return;
   }
   waiting_handler_ = false;
+  if (server_->options_.on_response) {
+    server_->options_.on_response(request_, response.status);
+  }
   bool close_after = response.close || !keep_alive_ || draining_;
   write(response, close_after);
   if (close_after) {
@@ -158,6 +166,53 @@ void ServerConnection::send(uint64_t exchange, Response response) {
     return;
   }
   updateReading();
+}
+
+void ServerConnection::upgrade(uint64_t exchange, Response response, Takeover takeover) {
+  if (closed_ || closing_ || !waiting_handler_ || exchange != exchange_) {
+    takeover(UpgradedStream());
+    return;
+  }
+  if (!upgrade_request_) {
+    send(exchange,
+         Response::json(500, "{\"error\":\"upgrade of a request that asked for none\"}\n"));
+    takeover(UpgradedStream());
+    return;
+  }
+  waiting_handler_ = false;
+  if (server_->options_.on_response) {
+    server_->options_.on_response(request_, response.status);
+  }
+  upgrading_ = true;
+  takeover_ = std::move(takeover);
+  write(response, false);  // on failure it closes, and close() tells takeover_
+  if (closed_) {
+    return;
+  }
+  if (out_.queuedBytes() > 0) {
+    startTimer(kLingerTimeout);  // onOutputDrained hands over; a stuck client is closed
+    return;
+  }
+  handOver();
+}
+
+void ServerConnection::handOver() {
+  upgrading_ = false;
+  uv_timer_stop(&timer_);
+  if (reading_) {
+    reading_ = false;
+    uv_read_stop(asStream(tcp_));
+  }
+  tcp_->data = nullptr;
+  UpgradedStream stream(std::exchange(tcp_, nullptr), std::move(pending_input_), server_);
+  Takeover takeover = std::move(takeover_);
+  takeover_ = nullptr;
+  // The socket is no longer ours: only the timer is left to close.
+  closed_ = true;
+  closing_ = true;
+  --open_handles_;
+  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ServerConnection::onClose);
+  takeover(std::move(stream));
 }
 
 void ServerConnection::write(const Response& response, bool close_after) {
@@ -198,15 +253,15 @@ void ServerConnection::replyError(int status, const char* message) {
 
 void ServerConnection::drain() {
   draining_ = true;
-  if (!waiting_handler_ && !in_message_) {
+  if (!waiting_handler_ && !in_message_ && !upgrading_) {
     close();
   }
 }
 
 void ServerConnection::updateReading() {
-  bool want = !closed_ && (closing_ || (!waiting_handler_ && pending_input_.empty() &&
-                                        !out_.aboveHighWater()));
-  setReading(asStream(&tcp_), want, &reading_, &ServerConnection::onAlloc,
+  bool want = !closed_ && (closing_ || (!waiting_handler_ && !upgrading_ &&
+                                        pending_input_.empty() && !out_.aboveHighWater()));
+  setReading(asStream(tcp_), want, &reading_, &ServerConnection::onAlloc,
              &ServerConnection::onRead);
 }
 
@@ -219,7 +274,7 @@ void ServerConnection::closeWhenFlushed() {
   // Half-close and drop what still arrives, so unread bytes do not reset the answer away.
   auto* req = new uv_shutdown_t;
   req->data = this;
-  if (uv_shutdown(req, asStream(&tcp_), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
+  if (uv_shutdown(req, asStream(tcp_), [](uv_shutdown_t* r, int) { delete r; }) != 0) {
     delete req;
     close();
     return;
@@ -229,6 +284,12 @@ void ServerConnection::closeWhenFlushed() {
 }
 
 void ServerConnection::onOutputDrained() {
+  if (upgrading_ && !closed_) {
+    if (out_.queuedBytes() == 0) {
+      handOver();
+    }
+    return;
+  }
   if (closing_ && out_.queuedBytes() == 0) {
     closeWhenFlushed();
     return;
@@ -260,15 +321,36 @@ void ServerConnection::close() {
   }
   closed_ = true;
   closing_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &ServerConnection::onClose);
+  upgrading_ = false;
+  if (waiting_handler_ && server_->options_.on_response) {
+    waiting_handler_ = false;
+    server_->options_.on_response(request_, 499);  // the client left before the answer
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(tcp_), &ServerConnection::onTcpClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &ServerConnection::onClose);
+  if (takeover_) {
+    // The upgrade's response never got out: the taker is told the client is gone.
+    Takeover takeover = std::move(takeover_);
+    takeover_ = nullptr;
+    takeover(UpgradedStream());
+  }
+}
+
+void ServerConnection::onTcpClose(uv_handle_t* handle) {
+  auto* self = static_cast<ServerConnection*>(handle->data);
+  delete reinterpret_cast<uv_tcp_t*>(handle);
+  self->tcp_ = nullptr;
+  self->handleClosed();
 }
 
 void ServerConnection::onClose(uv_handle_t* handle) {
-  auto* self = static_cast<ServerConnection*>(handle->data);
-  if (--self->open_handles_ == 0) {
+  static_cast<ServerConnection*>(handle->data)->handleClosed();
+}
+
+void ServerConnection::handleClosed() {
+  if (--open_handles_ == 0) {
     // The last owner: responders hold only weak pointers.
-    std::shared_ptr<ServerConnection> keep = std::move(self->self_);
+    std::shared_ptr<ServerConnection> keep = std::move(self_);
   }
 }
 

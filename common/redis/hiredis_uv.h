@@ -4,7 +4,7 @@
 
 struct redisAsyncContext;
 
-namespace balancer::rate_limit {
+namespace redis {
 
 // Drives a hiredis async context from a libuv loop: watches its socket and calls hiredis
 // when it can read or write. Returns false if the context already has an event library or
@@ -17,4 +17,4 @@ namespace balancer::rate_limit {
 // The event hooks are the same in hiredis 1.x, so this works with both.
 bool attachToLoop(redisAsyncContext* ctx, uv_loop_t* loop);
 
-}  // namespace balancer::rate_limit
+}  // namespace redis

@@ -1,8 +1,8 @@
-#include "balancer/rate_limit/hiredis_uv.h"
+#include "common/redis/hiredis_uv.h"
 
 #include <hiredis/async.h>
 
-namespace balancer::rate_limit {
+namespace redis {
 
 namespace {
 
@@ -71,4 +71,4 @@ bool attachToLoop(redisAsyncContext* ctx, uv_loop_t* loop) {
   return true;
 }
 
-}  // namespace balancer::rate_limit
+}  // namespace redis

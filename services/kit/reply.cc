@@ -1,0 +1,91 @@
+#include "services/kit/reply.h"
+
+#include <pqxx/except>
+
+#include "common/log/log.h"
+
+namespace kit {
+
+http::Response errorResponse(int status, std::string_view message) {
+  return jsonResponse(status, Json{{"error", message}});
+}
+
+http::Response jsonResponse(int status, const Json& body) {
+  http::Response r;
+  r.status = status;
+  r.body = body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return r;
+}
+
+std::optional<Json> parseJsonObject(const http::Request& request, http::Responder& responder) {
+  std::string_view type = request.header("Content-Type");
+  if (!type.empty() && type.find("json") == std::string_view::npos) {
+    responder.send(errorResponse(415, "expected Content-Type: application/json"));
+    return std::nullopt;
+  }
+  Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    responder.send(errorResponse(400, "the body is not valid JSON"));
+    return std::nullopt;
+  }
+  if (!body.is_object()) {
+    responder.send(errorResponse(400, "the body must be a JSON object"));
+    return std::nullopt;
+  }
+  return body;
+}
+
+bool isUnavailable(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const Unavailable&) {
+    return true;
+  } catch (const pqxx::broken_connection&) {
+    return true;
+  } catch (const pqxx::sql_error& e) {
+    // Class 08: connection exceptions; 57P01-57P03: the server shutting down or starting.
+    std::string state = e.sqlstate();
+    return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" ||
+           state == "57P03";
+  } catch (...) {
+    return false;
+  }
+}
+
+http::Response failureResponse(std::exception_ptr error, std::string_view what) {
+  if (isUnavailable(error)) {
+    http::Response r = errorResponse(503, "service unavailable: the database cannot be reached");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
+  }
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    LOG_ERROR("%.*s failed: %s", static_cast<int>(what.size()), what.data(), e.what());
+  } catch (...) {
+    LOG_ERROR("%.*s failed", static_cast<int>(what.size()), what.data());
+  }
+  return errorResponse(500, "internal error");
+}
+
+std::optional<std::string> requireString(const Json& body, std::string_view field,
+                                         http::Responder& responder) {
+  auto it = body.find(field);
+  if (it == body.end() || !it->is_string()) {
+    responder.send(errorResponse(400, std::string(field) + " is required (a string)"));
+    return std::nullopt;
+  }
+  return it->get<std::string>();
+}
+
+std::optional<int64_t> requireInteger(const Json& body, std::string_view field,
+                                      http::Responder& responder) {
+  auto it = body.find(field);
+  if (it == body.end() || !it->is_number_integer()) {
+    responder.send(errorResponse(400, std::string(field) + " is required (an integer)"));
+    return std::nullopt;
+  }
+  return it->get<int64_t>();
+}
+
+}  // namespace kit

@@ -1,0 +1,66 @@
+// product-service: the catalogue. Reads go through a Redis cache-aside (with single flight on
+// misses); writes (role admin) go to PostgreSQL and invalidate the cache.
+//
+// Settings of its own (besides the kit's, see services/kit/app.h):
+//   cache.ttl            60s  how long a product or list page stays cached
+//   cache.negative_ttl   5s   how long a 404 stays cached (0s: not cached)
+
+#include "common/log/log.h"
+#include "services/kit/app.h"
+#include "services/product/product_cache.h"
+#include "services/product/product_reads.h"
+#include "services/product/product_store.h"
+#include "services/product/product_writes.h"
+
+int main(int argc, char** argv) {
+  kit::App app("product-service", "127.0.0.1:7101", argc, argv);
+
+  product::ProductCache::Options cache_options;
+  cache_options.ttl_ms =
+      static_cast<uint64_t>(app.config().duration("cache.ttl", util::Millis(60000)).count());
+  cache_options.negative_ttl_ms = static_cast<uint64_t>(
+      app.config().duration("cache.negative_ttl", util::Millis(5000)).count());
+
+  kit::PgPool& db = app.database(product::productStatements());
+  product::ProductCache cache(app.redis(), cache_options);
+  product::ProductReads reads(db, cache);
+  product::ProductWrites writes(db, cache);
+
+  // The contract's paths, and the same without /api for a balancer route with
+  // strip_prefix: /api (as in config/balancer.example.yaml).
+  for (std::string_view prefix : {"/api/products", "/products"}) {
+    std::string collection(prefix);
+    std::string item = collection + "/{id}";
+    kit::Router& router = app.router();
+    router.add("GET", collection,
+               [&](const http::Request& req, const kit::Params& params, http::Responder r) {
+                 reads.list(req, params, std::move(r));
+               });
+    router.add("POST", collection,
+               [&](const http::Request& req, const kit::Params& params, http::Responder r) {
+                 writes.create(req, params, std::move(r));
+               });
+    router.add("GET", item,
+               [&](const http::Request& req, const kit::Params& params, http::Responder r) {
+                 reads.get(req, params, std::move(r));
+               });
+    router.add("PUT", item,
+               [&](const http::Request& req, const kit::Params& params, http::Responder r) {
+                 writes.update(req, params, std::move(r));
+               });
+    router.add("DELETE", item,
+               [&](const http::Request& req, const kit::Params& params, http::Responder r) {
+                 writes.remove(req, params, std::move(r));
+               });
+  }
+
+  app.metrics().addCollector([&](metrics::Exposition& out) {
+    reads.collect(out);
+    cache.collect(out);
+  });
+  app.onShutdown([&cache] { cache.close(); });
+  LOG_INFO("cache ttl %llu ms, negative ttl %llu ms",
+           static_cast<unsigned long long>(cache_options.ttl_ms),
+           static_cast<unsigned long long>(cache_options.negative_ttl_ms));
+  return app.run();
+}

@@ -1,0 +1,70 @@
+// user-service: accounts, login and the public keys that verify its tokens.
+//
+// Settings (kit::Config; also SHOP_* variables and --set):
+//   jwt.private_keys     PEM files of EC P-256 keys; the first signs, all are published
+//   jwt.jwks_file        where to write the public keys for the balancer (optional)
+//   jwt.issuer           https://users.local      jwt.audience  shop      jwt.ttl  1h
+//   password.memory_kib  19456   password.iterations 2   (argon2id costs)
+//   seed.admin_email / seed.admin_password, seed.courier_email / seed.courier_password:
+//                        accounts created at start when missing (development)
+#include <memory>
+
+#include "common/log/log.h"
+#include "services/kit/app.h"
+#include "services/user/user_api.h"
+
+int main(int argc, char** argv) {
+  kit::App app("user-service", "127.0.0.1:7001", argc, argv);
+  const kit::Config& config = app.config();
+
+  user_service::Argon2Params params;
+  params.memory_kib = static_cast<uint32_t>(config.integer("password.memory_kib", params.memory_kib));
+  params.iterations = static_cast<uint32_t>(config.integer("password.iterations", params.iterations));
+  std::shared_ptr<const user_service::PasswordHasher> hasher;
+  try {
+    hasher = std::make_shared<const user_service::PasswordHasher>(params);
+  } catch (const std::exception& e) {
+    LOG_ERROR("password settings: %s", e.what());
+    return 2;
+  }
+
+  user_service::TokenIssuerOptions options;
+  options.issuer = config.string("jwt.issuer", "https://users.local");
+  options.audience = config.string("jwt.audience", "shop");
+  options.ttl_seconds = config.duration("jwt.ttl", util::Millis(3600 * 1000)).count() / 1000;
+  std::vector<std::string> keys = config.strings("jwt.private_keys");
+  if (keys.empty()) {
+    LOG_ERROR("jwt.private_keys: no signing key (make one with scripts/dev-keys)");
+    return 2;
+  }
+  std::string error;
+  auto issuer = user_service::TokenIssuer::loadFiles(keys, options, &error);
+  if (!issuer) {
+    LOG_ERROR("jwt.private_keys: %s", error.c_str());
+    return 2;
+  }
+  std::string jwks_file = config.string("jwt.jwks_file", "");
+  if (!jwks_file.empty()) {
+    if (!issuer->writeJwksFile(jwks_file, &error)) {
+      LOG_ERROR("jwt.jwks_file: %s", error.c_str());
+      return 2;
+    }
+    LOG_INFO("public keys written to %s (kid %s)", jwks_file.c_str(), issuer->signingKid().c_str());
+  }
+
+  user_service::UserApi api(&app, hasher,
+                            std::make_shared<const user_service::TokenIssuer>(std::move(*issuer)));
+  struct SeedAccount {
+    const char* key;
+    const char* role;
+  };
+  for (SeedAccount seed : {SeedAccount{"admin", "admin"}, SeedAccount{"courier", "courier"}}) {
+    std::string prefix = std::string("seed.") + seed.key;
+    std::string email = config.string(prefix + "_email", "");
+    std::string password = config.string(prefix + "_password", "");
+    if (!email.empty() && !password.empty()) {
+      api.seedUser(email, password, seed.key, {seed.role});
+    }
+  }
+  return app.run();
+}
