@@ -1,6 +1,5 @@
 // Integration test of RedisLimiter against a real redis-server that the test starts on a free
 // loopback port, stops, pauses and restarts.
-#define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
 #include <hiredis/hiredis.h>

@@ -177,6 +177,52 @@ def dev_keys(h):
     return keys / "jwt-es256.pem"
 
 
+def shop_balancer_config(port, jwks, ports, workers=1):
+    """A balancer in front of the four services, routed as config/stack.yaml (without its rate
+    limits and TLS): `ports` maps users, products, orders, notifications to service ports."""
+    ups = "\n".join(f"""  {name}:
+    balance: least_conn
+    backends: [{{ address: 127.0.0.1:{p}, weight: 1 }}]
+    health_check: {{ path: /health, interval: 500ms, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 2 }}
+    connect_timeout: 1s
+    request_timeout: 10s
+    retries: 1""" for name, p in ports.items())
+    return f"""workers: {workers}
+shutdown_timeout: 5s
+listeners:
+  - name: public
+    address: 127.0.0.1:{port}
+jwt:
+  jwks_file: {jwks}
+  issuer: https://users.local
+  audience: shop
+  claims_to_headers: {{ sub: X-User-Id, roles: X-User-Roles }}
+upstreams:
+{ups}
+routes:
+  - match: {{ path: /api/users, methods: [POST] }}
+    upstream: users
+  - match: {{ path: /api/auth/login, methods: [POST] }}
+    upstream: users
+  - match: {{ path: /api/users/me }}
+    upstream: users
+    auth: jwt
+  - match: {{ path_prefix: /api/products, methods: [GET, HEAD] }}
+    upstream: products
+    auth: jwt_optional
+  - match: {{ path_prefix: /api/products, methods: [POST, PUT, DELETE] }}
+    upstream: products
+    auth: jwt
+    require_roles: [admin]
+  - match: {{ path_prefix: /api/orders }}
+    upstream: orders
+    auth: jwt
+  - match: {{ path: /ws/notifications, methods: [GET] }}
+    upstream: notifications
+    auth: jwt
+"""
+
+
 class WsListener:
     """A WebSocket client (node ws_listen.mjs) in the background, collecting messages.
 

@@ -10,52 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from fixture import (Stores, WsListener, call, dev_keys, free_port, restart_service,  # noqa: E402
-                     run, start_service, wait_until)
-import harness  # noqa: E402
-
-
-def balancer_config(port, jwks, ports):
-    ups = "\n".join(f"""  {name}:
-    balance: least_conn
-    backends: [{{ address: 127.0.0.1:{p}, weight: 1 }}]
-    health_check: {{ path: /health, interval: 500ms, timeout: 1s, healthy_threshold: 1, unhealthy_threshold: 2 }}
-    connect_timeout: 1s
-    request_timeout: 10s
-    retries: 1""" for name, p in ports.items())
-    return f"""workers: 1
-shutdown_timeout: 5s
-listeners:
-  - name: public
-    address: 127.0.0.1:{port}
-jwt:
-  jwks_file: {jwks}
-  issuer: https://users.local
-  audience: shop
-  claims_to_headers: {{ sub: X-User-Id, roles: X-User-Roles }}
-upstreams:
-{ups}
-routes:
-  - match: {{ path: /api/users, methods: [POST] }}
-    upstream: users
-  - match: {{ path: /api/auth/login, methods: [POST] }}
-    upstream: users
-  - match: {{ path: /api/users/me }}
-    upstream: users
-    auth: jwt
-  - match: {{ path_prefix: /api/products, methods: [GET, HEAD] }}
-    upstream: products
-    auth: jwt_optional
-  - match: {{ path_prefix: /api/products, methods: [POST, PUT, DELETE] }}
-    upstream: products
-    auth: jwt
-    require_roles: [admin]
-  - match: {{ path_prefix: /api/orders }}
-    upstream: orders
-    auth: jwt
-  - match: {{ path: /ws/notifications, methods: [GET] }}
-    upstream: notifications
-    auth: jwt
-"""
+                     run, shop_balancer_config, start_service, wait_until)
 
 
 def test(h):
@@ -72,7 +27,7 @@ def test(h):
     ports = {"users": users.port, "products": products.port, "orders": orders.port,
              "notifications": notifications.port}
     lb_port = free_port()
-    lb = h.balancer(balancer_config(lb_port, jwks, ports), lb_port)
+    lb = h.balancer(shop_balancer_config(lb_port, jwks, ports), lb_port)
     lb.wait_port(lb_port)
     for svc in (users, products, orders, notifications):
         wait_until(lambda: call(svc.port, "GET", "/ready").status == 200, 15)
