@@ -1,7 +1,7 @@
 #include "common/ws/connection.h"
 
 #include "common/http/read_switch.h"
-#include "common/ws/utf8.h"
+#include "common/util/utf8.h"
 
 namespace ws {
 
@@ -178,7 +178,7 @@ bool Connection::handleFrame(const FrameHeader& header, std::string_view payload
         fail(kCloseProtocolError, "bad close frame");
         return false;
       }
-      if (!isValidUtf8(reason)) {
+      if (!util::isValidUtf8(reason)) {
         fail(kCloseInvalidPayload, "close reason is not UTF-8");
         return false;
       }
@@ -205,7 +205,7 @@ void Connection::deliver(Opcode opcode, std::string_view payload) {
   if (state_ != State::kOpen) {
     return;  // after our close frame, messages are dropped
   }
-  if (opcode == Opcode::kText && !isValidUtf8(payload)) {
+  if (opcode == Opcode::kText && !util::isValidUtf8(payload)) {
     fail(kCloseInvalidPayload, "text message is not UTF-8");
     return;
   }

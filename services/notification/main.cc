@@ -12,8 +12,10 @@
 // resume.max_events (1000).
 #include <hiredis/hiredis.h>
 
+#include <cctype>
 #include <memory>
 
+#include "common/http/query.h"
 #include "common/log/log.h"
 #include "common/ws/handshake.h"
 #include "services/kit/app.h"
@@ -23,22 +25,6 @@
 #include "services/notification/stream_reader.h"
 
 namespace {
-
-std::string queryParam(std::string_view query, std::string_view name) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
-      return std::string(pair.substr(eq + 1));
-    }
-    if (amp == std::string_view::npos) {
-      break;
-    }
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
 
 // Event ids are UUIDs; anything else is refused before it reaches Redis or a log.
 bool plausibleEventId(std::string_view id) {
@@ -79,7 +65,7 @@ int main(int argc, char** argv) {
     if (!kit::requireUser(who, res)) {
       return;
     }
-    std::string last = queryParam(request.query, "last_event_id");
+    std::string last(http::queryParam(request.query, "last_event_id"));
     if (last.empty()) {
       last = std::string(request.header("Last-Event-ID"));
     }

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "common/http/query.h"
+
 namespace order {
 
 namespace {
@@ -54,14 +56,7 @@ bool PlaceOrder::parse(const nlohmann::json& body, std::string_view idempotency_
 }
 
 bool ListOrders::parse(std::string_view query, ListOrders* out, std::string* error) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-    size_t eq = pair.find('=');
-    std::string_view key = pair.substr(0, eq);
-    std::string_view value =
-        eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+  for (auto [key, value] : http::splitQuery(query)) {
     if (key == "limit") {
       if (!parseDecimal(value, &out->limit) || out->limit < 1 || out->limit > kMaxLimit) {
         *error = "limit must be between 1 and " + std::to_string(kMaxLimit);

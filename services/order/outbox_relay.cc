@@ -87,6 +87,9 @@ void OutboxRelay::kick() {
   if (stopped_ || scheduled_) {
     return;  // a batch is due anyway
   }
+  if (!redis_.connected()) {
+    return;  // nothing could be published; the (re)connection wakes the relay
+  }
   if (running_) {
     again_ = true;
     return;

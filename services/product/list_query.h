@@ -23,9 +23,6 @@ struct ListQuery {
 // Unknown parameters are ignored; a repeated one takes its first value.
 std::optional<ListQuery> parseListQuery(std::string_view query, std::string* error);
 
-// Decodes application/x-www-form-urlencoded text ('+' is a space). False on a bad escape.
-bool percentDecode(std::string_view in, std::string* out);
-
 // The ILIKE pattern for a substring match of q: '%' + q with \, % and _ escaped + '%'.
 std::string containsPattern(std::string_view q);
 

@@ -30,6 +30,24 @@ kit::Json userJson(const pqxx::row& row) {
                    {"created_at", row[4].as<std::string>()}};
 }
 
+struct Credentials {
+  std::string email;
+  std::string password;
+};
+
+// {"email": "...", "password": "..."}, or nullopt after answering 400.
+std::optional<Credentials> readCredentials(const kit::Json& body, http::Responder& responder) {
+  auto email = kit::requireString(body, "email", responder);
+  if (!email) {
+    return std::nullopt;
+  }
+  auto password = kit::requireString(body, "password", responder);
+  if (!password) {
+    return std::nullopt;
+  }
+  return Credentials{std::move(*email), std::move(*password)};
+}
+
 }  // namespace
 
 bool plausibleEmail(std::string_view email) {
@@ -118,17 +136,11 @@ UserApi::UserApi(kit::App* app, std::shared_ptr<const PasswordHasher> hasher,
 
 void UserApi::registerUser(const http::Request& request, http::Responder responder) {
   auto body = kit::parseJsonObject(request, responder);
-  if (!body) {
+  std::optional<Credentials> credentials = body ? readCredentials(*body, responder) : std::nullopt;
+  if (!credentials) {
     return;
   }
-  auto email = kit::requireString(*body, "email", responder);
-  if (!email) {
-    return;
-  }
-  auto password = kit::requireString(*body, "password", responder);
-  if (!password) {
-    return;
-  }
+  auto& [email, password] = *credentials;
   std::string name;
   if (auto it = body->find("name"); it != body->end() && !it->is_null()) {
     if (!it->is_string()) {
@@ -137,11 +149,11 @@ void UserApi::registerUser(const http::Request& request, http::Responder respond
     }
     name = it->get<std::string>();
   }
-  if (!plausibleEmail(*email)) {
+  if (!plausibleEmail(email)) {
     responder.send(kit::errorResponse(400, "email is not a valid address"));
     return;
   }
-  if (password->size() < kMinPassword || password->size() > kMaxPassword) {
+  if (password.size() < kMinPassword || password.size() > kMaxPassword) {
     responder.send(kit::errorResponse(400, "password must be 8 to 1024 characters"));
     return;
   }
@@ -154,7 +166,7 @@ void UserApi::registerUser(const http::Request& request, http::Responder respond
     kit::Json user;
     bool taken = false;
   };
-  auto state = std::make_shared<State>(State{*email, *password, name, {}, {}, false});
+  auto state = std::make_shared<State>(State{email, password, name, {}, {}, false});
   kit::runBlocking(
       app_->loop(), [state, hasher = hasher_] { state->hash = hasher->hash(state->password); },
       [this, state, responder](std::exception_ptr error) mutable {
@@ -191,18 +203,12 @@ void UserApi::registerUser(const http::Request& request, http::Responder respond
 
 void UserApi::login(const http::Request& request, http::Responder responder) {
   auto body = kit::parseJsonObject(request, responder);
-  if (!body) {
+  std::optional<Credentials> credentials = body ? readCredentials(*body, responder) : std::nullopt;
+  if (!credentials) {
     return;
   }
-  auto email = kit::requireString(*body, "email", responder);
-  if (!email) {
-    return;
-  }
-  auto password = kit::requireString(*body, "password", responder);
-  if (!password) {
-    return;
-  }
-  if (password->size() > kMaxPassword) {
+  auto& [email, password] = *credentials;
+  if (password.size() > kMaxPassword) {
     responder.send(kit::errorResponse(401, "invalid email or password"));
     return;
   }
@@ -217,8 +223,8 @@ void UserApi::login(const http::Request& request, http::Responder responder) {
     std::string new_hash;
   };
   auto state = std::make_shared<State>();
-  state->email = *email;
-  state->password = *password;
+  state->email = email;
+  state->password = password;
   db_->run(
       [state](pqxx::connection& c) {
         pqxx::read_transaction tx(c);

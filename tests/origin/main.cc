@@ -14,27 +14,11 @@
 #include <cstring>
 #include <string>
 
+#include "common/http/query.h"
 #include "common/http/server.h"
 #include "common/log/log.h"
 
 namespace {
-
-// The value of `key` in a query string "a=1&b=2", or "".
-std::string_view queryParam(std::string_view query, std::string_view key) {
-  while (!query.empty()) {
-    size_t amp = query.find('&');
-    std::string_view pair = query.substr(0, amp);
-    size_t eq = pair.find('=');
-    if (pair.substr(0, eq) == key) {
-      return eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
-    }
-    if (amp == std::string_view::npos) {
-      break;
-    }
-    query.remove_prefix(amp + 1);
-  }
-  return {};
-}
 
 long number(std::string_view text, long fallback) {
   long value = fallback;
@@ -75,13 +59,13 @@ int main(int argc, char** argv) {
           res.content_type = "application/octet-stream";
           res.body = req.body;
         } else if (req.path == "/bytes") {
-          long n = number(queryParam(req.query, "n"), 0);
+          long n = number(http::queryParam(req.query, "n"), 0);
           res.body.resize(static_cast<size_t>(n > 0 ? n : 0));
           for (size_t i = 0; i < res.body.size(); ++i) {
             res.body[i] = static_cast<char>('a' + i % 26);
           }
         } else if (req.path == "/status") {
-          res.status = static_cast<int>(number(queryParam(req.query, "code"), 200));
+          res.status = static_cast<int>(number(http::queryParam(req.query, "code"), 200));
         } else if (req.path == "/slow") {
           auto* d = new Delayed{{}, std::move(responder), std::move(res)};
           d->response.body = "slow\n";
@@ -95,7 +79,7 @@ int main(int argc, char** argv) {
                 uv_close(reinterpret_cast<uv_handle_t*>(t),
                          [](uv_handle_t* h) { delete static_cast<Delayed*>(h->data); });
               },
-              static_cast<uint64_t>(number(queryParam(req.query, "ms"), 100)), 0);
+              static_cast<uint64_t>(number(http::queryParam(req.query, "ms"), 100)), 0);
           return;
         } else {
           res.status = 404;

@@ -4,7 +4,7 @@
 #include <string>
 
 #include "common/ws/frame.h"
-#include "common/ws/utf8.h"
+#include "common/util/utf8.h"
 
 using ws::FrameHeader;
 using ws::FrameStatus;
@@ -120,22 +120,22 @@ TEST_CASE("close payloads: code and reason, invalid codes, long reasons cut") {
   std::string long_reason = std::string(122, 'a') + "\xc3\xa9" + "tail";
   std::string cut = ws::encodeClosePayload(1000, long_reason);
   CHECK(cut.size() == 2 + 122);
-  CHECK(ws::isValidUtf8(cut.substr(2)));
+  CHECK(util::isValidUtf8(cut.substr(2)));
 }
 
 TEST_CASE("UTF-8: well-formed text passes, everything else fails") {
-  CHECK(ws::isValidUtf8(""));
-  CHECK(ws::isValidUtf8("plain ASCII, long enough for the eight-byte path"));
-  CHECK(ws::isValidUtf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
-  CHECK(ws::isValidUtf8("\xed\x9f\xbf"));            // U+D7FF, just below the surrogates
-  CHECK_FALSE(ws::isValidUtf8("\xc0\xaf"));          // overlong '/'
-  CHECK_FALSE(ws::isValidUtf8("\xe0\x80\xaf"));      // overlong, 3 bytes
-  CHECK_FALSE(ws::isValidUtf8("\xf0\x80\x80\xaf"));  // overlong, 4 bytes
-  CHECK_FALSE(ws::isValidUtf8("\xed\xa0\x80"));      // surrogate U+D800
-  CHECK_FALSE(ws::isValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
-  CHECK_FALSE(ws::isValidUtf8("\xf5\x80\x80\x80"));
-  CHECK_FALSE(ws::isValidUtf8("\xff"));
-  CHECK_FALSE(ws::isValidUtf8("\x80"));           // a lone continuation byte
-  CHECK_FALSE(ws::isValidUtf8("abc\xe2\x82"));    // cut short
-  CHECK_FALSE(ws::isValidUtf8("abcdefgh\xc3("));  // bad continuation after the fast path
+  CHECK(util::isValidUtf8(""));
+  CHECK(util::isValidUtf8("plain ASCII, long enough for the eight-byte path"));
+  CHECK(util::isValidUtf8("\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
+  CHECK(util::isValidUtf8("\xed\x9f\xbf"));            // U+D7FF, just below the surrogates
+  CHECK_FALSE(util::isValidUtf8("\xc0\xaf"));          // overlong '/'
+  CHECK_FALSE(util::isValidUtf8("\xe0\x80\xaf"));      // overlong, 3 bytes
+  CHECK_FALSE(util::isValidUtf8("\xf0\x80\x80\xaf"));  // overlong, 4 bytes
+  CHECK_FALSE(util::isValidUtf8("\xed\xa0\x80"));      // surrogate U+D800
+  CHECK_FALSE(util::isValidUtf8("\xf4\x90\x80\x80"));  // above U+10FFFF
+  CHECK_FALSE(util::isValidUtf8("\xf5\x80\x80\x80"));
+  CHECK_FALSE(util::isValidUtf8("\xff"));
+  CHECK_FALSE(util::isValidUtf8("\x80"));           // a lone continuation byte
+  CHECK_FALSE(util::isValidUtf8("abc\xe2\x82"));    // cut short
+  CHECK_FALSE(util::isValidUtf8("abcdefgh\xc3("));  // bad continuation after the fast path
 }

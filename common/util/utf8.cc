@@ -1,9 +1,9 @@
-#include "common/ws/utf8.h"
+#include "common/util/utf8.h"
 
 #include <cstdint>
 #include <cstring>
 
-namespace ws {
+namespace util {
 
 bool isValidUtf8(std::string_view text) {
   const auto* p = reinterpret_cast<const uint8_t*>(text.data());
@@ -62,4 +62,4 @@ bool isValidUtf8(std::string_view text) {
   return true;
 }
 
-}  // namespace ws
+}  // namespace util
