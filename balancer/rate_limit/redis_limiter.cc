@@ -1,15 +1,12 @@
 #include "balancer/rate_limit/redis_limiter.h"
 
-#include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
 #include <charconv>
 #include <cstring>
-#include <limits>
 #include <optional>
 
-#include "common/redis/hiredis_uv.h"
 #include "common/log/log.h"
 
 namespace balancer::rate_limit {
@@ -57,9 +54,6 @@ return {allowed, math.floor(tokens + 1e-9), retry, reset}
 
 const RedisLimiter::Outcome kUnavailable{};
 
-void* idToData(uint64_t id) { return reinterpret_cast<void*>(static_cast<uintptr_t>(id)); }
-uint64_t dataToId(void* data) { return reinterpret_cast<uintptr_t>(data); }
-
 // The script's reply, or nullopt when it is anything else (an error, a foreign script).
 std::optional<Decision> parseDecision(const redisReply* reply) {
   if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 4) {
@@ -78,10 +72,18 @@ std::optional<Decision> parseDecision(const redisReply* reply) {
   return d;
 }
 
-std::string formatNumber(double value) {
-  char buffer[32];
-  auto result = std::to_chars(buffer, buffer + sizeof(buffer), value);
-  return std::string(buffer, result.ptr);
+redis::Client::Options clientOptions(const RedisLimiter::Options& options) {
+  redis::Client::Options client;
+  client.host = options.host;
+  client.port = options.port;
+  // The client's own deadline drops a dead connection; each check has a shorter one here.
+  client.command_timeout_ms = options.stall_timeout_ms;
+  client.connect_timeout_ms = options.connect_timeout_ms;
+  client.backoff_min_ms = options.backoff_min_ms;
+  client.backoff_max_ms = options.backoff_max_ms;
+  client.backoff_jitter = true;  // every worker of every balancer loses Redis at once
+  client.name = "rate limit";
+  return client;
 }
 
 }  // namespace
@@ -89,130 +91,37 @@ std::string formatNumber(double value) {
 RedisLimiter::RedisLimiter(uv_loop_t* loop, Options options)
     : loop_(loop),
       options_(std::move(options)),
-      timer_(new uv_timer_t),
-      backoff_ms_(options_.backoff_min_ms),
-      random_state_((uv_hrtime() ^ reinterpret_cast<uintptr_t>(this)) | 1) {
+      client_(loop, clientOptions(options_)),
+      timer_(new uv_timer_t) {
   uv_timer_init(loop_, timer_);
   timer_->data = this;
-  connect();
+  // Loaded on every connection, even with the digest known: a restarted Redis has lost its
+  // scripts, and the checks pipelined behind SCRIPT LOAD then find the script in place
+  // instead of each failing with NOSCRIPT.
+  client_.onConnected([this] {
+    loading_script_ = false;  // a load sent on the previous connection is lost with it
+    loadScript();
+  });
 }
 
 RedisLimiter::~RedisLimiter() { close(); }
 
-void RedisLimiter::connect() {
-  state_ = State::kConnecting;
-  connect_started_ms_ = uv_now(loop_);
-  // Non-blocking: the TCP handshake completes on the loop (onConnect). A host name is
-  // resolved here, blocking, so the config should name an IP address.
-  redisAsyncContext* ctx = redisAsyncConnect(options_.host.c_str(), options_.port);
-  if (ctx == nullptr || ctx->err != 0) {
-    std::string why = ctx != nullptr ? ctx->errstr : "out of memory";
-    if (ctx != nullptr) {
-      redisAsyncFree(ctx);
-    }
-    lost(why.c_str());
-    return;
-  }
-  if (!redis::attachToLoop(ctx, loop_)) {
-    redisAsyncFree(ctx);
-    lost("cannot watch the socket");
-    return;
-  }
-  ctx->data = this;
-  redisAsyncSetConnectCallback(ctx, onConnect);
-  redisAsyncSetDisconnectCallback(ctx, onDisconnect);
-  ctx_ = ctx;
-  arm();
-}
-
-void RedisLimiter::onConnect(const redisAsyncContext* ctx, int status) {
-  auto* self = static_cast<RedisLimiter*>(ctx->data);
-  if (self == nullptr) {
-    return;
-  }
-  if (status != REDIS_OK) {
-    self->ctx_ = nullptr;  // hiredis frees it after this callback
-    self->lost(ctx->errstr);
-    return;
-  }
-  if (self->connection_failures_ > 0) {
-    LOG_INFO("rate limit: connected to Redis %s:%d", self->options_.host.c_str(),
-             self->options_.port);
-  }
-  self->state_ = State::kConnected;
-  self->backoff_ms_ = self->options_.backoff_min_ms;
-  self->awaiting_replies_ = 0;
-  // Loaded on every connection, even with the digest known: a restarted Redis has lost its
-  // scripts, and the checks pipelined behind SCRIPT LOAD then find the script in place
-  // instead of each failing with NOSCRIPT.
-  self->loadScript();
-  self->arm();
-}
-
-void RedisLimiter::onDisconnect(const redisAsyncContext* ctx, int /*status*/) {
-  auto* self = static_cast<RedisLimiter*>(ctx->data);
-  if (self == nullptr) {
-    return;
-  }
-  self->ctx_ = nullptr;  // hiredis frees it after this callback
-  self->lost(ctx->errstr[0] != '\0' ? ctx->errstr : "connection closed");
-}
-
-// The connection is gone (ctx_ already freed or being freed by hiredis): every check sent on
-// it is answered now rather than at its timeout, and a reconnect is scheduled.
-void RedisLimiter::lost(const char* why) {
-  if (state_ == State::kConnected || connection_failures_ == 0) {
-    LOG_WARN("rate limit: Redis %s:%d unavailable (%s); global limits answer 'unavailable'"
-             " until it is back", options_.host.c_str(), options_.port, why);
-  }
-  ++connection_failures_;
-  state_ = State::kDisconnected;
-  ctx_ = nullptr;
-  awaiting_replies_ = 0;
-  loading_script_ = false;
-  reconnect_at_ms_ = uv_now(loop_) + nextBackoff();
-
-  std::deque<Pending> orphans;
-  orphans.swap(pending_);
-  for (Pending& p : orphans) {
-    answer(p, kUnavailable);  // may call check() or close() again: pending_ is empty
-  }
-  arm();
-}
-
-// Drops a connection that does not progress. Called from the timer, never from inside a
-// hiredis callback, so the context is freed at once.
-void RedisLimiter::drop(const char* why) {
-  redisAsyncContext* ctx = ctx_;
-  ctx_ = nullptr;
-  ctx->data = nullptr;  // its callbacks, run while freeing, must not reach this object
-  redisAsyncFree(ctx);
-  lost(why);
-}
-
 void RedisLimiter::loadScript() {
-  const char* argv[] = {"SCRIPT", "LOAD", kBucketScript};
-  if (loading_script_ || redisAsyncCommandArgv(ctx_, onScriptLoaded, nullptr, 3, argv,
-                                               nullptr) != REDIS_OK) {
+  static const char* const kArgv[] = {"SCRIPT", "LOAD", kBucketScript};
+  if (loading_script_) {
     return;
   }
   loading_script_ = true;
-  if (awaiting_replies_++ == 0) {
-    last_progress_ms_ = uv_now(loop_);
-  }
+  client_.command(kArgv, nullptr, 3, [this](const redisReply* reply) { onScriptLoaded(reply); });
 }
 
-void RedisLimiter::onScriptLoaded(redisAsyncContext* ctx, void* r, void* /*privdata*/) {
-  auto* self = static_cast<RedisLimiter*>(ctx->data);
-  if (self == nullptr || r == nullptr) {
-    return;  // the connection is going away; lost() resets the state
+void RedisLimiter::onScriptLoaded(const redisReply* reply) {
+  loading_script_ = false;
+  if (reply == nullptr) {
+    return;  // the connection is gone; the next one loads it again
   }
-  --self->awaiting_replies_;
-  self->last_progress_ms_ = uv_now(self->loop_);
-  self->loading_script_ = false;
-  auto* reply = static_cast<redisReply*>(r);
   if (reply->type == REDIS_REPLY_STRING) {
-    self->script_sha_.assign(reply->str, reply->len);
+    script_sha_.assign(reply->str, reply->len);
   } else {
     // Checks keep working with EVAL, only with more bytes per call.
     LOG_WARN("rate limit: SCRIPT LOAD failed: %s",
@@ -221,67 +130,57 @@ void RedisLimiter::onScriptLoaded(redisAsyncContext* ctx, void* r, void* /*privd
 }
 
 void RedisLimiter::check(std::string_view key, double rate, double burst, Callback cb) {
-  if (state_ != State::kConnected || pending_.size() >= options_.max_pending) {
+  if (closed_ || !client_.connected() || pending_.size() >= options_.max_pending) {
     ++errors_;
     cb(kUnavailable);
     return;
   }
-  Pending p{next_id_++, uv_now(loop_) + options_.timeout_ms, std::move(cb),
-            options_.key_prefix + std::string(key), rate, burst};
-  if (!send(p)) {
-    ++errors_;
-    p.cb(kUnavailable);
-    return;
-  }
-  pending_.push_back(std::move(p));
+  std::string redis_key;
+  redis_key.reserve(options_.key_prefix.size() + key.size());
+  redis_key.append(options_.key_prefix).append(key);
+  pending_.push_back(Pending{next_id_++, uv_now(loop_) + options_.timeout_ms, std::move(cb),
+                             std::move(redis_key), rate, burst});
+  send(pending_.back());  // never answers inside: a failure comes back on a later turn
   if (pending_.size() == 1) {
     arm();
   }
 }
 
-// Writes the check into hiredis's output buffer (sent when the socket is writable). EVALSHA
-// once the script's digest is known: the 900-byte script is not sent and hashed on every
-// call. Until SCRIPT LOAD has answered, and after a NOSCRIPT (SCRIPT FLUSH, a failover to a
-// replica that never saw the script), EVAL, which also caches the script again.
-bool RedisLimiter::send(const Pending& p) {
-  std::string rate = formatNumber(p.rate);
-  std::string burst = formatNumber(p.burst);
+// Queues the check on the connection. EVALSHA once the script's digest is known: the 900-byte
+// script is not sent and hashed on every call. Until SCRIPT LOAD has answered, and after a
+// NOSCRIPT (SCRIPT FLUSH, a failover to a replica that never saw the script), EVAL, which also
+// caches the script again.
+void RedisLimiter::send(const Pending& p) {
+  char rate[32];
+  char burst[32];
+  size_t rate_length = std::to_chars(rate, rate + sizeof(rate), p.rate).ptr - rate;
+  size_t burst_length = std::to_chars(burst, burst + sizeof(burst), p.burst).ptr - burst;
   bool by_sha = !script_sha_.empty();
   const char* argv[] = {by_sha ? "EVALSHA" : "EVAL",
                         by_sha ? script_sha_.c_str() : kBucketScript,
-                        "1", p.redis_key.c_str(), rate.c_str(), burst.c_str()};
+                        "1", p.redis_key.data(), rate, burst};
   size_t lengths[] = {std::strlen(argv[0]), std::strlen(argv[1]), 1, p.redis_key.size(),
-                      rate.size(), burst.size()};
-  if (redisAsyncCommandArgv(ctx_, onReply, idToData(p.id), 6, argv, lengths) != REDIS_OK) {
-    return false;
-  }
-  if (awaiting_replies_++ == 0) {
-    last_progress_ms_ = uv_now(loop_);
-  }
-  return true;
+                      rate_length, burst_length};
+  uint64_t id = p.id;
+  client_.command(argv, lengths, 6, [this, id](const redisReply* reply) { onReply(id, reply); });
 }
 
-void RedisLimiter::onReply(redisAsyncContext* ctx, void* r, void* privdata) {
-  auto* self = static_cast<RedisLimiter*>(ctx->data);
-  if (self == nullptr || r == nullptr) {
-    return;  // the connection is going away; lost() answers every pending check
-  }
-  --self->awaiting_replies_;
-  self->last_progress_ms_ = uv_now(self->loop_);
-
-  uint64_t id = dataToId(privdata);
-  auto it = std::lower_bound(self->pending_.begin(), self->pending_.end(), id,
+// A check's reply, or nullptr when its connection was lost (or closed) before it answered.
+void RedisLimiter::onReply(uint64_t id, const redisReply* reply) {
+  auto it = std::lower_bound(pending_.begin(), pending_.end(), id,
                              [](const Pending& p, uint64_t want) { return p.id < want; });
-  if (it == self->pending_.end() || it->id != id || !it->cb) {
-    return;  // answered already, at its timeout
+  if (it == pending_.end() || it->id != id || !it->cb) {
+    return;  // answered already, at its timeout or by close()
   }
-  auto* reply = static_cast<redisReply*>(r);
+  if (reply == nullptr) {
+    answer(*it, kUnavailable);
+    return;
+  }
   if (reply->type == REDIS_REPLY_ERROR && std::strncmp(reply->str, "NOSCRIPT", 8) == 0) {
-    self->script_sha_.clear();
-    self->loadScript();
-    if (self->send(*it)) {
-      return;  // asked again with EVAL, under the same id
-    }
+    script_sha_.clear();
+    loadScript();
+    send(*it);  // asked again with EVAL, under the same id
+    return;
   }
   Outcome outcome;
   if (std::optional<Decision> d = parseDecision(reply)) {
@@ -290,17 +189,18 @@ void RedisLimiter::onReply(redisAsyncContext* ctx, void* r, void* privdata) {
     LOG_WARN("rate limit: unexpected Redis reply: %s",
              reply->type == REDIS_REPLY_ERROR ? reply->str : "not the script's array");
   }
-  self->answer(*it, outcome);
+  answer(*it, outcome);
 }
 
 // Runs a pending check's callback once, after taking it out of the queue, so that the
 // callback may call check() or close().
 void RedisLimiter::answer(Pending& pending, const Outcome& outcome) {
   if (!pending.cb) {
-    return;  // answered already: a check resent after NOSCRIPT lets later ones overtake it
+    return;
   }
   Callback cb = std::move(pending.cb);
   pending.cb = nullptr;
+  // A check resent after NOSCRIPT lets later ones overtake it: those stay, answered, behind it.
   while (!pending_.empty() && !pending_.front().cb) {
     pending_.pop_front();
   }
@@ -312,13 +212,12 @@ void RedisLimiter::answer(Pending& pending, const Outcome& outcome) {
 
 void RedisLimiter::onTimer(uv_timer_t* timer) {
   if (auto* self = static_cast<RedisLimiter*>(timer->data)) {
-    self->handleTimer();
+    self->expire();
   }
 }
 
-// One timer serves every deadline: the oldest check's timeout, a connection attempt's
-// timeout, a stalled connection, and the next reconnect.
-void RedisLimiter::handleTimer() {
+// Answers the checks whose timeout has passed; their replies, if any, are ignored later.
+void RedisLimiter::expire() {
   uint64_t now = uv_now(loop_);
   while (!pending_.empty() && pending_.front().deadline_ms <= now) {
     if (pending_.front().cb) {
@@ -327,64 +226,32 @@ void RedisLimiter::handleTimer() {
       pending_.pop_front();
     }
   }
-  if (state_ == State::kConnected && awaiting_replies_ > 0 &&
-      now - last_progress_ms_ >= options_.stall_timeout_ms) {
-    drop("no reply in time");
-  } else if (state_ == State::kConnecting &&
-             now - connect_started_ms_ >= options_.connect_timeout_ms) {
-    drop("connect timed out");
-  } else if (state_ == State::kDisconnected && now >= reconnect_at_ms_) {
-    connect();
-  }
   arm();
 }
 
+// Sets the timer to the oldest check's deadline; the front of the queue is never answered.
 void RedisLimiter::arm() {
-  if (state_ == State::kClosed) {
+  if (closed_) {
     return;
   }
-  uint64_t next = std::numeric_limits<uint64_t>::max();
-  if (!pending_.empty()) {
-    next = pending_.front().deadline_ms;
-  }
-  if (state_ == State::kConnected && awaiting_replies_ > 0) {
-    next = std::min(next, last_progress_ms_ + options_.stall_timeout_ms);
-  } else if (state_ == State::kConnecting) {
-    next = std::min(next, connect_started_ms_ + options_.connect_timeout_ms);
-  } else if (state_ == State::kDisconnected) {
-    next = std::min(next, reconnect_at_ms_);
-  }
-  if (next == std::numeric_limits<uint64_t>::max()) {
+  if (pending_.empty()) {
     uv_timer_stop(timer_);
     return;
   }
+  uint64_t at = pending_.front().deadline_ms;
   uint64_t now = uv_now(loop_);
-  uv_timer_start(timer_, onTimer, next > now ? next - now : 0, 0);
-}
-
-// The delay before the next connection attempt: doubles from backoff_min_ms up to
-// backoff_max_ms, each drawn from [d/2, d] so that many workers do not reconnect in step.
-uint64_t RedisLimiter::nextBackoff() {
-  uint64_t delay = std::max<uint64_t>(backoff_ms_, 1);
-  backoff_ms_ = std::min(delay * 2, std::max(options_.backoff_max_ms, options_.backoff_min_ms));
-  random_state_ ^= random_state_ << 13;
-  random_state_ ^= random_state_ >> 7;
-  random_state_ ^= random_state_ << 17;
-  return delay / 2 + random_state_ % (delay - delay / 2 + 1);
+  uv_timer_start(timer_, onTimer, at > now ? at - now : 0, 0);
 }
 
 void RedisLimiter::close() {
-  if (state_ == State::kClosed) {
+  if (closed_) {
     return;
   }
-  state_ = State::kClosed;
-  if (ctx_ != nullptr) {
-    redisAsyncContext* ctx = ctx_;
-    ctx_ = nullptr;
-    ctx->data = nullptr;
-    // Inside a hiredis callback this only marks the context; hiredis frees it on return.
-    redisAsyncFree(ctx);
-  }
+  closed_ = true;
+  // The client answers the checks on its connection with nullptr at once, or, inside a
+  // hiredis callback (a check's callback calling close()), once that returns; by then the
+  // loop below has answered them, and they find nothing pending.
+  client_.close();
   timer_->data = nullptr;
   uv_close(reinterpret_cast<uv_handle_t*>(timer_),
            [](uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); });
@@ -393,7 +260,7 @@ void RedisLimiter::close() {
   std::deque<Pending> orphans;
   orphans.swap(pending_);
   for (Pending& p : orphans) {
-    answer(p, kUnavailable);
+    answer(p, kUnavailable);  // may call check() or close() again: pending_ is empty
   }
 }
 

@@ -9,8 +9,7 @@
 #include <string_view>
 
 #include "balancer/rate_limit/token_bucket.h"
-
-struct redisAsyncContext;
+#include "common/redis/client.h"
 
 namespace balancer::rate_limit {
 
@@ -22,7 +21,7 @@ namespace balancer::rate_limit {
 // skewed clocks agree. A check never waits long: when Redis is not connected the callback
 // runs at once with `available == false`, and when Redis does not answer within
 // `timeout_ms` it runs then, with the same outcome. The caller decides what that means
-// (fail open by default). Meanwhile the limiter reconnects in the background with
+// (fail open by default). Meanwhile its redis::Client reconnects in the background with
 // exponential backoff, and drops a connection that stops answering altogether.
 //
 // The process must ignore SIGPIPE (the balancer does): hiredis writes with write(2).
@@ -65,14 +64,13 @@ class RedisLimiter {
   // callback may call close(), but must not destroy the limiter.
   void close();
 
-  bool connected() const { return state_ == State::kConnected; }
+  bool connected() const { return client_.connected(); }
   // Checks answered `available == false` since construction (for metrics).
   uint64_t errors() const { return errors_; }
   // Connection attempts that failed or connections that were lost.
-  uint64_t connectionFailures() const { return connection_failures_; }
+  uint64_t connectionFailures() const { return client_.connectionFailures(); }
 
  private:
-  enum class State { kDisconnected, kConnecting, kConnected, kClosed };
   struct Pending {
     uint64_t id;
     uint64_t deadline_ms;
@@ -82,43 +80,27 @@ class RedisLimiter {
     double burst;
   };
 
-  static void onConnect(const redisAsyncContext* ctx, int status);
-  static void onDisconnect(const redisAsyncContext* ctx, int status);
-  static void onReply(redisAsyncContext* ctx, void* reply, void* privdata);
-  static void onScriptLoaded(redisAsyncContext* ctx, void* reply, void* privdata);
-  static void onTimer(uv_timer_t* timer);
-
-  void connect();
-  void lost(const char* why);
-  void drop(const char* why);
-  bool send(const Pending& pending);
   void loadScript();
+  void onScriptLoaded(const redisReply* reply);
+  void send(const Pending& pending);
+  void onReply(uint64_t id, const redisReply* reply);
   void answer(Pending& pending, const Outcome& outcome);
-  void popAnswered();
-  void handleTimer();
+  static void onTimer(uv_timer_t* timer);
+  void expire();
   void arm();
-  uint64_t nextBackoff();
 
   uv_loop_t* loop_;
   Options options_;
-  uv_timer_t* timer_;  // on the heap, so close() need not wait for its close callback
-  redisAsyncContext* ctx_ = nullptr;
-  State state_ = State::kDisconnected;
+  redis::Client client_;  // the connection, its reconnects and its drop when stalled
+  uv_timer_t* timer_;     // on the heap, so close() need not wait for its close callback
+  bool closed_ = false;
 
   std::deque<Pending> pending_;  // ordered by id, and so by deadline
   uint64_t next_id_ = 1;
-  size_t awaiting_replies_ = 0;   // commands on the connection not yet answered
-  uint64_t last_progress_ms_ = 0; // last reply, or when awaiting_replies_ left zero
-  std::string script_sha_;        // known once SCRIPT LOAD answered; until then EVAL
+  std::string script_sha_;  // known once SCRIPT LOAD answered; until then EVAL
   bool loading_script_ = false;
 
-  uint64_t connect_started_ms_ = 0;
-  uint64_t reconnect_at_ms_ = 0;
-  uint64_t backoff_ms_ = 0;
-  uint64_t random_state_;
-
   uint64_t errors_ = 0;
-  uint64_t connection_failures_ = 0;
 };
 
 }  // namespace balancer::rate_limit

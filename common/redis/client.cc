@@ -11,8 +11,6 @@
 namespace redis {
 
 namespace {
-constexpr uint64_t kTickMs = 100;
-
 void deleteTimer(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
 void deleteCheck(uv_handle_t* handle) { delete reinterpret_cast<uv_check_t*>(handle); }
 }  // namespace
@@ -28,13 +26,15 @@ Client::Client(uv_loop_t* loop, Options options)
       options_(std::move(options)),
       timer_(new uv_timer_t),
       deferred_check_(new uv_check_t),
-      backoff_ms_(options_.backoff_min_ms) {
+      backoff_ms_(options_.backoff_min_ms),
+      random_state_((uv_hrtime() ^ reinterpret_cast<uintptr_t>(this)) | 1) {
+  if (options_.connect_timeout_ms == 0) {
+    options_.connect_timeout_ms = options_.command_timeout_ms;
+  }
   uv_timer_init(loop_, timer_);
   timer_->data = this;
   uv_check_init(loop_, deferred_check_);
   deferred_check_->data = this;
-  uv_timer_start(timer_, onTimer, kTickMs, kTickMs);
-  uv_unref(reinterpret_cast<uv_handle_t*>(timer_));  // never keeps a finished loop alive
   connect();
 }
 
@@ -63,6 +63,7 @@ void Client::connect() {
   redisAsyncSetConnectCallback(ctx, onConnect);
   redisAsyncSetDisconnectCallback(ctx, onDisconnect);
   ctx_ = ctx;
+  arm();
 }
 
 void Client::onConnect(const redisAsyncContext* ctx, int status) {
@@ -83,6 +84,7 @@ void Client::onConnect(const redisAsyncContext* ctx, int status) {
   self->state_ = State::kConnected;
   self->backoff_ms_ = self->options_.backoff_min_ms;
   self->awaiting_ = 0;
+  self->arm();  // nothing to watch until a command is sent
   if (self->on_connected_) {
     self->on_connected_();
   }
@@ -108,10 +110,12 @@ void Client::lost(const char* why) {
              options_.name.c_str(), options_.host.c_str(), options_.port, why);
   }
   ++failures_;
+  ++connection_failures_;
   state_ = State::kDisconnected;
   ctx_ = nullptr;
   awaiting_ = 0;
-  connect_started_ms_ = uv_now(loop_) + nextBackoff();  // the time of the next attempt
+  reconnect_at_ms_ = uv_now(loop_) + nextBackoff();
+  arm();
 }
 
 // Drops a connection that does not progress. Called from the timer, never from inside a
@@ -124,36 +128,70 @@ void Client::drop(const char* why) {
   redisAsyncFree(ctx);
 }
 
+// The delay before the next connection attempt: doubles from backoff_min_ms up to
+// backoff_max_ms, with backoff_jitter drawn from [d/2, d].
 uint64_t Client::nextBackoff() {
-  uint64_t wait = backoff_ms_;
-  backoff_ms_ = std::min(options_.backoff_max_ms, backoff_ms_ * 2);
-  return wait;
+  uint64_t delay = std::max<uint64_t>(backoff_ms_, 1);
+  backoff_ms_ = std::min(delay * 2, std::max(options_.backoff_max_ms, options_.backoff_min_ms));
+  if (!options_.backoff_jitter) {
+    return delay;
+  }
+  random_state_ ^= random_state_ << 13;  // xorshift64: cheap, and no shared state to lock
+  random_state_ ^= random_state_ >> 7;
+  random_state_ ^= random_state_ << 17;
+  return delay / 2 + random_state_ % (delay - delay / 2 + 1);
 }
 
-void Client::onTimer(uv_timer_t* timer) {
-  auto* self = static_cast<Client*>(timer->data);
-  uint64_t now = uv_now(self->loop_);
-  switch (self->state_) {
+void Client::onTimer(uv_timer_t* timer) { static_cast<Client*>(timer->data)->handleTimer(); }
+
+// One timer serves the next reconnect, a connect's timeout and a stalled connection. It is
+// not moved on every reply: when it fires early (progress since), arm() sets it again.
+void Client::handleTimer() {
+  uint64_t now = uv_now(loop_);
+  switch (state_) {
     case State::kDisconnected:
-      if (now >= self->connect_started_ms_) {
-        self->connect();
+      if (now >= reconnect_at_ms_) {
+        connect();
       }
       break;
     case State::kConnecting:
-      if (now - self->connect_started_ms_ > self->options_.command_timeout_ms &&
-          self->ctx_ != nullptr) {
-        self->drop("connect timed out");
+      if (now - connect_started_ms_ >= options_.connect_timeout_ms && ctx_ != nullptr) {
+        drop("connect timed out");
       }
       break;
     case State::kConnected:
-      if (self->awaiting_ > 0 &&
-          now - self->last_progress_ms_ > self->options_.command_timeout_ms) {
-        self->drop("no answer within the command timeout");
+      if (awaiting_ > 0 && now - last_progress_ms_ >= options_.command_timeout_ms) {
+        drop("no answer within the command timeout");
       }
       break;
     case State::kClosed:
-      break;
+      return;
   }
+  arm();
+}
+
+// Sets the timer to the next deadline of the current state, or stops it when there is none.
+void Client::arm() {
+  uint64_t at = 0;
+  switch (state_) {
+    case State::kDisconnected:
+      at = reconnect_at_ms_;
+      break;
+    case State::kConnecting:
+      at = connect_started_ms_ + options_.connect_timeout_ms;
+      break;
+    case State::kConnected:
+      if (awaiting_ == 0) {
+        uv_timer_stop(timer_);
+        return;
+      }
+      at = last_progress_ms_ + options_.command_timeout_ms;
+      break;
+    case State::kClosed:
+      return;
+  }
+  uint64_t now = uv_now(loop_);
+  uv_timer_start(timer_, onTimer, at > now ? at - now : 0, 0);
 }
 
 void Client::command(const std::vector<std::string>& argv, Callback cb) {
@@ -165,7 +203,7 @@ void Client::command(const std::vector<std::string>& argv, Callback cb) {
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
-  send(args.size(), args.data(), lengths.data(), std::move(cb));
+  command(args.data(), lengths.data(), args.size(), std::move(cb));
 }
 
 void Client::command(std::initializer_list<std::string_view> argv, Callback cb) {
@@ -177,23 +215,26 @@ void Client::command(std::initializer_list<std::string_view> argv, Callback cb) 
     args.push_back(a.data());
     lengths.push_back(a.size());
   }
-  send(args.size(), args.data(), lengths.data(), std::move(cb));
+  command(args.data(), lengths.data(), args.size(), std::move(cb));
 }
 
-void Client::send(size_t argc, const char** argv, const size_t* lengths, Callback cb) {
+void Client::command(const char* const* argv, const size_t* lengths, size_t argc, Callback cb) {
   if (state_ != State::kConnected || ctx_ == nullptr) {
     failLater(std::move(cb));
     return;
   }
   auto* pending = new Pending{this, std::move(cb)};
-  if (redisAsyncCommandArgv(ctx_, onReply, pending, static_cast<int>(argc), argv, lengths) !=
-      REDIS_OK) {
+  // hiredis only reads the arguments (copies them into its output buffer); its signature
+  // predates const-correct pointer arrays.
+  if (redisAsyncCommandArgv(ctx_, onReply, pending, static_cast<int>(argc),
+                            const_cast<const char**>(argv), lengths) != REDIS_OK) {
     failLater(std::move(pending->cb));
     delete pending;
     return;
   }
   if (awaiting_++ == 0) {
     last_progress_ms_ = uv_now(loop_);
+    arm();
   }
 }
 

@@ -17,7 +17,9 @@ namespace redis {
 // One connection to Redis driven by a libuv loop: commands are pipelined and answered in
 // order on the loop thread. The client reconnects by itself, with a backoff, after a refused
 // or lost connection; a connection that stops answering (a hung server) is dropped after
-// Options::command_timeout, so callers never wait longer than that.
+// Options::command_timeout, so callers never wait longer than that. A caller that needs a
+// shorter answer time keeps its own deadline and ignores a late reply. Connected or
+// reconnecting, the client keeps its loop running until close().
 //
 // A command sent on a BLOCKing read (XREAD BLOCK) holds the connection until it answers:
 // give such loops a Client of their own.
@@ -27,8 +29,13 @@ class Client {
     std::string host = "127.0.0.1";
     int port = 6379;
     uint64_t command_timeout_ms = 2000;  // longer for a client that sends BLOCKing reads
+    uint64_t connect_timeout_ms = 0;     // 0: command_timeout_ms
+    // Reconnect delays double from min to max.
     uint64_t backoff_min_ms = 100;
     uint64_t backoff_max_ms = 2000;
+    // Each delay drawn from [d/2, d] rather than d, so that many clients (workers, processes)
+    // cut off together do not reconnect in step.
+    bool backoff_jitter = false;
     std::string name;  // for logs
   };
   // The reply, or nullptr when the command could not be sent or its connection was lost
@@ -42,11 +49,17 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   bool connected() const { return state_ == State::kConnected; }
-  // Runs after every (re)connection: the place to resume a stream read.
+  // Runs after every (re)connection, so its commands go first on the new connection: the
+  // place to resume a stream read or load a script.
   void onConnected(std::function<void()> cb) { on_connected_ = std::move(cb); }
+  // Connection attempts that failed and connections that were lost, since construction.
+  uint64_t connectionFailures() const { return connection_failures_; }
 
   void command(const std::vector<std::string>& argv, Callback cb);
   void command(std::initializer_list<std::string_view> argv, Callback cb);
+  // The same without building a vector: `argc` arguments of `lengths[i]` bytes at `argv[i]`
+  // (`lengths` null: NUL-terminated strings). Copied before returning.
+  void command(const char* const* argv, const size_t* lengths, size_t argc, Callback cb);
 
   // Stops reconnecting, fails pending commands and closes the connection and timer.
   void close();
@@ -58,8 +71,9 @@ class Client {
   void connect();
   void lost(const char* why);
   void drop(const char* why);
-  void send(size_t argc, const char** argv, const size_t* lengths, Callback cb);
   void failLater(Callback cb);
+  void handleTimer();
+  void arm();
   uint64_t nextBackoff();
   static void onConnect(const redisAsyncContext* ctx, int status);
   static void onDisconnect(const redisAsyncContext* ctx, int status);
@@ -71,14 +85,19 @@ class Client {
   Options options_;
   State state_ = State::kDisconnected;
   redisAsyncContext* ctx_ = nullptr;
-  uv_timer_t* timer_;  // reconnects and watches progress; freed in its close callback
+  // The next reconnect, connect timeout or progress deadline; stopped when none is due.
+  // Freed in its close callback.
+  uv_timer_t* timer_;
   uv_check_t* deferred_check_;  // runs failures outside command()
   std::vector<Callback> deferred_;
   uint64_t awaiting_ = 0;
   uint64_t last_progress_ms_ = 0;
   uint64_t connect_started_ms_ = 0;
+  uint64_t reconnect_at_ms_ = 0;
   uint64_t backoff_ms_;
-  uint64_t failures_ = 0;
+  uint64_t random_state_;  // for the jitter
+  uint64_t failures_ = 0;  // since the last connection, to log an outage once
+  uint64_t connection_failures_ = 0;
   std::function<void()> on_connected_;
 };
 

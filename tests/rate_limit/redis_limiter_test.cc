@@ -408,3 +408,38 @@ TEST_CASE("close() answers the checks still waiting for Redis") {
   uv_run(&loop, UV_RUN_DEFAULT);
   CHECK(uv_loop_close(&loop) == 0);
 }
+
+TEST_CASE("a check's callback may close the limiter while later checks wait for Redis") {
+  RedisServer redis;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  RedisLimiter limiter(&loop, optionsFor(redis.port()));
+  REQUIRE(runUntil(&loop, [&] { return limiter.connected(); }));
+  CHECK(burst(&loop, limiter, "k", 1, 0.01, 10).allowed == 1);  // the digest is known
+
+  // The first answer closes the limiter from inside the Redis reply; the four behind it are
+  // answered by close(), once each, and a check made then answers at once.
+  int answered = 0;
+  int unavailable = 0;
+  bool late_answered = false;
+  for (int i = 0; i < 5; ++i) {
+    limiter.check("k", 0.01, 10, [&](const RedisLimiter::Outcome& o) {
+      ++answered;
+      unavailable += o.available ? 0 : 1;
+      if (answered == 1) {
+        limiter.close();
+        limiter.check("k", 0.01, 10, [&](const RedisLimiter::Outcome& late) {
+          late_answered = !late.available;
+        });
+      }
+    });
+  }
+  REQUIRE(runUntil(&loop, [&] { return answered == 5; }, 1000));
+  CHECK(unavailable == 4);
+  CHECK(late_answered);
+  CHECK_FALSE(limiter.connected());
+  runUntil(&loop, [] { return false; }, 50);  // nothing answered twice
+  CHECK(answered == 5);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
