@@ -4,6 +4,7 @@ place an order, a courier moves it to delivered, a WebSocket (npm ws, token in
 loss: the notification service stopped while statuses change, and Redis stopped while they
 change: every event arrives once."""
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -123,6 +124,13 @@ def test(h):
         h.expect_eq(len(ids), len(set(ids)), "each event once")
         rows = stores.psql("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         h.expect_eq(rows[0][0], "0", "outbox drained")
+
+    with h.step("every service's /metrics passes promtool check metrics"):
+        for svc in (users, products, orders, again):
+            text = call(svc.port, "GET", "/metrics").body
+            r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                               timeout=30)
+            h.expect_eq(r.returncode, 0, f"{svc.binary}: {(r.stdout + r.stderr).decode()[:500]}")
 
 
 if __name__ == "__main__":
