@@ -96,8 +96,10 @@ void PgPool::onWork(uv_work_t* req) {
   auto* job = static_cast<Job*>(req->data);
   Slot& slot = job->pool->slots_[static_cast<size_t>(job->slot)];
   try {
-    if (!slot.conn || !slot.conn->is_open()) {
+    uint64_t generation = job->pool->generation_.load(std::memory_order_acquire);
+    if (!slot.conn || !slot.conn->is_open() || slot.generation < generation) {
       slot.conn.reset();
+      slot.generation = generation;
       auto conn = std::make_unique<pqxx::connection>(job->pool->options_.url);
       for (const auto& [name, sql] : job->pool->options_.statements) {
         conn->prepare(name, sql);
@@ -122,6 +124,9 @@ void PgPool::onAfterWork(uv_work_t* req, int /*status*/) {
   bool unavailable = job->error && isUnavailable(job->error);
   if (job->error) {
     ++self->stats_.failures;
+  }
+  if (unavailable) {
+    self->generation_.fetch_add(1, std::memory_order_acq_rel);
   }
   if (unavailable && self->stats_.up) {
     LOG_WARN("database unavailable; queries answer 503 until it is back");

@@ -4,6 +4,7 @@
 
 #include <pqxx/connection>
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <exception>
@@ -62,6 +63,7 @@ class PgPool {
  private:
   struct Slot {
     std::unique_ptr<pqxx::connection> conn;
+    uint64_t generation = 0;  // generation_ when it connected
   };
   struct Job;
 
@@ -81,6 +83,10 @@ class PgPool {
   uv_timer_t* timer_;  // expires waiting work and delivers deferred failures
   std::vector<std::pair<Done, const char*>> deferred_;
   Stats stats_;
+  // Bumped when a query finds the server gone: the other idle connections are from before
+  // (a restarted server has closed them all), so each is replaced before its next use
+  // instead of failing one more request.
+  std::atomic<uint64_t> generation_{0};
   bool closed_ = false;
 };
 
