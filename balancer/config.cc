@@ -254,7 +254,7 @@ void readListeners(Reader& r, const YAML::Node& node, std::vector<ListenerConfig
     if (!r.isMap(item, "a listener")) {
       continue;
     }
-    r.checkKeys(item, "listener", {"name", "address", "tls", "redirect_to_https"});
+    r.checkKeys(item, "listener", {"name", "address", "tls", "redirect_to_https", "access_log"});
     ListenerConfig l;
     if (item["name"]) {
       if (auto s = r.scalar(item["name"], "listener name")) {
@@ -282,11 +282,52 @@ void readListeners(Reader& r, const YAML::Node& node, std::vector<ListenerConfig
         r.error(item["redirect_to_https"], "a TLS listener cannot redirect to itself");
       }
     }
+    if (item["access_log"]) {
+      auto v = r.scalar(item["access_log"], "listener access_log");
+      if (v && *v != "true" && *v != "false") {
+        r.error(item["access_log"], "a listener's access_log must be true or false");
+      }
+      l.access_log = !v || *v != "false";
+    }
     if (l.name.empty()) {
       l.name = l.address.text;
     }
     out->push_back(l);
   }
+}
+
+std::optional<AccessLogConfig> readAccessLog(Reader& r, const YAML::Node& node) {
+  if (!r.isMap(node, "access_log")) {
+    return std::nullopt;
+  }
+  r.checkKeys(node, "access_log", {"path", "format", "enabled"});
+  AccessLogConfig al;
+  bool enabled = true;
+  if (node["enabled"]) {
+    auto v = r.scalar(node["enabled"], "access_log.enabled");
+    if (v && *v != "true" && *v != "false") {
+      r.error(node["enabled"], "access_log.enabled must be true or false");
+    }
+    enabled = !v || *v != "false";
+  }
+  if (node["path"]) {
+    auto path = r.scalar(node["path"], "access_log.path");
+    if (path && path->empty()) {
+      r.error(node["path"], "access_log.path must not be empty");
+    } else if (path && *path != "stdout") {
+      al.path = path->front() == '/' || r.base_dir.empty() ? *path : r.base_dir + "/" + *path;
+    }
+  }
+  if (node["format"]) {
+    auto format = r.scalar(node["format"], "access_log.format");
+    if (format && *format != "json") {
+      r.error(node["format"], "access_log.format must be json");
+    }
+  }
+  if (!enabled) {
+    return std::nullopt;
+  }
+  return al;
 }
 
 void readHealthCheck(Reader& r, const YAML::Node& node, HealthCheckConfig* hc) {
@@ -329,6 +370,38 @@ void readHealthCheck(Reader& r, const YAML::Node& node, HealthCheckConfig* hc) {
   }
 }
 
+void readOutlier(Reader& r, const YAML::Node& node, OutlierConfig* oc) {
+  if (!r.isMap(node, "outlier_detection")) {
+    return;
+  }
+  r.checkKeys(node, "outlier_detection",
+              {"consecutive_failures", "base_ejection_time", "max_ejection_time",
+               "max_ejection_percent"});
+  if (node["consecutive_failures"]) {
+    if (auto v = r.integer(node["consecutive_failures"], "consecutive_failures", 1, 1000)) {
+      oc->consecutive_failures = static_cast<int>(*v);
+    }
+  }
+  if (node["base_ejection_time"]) {
+    if (auto d = r.duration(node["base_ejection_time"], "base_ejection_time")) {
+      oc->base_ejection_time = *d;
+    }
+  }
+  if (node["max_ejection_time"]) {
+    if (auto d = r.duration(node["max_ejection_time"], "max_ejection_time")) {
+      oc->max_ejection_time = *d;
+    }
+  }
+  if (node["max_ejection_percent"]) {
+    if (auto v = r.integer(node["max_ejection_percent"], "max_ejection_percent", 0, 100)) {
+      oc->max_ejection_percent = static_cast<int>(*v);
+    }
+  }
+  if (oc->base_ejection_time.count() <= 0 || oc->max_ejection_time < oc->base_ejection_time) {
+    r.error(node, "outlier_detection needs 0 < base_ejection_time <= max_ejection_time");
+  }
+}
+
 void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, UpstreamConfig* u) {
   u->name = name;
   if (!r.isMap(node, "upstream '" + name + "'")) {
@@ -336,7 +409,7 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
   }
   r.checkKeys(node, "upstream '" + name + "'",
               {"balance", "backends", "health_check", "connect_timeout", "request_timeout",
-               "retries", "pool"});
+               "retries", "pool", "outlier_detection", "slow_start"});
   if (node["balance"]) {
     if (auto s = r.scalar(node["balance"], "balance")) {
       if (*s == "round_robin") {
@@ -401,6 +474,16 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
   if (node["retries"]) {
     if (auto v = r.integer(node["retries"], "retries", 0, 10)) {
       u->retries = static_cast<int>(*v);
+    }
+  }
+  if (node["outlier_detection"]) {
+    OutlierConfig oc;
+    readOutlier(r, node["outlier_detection"], &oc);
+    u->outlier_detection = oc;
+  }
+  if (node["slow_start"]) {
+    if (auto d = r.duration(node["slow_start"], "slow_start")) {
+      u->slow_start = *d;
     }
   }
   if (node["pool"]) {
@@ -587,7 +670,10 @@ void readConfig(Reader& r, const YAML::Node& root, Config* config) {
   }
   r.checkKeys(root, "the configuration",
               {"workers", "shutdown_timeout", "timeouts", "limits", "listeners", "admin",
-               "redis", "jwt", "upstreams", "routes"});
+               "redis", "jwt", "upstreams", "routes", "access_log"});
+  if (root["access_log"]) {
+    config->access_log = readAccessLog(r, root["access_log"]);
+  }
   if (root["workers"]) {
     const YAML::Node& w = root["workers"];
     if (w.IsScalar() && w.Scalar() == "auto") {
@@ -618,6 +704,9 @@ void readConfig(Reader& r, const YAML::Node& root, Config* config) {
       r.checkKeys(a, "admin", {"address", "token"});
       if (a["address"]) {
         config->admin_address = r.address(a["address"], "admin.address");
+      }
+      if (a["token"]) {
+        config->admin_token = r.scalar(a["token"], "admin.token").value_or("");
       }
     }
   }

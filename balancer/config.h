@@ -28,6 +28,17 @@ struct HealthCheckConfig {
   int unhealthy_threshold = 3;
 };
 
+// Passive health checking: a backend that fails `consecutive_failures` times in a row (5xx
+// from the backend, or a connect failure) is ejected for base * 2^(n-1), capped at max, n
+// counting its recent ejections; at most max_ejection_percent of an upstream's backends are
+// ejected at once (at least one may always be).
+struct OutlierConfig {
+  int consecutive_failures = 5;
+  Millis base_ejection_time{10000};
+  Millis max_ejection_time{300000};
+  int max_ejection_percent = 50;
+};
+
 struct PoolConfig {
   size_t max_idle = 256;  // idle keep-alive connections kept per backend, per worker
   Millis idle_timeout{60000};
@@ -42,6 +53,8 @@ struct UpstreamConfig {
   Millis request_timeout{30000};
   int retries = 1;
   PoolConfig pool;
+  std::optional<OutlierConfig> outlier_detection;  // off unless configured
+  Millis slow_start{0};  // ramp a returning or added backend's weight over this; 0: off
 };
 
 struct RateLimitConfig {
@@ -89,6 +102,13 @@ struct ListenerConfig {
   util::SocketAddress address;
   std::optional<TlsConfig> tls;
   bool redirect_to_https = false;  // answer every request with 308 to the TLS listener
+  bool access_log = true;  // false: requests on this listener are not logged
+};
+
+// The access log: one JSON line per request, written in batches off the request path.
+struct AccessLogConfig {
+  std::string path = "stdout";  // a file (relative: to the config's folder) or "stdout"
+  std::string format = "json";  // the only format so far
 };
 
 struct TimeoutsConfig {
@@ -120,8 +140,10 @@ struct Config {
   LimitsConfig limits;
   std::vector<ListenerConfig> listeners;
   std::optional<util::SocketAddress> admin_address;
+  std::string admin_token;  // empty: the admin API asks for no bearer token
   std::optional<JwtConfig> jwt;
   std::optional<RedisConfig> redis;
+  std::optional<AccessLogConfig> access_log;  // off unless configured (and enabled)
   std::vector<UpstreamConfig> upstreams;
   std::vector<RouteConfig> routes;
 

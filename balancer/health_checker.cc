@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "balancer/outlier/outlier.h"
 #include "balancer/snapshot.h"
 #include "common/log/log.h"
 
@@ -11,7 +12,7 @@ struct HealthChecker::Probe {
   HealthChecker* checker;
   const UpstreamConfig* upstream;
   const HealthCheckConfig* config;
-  Backend* backend;
+  std::shared_ptr<Backend> backend;
   uv_timer_t timer;
   int successes = 0;
   int failures = 0;
@@ -63,17 +64,47 @@ void HealthChecker::start() {
     if (!upstream->config->health_check) {
       continue;
     }
-    for (const auto& backend : upstream->backends) {
-      auto probe = std::make_unique<Probe>();
-      probe->checker = this;
-      probe->upstream = upstream->config;
-      probe->config = &*upstream->config->health_check;
-      probe->backend = backend.get();
-      uv_timer_init(loop_, &probe->timer);
-      probe->timer.data = probe.get();
-      schedule(probe.get(), true);
-      probes_.push_back(std::move(probe));
+    for (const auto& backend : upstream->backends()->backends) {
+      addProbe(*upstream, backend);
     }
+  }
+}
+
+void HealthChecker::addProbe(const Upstream& upstream, std::shared_ptr<Backend> backend) {
+  auto probe = std::make_unique<Probe>();
+  probe->checker = this;
+  probe->upstream = upstream.config;
+  probe->config = &*upstream.config->health_check;
+  probe->backend = std::move(backend);
+  uv_timer_init(loop_, &probe->timer);
+  probe->timer.data = probe.get();
+  schedule(probe.get(), true);
+  probes_.push_back(std::move(probe));
+}
+
+void HealthChecker::watch(const Upstream& upstream, std::shared_ptr<Backend> backend) {
+  if (stopped_ || !upstream.config->health_check) {
+    return;
+  }
+  addProbe(upstream, std::move(backend));
+}
+
+void HealthChecker::unwatch(const Backend* backend) {
+  for (auto it = probes_.begin(); it != probes_.end(); ++it) {
+    if ((*it)->backend.get() != backend) {
+      continue;
+    }
+    Probe* probe = it->release();
+    probes_.erase(it);
+    if (probe->attempt != nullptr) {
+      Attempt* attempt = probe->attempt;
+      attempt->probe = nullptr;
+      probe->attempt = nullptr;
+      attempt->finish(false, "stopped");
+    }
+    uv_close(reinterpret_cast<uv_handle_t*>(&probe->timer),
+             [](uv_handle_t* h) { delete static_cast<Probe*>(h->data); });
+    return;
   }
 }
 
@@ -180,9 +211,11 @@ void HealthChecker::run(Probe* probe) {
 }
 
 void HealthChecker::record(Probe* probe, bool ok, const char* why) {
-  Backend* b = probe->backend;
+  Backend* b = probe->backend.get();
   bool healthy = b->healthy.load();
+  (ok ? b->health_checks_ok : b->health_checks_failed).add();
   if (ok) {
+    b->last_check_ok_ms.store(outlier::nowMs(), std::memory_order_relaxed);
     probe->failures = 0;
     if (!healthy && ++probe->successes >= probe->config->healthy_threshold) {
       b->healthy.store(true);

@@ -28,12 +28,17 @@ class HealthChecker {
   void start();
   // Stops scheduling checks and closes their handles.
   void stop();
+  // Starts checking a backend added at run time (nothing if its upstream has no check).
+  void watch(const Upstream& upstream, std::shared_ptr<Backend> backend);
+  // Stops checking a backend that left its upstream.
+  void unwatch(const Backend* backend);
 
  private:
   struct Probe;
   struct Attempt;
 
   static void onTick(uv_timer_t* timer);
+  void addProbe(const Upstream& upstream, std::shared_ptr<Backend> backend);
   void schedule(Probe* probe, bool first);
   void run(Probe* probe);
   void record(Probe* probe, bool ok, const char* why);

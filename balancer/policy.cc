@@ -9,7 +9,7 @@ bool eligible(std::span<Backend* const> backends, const TriedSet& tried, size_t 
 
 // a.in_flight / a.weight < b.in_flight / b.weight, without division.
 bool lessLoaded(const Backend& a, const Backend& b) {
-  return a.inFlight() * b.weight < b.inFlight() * a.weight;
+  return a.inFlight() * b.effectiveWeight() < b.inFlight() * a.effectiveWeight();
 }
 }  // namespace
 
@@ -23,8 +23,9 @@ int RoundRobinPolicy::pick(std::span<Backend* const> backends, const TriedSet& t
     if (!eligible(backends, tried, i)) {
       continue;
     }
-    current_[i] += backends[i]->weight;
-    total += backends[i]->weight;
+    int64_t weight = backends[i]->effectiveWeight();
+    current_[i] += weight;
+    total += weight;
     if (best < 0 || current_[i] > current_[static_cast<size_t>(best)]) {
       best = static_cast<int>(i);
     }

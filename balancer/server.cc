@@ -41,9 +41,12 @@ int openListeningSocket(const util::SocketAddress& address, std::string* error) 
 
 Server::Server(std::unique_ptr<Snapshot> snapshot) : snapshot_(std::move(snapshot)) {
   uv_loop_init(&loop_);
+  metrics_ = std::make_unique<MetricsRegistry>(snapshot_.get());
 }
 
 Server::~Server() {
+  admin_.reset();
+  control_.reset();
   workers_.clear();
   health_checker_.reset();
   uv_loop_close(&loop_);
@@ -154,6 +157,15 @@ int Server::run() {
   if (!loadTls() || !loadJwks()) {
     return 1;
   }
+  if (const auto& al = snapshot_->config().access_log) {
+    std::string error;
+    access_log_ = AccessLog::open(al->path, &error);
+    if (!access_log_) {
+      LOG_ERROR("access_log: %s", error.c_str());
+      return 1;
+    }
+    metrics_->setAccessLog(access_log_.get());
+  }
   std::vector<std::vector<Worker::Listening>> fds;
   if (!openListeners(workers, &fds)) {
     return 1;
@@ -173,22 +185,38 @@ int Server::run() {
     signals[i]->data = this;
     uv_signal_start(signals[i], &Server::onSignal, numbers[i]);
   }
+  uv_signal_init(&loop_, &sigusr1_);
+  sigusr1_.data = this;
+  uv_signal_start(&sigusr1_, &Server::onReopenLogs, SIGUSR1);
   for (int w = 0; w < workers; ++w) {
     workers_.push_back(std::make_unique<Worker>(w, snapshot_.get(), &shared_,
                                                 fds[static_cast<size_t>(w)],
                                                 [this] { uv_async_send(&worker_finished_); }));
   }
   for (auto& worker : workers_) {
+    metrics_->addWorker(worker->metricsBlock());
+    if (access_log_) {
+      worker->setAccessLog(access_log_->addSink());
+    }
+  }
+  if (access_log_) {
+    access_log_->start();
+  }
+  for (auto& worker : workers_) {
     worker->start();
   }
   health_checker_ = std::make_unique<HealthChecker>(&loop_, snapshot_.get());
   health_checker_->start();
+  startControl();
   LOG_INFO("balancer started workers=%d upstreams=%zu routes=%zu", workers,
            snapshot_->upstreams().size(), snapshot_->config().routes.size());
 
   uv_run(&loop_, UV_RUN_DEFAULT);
   for (auto& worker : workers_) {
     worker->join();
+  }
+  if (access_log_) {
+    access_log_->stop();  // the workers' last lines
   }
   LOG_INFO("balancer stopped");
   return 0;
@@ -209,6 +237,14 @@ void Server::onSignal(uv_signal_t* handle, int signum) {
     return;
   }
   self->beginShutdown(signum);
+}
+
+void Server::onReopenLogs(uv_signal_t* handle, int) {
+  auto* self = static_cast<Server*>(handle->data);
+  if (self->access_log_) {
+    LOG_INFO("SIGUSR1: reopening the access log");
+    self->access_log_->reopen();
+  }
 }
 
 void Server::beginShutdown(int signum) {
@@ -253,12 +289,14 @@ void Server::finish() {
   }
   finished_ = true;
   health_checker_->stop();
+  stopControl();
   uv_close(reinterpret_cast<uv_handle_t*>(&worker_finished_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
 }
 
 }  // namespace balancer

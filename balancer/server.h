@@ -5,8 +5,12 @@
 #include <memory>
 #include <vector>
 
+#include "balancer/admin/admin_server.h"
+#include "balancer/control/control.h"
 #include "balancer/health_checker.h"
 #include "balancer/listener_runtime.h"
+#include "balancer/access_log/access_log.h"
+#include "balancer/metrics/registry.h"
 #include "balancer/shared_state.h"
 #include "balancer/snapshot.h"
 #include "balancer/worker.h"
@@ -24,9 +28,13 @@ class Server {
 
   // Runs until SIGTERM or SIGINT has drained the workers. Returns the exit code.
   int run();
+  // What GET /metrics shows; render() may be called from any thread.
+  MetricsRegistry& metrics() { return *metrics_; }
 
  private:
   static void onSignal(uv_signal_t* handle, int signum);
+  // SIGUSR1: the access log opens its file again (after logrotate moved it).
+  static void onReopenLogs(uv_signal_t* handle, int signum);
   static void onWorkerFinished(uv_async_t* async);
   static void onShutdownTimeout(uv_timer_t* timer);
   bool openListeners(int workers, std::vector<std::vector<Worker::Listening>>* fds);
@@ -36,6 +44,10 @@ class Server {
   bool loadJwks();
   static void onRotateTicketKeys(uv_timer_t* timer);
   void beginShutdown(int signum);
+  // The admin API and runtime backend control (balancer/control/server_hooks.cc). Exits the
+  // process (status 1) when admin.address cannot be bound.
+  void startControl();
+  void stopControl();
   void finish();
 
   std::unique_ptr<Snapshot> snapshot_;
@@ -43,13 +55,18 @@ class Server {
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   uv_signal_t sighup_;
+  uv_signal_t sigusr1_;
   uv_async_t worker_finished_;
   uv_timer_t shutdown_timer_;
   uv_timer_t ticket_timer_;
   std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
   std::shared_ptr<tls::TicketKeys> ticket_keys_;
   SharedState shared_;
+  std::unique_ptr<MetricsRegistry> metrics_;  // sums the workers' counters at scrape time
+  std::unique_ptr<AccessLog> access_log_;     // null when access_log is off
   std::unique_ptr<HealthChecker> health_checker_;
+  std::unique_ptr<Control> control_;     // runtime backends, ejection upkeep (main loop)
+  std::unique_ptr<AdminServer> admin_;   // admin.address, when configured
   std::vector<std::unique_ptr<Worker>> workers_;
   bool shutting_down_ = false;
   bool finished_ = false;

@@ -5,6 +5,7 @@
 
 #include "balancer/head_rewrite.h"
 #include "balancer/snapshot.h"
+#include "balancer/outlier/outlier.h"
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"
 #include "common/http/header_list.h"
@@ -26,6 +27,10 @@ constexpr util::Millis kFlushTimeout{5000};
 constexpr int kMaxStaleRetries = 3;
 
 uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
+
+size_t listenerIndex(const Snapshot& snapshot, const ListenerRuntime* listener) {
+  return static_cast<size_t>(listener->config - snapshot.config().listeners.data());
+}
 
 bool isIdempotent(llhttp_method_t method) {
   switch (method) {
@@ -99,6 +104,7 @@ int Session::start(uv_stream_t* server) {
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
     util::formatIp(reinterpret_cast<sockaddr*>(&peer), client_ip_, sizeof client_ip_);
   }
+  worker_->metrics().listener(listenerIndex(*snapshot_, listener_)).connections_accepted.add();
   // The first request must come as promptly as any later header section.
   startTimer(snapshot_->config().timeouts.client_header);
   updateReading();
@@ -159,11 +165,13 @@ void Session::handleTlsInput(const char* data, size_t len) {
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
         // Plain HTTP on the TLS port, a scanner, a bad hello: only this connection goes.
         LOG_DEBUG("client=%s TLS handshake failed: %s", client_ip_, tls::lastError().c_str());
+        worker_->metrics().countTlsHandshake(listenerIndex(*snapshot_, listener_), 0);
         ERR_clear_error();
         close();
       }
       return;
     }
+    worker_->metrics().countTlsHandshake(listenerIndex(*snapshot_, listener_), SSL_version(ssl_));
   }
   uv_buf_t plain = worker_->readBuffer();
   while (state_ != State::kClosed && state_ != State::kLingering) {
@@ -188,6 +196,7 @@ void Session::handleTlsInput(const char* data, size_t len) {
 }
 
 void Session::handleInput(const char* data, size_t len) {
+  record_.read_total += len;
   switch (state_) {
     case State::kLingering:
     case State::kClosed:
@@ -355,6 +364,7 @@ void Session::updateReading() {
 
 int Session::onMessageBegin() {
   in_message_ = true;
+  record_.begin(uv_hrtime());
   buffers();  // lends the parser its head storage
   startTimer(snapshot_->config().timeouts.client_header);
   return 0;
@@ -362,11 +372,13 @@ int Session::onMessageBegin() {
 
 int Session::onHeadersComplete() {
   uv_timer_stop(&timer_);
+  record_.head = true;
   Exchange& ex = exchange_;
   ex.active = true;
   ex.local = false;
   ex.pool = nullptr;
   ex.backend_index = -1;
+  ex.backend = nullptr;
   ex.conn = nullptr;
   ex.tried.clear();
   ex.connect_attempts = 0;
@@ -409,6 +421,7 @@ int Session::onHeadersComplete() {
   std::string_view host = headers.find(http::HeaderKind::kHost, &has_host);
   RequestTarget target = splitTarget(parser_.target(), host);
   int route = snapshot_->router().match(target.host, target.path, parser_.methodName());
+  record_.route = route;
   if (route < 0) {
     reply(404, "no route", has_body || ex.upgrade);
     return has_body || ex.upgrade ? kPause : 0;
@@ -466,7 +479,7 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
     if (route.auth == AuthMode::kJwtOptional) {
       return true;  // anonymous: forwarded without identity headers
     }
-    worker_->countJwtRejection("missing");
+    worker_->countJwtRejection(record_.route, "missing");
     reply(401, "missing bearer token", close, kChallenge);
     return false;
   }
@@ -474,7 +487,7 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
   const jwt::Claims* claims =
       worker_->tokenCache().verify(*verifier, token, static_cast<int64_t>(time(nullptr)), &reason);
   if (claims == nullptr) {
-    worker_->countJwtRejection(jwt::reasonName(reason));
+    worker_->countJwtRejection(record_.route, jwt::reasonName(reason));
     std::string message = std::string("invalid token: ") + jwt::reasonName(reason);
     reply(401, message, close, kChallenge);
     return false;
@@ -485,7 +498,7 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
       allowed = allowed || claims->hasRole(role);
     }
     if (!allowed) {
-      worker_->countJwtRejection("forbidden_role");
+      worker_->countJwtRejection(record_.route, "forbidden_role");
       reply(403, "missing role", close);
       return false;
     }
@@ -548,6 +561,7 @@ void Session::onLimitDecision(const rate_limit::Decision& decision, const RateLi
   h.append("\r\nRateLimit-Remaining: ").append(std::to_string(decision.remaining));
   h.append("\r\nRateLimit-Reset: ").append(std::to_string(rate_limit::resetSeconds(decision)));
   h.append("\r\n");
+  worker_->metrics().countRateLimited(record_.route);
   failExchange(429, "rate limited", h);
 }
 
@@ -663,8 +677,22 @@ void Session::dispatch() {
     Backend* backend = ex.pool->backend(static_cast<size_t>(index));
     backend->in_flight.fetch_add(1, std::memory_order_relaxed);
     ex.backend_index = index;
+    ex.backend = backend;
+    record_.setBackend(backend->address.text);
+    if (record_.upstream_start_ns == 0) {
+      record_.upstream_start_ns = uv_hrtime();
+    }
+    WorkerMetrics::Upstream& counters =
+        worker_->metrics().upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)));
+    if (ex.connect_attempts + ex.stale_retries > 0) {
+      counters.retries.add();  // a backend picked after a failed attempt
+    }
     UpstreamConnection* conn = ex.pool->acquire(static_cast<size_t>(index));
+    (conn == nullptr ? counters.connect_errors
+                     : conn->reused() ? counters.connections_reused : counters.connections_new)
+        .add();
     if (conn == nullptr) {
+      outlier::recordFailure(ex.pool->upstream(), backend);
       releaseBackend();
       ex.tried.add(static_cast<size_t>(index));
       if (++ex.connect_attempts <= uc.retries && ex.idempotent) {
@@ -734,11 +762,11 @@ bool Session::abandonUpstream() {
 
 void Session::releaseBackend() {
   Exchange& ex = exchange_;
-  if (ex.backend_index >= 0 && ex.pool != nullptr) {
-    ex.pool->backend(static_cast<size_t>(ex.backend_index))
-        ->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  if (ex.backend != nullptr) {
+    ex.backend->in_flight.fetch_sub(1, std::memory_order_relaxed);
   }
   ex.backend_index = -1;
+  ex.backend = nullptr;
 }
 
 void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure) {
@@ -748,20 +776,26 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
   }
   ex.conn = nullptr;
   int failed_index = ex.backend_index;
+  Backend* failed = ex.backend;  // alive: `conn` holds it
   releaseBackend();
   if (!ex.active || state_ != State::kOpen) {
     return;
   }
   const UpstreamConfig& uc = ex.pool->config();
-  const std::string& backend = ex.pool->backend(static_cast<size_t>(failed_index))->address.text;
+  const std::string& backend = failed->address.text;
   switch (failure) {
     case UpstreamFailure::kConnectFailed:
     case UpstreamFailure::kConnectTimeout:
+      failed->countRequest(worker_->id(), true);
+      outlier::recordFailure(ex.pool->upstream(), failed);
       ex.tried.add(static_cast<size_t>(failed_index));
       LOG_WARN("request_id=%s upstream=%s backend=%s connect %s", requestId(),
                uc.name.c_str(), backend.c_str(),
                failure == UpstreamFailure::kConnectFailed ? "failed" : "timed out");
       // Nothing reached the backend, but only idempotent requests are retried, as promised.
+      worker_->metrics()
+          .upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)))
+          .connect_errors.add();
       if (ex.idempotent && ++ex.connect_attempts <= uc.retries) {
         ex.request_sent = false;
         dispatch();
@@ -780,16 +814,19 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
         dispatch();
         return;
       }
+      failed->countRequest(worker_->id(), true);
       LOG_WARN("request_id=%s upstream=%s backend=%s closed before responding",
                requestId(), uc.name.c_str(), backend.c_str());
       failExchange(502, "upstream closed the connection");
       return;
     case UpstreamFailure::kBadResponse:
+      failed->countRequest(worker_->id(), true);
       LOG_WARN("request_id=%s upstream=%s backend=%s sent an invalid response",
                requestId(), uc.name.c_str(), backend.c_str());
       failExchange(502, "invalid response from upstream");
       return;
     case UpstreamFailure::kResponseTimeout:
+      failed->countRequest(worker_->id(), true);
       LOG_WARN("request_id=%s upstream=%s backend=%s timed out", requestId(),
                uc.name.c_str(), backend.c_str());
       failExchange(504, "upstream timed out");
@@ -812,6 +849,15 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
     return 0;
   }
   ex.response_started = true;
+  if (ex.backend != nullptr) {
+    ex.backend->countRequest(worker_->id(), status >= 500);
+    outlier::recordStatus(ex.pool->upstream(), ex.backend, status);
+    if (record_.upstream_start_ns != 0) {  // the status page's rate and p99 (time to headers)
+      uint64_t now_ns = uv_hrtime();
+      ex.backend->latency.record(static_cast<int64_t>(now_ns / 1000000),
+                                 (now_ns - record_.upstream_start_ns) / 1000);
+    }
+  }
   bool no_body = ex.head_request || status == 204 || status == 304 || status == 101;
   if (!no_body && !resp.hasContentLength()) {
     if (ex.client_http10) {
@@ -831,10 +877,13 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   rewrite.client_http10 = ex.client_http10;
   rewriteResponseHead(resp, rewrite, &head);
   out_.addCopy(head);
+  record_.status = status;
+  record_.bytes_out += head.size();
   return 0;
 }
 
 int Session::onUpstreamBody(const char* data, size_t len) {
+  record_.bytes_out += len;
   if (exchange_.rechunk_response) {
     out_.addChunkRef(data, len);
   } else {
@@ -852,6 +901,8 @@ void Session::onUpstreamReadDone(UpstreamConnection* conn) {
 
 void Session::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
   Exchange& ex = exchange_;
+  record_.upstream_end_ns = uv_hrtime();
+  logExchange(conn->response().status());
   if (ex.rechunk_response) {
     out_.addCopy("0\r\n\r\n", 5);
   }
@@ -904,6 +955,7 @@ void Session::onUpstreamDrained() { updateReading(); }
 // ---- tunnels (after 101 Switching Protocols) --------------------------------------------------
 
 void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len) {
+  logExchange(101);
   state_ = State::kTunnel;
   conn->enterTunnel();
   out_.addRef(rest, len);
@@ -993,6 +1045,11 @@ void Session::reply(int status, std::string_view message, bool close_after,
   if (!ex.head_request) {
     head.append(body);
   }
+  if (!record_.open) {
+    record_.begin(uv_hrtime());  // an error before the request began
+  }
+  record_.bytes_out += head.size();
+  logExchange(status);
   out_.addCopy(head);
   flushOut();
   if (ex.close_after) {
@@ -1101,6 +1158,9 @@ void Session::close() {
   if (state_ == State::kClosed) {
     return;
   }
+  if (record_.open) {
+    logExchange(record_.status != 0 ? record_.status : 499);  // 499: the client left first
+  }
   state_ = State::kClosed;
   if (alive_) {
     *alive_ = nullptr;
@@ -1126,6 +1186,29 @@ Session::~Session() {
   if (ssl_ != nullptr) {
     SSL_free(ssl_);  // and its two memory BIOs
   }
+}
+
+void Session::logExchange(int status) {
+  if (!record_.open) {
+    return;
+  }
+  ExchangeFacts facts;
+  facts.status = status;
+  if (record_.head && buffers_ != nullptr) {
+    facts.method = parser_.methodName();
+    facts.path = parser_.target();
+    facts.user = buffers_->user;
+  }
+  if (buffers_ != nullptr) {
+    facts.request_id = buffers_->request_id;
+  }
+  facts.client = client_ip_;
+  if (ssl_ != nullptr) {
+    facts.tls_version = SSL_get_version(ssl_);
+  }
+  AccessLogSink* sink = listener_->config->access_log ? worker_->accessLog() : nullptr;
+  recordExchange(&record_, facts, *snapshot_, *listener_->config, &worker_->metrics(), sink,
+                 &worker_->logScratch());
 }
 
 void Session::onClose(uv_handle_t* handle) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "balancer/access_log/exchange_record.h"
 #include "balancer/exchange_buffers.h"
 #include "balancer/listener_runtime.h"
 #include "balancer/policy.h"
@@ -70,6 +71,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
     bool local = false;  // answered by the balancer itself; the request body is dropped
     UpstreamPool* pool = nullptr;
     int backend_index = -1;
+    Backend* backend = nullptr;  // picked, counted in its in_flight; kept alive by the pool/conn
     UpstreamConnection* conn = nullptr;
     TriedSet tried;
     int connect_attempts = 0;
@@ -140,6 +142,8 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void enterTunnel(UpstreamConnection* conn, const char* rest, size_t len);
   void closeWhenFlushed();
   void startTimer(util::Millis timeout);
+  // The exchange is over (or its response decided): counts it and writes its access log line.
+  void logExchange(int status);
 
   Worker* worker_;
   const Snapshot* snapshot_;
@@ -161,6 +165,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
   ExchangeBuffers* buffers_ = nullptr;
   Exchange exchange_;
   char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
+  ExchangeRecord record_;     // for the metrics and the access log
   // The worker's list of its sessions (for graceful shutdown), linked without allocating.
   // Lets an answer that comes after the session closed (Redis) see that it did.
   std::shared_ptr<Session*> alive_;

@@ -14,10 +14,12 @@ Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.
   for (const UpstreamConfig& uc : config_.upstreams) {
     auto u = std::make_unique<Upstream>();
     u->config = &uc;
+    auto set = std::make_shared<BackendSet>();
     for (const BackendConfig& bc : uc.backends) {
-      u->backends.push_back(std::make_unique<Backend>(bc.address, bc.weight));
-      u->view.push_back(u->backends.back().get());
+      set->backends.push_back(std::make_shared<Backend>(bc.address, bc.weight));
+      set->view.push_back(set->backends.back().get());
     }
+    u->publish(std::move(set));
     upstreams_.push_back(std::move(u));
   }
   for (const RouteConfig& r : config_.routes) {

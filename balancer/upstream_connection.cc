@@ -21,11 +21,11 @@ const http::ParserLimits* responseLimits() {
 }  // namespace
 
 UpstreamConnection::UpstreamConnection(Worker* worker, UpstreamPool* pool, size_t backend_index,
-                                       Backend* backend)
+                                       std::shared_ptr<Backend> backend)
     : worker_(worker),
       pool_(pool),
       backend_index_(backend_index),
-      backend_(backend),
+      backend_(std::move(backend)),
       parser_(http::Parser::Kind::kResponse, this, responseLimits()),
       out_(reinterpret_cast<uv_stream_t*>(&tcp_), this) {
   uv_tcp_init(worker_->loop(), &tcp_);

@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include <memory>
+
 #include "balancer/backend.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
@@ -29,7 +31,9 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
  public:
   enum class State { kConnecting, kIdle, kBusy, kTunnel, kClosed };
 
-  UpstreamConnection(Worker* worker, UpstreamPool* pool, size_t backend_index, Backend* backend);
+  // Holds `backend` alive until the connection is freed, even if it leaves the upstream.
+  UpstreamConnection(Worker* worker, UpstreamPool* pool, size_t backend_index,
+                     std::shared_ptr<Backend> backend);
   UpstreamConnection(const UpstreamConnection&) = delete;
   UpstreamConnection& operator=(const UpstreamConnection&) = delete;
 
@@ -55,8 +59,10 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   bool connected() const { return state_ != State::kConnecting; }
   bool reused() const { return reused_; }
   bool responseStarted() const { return response_started_; }
+  // The backend's index in its pool's current set (the pool renumbers on a set change).
   size_t backendIndex() const { return backend_index_; }
-  Backend* backend() const { return backend_; }
+  void setBackendIndex(size_t index) { backend_index_ = index; }
+  Backend* backend() const { return backend_.get(); }
   http::OutputQueue& out() { return out_; }
   const http::Parser& response() const { return parser_; }
 
@@ -83,7 +89,7 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   Worker* worker_;
   UpstreamPool* pool_;
   size_t backend_index_;
-  Backend* backend_;
+  std::shared_ptr<Backend> backend_;
   Session* session_ = nullptr;
   State state_ = State::kConnecting;
   uv_tcp_t tcp_;

@@ -9,13 +9,47 @@ namespace balancer {
 UpstreamPool::UpstreamPool(Worker* worker, const Upstream* upstream, uint64_t seed)
     : worker_(worker),
       upstream_(upstream),
+      seed_(seed),
+      generation_(upstream->generation()),
+      set_(upstream->backends()),
       policy_(makePolicy(upstream->config->balance, seed)),
-      idle_(upstream->view.size()) {}
+      idle_(set_->view.size()) {}
 
 UpstreamPool::~UpstreamPool() = default;
 
+void UpstreamPool::refresh() {
+  uint64_t generation = upstream_->generation();
+  if (generation == generation_) {
+    return;
+  }
+  generation_ = generation;
+  std::shared_ptr<const BackendSet> next = upstream_->backends();
+  std::vector<std::vector<UpstreamConnection*>> idle(next->view.size());
+  std::vector<UpstreamConnection*> orphans;
+  for (size_t i = 0; i < idle_.size(); ++i) {
+    auto it = std::find(next->view.begin(), next->view.end(), set_->view[i]);
+    if (it == next->view.end()) {
+      orphans.insert(orphans.end(), idle_[i].begin(), idle_[i].end());
+      continue;
+    }
+    size_t j = static_cast<size_t>(it - next->view.begin());
+    idle[j] = std::move(idle_[i]);
+    for (UpstreamConnection* conn : idle[j]) {
+      conn->setBackendIndex(j);
+    }
+  }
+  idle_ = std::move(idle);
+  set_ = std::move(next);
+  // The policy's state is per position; a new set starts it afresh.
+  policy_ = makePolicy(upstream_->config->balance, seed_ + generation);
+  for (UpstreamConnection* conn : orphans) {
+    conn->close();  // its forget() finds it in no list now
+  }
+}
+
 int UpstreamPool::pickBackend(const TriedSet& tried) {
-  return policy_->pick(upstream_->view, tried);
+  refresh();
+  return policy_->pick(set_->view, tried);
 }
 
 UpstreamConnection* UpstreamPool::acquire(size_t backend_index) {
@@ -28,18 +62,39 @@ UpstreamConnection* UpstreamPool::acquire(size_t backend_index) {
     conn->leaveIdle();
     return conn;
   }
-  auto* conn = new UpstreamConnection(worker_, this, backend_index, backend(backend_index));
+  auto* conn =
+      new UpstreamConnection(worker_, this, backend_index, set_->backends[backend_index]);
   if (conn->connect(config().connect_timeout) != 0) {
     return nullptr;  // the connection has closed itself and reported nothing
   }
   return conn;
 }
 
+int UpstreamPool::indexOf(UpstreamConnection* conn) {
+  size_t i = conn->backendIndex();
+  if (i < set_->view.size() && set_->view[i] == conn->backend()) {
+    return static_cast<int>(i);
+  }
+  // The set changed while the connection was busy: find its backend's new place.
+  for (size_t j = 0; j < set_->view.size(); ++j) {
+    if (set_->view[j] == conn->backend()) {
+      conn->setBackendIndex(j);
+      return static_cast<int>(j);
+    }
+  }
+  return -1;
+}
+
 void UpstreamPool::release(UpstreamConnection* conn) {
   if (conn->state() == UpstreamConnection::State::kClosed) {
     return;
   }
-  auto& idle = idle_[conn->backendIndex()];
+  int index = indexOf(conn);
+  if (index < 0) {
+    conn->close();
+    return;
+  }
+  auto& idle = idle_[static_cast<size_t>(index)];
   if (idle.size() >= config().pool.max_idle || !conn->backend()->usable()) {
     conn->close();
     return;
@@ -49,7 +104,11 @@ void UpstreamPool::release(UpstreamConnection* conn) {
 }
 
 void UpstreamPool::forget(UpstreamConnection* conn) {
-  auto& idle = idle_[conn->backendIndex()];
+  int index = indexOf(conn);
+  if (index < 0) {
+    return;
+  }
+  auto& idle = idle_[static_cast<size_t>(index)];
   auto it = std::find(idle.begin(), idle.end(), conn);
   if (it != idle.end()) {
     idle.erase(it);

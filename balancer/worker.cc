@@ -15,11 +15,18 @@ Worker::Worker(int id, const Snapshot* snapshot, SharedState* shared,
     : id_(id),
       snapshot_(snapshot),
       shared_(shared),
+      metrics_(std::make_shared<WorkerMetrics>(snapshot->config())),
       on_finished_(std::move(on_finished)),
       read_buffer_(new char[kReadBufferSize]) {
   uv_loop_init(&loop_);
   uv_async_init(&loop_, &stop_async_, &Worker::onStop);
   stop_async_.data = this;
+  uv_async_init(&loop_, &upstreams_async_, [](uv_async_t* async) {
+    for (auto& pool : static_cast<Worker*>(async->data)->pools_) {
+      pool->refresh();
+    }
+  });
+  upstreams_async_.data = this;
   random_state_ = static_cast<uint64_t>(
                       std::chrono::steady_clock::now().time_since_epoch().count()) ^
                   (static_cast<uint64_t>(id) << 32) ^ static_cast<uint64_t>(getpid());
@@ -101,6 +108,7 @@ void Worker::sessionOpened(Session* session) {
   }
   sessions_ = session;
   ++session_count_;
+  metrics_->client_connections.add(1);
 }
 
 void Worker::sessionClosed(Session* session) {
@@ -113,6 +121,7 @@ void Worker::sessionClosed(Session* session) {
     session->next_->prev_ = session->prev_;
   }
   --session_count_;
+  metrics_->client_connections.add(-1);
   finishIfDone();
 }
 
@@ -171,6 +180,7 @@ void Worker::finishIfDone() {
     redis_limiter_->close();
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&upstreams_async_), nullptr);
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {

@@ -12,6 +12,7 @@
 
 #include "balancer/exchange_buffers.h"
 #include "balancer/listener_runtime.h"
+#include "balancer/metrics/worker_metrics.h"
 #include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/shared_state.h"
 #include "common/jwt/token_cache.h"
@@ -19,6 +20,7 @@
 
 namespace balancer {
 
+class AccessLogSink;
 class Session;
 class Snapshot;
 
@@ -42,10 +44,14 @@ class Worker {
   void start();
   // Thread-safe: stop accepting, let sessions finish their exchanges, then end the loop.
   void stop();
+  // Thread-safe: the admin API changed an upstream's backends; refresh the pools now, so idle
+  // connections to a removed backend close. Not after stop().
+  void wakeUpstreams() { uv_async_send(&upstreams_async_); }
   void join();
   bool finished() const { return finished_.load(); }
 
   uv_loop_t* loop() { return &loop_; }
+  int id() const { return id_; }
   // The buffer every read of this loop goes into. What must outlive a read is copied.
   uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   UpstreamPool& pool(size_t upstream_index) { return *pools_[upstream_index]; }
@@ -64,8 +70,18 @@ class Worker {
   // Counts a request Redis could not rule on (served when failing open), and says so in the
   // log at the first and then every 10,000th, so an outage is visible but not a flood.
   void countRateLimitUnavailable();
-  // Counts a refused token by reason ("expired", "missing", ...), for the metrics to come.
-  void countJwtRejection(const char* reason) { ++jwt_rejections_[reason]; }
+  // Counts a refused token by route and reason ("expired", "missing", ...).
+  void countJwtRejection(int route, const char* reason) {
+    metrics_->countJwtRejection(route, reason);
+  }
+  // This worker's counters, summed over the workers by MetricsRegistry at scrape time.
+  WorkerMetrics& metrics() { return *metrics_; }
+  std::shared_ptr<const WorkerMetrics> metricsBlock() const { return metrics_; }
+  // Where this worker's access log lines go; null when the access log is off. Set before
+  // start().
+  AccessLogSink* accessLog() { return access_log_; }
+  void setAccessLog(AccessLogSink* sink) { access_log_ = sink; }
+  std::string& logScratch() { return log_scratch_; }
 
   // Scratch space for building a head that is copied out before the call returns.
   std::string& headScratch() { return head_scratch_; }
@@ -96,10 +112,13 @@ class Worker {
   std::shared_ptr<const jwt::Verifier> verifier_;
   uint64_t verifier_generation_ = UINT64_MAX;
   jwt::TokenCache token_cache_{4096};
-  std::map<std::string, uint64_t> jwt_rejections_;  // rejections are rare; a map is fine
+  std::shared_ptr<WorkerMetrics> metrics_;
+  AccessLogSink* access_log_ = nullptr;
+  std::string log_scratch_;
   std::function<void()> on_finished_;
   uv_loop_t loop_;
   uv_async_t stop_async_;
+  uv_async_t upstreams_async_;  // wakeUpstreams()
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
   std::vector<std::unique_ptr<UpstreamPool>> pools_;
   Session* sessions_ = nullptr;  // intrusive list through Session::prev_/next_

@@ -7,6 +7,8 @@
 Every response carries `X-Backend: NAME`. Endpoints (any method unless noted):
 
     /health               200 "ok", or 503 after /admin/unhealthy (200 again after /admin/healthy)
+    /admin/fail?code=N    from now on answer every other request (not /health, /stats,
+                          /admin/*) with status N and a short body; code=0 stops that
     /echo                 the request body, byte for byte; headers X-Echo-Method, X-Echo-Path
                           (the request target as the backend saw it) and X-Echo-Body-Sha256
     /headers              JSON {backend, method, path, headers: [[name, value], ...], body_length}
@@ -94,6 +96,7 @@ class Server(ThreadingHTTPServer):
         self.max_requests_per_conn = max_requests_per_conn
         self.idle_close_ms = idle_close_ms
         self.healthy = True
+        self.fail_code = 0  # /admin/fail
         self.stats = Stats()
 
     def process_request(self, request, client_address):
@@ -233,7 +236,13 @@ class Handler(BaseHTTPRequestHandler):
             self.send(400, str(e).encode(), "text/plain")
             return
 
-        if path == "/health":
+        if (self.server.fail_code and path not in ("/health", "/stats")
+                and not path.startswith("/admin/")):
+            self.send(self.server.fail_code, b"failing on purpose", "text/plain")
+        elif path == "/admin/fail":
+            self.server.fail_code = int(query.get("code", "500"))
+            self.send(200, b"ok", "text/plain")
+        elif path == "/health":
             ok = self.server.healthy
             self.send(200 if ok else 503, b"ok" if ok else b"unhealthy", "text/plain",
                       chunked=chunked)

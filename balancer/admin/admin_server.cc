@@ -1,0 +1,222 @@
+#include "balancer/admin/admin_server.h"
+
+#include <openssl/crypto.h>
+
+#include <nlohmann/json.hpp>
+
+#include "balancer/control/control.h"
+#include "balancer/snapshot.h"
+#include "balancer/status/status_page.h"
+#include "common/http/query.h"
+#include "common/metrics/exposition.h"
+
+namespace balancer {
+
+namespace {
+
+http::Response error(int status, const std::string& message) {
+  return http::Response::json(status, nlohmann::json{{"error", message}}.dump());
+}
+
+http::Response methodNotAllowed(const char* allow) {
+  http::Response r = error(405, "method not allowed");
+  r.headers.emplace_back("Allow", allow);
+  return r;
+}
+
+// Splits "/a/b/c" into {"a","b","c"}.
+std::vector<std::string_view> segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t end = path.find('/', i);
+    if (end == std::string_view::npos) {
+      end = path.size();
+    }
+    out.push_back(path.substr(i, end - i));
+    i = end;
+  }
+  return out;
+}
+
+// Reads {"weight": N} (and "address" when `address` is set) from a request body. Returns an
+// empty string, or why the body is not acceptable.
+std::string parseBody(const std::string& body, std::string* address, int* weight,
+                      bool weight_required) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    return "the body is not JSON";
+  }
+  if (!j.is_object()) {
+    return "the body must be a JSON object";
+  }
+  for (const auto& [key, value] : j.items()) {
+    if (key != "weight" && (address == nullptr || key != "address")) {
+      return "unknown field '" + key + "'";
+    }
+  }
+  if (address != nullptr) {
+    if (!j.contains("address") || !j["address"].is_string()) {
+      return "address must be a string \"host:port\"";
+    }
+    *address = j["address"].get<std::string>();
+  }
+  if (j.contains("weight")) {
+    const auto& w = j["weight"];
+    if (!w.is_number_integer() || w.get<int64_t>() < 1 || w.get<int64_t>() > 1000) {
+      return "weight must be an integer from 1 to 1000";
+    }
+    *weight = static_cast<int>(w.get<int64_t>());
+  } else if (weight_required) {
+    return "weight is required";
+  }
+  return "";
+}
+
+http::Response fromOutcome(const Control::Outcome& outcome) {
+  if (!outcome.error.empty()) {
+    return error(outcome.status, outcome.error);
+  }
+  return http::Response::json(outcome.status, R"({"status":"ok"})");
+}
+
+}  // namespace
+
+AdminServer::AdminServer(uv_loop_t* loop, Control* control, std::string token,
+                         std::function<std::string()> render_metrics)
+    : control_(control), token_(std::move(token)), render_metrics_(std::move(render_metrics)) {
+  http::ServerOptions options;
+  options.limits.max_body_size = 64 * 1024;
+  server_ = std::make_unique<http::Server>(
+      loop,
+      [this](const http::Request& req, http::Responder responder) { responder.send(handle(req)); },
+      options);
+}
+
+AdminServer::~AdminServer() = default;
+
+int AdminServer::listen(const util::SocketAddress& address) { return server_->listen(address); }
+
+void AdminServer::close() { server_->close(); }
+
+std::string AdminServer::basicMetrics(const Snapshot& snapshot) {
+  metrics::Exposition out;
+  struct Family {
+    const char* name;
+    const char* type;
+    const char* help;
+    double (*value)(const Backend&);
+  };
+  static const Family kFamilies[] = {
+      {"balancer_upstream_backend_up", "gauge",
+       "1 when a backend may get requests (healthy, not draining, not ejected), else 0.",
+       [](const Backend& b) { return b.usable() ? 1.0 : 0.0; }},
+      {"balancer_upstream_in_flight", "gauge",
+       "Requests sent to a backend and not yet answered, over all workers.",
+       [](const Backend& b) { return static_cast<double>(b.inFlight()); }},
+      {"balancer_upstream_ejections_total", "counter",
+       "Times a backend was ejected by outlier detection.",
+       [](const Backend& b) { return static_cast<double>(b.ejections.load()); }},
+  };
+  for (const Family& f : kFamilies) {
+    out.family(f.name, f.type, f.help);
+    for (const auto& u : snapshot.upstreams()) {
+      auto set = u->backends();
+      for (const auto& b : set->backends) {
+        out.sample(f.name, {{"upstream", u->config->name}, {"backend", b->address.text}},
+                   f.value(*b));
+      }
+    }
+  }
+  return out.take();
+}
+
+bool AdminServer::authorized(const http::Request& request) const {
+  if (token_.empty()) {
+    return true;
+  }
+  std::string_view header = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (header.size() != kBearer.size() + token_.size() ||
+      header.substr(0, kBearer.size()) != kBearer) {
+    return false;
+  }
+  // In constant time, so the token cannot be guessed a byte at a time from response times.
+  return CRYPTO_memcmp(header.data() + kBearer.size(), token_.data(), token_.size()) == 0;
+}
+
+http::Response AdminServer::handle(const http::Request& request) {
+  std::vector<std::string_view> parts = segments(request.path);
+  bool get = request.method == HTTP_GET || request.method == HTTP_HEAD;
+  if (parts.size() == 1 && parts[0] == "health") {
+    return get ? http::Response::json(200, R"({"status":"ok"})") : methodNotAllowed("GET");
+  }
+  if (parts.empty() && get) {  // the status page: static, its data comes with the token
+    http::Response page;
+    page.content_type = "text/html; charset=utf-8";
+    page.body = std::string(statusPageHtml());
+    page.headers.emplace_back("Cache-Control", "no-cache");
+    return page;
+  }
+  if (!authorized(request)) {
+    http::Response r = error(401, "missing or wrong bearer token");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return r;
+  }
+  if (parts.size() == 1 && parts[0] == "metrics") {
+    if (!get) {
+      return methodNotAllowed("GET");
+    }
+    http::Response r;
+    r.content_type = std::string(metrics::Exposition::kContentType);
+    r.body = render_metrics_();
+    return r;
+  }
+  if (parts.empty() || parts[0] != "upstreams") {
+    return error(404, "no such admin endpoint");
+  }
+  if (parts.size() == 1) {
+    return get ? http::Response::json(200, control_->upstreamsJson()) : methodNotAllowed("GET");
+  }
+  if (parts.size() < 3 || parts.size() > 4 || parts[2] != "backends") {
+    return error(404, "no such admin endpoint");
+  }
+  std::string upstream;
+  if (!http::percentDecode(parts[1], &upstream)) {
+    return error(400, "bad escape in the upstream name");
+  }
+  if (parts.size() == 3) {
+    if (request.method != HTTP_POST) {
+      return methodNotAllowed("POST");
+    }
+    std::string address;
+    int weight = 1;
+    std::string why = parseBody(request.body, &address, &weight, false);
+    if (!why.empty()) {
+      return error(400, why);
+    }
+    return fromOutcome(control_->addBackend(upstream, address, weight));
+  }
+  std::string address;
+  if (!http::percentDecode(parts[3], &address)) {
+    return error(400, "bad escape in the backend address");
+  }
+  if (request.method == HTTP_DELETE) {
+    return fromOutcome(control_->removeBackend(upstream, address));
+  }
+  if (request.method == HTTP_PUT) {
+    int weight = 1;
+    std::string why = parseBody(request.body, nullptr, &weight, true);
+    if (!why.empty()) {
+      return error(400, why);
+    }
+    return fromOutcome(control_->setWeight(upstream, address, weight));
+  }
+  return methodNotAllowed("PUT, DELETE");
+}
+
+}  // namespace balancer

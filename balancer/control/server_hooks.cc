@@ -1,0 +1,50 @@
+// Server's hooks for the admin API and runtime backends, kept here so server.cc only calls
+// them.
+#include <unistd.h>
+
+#include "balancer/server.h"
+#include "common/log/log.h"
+
+namespace balancer {
+
+void Server::startControl() {
+  control_ = std::make_unique<Control>(&loop_, snapshot_.get(), health_checker_.get(), [this] {
+    if (shutting_down_) {
+      return;  // workers close their loops once drained: no wake-ups then
+    }
+    for (auto& worker : workers_) {
+      worker->wakeUpstreams();
+    }
+  });
+  control_->start();
+  const Config& config = snapshot_->config();
+  if (!config.admin_address) {
+    return;
+  }
+  // GET /metrics: the observability registry (AdminServer::basicMetrics is the fallback for
+  // a process without one).
+  MetricsRegistry* registry = metrics_.get();
+  const Snapshot* snapshot = snapshot_.get();
+  admin_ = std::make_unique<AdminServer>(
+      &loop_, control_.get(), config.admin_token, [registry, snapshot] {
+        return registry != nullptr ? registry->render() : AdminServer::basicMetrics(*snapshot);
+      });
+  int r = admin_->listen(*config.admin_address);
+  if (r != 0) {
+    LOG_ERROR("admin: cannot listen on %s: %s", config.admin_address->text.c_str(), uv_strerror(r));
+    _exit(1);  // the workers already run; there is nothing to unwind
+  }
+  LOG_INFO("admin listening address=%s port=%d%s", config.admin_address->text.c_str(),
+           admin_->port(), config.admin_token.empty() ? "" : " (bearer token required)");
+}
+
+void Server::stopControl() {
+  if (admin_) {
+    admin_->close();
+  }
+  if (control_) {
+    control_->stop();
+  }
+}
+
+}  // namespace balancer

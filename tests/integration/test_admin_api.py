@@ -1,0 +1,186 @@
+#!/usr/bin/env python3
+"""Admin API: health, the upstreams JSON, the bearer token, adding a backend (traffic once its
+health check passes), weights changed at run time, draining a backend under load with no
+failed request, and the 400/404/409/401 answers."""
+import json
+import threading
+import time
+
+from harness import free_port, http_request, port_accepts, run, simple_config
+
+TOKEN = "s3cret-admin-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+HEALTH = ("{ path: /health, interval: 200ms, timeout: 200ms, healthy_threshold: 1, "
+          "unhealthy_threshold: 1 }")
+
+
+class Admin:
+    def __init__(self, port):
+        self.port = port
+
+    def call(self, method, path, body=None, headers=AUTH):
+        data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+        hdrs = dict(headers or {})
+        if data is not None:
+            hdrs["Content-Type"] = "application/json"
+        return http_request(self.port, method, path, body=data, headers=hdrs, timeout=5)
+
+    def backends(self, upstream="app"):
+        r = self.call("GET", "/upstreams")
+        assert r.status == 200, r
+        for u in r.json()["upstreams"]:
+            if u["name"] == upstream:
+                return {b["address"]: b for b in u["backends"]}
+        raise AssertionError(f"no upstream {upstream}")
+
+
+def wait_for(predicate, timeout, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()
+
+
+def test(h):
+    a, b = h.backend("a"), h.backend("b")
+    port, admin_port = free_port(), free_port()
+    extra = f"admin: {{ address: 127.0.0.1:{admin_port}, token: {TOKEN} }}"
+    lb = h.balancer(simple_config(port, [a.port], workers=2, health_check=HEALTH,
+                                  extra_top=extra), port)
+    admin = Admin(admin_port)
+    h.expect(wait_for(lambda: port_accepts(admin_port), 5), "admin port listening")
+    addr_a, addr_b = f"127.0.0.1:{a.port}", f"127.0.0.1:{b.port}"
+
+    with h.step("GET /health answers 200 without a token"):
+        r = admin.call("GET", "/health", headers={})
+        h.expect_eq(r.status, 200, "GET /health")
+
+    with h.step("the token is required (401) and compared whole"):
+        h.expect_eq(admin.call("GET", "/upstreams", headers={}).status, 401, "no token")
+        h.expect_eq(admin.call("GET", "/upstreams",
+                               headers={"Authorization": "Bearer wrong"}).status, 401,
+                    "wrong token")
+        h.expect_eq(admin.call("GET", "/upstreams",
+                               headers={"Authorization": f"Bearer {TOKEN}x"}).status, 401,
+                    "token with a suffix")
+        h.expect_eq(admin.call("POST", "/upstreams/app/backends", {"address": addr_b},
+                               headers={}).status, 401, "POST without token")
+        h.expect_eq(admin.call("GET", "/metrics", headers={}).status, 401, "metrics no token")
+
+    with h.step("GET /upstreams lists the upstream, its policy and backends"):
+        r = admin.call("GET", "/upstreams")
+        h.expect_eq(r.status, 200, "status")
+        h.expect_eq(r.header("Content-Type"), "application/json", "content type")
+        ups = r.json()["upstreams"]
+        h.expect_eq([u["name"] for u in ups], ["app"], "upstreams")
+        h.expect_eq(ups[0]["balance"], "round_robin", "balance")
+        be = ups[0]["backends"]
+        h.expect_eq([x["address"] for x in be], [addr_a], "backends")
+        for key in ("weight", "healthy", "draining", "ejected", "in_flight", "requests",
+                    "errors"):
+            h.expect(key in be[0], f"backend JSON lacks {key}: {be[0]}")
+        h.expect(wait_for(lambda: lb.get("/x").status == 200, 3), "traffic flows")
+        h.expect(admin.backends()[addr_a]["requests"] >= 1, "requests counted")
+
+    with h.step("GET /metrics answers Prometheus text"):
+        r = admin.call("GET", "/metrics")
+        h.expect_eq(r.status, 200, "status")
+        h.expect("balancer_upstream_backend_up" in r.body.decode(), "backend_up in /metrics")
+
+    with h.step("bad input: 400 with the reason; unknown: 404; duplicate: 409"):
+        cases = [
+            ("POST", "/upstreams/app/backends", b"{not json", 400),
+            ("POST", "/upstreams/app/backends", {"address": "nonsense"}, 400),
+            ("POST", "/upstreams/app/backends", {"address": addr_b, "weight": 0}, 400),
+            ("POST", "/upstreams/app/backends", {"address": addr_b, "weight": "3"}, 400),
+            ("POST", "/upstreams/app/backends", {"weight": 1}, 400),
+            ("POST", "/upstreams/app/backends", {"address": addr_b, "colour": 1}, 400),
+            ("POST", "/upstreams/nope/backends", {"address": addr_b}, 404),
+            ("POST", "/upstreams/app/backends", {"address": addr_a}, 409),
+            ("DELETE", "/upstreams/app/backends/127.0.0.1:1", None, 404),
+            ("DELETE", "/upstreams/nope/backends/" + addr_a, None, 404),
+            ("PUT", "/upstreams/app/backends/127.0.0.1:1", {"weight": 2}, 404),
+            ("PUT", f"/upstreams/app/backends/{addr_a}", {"weight": -1}, 400),
+            ("PUT", f"/upstreams/app/backends/{addr_a}", {}, 400),
+            ("GET", "/nothing", None, 404),
+        ]
+        for method, path, body, want in cases:
+            r = admin.call(method, path, body)
+            ok = h.expect_eq(r.status, want, f"{method} {path} {body!r}")
+            if ok and want >= 400:
+                err = r.json().get("error")
+                h.expect(isinstance(err, str) and err, f"{method} {path}: no reason: {r.body!r}")
+        h.expect_eq(set(admin.backends()), {addr_a}, "nothing was added by bad calls")
+
+    with h.step("POST adds a backend: health-checked, then it gets traffic"):
+        b.set_healthy(False)
+        r = admin.call("POST", "/upstreams/app/backends", {"address": addr_b, "weight": 1})
+        h.expect_eq(r.status, 201, f"POST {r.body!r}")
+        h.expect_eq(admin.backends()[addr_b]["healthy"], False, "new backend starts down")
+        time.sleep(0.6)  # several checks fail
+        seen = {lb.get(f"/down/{i}").header("X-Backend") for i in range(10)}
+        h.expect_eq(seen, {"a"}, "backends answering while the new one fails its check")
+        b.set_healthy(True)
+        h.expect(wait_for(lambda: admin.backends()[addr_b]["healthy"], 3), "b came up")
+        seen = [lb.get(f"/up/{i}").header("X-Backend") for i in range(20)]
+        h.expect("b" in seen and "a" in seen, f"both serve once b is healthy: {seen}")
+
+    with h.step("PUT changes the weight: the split follows"):
+        r = admin.call("PUT", f"/upstreams/app/backends/{addr_a}", {"weight": 4})
+        h.expect_eq(r.status, 200, f"PUT {r.body!r}")
+        h.expect_eq(admin.backends()[addr_a]["weight"], 4, "weight in JSON")
+        seen = [lb.get(f"/w/{i}").header("X-Backend") for i in range(60)]
+        na = seen.count("a")
+        print(f"   a={na} b={seen.count('b')} of 60 with weights 4:1")
+        h.expect(42 <= na <= 54, f"a's share with weight 4:1: {na}/60")
+        admin.call("PUT", f"/upstreams/app/backends/{addr_a}", {"weight": 1})
+
+    with h.step("DELETE drains under load: no failed request, then the backend is gone"):
+        stop = threading.Event()
+        results, lock = [], threading.Lock()
+
+        def load(k):
+            deadline = time.monotonic() + 8
+            i = 0
+            while not stop.is_set() and time.monotonic() < deadline and i < 400:
+                r = lb.get(f"/slow?ms=150&k={k}&i={i}", timeout=10)
+                with lock:
+                    results.append((r.status, r.header("X-Backend"), time.monotonic()))
+                i += 1
+
+        threads = [threading.Thread(target=load, args=(k,)) for k in range(6)]
+        for t in threads:
+            t.start()
+        time.sleep(0.8)
+        h.expect(admin.backends()[addr_b]["in_flight"] >= 0, "in_flight readable")
+        r = admin.call("DELETE", f"/upstreams/app/backends/{addr_b}")
+        deleted_at = time.monotonic()
+        h.expect_eq(r.status, 202, f"DELETE {r.body!r}")
+        gone = wait_for(lambda: addr_b not in admin.backends(), 3)
+        h.expect(gone, "b removed once its in-flight requests finished")
+        time.sleep(0.5)
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+        statuses = [s for s, _, _ in results]
+        bad = [s for s in statuses if s != 200]
+        print(f"   {len(statuses)} requests under load, {len(bad)} not 200")
+        h.expect(len(statuses) > 20, f"load ran: {len(statuses)} requests")
+        h.expect_eq(bad, [], "failed requests while draining")
+        late_b = [t for s, who, t in results if who == "b" and t > deleted_at + 0.5]
+        h.expect_eq(late_b, [], "answers from b well after the DELETE")
+        before = b.stats()["requests"]
+        for i in range(10):
+            lb.get(f"/after/{i}")
+        h.expect_eq(b.stats()["requests"], before, "requests reaching b after removal")
+        h.expect_eq(admin.call("DELETE", f"/upstreams/app/backends/{addr_b}").status, 404,
+                    "DELETE of a removed backend")
+        # It may come back.
+        h.expect_eq(admin.call("POST", "/upstreams/app/backends",
+                               {"address": addr_b}).status, 201, "re-adding b")
+
+
+if __name__ == "__main__":
+    run(test)
