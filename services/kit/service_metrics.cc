@@ -1,46 +1,9 @@
 #include "services/kit/service_metrics.h"
 
-#include <dirent.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstdio>
-
+#include "common/metrics/process.h"
 #include "services/kit/pg_pool.h"
 
 namespace kit {
-
-namespace {
-
-double residentBytes() {
-  long pages = 0;
-  long resident = 0;
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) {
-    return 0;
-  }
-  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) {
-    resident = 0;
-  }
-  std::fclose(f);
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-double openFds() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) {
-    return 0;
-  }
-  int n = 0;
-  while (readdir(dir) != nullptr) {
-    ++n;
-  }
-  closedir(dir);
-  return std::max(0, n - 3);  // ".", ".." and the directory's own descriptor
-}
-
-}  // namespace
 
 void ServiceMetrics::requestFinished(std::string_view route, std::string_view method, int status,
                                      double seconds) {
@@ -101,16 +64,7 @@ std::string ServiceMetrics::render() const {
     collect(out);
   }
 
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-  out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
-  out.sample("process_cpu_seconds_total", {}, cpu);
-  out.family("process_resident_memory_bytes", "gauge", "Resident memory size.");
-  out.sample("process_resident_memory_bytes", {}, residentBytes());
-  out.family("process_open_fds", "gauge", "Open file descriptors.");
-  out.sample("process_open_fds", {}, openFds());
+  metrics::writeProcessMetrics(out);
   return out.take();
 }
 
