@@ -108,6 +108,16 @@ void HealthChecker::unwatch(const Backend* backend) {
   }
 }
 
+void HealthChecker::retarget(const Snapshot* snapshot) {
+  while (!probes_.empty()) {
+    unwatch(probes_.back()->backend.get());
+  }
+  snapshot_ = snapshot;
+  if (!stopped_) {
+    start();
+  }
+}
+
 void HealthChecker::stop() {
   stopped_ = true;
   for (auto& probe : probes_) {

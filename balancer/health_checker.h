@@ -32,6 +32,9 @@ class HealthChecker {
   void watch(const Upstream& upstream, std::shared_ptr<Backend> backend);
   // Stops checking a backend that left its upstream.
   void unwatch(const Backend* backend);
+  // SIGHUP: checks the new snapshot's backends with its settings from now on. Health flags
+  // live in the backends, so a backend that stays keeps its state (no flap).
+  void retarget(const Snapshot* snapshot);
 
  private:
   struct Probe;

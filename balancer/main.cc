@@ -81,5 +81,6 @@ int main(int argc, char** argv) {
   raiseFileLimit();
   auto snapshot = std::make_unique<balancer::Snapshot>(std::move(*result.config));
   balancer::Server server(std::move(snapshot));
+  server.setConfigPath(config_path);
   return server.run();
 }

@@ -12,8 +12,6 @@
 
 namespace balancer {
 
-namespace {
-
 // A listening socket with SO_REUSEPORT, so each worker has its own accept queue and the
 // kernel spreads connections over them.
 int openListeningSocket(const util::SocketAddress& address, std::string* error) {
@@ -36,8 +34,6 @@ int openListeningSocket(const util::SocketAddress& address, std::string* error) 
   }
   return fd;
 }
-
-}  // namespace
 
 Server::Server(std::unique_ptr<Snapshot> snapshot) : snapshot_(std::move(snapshot)) {
   uv_loop_init(&loop_);
@@ -225,15 +221,8 @@ int Server::run() {
 void Server::onSignal(uv_signal_t* handle, int signum) {
   auto* self = static_cast<Server*>(handle->data);
   if (signum == SIGHUP) {
-    // Certificates and keys are read again; connections keep the context they began with.
-    // (The rest of the configuration is reloaded with issue 5.)
-    LOG_INFO("SIGHUP: reloading TLS certificates and JWT keys");
-    if (!self->loadTls()) {
-      LOG_ERROR("SIGHUP: keeping the certificates in use");
-    }
-    if (!self->loadJwks()) {
-      LOG_ERROR("SIGHUP: keeping the JWT keys in use");
-    }
+    // The whole configuration, certificates and keys included (balancer/reload).
+    self->reload();
     return;
   }
   self->beginShutdown(signum);

@@ -17,6 +17,10 @@
 
 namespace balancer {
 
+// A listening socket with SO_REUSEPORT (one per worker and listener). Returns the descriptor,
+// or -1 with the reason in `error`.
+int openListeningSocket(const util::SocketAddress& address, std::string* error);
+
 // The process: opens the listening sockets, starts the workers, runs the health checks and
 // handles signals on the main thread's loop until a graceful shutdown ends it.
 class Server {
@@ -30,6 +34,8 @@ class Server {
   int run();
   // What GET /metrics shows; render() may be called from any thread.
   MetricsRegistry& metrics() { return *metrics_; }
+  // The file SIGHUP loads the configuration from again.
+  void setConfigPath(std::string path) { config_path_ = std::move(path); }
 
  private:
   static void onSignal(uv_signal_t* handle, int signum);
@@ -49,8 +55,16 @@ class Server {
   void startControl();
   void stopControl();
   void finish();
+  // SIGHUP (balancer/reload/server_reload.cc): loads config_path_ again and, if it is good,
+  // swaps the new snapshot in; otherwise logs why and keeps the running one.
+  void reload();
 
   std::unique_ptr<Snapshot> snapshot_;
+  std::string config_path_;
+  // Snapshots and listener runtimes replaced by reloads: sessions may still use them. Kept
+  // until exit (a few kilobytes per reload).
+  std::vector<std::unique_ptr<Snapshot>> old_snapshots_;
+  std::vector<std::unique_ptr<ListenerRuntime>> old_listeners_;
   uv_loop_t loop_;
   uv_signal_t sigterm_;
   uv_signal_t sigint_;

@@ -73,6 +73,7 @@ Session::Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime
     : worker_(worker),
       snapshot_(snapshot),
       listener_(listener),
+      metrics_(&worker->metrics()),
       parser_(http::Parser::Kind::kRequest, this, &snapshot->requestLimits()),
       out_(asStream(&tcp_), this) {
   uv_tcp_init(worker_->loop(), &tcp_);
@@ -104,7 +105,7 @@ int Session::start(uv_stream_t* server) {
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
     util::formatIp(reinterpret_cast<sockaddr*>(&peer), client_ip_, sizeof client_ip_);
   }
-  worker_->metrics().listener(listenerIndex(*snapshot_, listener_)).connections_accepted.add();
+  metrics_->listener(listenerIndex(*snapshot_, listener_)).connections_accepted.add();
   // The first request must come as promptly as any later header section.
   startTimer(snapshot_->config().timeouts.client_header);
   updateReading();
@@ -165,13 +166,13 @@ void Session::handleTlsInput(const char* data, size_t len) {
       if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
         // Plain HTTP on the TLS port, a scanner, a bad hello: only this connection goes.
         LOG_DEBUG("client=%s TLS handshake failed: %s", client_ip_, tls::lastError().c_str());
-        worker_->metrics().countTlsHandshake(listenerIndex(*snapshot_, listener_), 0);
+        metrics_->countTlsHandshake(listenerIndex(*snapshot_, listener_), 0);
         ERR_clear_error();
         close();
       }
       return;
     }
-    worker_->metrics().countTlsHandshake(listenerIndex(*snapshot_, listener_), SSL_version(ssl_));
+    metrics_->countTlsHandshake(listenerIndex(*snapshot_, listener_), SSL_version(ssl_));
   }
   uv_buf_t plain = worker_->readBuffer();
   while (state_ != State::kClosed && state_ != State::kLingering) {
@@ -372,6 +373,9 @@ int Session::onMessageBegin() {
 
 int Session::onHeadersComplete() {
   uv_timer_stop(&timer_);
+  if (snapshot_ != worker_->snapshot()) {
+    worker_->follow(&snapshot_, &listener_, &metrics_);  // SIGHUP: new exchanges, new config
+  }
   record_.head = true;
   Exchange& ex = exchange_;
   ex.active = true;
@@ -427,7 +431,7 @@ int Session::onHeadersComplete() {
     return has_body || ex.upgrade ? kPause : 0;
   }
   const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(route)];
-  ex.pool = &worker_->pool(snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
+  ex.pool = &worker_->pool(snapshot_, snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
   ex.drop_access_token = false;
   ex.body_bytes = 0;
   ex.body_limit = rc.max_body_size.value_or(UINT64_MAX);
@@ -479,7 +483,7 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
     if (route.auth == AuthMode::kJwtOptional) {
       return true;  // anonymous: forwarded without identity headers
     }
-    worker_->countJwtRejection(record_.route, "missing");
+    metrics_->countJwtRejection(record_.route, "missing");
     reply(401, "missing bearer token", close, kChallenge);
     return false;
   }
@@ -487,7 +491,7 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
   const jwt::Claims* claims =
       worker_->tokenCache().verify(*verifier, token, static_cast<int64_t>(time(nullptr)), &reason);
   if (claims == nullptr) {
-    worker_->countJwtRejection(record_.route, jwt::reasonName(reason));
+    metrics_->countJwtRejection(record_.route, jwt::reasonName(reason));
     std::string message = std::string("invalid token: ") + jwt::reasonName(reason);
     reply(401, message, close, kChallenge);
     return false;
@@ -498,7 +502,7 @@ bool Session::authenticate(const RouteConfig& route, const RequestTarget& target
       allowed = allowed || claims->hasRole(role);
     }
     if (!allowed) {
-      worker_->countJwtRejection(record_.route, "forbidden_role");
+      metrics_->countJwtRejection(record_.route, "forbidden_role");
       reply(403, "missing role", close);
       return false;
     }
@@ -561,7 +565,7 @@ void Session::onLimitDecision(const rate_limit::Decision& decision, const RateLi
   h.append("\r\nRateLimit-Remaining: ").append(std::to_string(decision.remaining));
   h.append("\r\nRateLimit-Reset: ").append(std::to_string(rate_limit::resetSeconds(decision)));
   h.append("\r\n");
-  worker_->metrics().countRateLimited(record_.route);
+  metrics_->countRateLimited(record_.route);
   failExchange(429, "rate limited", h);
 }
 
@@ -683,7 +687,7 @@ void Session::dispatch() {
       record_.upstream_start_ns = uv_hrtime();
     }
     WorkerMetrics::Upstream& counters =
-        worker_->metrics().upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)));
+        metrics_->upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)));
     if (ex.connect_attempts + ex.stale_retries > 0) {
       counters.retries.add();  // a backend picked after a failed attempt
     }
@@ -793,8 +797,7 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
                uc.name.c_str(), backend.c_str(),
                failure == UpstreamFailure::kConnectFailed ? "failed" : "timed out");
       // Nothing reached the backend, but only idempotent requests are retried, as promised.
-      worker_->metrics()
-          .upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)))
+      metrics_->upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)))
           .connect_errors.add();
       if (ex.idempotent && ++ex.connect_attempts <= uc.retries) {
         ex.request_sent = false;
@@ -1207,7 +1210,7 @@ void Session::logExchange(int status) {
     facts.tls_version = SSL_get_version(ssl_);
   }
   AccessLogSink* sink = listener_->config->access_log ? worker_->accessLog() : nullptr;
-  recordExchange(&record_, facts, *snapshot_, *listener_->config, &worker_->metrics(), sink,
+  recordExchange(&record_, facts, *snapshot_, *listener_->config, metrics_, sink,
                  &worker_->logScratch());
 }
 

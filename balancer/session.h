@@ -20,6 +20,7 @@ namespace balancer {
 class Snapshot;
 class UpstreamPool;
 class Worker;
+class WorkerMetrics;
 
 // One client connection's life: it reads requests, proxies each as an exchange to an
 // upstream connection, and writes the responses back in order. Pipelined requests wait in
@@ -148,6 +149,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
   Worker* worker_;
   const Snapshot* snapshot_;
   const ListenerRuntime* listener_;
+  WorkerMetrics* metrics_;  // the block sized for snapshot_
   std::shared_ptr<const tls::ServerContext> tls_context_;  // kept while ssl_ lives
   SSL* ssl_ = nullptr;
   State state_ = State::kOpen;

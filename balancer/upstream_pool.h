@@ -46,6 +46,13 @@ class UpstreamPool {
   // Takes the upstream's current set if it changed. Called on each pick, and when the admin
   // API wakes the worker so idle connections to a removed backend close at once.
   void refresh();
+  // SIGHUP: the same upstream (by name) in a new snapshot. Takes its backend set and policy;
+  // idle connections to backends that stayed are kept.
+  void rebind(const Upstream* upstream) {
+    upstream_ = upstream;
+    generation_ = UINT64_MAX;  // the new upstream counts from 0: refresh() must not skip
+    refresh();
+  }
 
  private:
   // The index of the connection's backend in the current set, or -1 if it left.

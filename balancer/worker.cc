@@ -27,12 +27,18 @@ Worker::Worker(int id, const Snapshot* snapshot, SharedState* shared,
     }
   });
   upstreams_async_.data = this;
+  uv_async_init(&loop_, &reload_async_, &Worker::onReload);
+  reload_async_.data = this;
   random_state_ = static_cast<uint64_t>(
                       std::chrono::steady_clock::now().time_since_epoch().count()) ^
                   (static_cast<uint64_t>(id) << 32) ^ static_cast<uint64_t>(getpid());
   for (size_t i = 0; i < snapshot_->upstreams().size(); ++i) {
     pools_.push_back(std::make_unique<UpstreamPool>(this, snapshot_->upstreams()[i].get(),
                                                     random_state_ + i * 7919));
+  }
+  generations_.push_back({snapshot_, {}});
+  for (auto& pool : pools_) {
+    generations_.back().pools.push_back(pool.get());
   }
   if (const auto& redis = snapshot_->config().redis) {
     rate_limit::RedisLimiter::Options options;
@@ -181,6 +187,7 @@ void Worker::finishIfDone() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&upstreams_async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&reload_async_), nullptr);
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {

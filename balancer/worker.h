@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,7 +55,22 @@ class Worker {
   int id() const { return id_; }
   // The buffer every read of this loop goes into. What must outlive a read is copied.
   uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
-  UpstreamPool& pool(size_t upstream_index) { return *pools_[upstream_index]; }
+  // The pool of a snapshot's upstream (a session may still be on an older snapshot).
+  UpstreamPool& pool(const Snapshot* snapshot, size_t upstream_index);
+  // SIGHUP (balancer/reload/worker_reload.cc). What a worker takes on with a new snapshot.
+  struct Reload {
+    const Snapshot* snapshot = nullptr;
+    std::shared_ptr<WorkerMetrics> metrics;  // null: the current block still fits
+    std::vector<Listening> added;            // sockets of listeners new in this snapshot
+    std::vector<const ListenerRuntime*> listeners;  // by index in snapshot's listeners
+  };
+  // Thread-safe: switches to a new snapshot within one loop turn. Not after stop().
+  void reload(Reload reload);
+  // Moves a session between exchanges onto the current snapshot, its listener's runtime and
+  // metrics block. Returns false (nothing changed) when its listener is gone.
+  bool follow(const Snapshot** snapshot, const ListenerRuntime** listener,
+              WorkerMetrics** metrics);
+  const Snapshot* snapshot() const { return snapshot_; }
   void newRequestId(std::string* out);
 
   // Exchange buffers from a free list: warm ones are reused without allocating.
@@ -95,6 +111,8 @@ class Worker {
   static constexpr unsigned kReadBufferSize = 64 * 1024;
   static void onConnection(uv_stream_t* server, int status);
   static void onStop(uv_async_t* async);
+  static void onReload(uv_async_t* async);
+  void applyReload(Reload reload);
   void run();
   void beginStop();
   void finishIfDone();
@@ -120,7 +138,17 @@ class Worker {
   uv_async_t stop_async_;
   uv_async_t upstreams_async_;  // wakeUpstreams()
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
-  std::vector<std::unique_ptr<UpstreamPool>> pools_;
+  std::vector<std::unique_ptr<UpstreamPool>> pools_;  // every pool, of every snapshot
+  // What each snapshot this worker has run maps to; the last is the current one. Kept while
+  // the worker lives, like the snapshots (see README, "Reloading the configuration").
+  struct Generation {
+    const Snapshot* snapshot;
+    std::vector<UpstreamPool*> pools;  // by upstream index
+  };
+  std::vector<Generation> generations_;
+  uv_async_t reload_async_;
+  std::mutex reload_mutex_;
+  std::vector<Reload> pending_reloads_;
   Session* sessions_ = nullptr;  // intrusive list through Session::prev_/next_
   size_t session_count_ = 0;
   uint64_t refused_connections_ = 0;  // over limits.max_connections_per_worker

@@ -1,93 +1,17 @@
 #include "balancer/metrics/registry.h"
 
-#include <dirent.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <map>
 
 #include "balancer/access_log/access_log.h"
 #include "balancer/snapshot.h"
 #include "common/metrics/exposition.h"
+#include "common/metrics/process.h"
 
 namespace balancer {
-
-namespace {
-
-double residentBytes() {
-  long pages = 0;
-  long resident = 0;
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) {
-    return 0;
-  }
-  if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2) {
-    resident = 0;
-  }
-  std::fclose(f);
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
-}
-
-double openFds() {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) {
-    return 0;
-  }
-  int n = 0;
-  while (readdir(dir) != nullptr) {
-    ++n;
-  }
-  closedir(dir);
-  return n > 3 ? n - 3 : 0;  // ".", ".." and the directory's own descriptor
-}
-
-// Seconds since the epoch at which the process started, from /proc/self/stat's starttime.
-double startTime() {
-  FILE* f = std::fopen("/proc/self/stat", "r");
-  if (f == nullptr) {
-    return 0;
-  }
-  char buf[1024];
-  size_t n = std::fread(buf, 1, sizeof buf - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  // Fields after the command name (which may hold spaces) start after the last ')'.
-  const char* p = nullptr;
-  for (size_t i = 0; i < n; ++i) {
-    if (buf[i] == ')') {
-      p = buf + i + 1;
-    }
-  }
-  if (p == nullptr) {
-    return 0;
-  }
-  unsigned long long start_ticks = 0;
-  // state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime
-  // cstime priority nice threads itrealvalue starttime
-  if (std::sscanf(p, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-                     "%*d %llu",
-                  &start_ticks) != 1) {
-    return 0;
-  }
-  double boot = 0;
-  if (FILE* s = std::fopen("/proc/stat", "r")) {
-    char line[256];
-    while (std::fgets(line, sizeof line, s) != nullptr) {
-      unsigned long long btime = 0;
-      if (std::sscanf(line, "btime %llu", &btime) == 1) {
-        boot = static_cast<double>(btime);
-        break;
-      }
-    }
-    std::fclose(s);
-  }
-  return boot + static_cast<double>(start_ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-}  // namespace
 
 std::string routeLabel(const RouteConfig& route, size_t index) {
   std::string label;
@@ -110,194 +34,282 @@ void appendRouteLabel(std::string* out, const RouteConfig& route, size_t index) 
   }
 }
 
-MetricsRegistry::MetricsRegistry(const Snapshot* snapshot) : snapshot_(snapshot) {
-  const auto& routes = snapshot_->config().routes;
+namespace {
+
+std::vector<std::string> routeLabels(const Snapshot& snapshot) {
+  std::vector<std::string> labels;
+  const auto& routes = snapshot.config().routes;
   for (size_t i = 0; i < routes.size(); ++i) {
-    route_labels_.push_back(routeLabel(routes[i], i));
+    labels.push_back(routeLabel(routes[i], i));
   }
+  return labels;
+}
+
+}  // namespace
+
+MetricsRegistry::MetricsRegistry(const Snapshot* snapshot) : current_(snapshot) {
+  groups_.push_back({snapshot, routeLabels(*snapshot), {}});
+  last_reload_ok_s_.store(static_cast<int64_t>(time(nullptr)));
 }
 
 void MetricsRegistry::addWorker(std::shared_ptr<const WorkerMetrics> block) {
   std::lock_guard<std::mutex> lock(mutex_);
-  workers_.push_back(std::move(block));
+  groups_.back().workers.push_back(std::move(block));
+}
+
+void MetricsRegistry::addSnapshot(const Snapshot* snapshot,
+                                  std::vector<std::shared_ptr<const WorkerMetrics>> blocks) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  current_ = snapshot;
+  if (!blocks.empty()) {
+    groups_.push_back({snapshot, routeLabels(*snapshot), std::move(blocks)});
+  }
+}
+
+void MetricsRegistry::countReload(bool ok) {
+  if (ok) {
+    reloads_ok_.fetch_add(1);
+    last_reload_ok_s_.store(static_cast<int64_t>(time(nullptr)));
+  } else {
+    reloads_failed_.fetch_add(1);
+  }
 }
 
 std::string MetricsRegistry::render() const {
-  std::vector<std::shared_ptr<const WorkerMetrics>> workers;
+  std::vector<Group> groups;
+  const Snapshot* current = nullptr;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    workers = workers_;
+    groups = groups_;
+    current = current_;
   }
-  const Config& config = snapshot_->config();
-  const size_t route_slots = config.routes.size() + 1;  // the last: no route matched
-  auto routeName = [&](size_t slot) -> std::string_view {
-    return slot < route_labels_.size() ? std::string_view(route_labels_[slot]) : "unmatched";
+  // Each group's counters summed over its workers, then merged by label with the other
+  // groups' (a route or upstream that stays across reloads is one series).
+  struct RouteTotals {
+    std::array<uint64_t, kStatusSlots> codes{};
+    std::array<uint64_t, kDurationBounds.size() + 1> buckets{};
+    uint64_t duration_sum_ns = 0;
+    uint64_t rate_limited = 0;
+    std::array<uint64_t, kJwtReasons.size()> jwt{};
+    bool configured = false;  // a route of some snapshot (not the unmatched slot)
   };
-  auto upstreamOfSlot = [&](size_t slot) -> std::string_view {
-    if (slot >= config.routes.size()) {
-      return "none";
+  struct UpstreamTotals {
+    uint64_t connect_errors = 0, retries = 0, fresh = 0, reused = 0;
+  };
+  struct ListenerTotals {
+    uint64_t accepted = 0, bytes_in = 0, bytes_out = 0;
+    uint64_t tls_12 = 0, tls_13 = 0, tls_other = 0, tls_failed = 0;
+    bool tls = false;
+  };
+  std::map<std::pair<std::string, std::string>, RouteTotals> routes;  // route, upstream
+  std::map<std::string, UpstreamTotals> upstream_totals;
+  std::map<std::string, ListenerTotals> listener_totals;
+  int64_t connections = 0;
+  for (const Group& g : groups) {
+    const Config& config = g.snapshot->config();
+    for (const auto& wp : g.workers) {
+      const WorkerMetrics& w = *wp;
+      connections += w.client_connections.get();
+      for (size_t slot = 0; slot <= config.routes.size(); ++slot) {
+        bool configured = slot < config.routes.size();
+        RouteTotals& t =
+            configured ? routes[{g.route_labels[slot],
+                                 config.upstreams[g.snapshot->upstreamOfRoute(slot)].name}]
+                       : routes[{"unmatched", "none"}];
+        t.configured = t.configured || configured;
+        const WorkerMetrics::Route& r = w.routeAt(slot);
+        for (size_t c = 0; c < t.codes.size(); ++c) {
+          t.codes[c] += r.codes[c].get();
+        }
+        for (size_t b = 0; b < t.buckets.size(); ++b) {
+          t.buckets[b] += r.duration_buckets[b].get();
+        }
+        t.duration_sum_ns += r.duration_sum_ns.get();
+        t.rate_limited += r.rate_limited.get();
+        for (size_t j = 0; j < t.jwt.size(); ++j) {
+          t.jwt[j] += r.jwt_rejected[j].get();
+        }
+      }
+      for (size_t u = 0; u < config.upstreams.size(); ++u) {
+        UpstreamTotals& t = upstream_totals[config.upstreams[u].name];
+        t.connect_errors += w.upstream(u).connect_errors.get();
+        t.retries += w.upstream(u).retries.get();
+        t.fresh += w.upstream(u).connections_new.get();
+        t.reused += w.upstream(u).connections_reused.get();
+      }
+      for (size_t l = 0; l < config.listeners.size(); ++l) {
+        ListenerTotals& t = listener_totals[config.listeners[l].name];
+        const WorkerMetrics::Listener& c = w.listener(l);
+        t.accepted += c.connections_accepted.get();
+        t.bytes_in += c.bytes_in.get();
+        t.bytes_out += c.bytes_out.get();
+        t.tls_12 += c.tls_ok_12.get();
+        t.tls_13 += c.tls_ok_13.get();
+        t.tls_other += c.tls_ok_other.get();
+        t.tls_failed += c.tls_failed.get();
+        t.tls = t.tls || config.listeners[l].tls.has_value();
+      }
     }
-    return config.upstreams[snapshot_->upstreamOfRoute(slot)].name;
-  };
-  // Sums a per-worker counter over every worker.
-  auto sum = [&](auto&& get) {
-    uint64_t total = 0;
-    for (const auto& w : workers) {
-      total += get(*w);
+    // A snapshot's routes, upstreams and listeners appear even before a worker counts one.
+    for (size_t slot = 0; slot < config.routes.size(); ++slot) {
+      routes[{g.route_labels[slot], config.upstreams[g.snapshot->upstreamOfRoute(slot)].name}]
+          .configured = true;
     }
-    return total;
-  };
+    for (const auto& u : config.upstreams) {
+      upstream_totals[u.name];
+    }
+    for (const auto& l : config.listeners) {
+      listener_totals[l.name].tls = listener_totals[l.name].tls || l.tls.has_value();
+    }
+  }
 
   metrics::Exposition out;
 
   out.family("balancer_requests_total", "counter",
              "Requests answered, by route, upstream and status code.");
-  for (size_t slot = 0; slot < route_slots; ++slot) {
+  for (const auto& [key, t] : routes) {
     for (int code = 0; code < kStatusSlots; ++code) {
-      uint64_t n = sum([&](const WorkerMetrics& w) {
-        return w.routeAt(slot).codes[static_cast<size_t>(code)].get();
-      });
+      uint64_t n = t.codes[static_cast<size_t>(code)];
       if (n == 0) {
         continue;
       }
       std::string code_text = std::to_string(code + kMinStatus);
       metrics::Label labels[] = {
-          {"route", routeName(slot)}, {"upstream", upstreamOfSlot(slot)}, {"code", code_text}};
+          {"route", key.first}, {"upstream", key.second}, {"code", code_text}};
       out.sample("balancer_requests_total", labels, static_cast<double>(n));
     }
   }
 
   out.family("balancer_request_duration_seconds", "histogram",
              "Time from a request's first byte to the end of its answer, by route and upstream.");
-  for (size_t slot = 0; slot < route_slots; ++slot) {
-    std::array<uint64_t, kDurationBounds.size() + 1> counts{};
+  for (const auto& [key, t] : routes) {
     uint64_t total = 0;
-    for (size_t b = 0; b < counts.size(); ++b) {
-      counts[b] = sum([&](const WorkerMetrics& w) { return w.routeAt(slot).duration_buckets[b].get(); });
-      total += counts[b];
+    for (uint64_t c : t.buckets) {
+      total += c;
     }
-    if (total == 0 && slot == config.routes.size()) {
+    if (total == 0 && !t.configured) {
       continue;  // the unmatched series appears once something was unmatched
     }
-    double seconds =
-        static_cast<double>(sum([&](const WorkerMetrics& w) {
-          return w.routeAt(slot).duration_sum_ns.get();
-        })) /
-        1e9;
-    metrics::Label labels[] = {{"route", routeName(slot)}, {"upstream", upstreamOfSlot(slot)}};
-    out.histogram("balancer_request_duration_seconds", labels, kDurationBounds, counts, seconds);
+    metrics::Label labels[] = {{"route", key.first}, {"upstream", key.second}};
+    out.histogram("balancer_request_duration_seconds", labels, kDurationBounds, t.buckets,
+                  static_cast<double>(t.duration_sum_ns) / 1e9);
   }
 
   out.family("balancer_rate_limited_total", "counter", "Requests refused with 429, by route.");
-  for (size_t slot = 0; slot < config.routes.size(); ++slot) {
-    uint64_t n = sum([&](const WorkerMetrics& w) { return w.routeAt(slot).rate_limited.get(); });
-    out.sample("balancer_rate_limited_total", {{"route", routeName(slot)}}, static_cast<double>(n));
+  {
+    std::map<std::string, uint64_t> by_route;  // one series per route label
+    for (const auto& [key, t] : routes) {
+      if (t.configured) {
+        by_route[key.first] += t.rate_limited;
+      }
+    }
+    for (const auto& [route, n] : by_route) {
+      out.sample("balancer_rate_limited_total", {{"route", route}}, static_cast<double>(n));
+    }
   }
 
   out.family("balancer_jwt_rejected_total", "counter",
              "Requests refused for their token (401) or its roles (403), by route and reason.");
-  for (size_t slot = 0; slot < config.routes.size(); ++slot) {
-    for (size_t r = 0; r < kJwtReasons.size(); ++r) {
-      uint64_t n = sum([&](const WorkerMetrics& w) { return w.routeAt(slot).jwt_rejected[r].get(); });
-      if (n == 0) {
-        continue;
+  {
+    std::map<std::pair<std::string, size_t>, uint64_t> by_route;
+    for (const auto& [key, t] : routes) {
+      for (size_t r = 0; r < kJwtReasons.size(); ++r) {
+        if (t.configured && t.jwt[r] != 0) {
+          by_route[{key.first, r}] += t.jwt[r];
+        }
       }
+    }
+    for (const auto& [key, n] : by_route) {
       out.sample("balancer_jwt_rejected_total",
-                 {{"route", routeName(slot)}, {"reason", kJwtReasons[r]}}, static_cast<double>(n));
+                 {{"route", key.first}, {"reason", kJwtReasons[key.second]}},
+                 static_cast<double>(n));
     }
   }
 
   out.family("balancer_client_connections", "gauge", "Client connections open now.");
-  {
-    int64_t n = 0;
-    for (const auto& w : workers) {
-      n += w->client_connections.get();
-    }
-    out.sample("balancer_client_connections", {}, static_cast<double>(n > 0 ? n : 0));
-  }
+  out.sample("balancer_client_connections", {},
+             static_cast<double>(connections > 0 ? connections : 0));
 
   // Per listener.
   struct ListenerSeries {
     const char* name;
-    const char* type;
     const char* help;
-    Counter WorkerMetrics::Listener::*field;
-    const char* extra_name;
-    const char* extra_value;
+    uint64_t ListenerTotals::*field;
   };
   static const ListenerSeries kListenerSeries[] = {
-      {"balancer_client_connections_accepted_total", "counter", "Client connections accepted.",
-       &WorkerMetrics::Listener::connections_accepted, nullptr, nullptr},
-      {"balancer_received_bytes_total", "counter",
-       "Bytes read from clients (decrypted), by listener.", &WorkerMetrics::Listener::bytes_in,
-       nullptr, nullptr},
-      {"balancer_sent_bytes_total", "counter",
+      {"balancer_client_connections_accepted_total", "Client connections accepted.",
+       &ListenerTotals::accepted},
+      {"balancer_received_bytes_total", "Bytes read from clients (decrypted), by listener.",
+       &ListenerTotals::bytes_in},
+      {"balancer_sent_bytes_total",
        "Bytes of responses sent to clients (before encryption), by listener.",
-       &WorkerMetrics::Listener::bytes_out, nullptr, nullptr},
+       &ListenerTotals::bytes_out},
   };
   for (const ListenerSeries& s : kListenerSeries) {
-    out.family(s.name, s.type, s.help);
-    for (size_t l = 0; l < config.listeners.size(); ++l) {
-      uint64_t n = sum([&](const WorkerMetrics& w) { return (w.listener(l).*s.field).get(); });
-      out.sample(s.name, {{"listener", config.listeners[l].name}}, static_cast<double>(n));
+    out.family(s.name, "counter", s.help);
+    for (const auto& [name, t] : listener_totals) {
+      out.sample(s.name, {{"listener", name}}, static_cast<double>(t.*s.field));
     }
   }
   out.family("balancer_tls_handshakes_total", "counter",
              "TLS handshakes with clients, by listener, result and protocol version.");
-  for (size_t l = 0; l < config.listeners.size(); ++l) {
-    if (!config.listeners[l].tls) {
+  for (const auto& [name, t] : listener_totals) {
+    if (!t.tls) {
       continue;
     }
-    const std::string& name = config.listeners[l].name;
     struct {
       const char* result;
       const char* version;
-      Counter WorkerMetrics::Listener::*field;
-    } const kinds[] = {{"success", "TLSv1.2", &WorkerMetrics::Listener::tls_ok_12},
-                       {"success", "TLSv1.3", &WorkerMetrics::Listener::tls_ok_13},
-                       {"success", "other", &WorkerMetrics::Listener::tls_ok_other},
-                       {"failure", "none", &WorkerMetrics::Listener::tls_failed}};
+      uint64_t value;
+    } const kinds[] = {{"success", "TLSv1.2", t.tls_12},
+                       {"success", "TLSv1.3", t.tls_13},
+                       {"success", "other", t.tls_other},
+                       {"failure", "none", t.tls_failed}};
     for (const auto& k : kinds) {
-      uint64_t n = sum([&](const WorkerMetrics& w) { return (w.listener(l).*k.field).get(); });
       out.sample("balancer_tls_handshakes_total",
                  {{"listener", name}, {"result", k.result}, {"version", k.version}},
-                 static_cast<double>(n));
+                 static_cast<double>(k.value));
     }
   }
 
   // Per upstream.
   out.family("balancer_upstream_connect_errors_total", "counter",
              "Connections to backends that failed or timed out, by upstream.");
-  for (size_t u = 0; u < config.upstreams.size(); ++u) {
-    uint64_t n = sum([&](const WorkerMetrics& w) { return w.upstream(u).connect_errors.get(); });
-    out.sample("balancer_upstream_connect_errors_total", {{"upstream", config.upstreams[u].name}},
-               static_cast<double>(n));
+  for (const auto& [name, t] : upstream_totals) {
+    out.sample("balancer_upstream_connect_errors_total", {{"upstream", name}},
+               static_cast<double>(t.connect_errors));
   }
   out.family("balancer_upstream_retries_total", "counter",
              "Requests sent again to another backend (or on a fresh connection), by upstream.");
-  for (size_t u = 0; u < config.upstreams.size(); ++u) {
-    uint64_t n = sum([&](const WorkerMetrics& w) { return w.upstream(u).retries.get(); });
-    out.sample("balancer_upstream_retries_total", {{"upstream", config.upstreams[u].name}},
-               static_cast<double>(n));
+  for (const auto& [name, t] : upstream_totals) {
+    out.sample("balancer_upstream_retries_total", {{"upstream", name}},
+               static_cast<double>(t.retries));
   }
   out.family("balancer_upstream_connections_total", "counter",
              "Upstream connections a request used, by upstream: new (opened for it) or reused "
              "(from the keep-alive pool).");
-  for (size_t u = 0; u < config.upstreams.size(); ++u) {
-    const std::string& name = config.upstreams[u].name;
-    uint64_t fresh = sum([&](const WorkerMetrics& w) { return w.upstream(u).connections_new.get(); });
-    uint64_t reused =
-        sum([&](const WorkerMetrics& w) { return w.upstream(u).connections_reused.get(); });
+  for (const auto& [name, t] : upstream_totals) {
     out.sample("balancer_upstream_connections_total", {{"upstream", name}, {"state", "new"}},
-               static_cast<double>(fresh));
+               static_cast<double>(t.fresh));
     out.sample("balancer_upstream_connections_total", {{"upstream", name}, {"state", "reused"}},
-               static_cast<double>(reused));
+               static_cast<double>(t.reused));
   }
+
+  out.family("balancer_config_reloads_total", "counter",
+             "Configuration reloads (SIGHUP), by result.");
+  out.sample("balancer_config_reloads_total", {{"result", "success"}},
+             static_cast<double>(reloads_ok_.load()));
+  out.sample("balancer_config_reloads_total", {{"result", "failure"}},
+             static_cast<double>(reloads_failed_.load()));
+  out.family("balancer_config_last_reload_success_timestamp_seconds", "gauge",
+             "When the configuration in use was loaded (start or last good reload), Unix time.");
+  out.sample("balancer_config_last_reload_success_timestamp_seconds", {},
+             static_cast<double>(last_reload_ok_s_.load()));
 
   // Per backend, from the shared Backend objects (so backends added at run time appear).
   // Each upstream's current backend set, held for the scrape: the admin API may replace it.
   std::vector<std::pair<const UpstreamConfig*, std::shared_ptr<const BackendSet>>> upstreams;
-  for (const auto& up : snapshot_->upstreams()) {
+  for (const auto& up : current->upstreams()) {
     upstreams.emplace_back(up->config, up->backends());
   }
   out.family("balancer_upstream_in_flight", "gauge",
@@ -352,25 +364,7 @@ std::string MetricsRegistry::render() const {
                static_cast<double>(access_log_->dropped()));
   }
 
-  // The process, under the names every Prometheus client library uses.
-  rusage usage{};
-  getrusage(RUSAGE_SELF, &usage);
-  double cpu = static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
-               static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-  out.family("process_cpu_seconds_total", "counter", "User and system CPU time spent.");
-  out.sample("process_cpu_seconds_total", {}, cpu);
-  out.family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
-  out.sample("process_resident_memory_bytes", {}, residentBytes());
-  out.family("process_open_fds", "gauge", "Open file descriptors.");
-  out.sample("process_open_fds", {}, openFds());
-  rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-    out.family("process_max_fds", "gauge", "Maximum number of open file descriptors.");
-    out.sample("process_max_fds", {}, static_cast<double>(limit.rlim_cur));
-  }
-  out.family("process_start_time_seconds", "gauge",
-             "Start time of the process since the Unix epoch in seconds.");
-  out.sample("process_start_time_seconds", {}, std::floor(startTime()));
+  metrics::writeProcessMetrics(out);
   return out.take();
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -28,8 +29,16 @@ class MetricsRegistry {
   MetricsRegistry(const MetricsRegistry&) = delete;
   MetricsRegistry& operator=(const MetricsRegistry&) = delete;
 
-  // Adds a worker's block (shared, so a scrape during shutdown reads live memory).
+  // Adds a worker's block (shared, so a scrape during shutdown reads live memory), sized for
+  // the latest snapshot given.
   void addWorker(std::shared_ptr<const WorkerMetrics> block);
+  // SIGHUP: `snapshot` is current now; `blocks` (one per worker) are sized for it, or empty
+  // when the blocks in use still fit (same routes, upstreams and listeners). Series of every
+  // snapshot are summed by their labels, so counters continue across reloads.
+  void addSnapshot(const Snapshot* snapshot,
+                   std::vector<std::shared_ptr<const WorkerMetrics>> blocks);
+  // Counts a reload (balancer_config_reloads_total) and, on success, its time.
+  void countReload(bool ok);
   // The access log whose dropped-line count is shown; may be null.
   void setAccessLog(const AccessLog* log) { access_log_ = log; }
 
@@ -37,11 +46,19 @@ class MetricsRegistry {
   std::string render() const;
 
  private:
-  const Snapshot* snapshot_;
+  // The blocks sized for one snapshot, and its route labels.
+  struct Group {
+    const Snapshot* snapshot;
+    std::vector<std::string> route_labels;
+    std::vector<std::shared_ptr<const WorkerMetrics>> workers;
+  };
   const AccessLog* access_log_ = nullptr;
-  std::vector<std::string> route_labels_;
-  mutable std::mutex mutex_;  // guards workers_ (added at start, read by scrapes)
-  std::vector<std::shared_ptr<const WorkerMetrics>> workers_;
+  mutable std::mutex mutex_;  // guards groups_ and current_ (changed on reload, read by scrapes)
+  std::vector<Group> groups_;
+  const Snapshot* current_;
+  std::atomic<uint64_t> reloads_ok_{0};
+  std::atomic<uint64_t> reloads_failed_{0};
+  std::atomic<int64_t> last_reload_ok_s_{0};
 };
 
 }  // namespace balancer

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 
-from harness import free_port, http_request, port_accepts, run, simple_config
+from harness import free_port, http_request, port_accepts, run, simple_config, wait_for
 
 TOKEN = "s3cret-admin-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -32,15 +32,6 @@ class Admin:
             if u["name"] == upstream:
                 return {b["address"]: b for b in u["backends"]}
         raise AssertionError(f"no upstream {upstream}")
-
-
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def test(h):

@@ -5,19 +5,10 @@ over and its active health check passes; a second ejection lasts twice as long. 
 with max_ejection_percent 50 of two backends, the second failing backend stays in."""
 import time
 
-from harness import free_port, http_request, port_accepts, run, simple_config
+from harness import free_port, http_request, port_accepts, run, simple_config, wait_for
 
 HEALTH = ("{ path: /health, interval: 200ms, timeout: 200ms, healthy_threshold: 1, "
           "unhealthy_threshold: 2 }")
-
-
-def wait_for(predicate, timeout, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 def config(port, admin_port, ports):
