@@ -30,6 +30,21 @@ std::optional<ProductInput> readInput(const http::Request& request, InputMode mo
 
 http::Response notFound() { return kit::errorResponse(404, "product not found"); }
 
+// The product an admin's PUT or DELETE names, or nullopt after answering 401, 403 or 404 (an
+// id that is not a positive integer names no product).
+std::optional<int64_t> adminTarget(const http::Request& request, const kit::Params& params,
+                                   http::Responder& responder) {
+  if (!kit::requireRole(kit::Identity::fromRequest(request), {"admin"}, responder)) {
+    return std::nullopt;
+  }
+  int64_t id = params.id("id");
+  if (id < 0) {
+    responder.send(notFound());
+    return std::nullopt;
+  }
+  return id;
+}
+
 }  // namespace
 
 void ProductWrites::create(const http::Request& request, const kit::Params& /*params*/,
@@ -68,14 +83,11 @@ void ProductWrites::create(const http::Request& request, const kit::Params& /*pa
 
 void ProductWrites::update(const http::Request& request, const kit::Params& params,
                            http::Responder responder) {
-  if (!kit::requireRole(kit::Identity::fromRequest(request), {"admin"}, responder)) {
+  std::optional<int64_t> found = adminTarget(request, params, responder);
+  if (!found) {
     return;
   }
-  int64_t id = params.id("id");
-  if (id < 0) {
-    responder.send(notFound());
-    return;
-  }
+  int64_t id = *found;
   std::optional<ProductInput> input = readInput(request, InputMode::kUpdate, responder);
   if (!input) {
     return;
@@ -105,14 +117,11 @@ void ProductWrites::update(const http::Request& request, const kit::Params& para
 
 void ProductWrites::remove(const http::Request& request, const kit::Params& params,
                            http::Responder responder) {
-  if (!kit::requireRole(kit::Identity::fromRequest(request), {"admin"}, responder)) {
+  std::optional<int64_t> found = adminTarget(request, params, responder);
+  if (!found) {
     return;
   }
-  int64_t id = params.id("id");
-  if (id < 0) {
-    responder.send(notFound());
-    return;
-  }
+  int64_t id = *found;
   auto deleted = std::make_shared<bool>(false);
   db_.run([id, deleted](pqxx::connection& conn) { *deleted = deleteProduct(conn, id); },
           [this, id, deleted, responder](std::exception_ptr error) mutable {
