@@ -409,7 +409,7 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
   }
   r.checkKeys(node, "upstream '" + name + "'",
               {"balance", "backends", "health_check", "connect_timeout", "request_timeout",
-               "retries", "pool", "outlier_detection", "slow_start"});
+               "retries", "pool", "outlier_detection", "slow_start", "dns_refresh"});
   if (node["balance"]) {
     if (auto s = r.scalar(node["balance"], "balance")) {
       if (*s == "round_robin") {
@@ -440,19 +440,27 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
         r.error(b, "backend needs an address");
         continue;
       }
-      auto a = r.address(b["address"], "backend address");
-      if (!a) {
-        continue;
-      }
-      bc.address = *a;
-      if (!seen.insert(a->text).second) {
-        r.error(b["address"], "duplicate backend '" + a->text + "'");
-      }
       if (b["weight"]) {
         if (auto w = r.integer(b["weight"], "weight", 1, 1000)) {
           bc.weight = static_cast<int>(*w);
         }
       }
+      auto text = r.scalar(b["address"], "backend address");
+      if (!text) {
+        continue;
+      }
+      if (!seen.insert(*text).second) {
+        r.error(b["address"], "duplicate backend '" + *text + "'");
+      }
+      if (auto dns = util::parseDnsHostPort(*text)) {
+        u->dns_backends.push_back({dns->host, dns->port, bc.weight, *text});
+        continue;  // looked up at run time (balancer/discovery)
+      }
+      auto a = r.address(b["address"], "backend address");
+      if (!a) {
+        continue;
+      }
+      bc.address = *a;
       u->backends.push_back(bc);
     }
   }
@@ -484,6 +492,15 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
   if (node["slow_start"]) {
     if (auto d = r.duration(node["slow_start"], "slow_start")) {
       u->slow_start = *d;
+    }
+  }
+  if (node["dns_refresh"]) {
+    if (auto d = r.duration(node["dns_refresh"], "dns_refresh")) {
+      if (d->count() < 100) {
+        r.error(node["dns_refresh"], "dns_refresh must be at least 100ms");
+      } else {
+        u->dns_refresh = *d;
+      }
     }
   }
   if (node["pool"]) {

@@ -20,6 +20,17 @@ struct BackendConfig {
   int weight = 1;
 };
 
+// A backend entry that names a host ("product.shop.svc.cluster.local:7101"): its addresses
+// are looked up again every upstream's dns_refresh, and each one is a backend with this
+// weight (as Envoy's STRICT_DNS clusters; Kubernetes headless Services answer with the ready
+// pods' IPs).
+struct DnsBackendConfig {
+  std::string host;
+  int port = 0;
+  int weight = 1;
+  std::string text;  // "host:port", as written
+};
+
 struct HealthCheckConfig {
   std::string path = "/health";
   Millis interval{2000};
@@ -48,6 +59,8 @@ struct UpstreamConfig {
   std::string name;
   BalanceKind balance = BalanceKind::kRoundRobin;
   std::vector<BackendConfig> backends;
+  std::vector<DnsBackendConfig> dns_backends;
+  Millis dns_refresh{5000};
   std::optional<HealthCheckConfig> health_check;
   Millis connect_timeout{1000};
   Millis request_timeout{30000};

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "balancer/admin/admin_server.h"
+#include "balancer/discovery/dns_discovery.h"
 #include "balancer/control/control.h"
 #include "balancer/health_checker.h"
 #include "balancer/listener_runtime.h"
@@ -80,6 +81,7 @@ class Server {
   std::unique_ptr<AccessLog> access_log_;     // null when access_log is off
   std::unique_ptr<HealthChecker> health_checker_;
   std::unique_ptr<Control> control_;     // runtime backends, ejection upkeep (main loop)
+  std::unique_ptr<DnsDiscovery> discovery_;  // backends named by host (main loop)
   std::unique_ptr<AdminServer> admin_;   // admin.address, when configured
   std::vector<std::unique_ptr<Worker>> workers_;
   bool shutting_down_ = false;

@@ -24,6 +24,10 @@ const char* balanceName(BalanceKind kind) {
   return "round_robin";
 }
 
+const char* originName(Control::Origin origin) {
+  return origin == Control::Origin::kDns ? "dns" : "admin";
+}
+
 std::shared_ptr<BackendSet> copySet(const BackendSet& set) {
   auto next = std::make_shared<BackendSet>();
   next->backends = set.backends;
@@ -67,7 +71,7 @@ Upstream* Control::find(const std::string& name) const {
 }
 
 Control::Outcome Control::addBackend(const std::string& upstream, const std::string& address,
-                                     int weight) {
+                                     int weight, Origin origin) {
   Upstream* u = find(upstream);
   if (u == nullptr) {
     return {404, "unknown upstream '" + upstream + "'"};
@@ -79,6 +83,12 @@ Control::Outcome Control::addBackend(const std::string& upstream, const std::str
   auto parsed = util::parseSocketAddress(address, &error);
   if (!parsed) {
     return {400, "bad address '" + address + "': " + error};
+  }
+  if (origin == Origin::kDns) {
+    auto it = changes_.changes().find({upstream, parsed->text});
+    if (it != changes_.changes().end() && it->second.kind == RuntimeChanges::Kind::kRemoved) {
+      return {409, "backend " + parsed->text + " was removed through the admin API"};
+    }
   }
   auto current = u->backends();
   for (const auto& b : current->backends) {
@@ -100,14 +110,17 @@ Control::Outcome Control::addBackend(const std::string& upstream, const std::str
   if (checker_ != nullptr) {
     checker_->watch(*u, backend);
   }
-  changes_.added(upstream, parsed->text, weight);
-  LOG_INFO("admin: upstream=%s backend=%s added weight=%d%s", upstream.c_str(),
+  if (origin == Origin::kAdmin) {
+    changes_.added(upstream, parsed->text, weight);
+  }
+  LOG_INFO("%s: upstream=%s backend=%s added weight=%d%s", originName(origin), upstream.c_str(),
            parsed->text.c_str(), weight, checked ? " (down until its health check passes)" : "");
   wake_workers_();
   return {201, ""};
 }
 
-Control::Outcome Control::removeBackend(const std::string& upstream, const std::string& address) {
+Control::Outcome Control::removeBackend(const std::string& upstream, const std::string& address,
+                                        Origin origin) {
   Upstream* u = find(upstream);
   if (u == nullptr) {
     return {404, "unknown upstream '" + upstream + "'"};
@@ -117,9 +130,11 @@ Control::Outcome Control::removeBackend(const std::string& upstream, const std::
     return {404, "no backend " + address + " in upstream '" + upstream + "'"};
   }
   if (!backend->draining.exchange(true)) {
-    changes_.removed(upstream, address);
-    LOG_INFO("admin: upstream=%s backend=%s draining (%lld in flight)", upstream.c_str(),
-             address.c_str(), static_cast<long long>(backend->inFlight()));
+    if (origin == Origin::kAdmin) {
+      changes_.removed(upstream, address);
+    }
+    LOG_INFO("%s: upstream=%s backend=%s draining (%lld in flight)", originName(origin),
+             upstream.c_str(), address.c_str(), static_cast<long long>(backend->inFlight()));
   }
   tick(outlier::nowMs());  // an idle backend leaves at once
   return {202, ""};

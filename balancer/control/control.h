@@ -40,11 +40,18 @@ class Control {
   void start();
   void stop();
 
+  // Who asks for a change. Only the admin API's changes are recorded to outlive a reload;
+  // DNS discovery keeps its own record (balancer/discovery) and never brings back a backend
+  // the admin API removed.
+  enum class Origin { kAdmin, kDns };
+
   // Adds a backend: 201, or 400 (address), 404 (upstream), 409 (already there). With a
   // health check it starts down and gets traffic once a check passes; else at once.
-  Outcome addBackend(const std::string& upstream, const std::string& address, int weight);
+  Outcome addBackend(const std::string& upstream, const std::string& address, int weight,
+                     Origin origin = Origin::kAdmin);
   // Drains a backend: 202; it gets no new requests and leaves once its in-flight ones end.
-  Outcome removeBackend(const std::string& upstream, const std::string& address);
+  Outcome removeBackend(const std::string& upstream, const std::string& address,
+                        Origin origin = Origin::kAdmin);
   // Changes a backend's weight: 200.
   Outcome setWeight(const std::string& upstream, const std::string& address, int weight);
 

@@ -1,4 +1,4 @@
-// Server's hooks for the admin API and runtime backends, kept here so server.cc only calls
+// Server's hooks for the admin API, runtime backends and DNS discovery, kept here so server.cc only calls
 // them.
 #include <unistd.h>
 
@@ -17,6 +17,11 @@ void Server::startControl() {
     }
   });
   control_->start();
+  discovery_ = std::make_unique<DnsDiscovery>(&loop_, control_.get());
+  discovery_->start(*snapshot_);
+  if (metrics_) {
+    metrics_->setDnsDiscovery(discovery_.get());
+  }
   const Config& config = snapshot_->config();
   if (!config.admin_address) {
     return;
@@ -41,6 +46,9 @@ void Server::startControl() {
 void Server::stopControl() {
   if (admin_) {
     admin_->close();
+  }
+  if (discovery_) {
+    discovery_->stop();
   }
   if (control_) {
     control_->stop();

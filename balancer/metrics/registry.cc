@@ -7,6 +7,7 @@
 #include <map>
 
 #include "balancer/access_log/access_log.h"
+#include "balancer/discovery/dns_discovery.h"
 #include "balancer/snapshot.h"
 #include "common/metrics/exposition.h"
 #include "common/metrics/process.h"
@@ -305,6 +306,10 @@ std::string MetricsRegistry::render() const {
              "When the configuration in use was loaded (start or last good reload), Unix time.");
   out.sample("balancer_config_last_reload_success_timestamp_seconds", {},
              static_cast<double>(last_reload_ok_s_.load()));
+
+  if (discovery_ != nullptr) {
+    discovery_->renderMetrics(out);
+  }
 
   // Per backend, from the shared Backend objects (so backends added at run time appear).
   // Each upstream's current backend set, held for the scrape: the admin API may replace it.

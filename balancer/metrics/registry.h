@@ -11,6 +11,7 @@
 namespace balancer {
 
 class AccessLog;
+class DnsDiscovery;
 class Snapshot;
 struct RouteConfig;
 
@@ -41,6 +42,9 @@ class MetricsRegistry {
   void countReload(bool ok);
   // The access log whose dropped-line count is shown; may be null.
   void setAccessLog(const AccessLog* log) { access_log_ = log; }
+  // The DNS discovery whose lookups are shown; may be null. Its series are rendered only on
+  // the main loop's thread (the admin server's), where it runs.
+  void setDnsDiscovery(const DnsDiscovery* discovery) { discovery_ = discovery; }
 
   // The Prometheus text exposition (version 0.0.4) of every metric.
   std::string render() const;
@@ -53,6 +57,7 @@ class MetricsRegistry {
     std::vector<std::shared_ptr<const WorkerMetrics>> workers;
   };
   const AccessLog* access_log_ = nullptr;
+  const DnsDiscovery* discovery_ = nullptr;
   mutable std::mutex mutex_;  // guards groups_ and current_ (changed on reload, read by scrapes)
   std::vector<Group> groups_;
   const Snapshot* current_;

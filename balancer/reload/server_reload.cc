@@ -162,6 +162,7 @@ void Server::reload() {
   auto next = std::make_unique<Snapshot>(std::move(*result.config));
   carryBackends(*snapshot_, *next, control_->changes());
   control_->changes().applyTo(*next);
+  discovery_->carryInto(*snapshot_, *next);
 
   // Listener runtimes for the new config, certificates loaded (for kept TLS listeners too:
   // the files may have been renewed).
@@ -244,6 +245,7 @@ void Server::reload() {
   }
   health_checker_->retarget(current);
   control_->retarget(snapshot_.get());
+  discovery_->retarget(*current);
   std::vector<const ListenerRuntime*> runtime_view;
   for (const auto& runtime : listeners_) {
     runtime_view.push_back(runtime.get());

@@ -57,8 +57,50 @@ std::optional<SocketAddress> parseSocketAddress(std::string_view text, std::stri
   if (uv_ip6_addr(host.c_str(), port, reinterpret_cast<sockaddr_in6*>(&out.storage)) == 0) {
     return out;
   }
-  *error = "invalid IP address '" + host + "' (host names are not resolved yet; use an IP)";
+  *error = "invalid IP address '" + host + "'";
   return std::nullopt;
+}
+
+std::optional<HostPort> parseDnsHostPort(std::string_view text) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 254) {
+    return std::nullopt;
+  }
+  std::string_view host = text.substr(0, colon);
+  std::string_view port_text = text.substr(colon + 1);
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string_view::npos) {
+    return std::nullopt;
+  }
+  int port = std::atoi(std::string(port_text).c_str());
+  if (port < 1 || port > 65535 || host == "localhost") {
+    return std::nullopt;
+  }
+  // RFC 1123 labels: letters, digits and '-', 1-63 long, no '-' at either end; a trailing dot
+  // is allowed. A name needs a letter somewhere, so "300.1.1.1" stays a bad IP.
+  std::string_view name = host.back() == '.' ? host.substr(0, host.size() - 1) : host;
+  bool letter = false;
+  size_t label = 0;
+  for (size_t i = 0; i <= name.size(); ++i) {
+    if (i == name.size() || name[i] == '.') {
+      if (label == 0 || label > 63 || name[i - 1] == '-' || name[i - label] == '-') {
+        return std::nullopt;
+      }
+      label = 0;
+      continue;
+    }
+    char c = name[i];
+    bool alpha = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+    if (!alpha && !(c >= '0' && c <= '9') && c != '-') {
+      return std::nullopt;
+    }
+    letter = letter || alpha;
+    ++label;
+  }
+  if (!letter) {
+    return std::nullopt;
+  }
+  return HostPort{std::string(host), port};
 }
 
 size_t formatIp(const sockaddr* addr, char* out, size_t size) {

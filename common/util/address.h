@@ -21,6 +21,14 @@ struct SocketAddress {
 // Parses "host:port". Returns nullopt and sets *error on a bad address.
 std::optional<SocketAddress> parseSocketAddress(std::string_view text, std::string* error);
 
+// "name:port" where name is a DNS host name (not an IP literal, not "localhost"): the parts,
+// for addresses looked up at run time. nullopt for anything else.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+std::optional<HostPort> parseDnsHostPort(std::string_view text);
+
 // Formats the address of a connected or bound socket, e.g. "127.0.0.1:5000".
 std::string formatAddress(const sockaddr* addr);
 // Writes only the IP (no port) into out; returns its length.
