@@ -2,16 +2,23 @@
 
 Every port is shifted (STACK_PORT_OFFSET, PG_PORT, REDIS_PORT) and every folder lives in the
 test's temporary folder, so the stack a developer may have running is not touched. `up` runs
-without setup and build, on the binaries of this build (BIN_DIR).
+without setup and build, on the binaries of this build (BIN_DIR). When the prometheus server is
+installed, `up` starts it: the test checks that it scrapes every part and records the rules.
+An instance started as scripts/autoscaler would (from the stack's launch file, its state file in
+autoscaler/instances/) is listed by `status` and stopped by `down`.
 """
 import json
 import os
 import random
+import shutil
+import signal
 import socket
 import ssl
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -22,13 +29,15 @@ from harness import connect_refused  # noqa: E402
 STACK = REPO / "scripts" / "stack"
 SERVICES = {"user": 7001, "product": 7101, "order": 7201, "notification": 7301}
 BALANCER_PORTS = {"http": 8080, "https": 8443, "admin": 9901}
+PROMETHEUS_PORT = 9090
+PROMETHEUS = shutil.which("prometheus")
 SEEDED = {"Kopi Arabika Gayo 250 g", "Teh Melati 100 g", "Batik Tulis Solo"}
 
 
 def free_offset():
     """An offset that puts every service and balancer port on a free port below the
     ephemeral range (as harness.free_port does)."""
-    wanted = list(SERVICES.values()) + list(BALANCER_PORTS.values())
+    wanted = list(SERVICES.values()) + list(BALANCER_PORTS.values()) + [PROMETHEUS_PORT]
     for _ in range(200):
         offset = random.randint(11000, 22000)
         if all(_bindable(p + offset) for p in wanted):
@@ -70,6 +79,43 @@ def websocket_status(port, path):
     return int(data.split(b" ", 2)[1])
 
 
+def proc_argv(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0")[:-1]]
+
+
+def write_atomic(path, text):
+    tmp = path.parent / f".{path.name}.tmp"
+    tmp.write_text(text)
+    tmp.rename(path)
+
+
+def get_json(url):
+    with urllib.request.urlopen(url, timeout=2) as r:
+        return json.load(r)
+
+
+def prometheus_state(base, expected_targets):
+    """What still keeps Prometheus from being done: [] once it is ready, every expected
+    target {(job, instance, service label)} is up and the recording rule has a value."""
+    try:
+        with urllib.request.urlopen(f"{base}/-/ready", timeout=2) as r:
+            if r.status != 200:
+                return [f"/-/ready answers {r.status}"]
+        active = get_json(f"{base}/api/v1/targets")["data"]["activeTargets"]
+        rule = "upstream:balancer_upstream_backend_up:sum"
+        result = get_json(f"{base}/api/v1/query?" + urllib.parse.urlencode({"query": rule}))
+    except (OSError, ValueError, KeyError) as e:
+        return [f"{type(e).__name__}: {e}"]
+    up = {(t["labels"].get("job"), t["labels"].get("instance"), t["labels"].get("service"))
+          for t in active if t.get("health") == "up"}
+    missing = [f"target {t} not up" for t in sorted(expected_targets, key=str) if t not in up]
+    values = {r["metric"].get("upstream"): r["value"][1] for r in result["data"]["result"]}
+    if "products" not in values:
+        missing.append(f"{rule} has no value for upstream products: {values}")
+    return missing
+
+
 def test(h):
     os.chmod(h.dir, 0o755)  # as root, PostgreSQL runs as another user that must reach its folder
     missing = [s for s in SERVICES if not (BIN_DIR / f"{s}-service").exists()]
@@ -95,6 +141,10 @@ def test(h):
         print("\n".join("   | " + line for line in (r.stdout + r.stderr).splitlines()))
         return r
 
+    run_dir = h.dir / "stack"
+    parts = [f"{s}-service" for s in SERVICES] + ["balancer"]
+    parts += ["prometheus"] if PROMETHEUS else []
+    prometheus_url = f"http://127.0.0.1:{PROMETHEUS_PORT + offset}"
     h.cleanups.append(lambda: stack("down"))
 
     with h.step("up starts every part"):
@@ -104,20 +154,68 @@ def test(h):
         print(f"   up took {time.monotonic() - start:.1f}s")
         h.expect(f"http://127.0.0.1:{port['http']}" in r.stdout, "up prints the balancer URL")
         h.expect("admin@shop.test" in r.stdout, "up prints the seeded admin")
+        if PROMETHEUS:
+            h.expect(prometheus_url in r.stdout, "up prints Prometheus's URL")
+        else:
+            print("   SKIPPED: prometheus is not installed (scripts/setup installs it)")
+    prometheus_started = time.monotonic()
 
     with h.step("up again keeps what runs"):
         r = stack("up")
         h.expect_eq(r.returncode, 0, "second up exit code")
-        for part in [f"{s}-service" for s in SERVICES] + ["balancer"]:
+        for part in parts:
             h.expect(f"{part} already running" in r.stdout, f"second up keeps {part}")
 
     with h.step("status: all run"):
         r = stack("status")
         h.expect_eq(r.returncode, 0, "status exit code")
         lines = r.stdout.splitlines()
-        for part in [f"{s}-service" for s in SERVICES] + ["balancer", "redis", "postgresql"]:
+        for part in parts + ["redis", "postgresql"]:
             line = next((x for x in lines if x.startswith(part + " ")), "")
             h.expect("running (pid" in line, f"status of {part}: {line!r}")
+
+    with h.step("launch files say how each service was started, without --listen"):
+        for s in SERVICES:
+            launch = json.loads((run_dir / "launch" / f"{s}.json").read_text())
+            h.expect_eq(launch["cwd"], str(REPO), f"launch/{s}.json cwd")
+            h.expect_eq(launch["argv"][0], str(BIN_DIR / f"{s}-service"), f"{s}: binary")
+            h.expect("--listen" not in launch["argv"], f"{s}: no --listen in {launch['argv']}")
+            pid = int((run_dir / f"{s}-service.pid").read_text())
+            h.expect_eq(proc_argv(pid), launch["argv"] + ["--listen", f"127.0.0.1:{port[s]}"],
+                        f"{s}-service's command line vs its launch file")
+
+    # One instance as scripts/autoscaler starts it, and a state file whose pid is no service:
+    # `down` stops the first and must leave the second alone.
+    instances = run_dir / "autoscaler" / "instances"
+    extra = decoy = None
+    with h.step("an instance started from launch/product.json serves; status lists it"):
+        launch = json.loads((run_dir / "launch" / "product.json").read_text())
+        extra_port = free_port()
+        extra = subprocess.Popen(launch["argv"] + ["--listen", f"127.0.0.1:{extra_port}"],
+                                 cwd=launch["cwd"], start_new_session=True,
+                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=open(h.dir / "extra-product.log", "wb"))
+        h.cleanups.append(lambda: extra.poll() is None and os.kill(extra.pid, signal.SIGKILL))
+        decoy = subprocess.Popen(["sleep", "120"], start_new_session=True)
+        h.cleanups.append(lambda: decoy.poll() is None and os.kill(decoy.pid, signal.SIGKILL))
+        instances.mkdir(parents=True, exist_ok=True)
+        for name, pid, p in [(f"product-{extra_port}", extra.pid, extra_port),
+                             ("product-1", decoy.pid, 1)]:
+            write_atomic(instances / f"{name}.json", json.dumps(
+                {"service": "product", "address": f"127.0.0.1:{p}", "port": p, "pid": pid,
+                 "started_at": time.time(), "argv": launch["argv"]}))
+        write_atomic(run_dir / "prometheus" / "targets" / "services-product-autoscaler.json",
+                     json.dumps([{"targets": [f"127.0.0.1:{extra_port}"],
+                                  "labels": {"service": "product"}}]))
+        ready = wait_until(lambda: extra.poll() is None and port_accepts(extra_port)
+                           and call(extra_port, "GET", "/ready").status == 200, timeout=10)
+        h.expect(ready, f"the extra product-service answers /ready on {extra_port}")
+        r = stack("status")
+        h.expect_eq(r.returncode, 0, "status exit code with autoscaler instances")
+        h.expect(f"running (pid {extra.pid}, 127.0.0.1:{extra_port}" in r.stdout,
+                 "status lists the running instance")
+        h.expect("stopped (autoscaler/instances/product-1.json)" in r.stdout,
+                 "status lists the state file whose pid is no service as stopped")
 
     with h.step("each service answers /health and /ready"):
         for s in SERVICES:
@@ -160,20 +258,43 @@ def test(h):
         h.expect_eq(http_request(port["http"], "GET", "/api/users/me").status, 401,
                     "GET /api/users/me without a token")
 
+    if PROMETHEUS:
+        with h.step("Prometheus is ready, scrapes every part and records the rules"):
+            expected = {("balancer", f"127.0.0.1:{port['admin']}", None),
+                        ("prometheus", f"127.0.0.1:{PROMETHEUS_PORT + offset}", None)}
+            expected |= {("services", f"127.0.0.1:{port[s]}", s) for s in SERVICES}
+            if extra:
+                expected.add(("services", f"127.0.0.1:{extra_port}", "product"))
+            # Bounded: a first scrape within 5 s, the rule's evaluation 5 s later.
+            done = wait_until(lambda: not prometheus_state(prometheus_url, expected),
+                              timeout=max(1.0, 20 - (time.monotonic() - prometheus_started)),
+                              interval=0.5)
+            h.expect(done, f"Prometheus: {prometheus_state(prometheus_url, expected)}")
+            print(f"   Prometheus complete {time.monotonic() - prometheus_started:.1f}s after up")
+
     with h.step("down stops everything"):
-        pids = [int((h.dir / "stack" / f"{name}.pid").read_text())
-                for name in [f"{s}-service" for s in SERVICES] + ["balancer"]]
+        pids = [int((run_dir / f"{name}.pid").read_text()) for name in parts]
         r = stack("down")
         h.expect_eq(r.returncode, 0, "scripts/stack down exit code")
         r = stack("status")
         h.expect_eq(r.returncode, 3, "status exit code after down")
         h.expect("running" not in r.stdout, "status after down shows nothing running")
-        for name, p in [*port.items(), ("postgresql", pg_port), ("redis", redis_port)]:
+        closed = [*port.items(), ("postgresql", pg_port), ("redis", redis_port)]
+        if PROMETHEUS:
+            closed.append(("prometheus", PROMETHEUS_PORT + offset))
+        for name, p in closed:
             h.expect(connect_refused(p), f"{name} port {p} closed")
         for pid in pids:
             # Gone, or a zombie (no cmdline) waiting for init to reap it.
             h.expect(not os.path.exists(f"/proc/{pid}/cmdline")
                      or not open(f"/proc/{pid}/cmdline", "rb").read(), f"pid {pid} exited")
+        if extra:
+            h.expect(extra.poll() is not None, "down stopped the autoscaler's instance")
+            h.expect(decoy.poll() is None, "down left a state file's non-service pid alone")
+            h.expect_eq(sorted(instances.glob("*.json")), [], "state files removed")
+            h.expect(not (run_dir / "prometheus" / "targets" /
+                          "services-product-autoscaler.json").exists(),
+                     "the autoscaler's targets file removed with its instances")
 
 
 run(test, deadline=90)
