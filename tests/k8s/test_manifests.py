@@ -1,0 +1,344 @@
+"""ctest k8s.manifests: config/k8s parses, its objects fit together, and the balancer accepts
+the configuration its pods run (`balancer -t`, after the init container's own script made it).
+
+    python3 tests/k8s/test_manifests.py      (BALANCER_BIN defaults to build/bin/balancer)
+
+No cluster is needed. When kubectl is installed, `kubectl kustomize` builds the kustomization
+too; `kubectl apply --dry-run=client` is not run: it needs an API server for discovery.
+"""
+import copy
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import manifests as m  # noqa: E402  (first: it says what to install when PyYAML is missing)
+import yaml  # noqa: E402
+
+BALANCER_BIN = Path(os.environ.get("BALANCER_BIN") or m.REPO / "build" / "bin" / "balancer")
+REDIS_TEST_IP = "10.96.77.77"     # what the nslookup stub answers for the redis Service
+
+# Stand-ins for busybox's wget and nslookup, so that the init container's script runs here.
+WGET_STUB = """#!/bin/sh
+out=""; url=""
+while [ $# -gt 0 ]; do
+  case "$1" in -O) out=$2; shift 2 ;; -T) shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac
+done
+echo "$url" >>"$STUB_LOG"
+[ "$url" = "$STUB_JWKS_URL" ] || exit 1
+printf '{"keys":[]}' >"$out"
+"""
+# Its output as busybox prints it: STUB_STYLE "full" (FEATURE_NSLOOKUP_BIG, musl and glibc
+# images) or "small" (the libc resolver's), with an IPv6 answer too.
+NSLOOKUP_STUB = """#!/bin/sh
+echo "nslookup $*" >>"$STUB_LOG"
+[ "$1" = "$STUB_REDIS_HOST" ] || { echo "** server can't find $1: NXDOMAIN"; exit 1; }
+if [ "$STUB_STYLE" = full ]; then
+  printf 'Server:\\t\\t10.96.0.10\\nAddress:\\t10.96.0.10:53\\n\\n'
+  printf 'Name:\\t%s\\nAddress: %s\\n\\nName:\\t%s\\nAddress: fd00::77\\n' \\
+    "$1" "$STUB_REDIS_IP" "$1"
+else
+  printf 'Server:    10.96.0.10\\nAddress 1: 10.96.0.10 kube-dns.kube-system.svc\\n\\n'
+  printf 'Name:      %s\\nAddress 1: fd00::77 %s\\nAddress 2: %s %s\\n' \\
+    "$1" "$1" "$STUB_REDIS_IP" "$1"
+fi
+"""
+
+
+def balancer_pod(docs):
+    return m.find(docs, "Deployment", "balancer")
+
+
+def init_container(docs):
+    return next(c for c in m.containers(balancer_pod(docs), init=True)
+                if c.get("name") == "prepare")
+
+
+def env_of(container):
+    return {e["name"]: e.get("value") for e in container.get("env") or []}
+
+
+class Pod:
+    """A pod's volumes made into folders of a temporary directory: ConfigMaps with their keys,
+    Secrets with throwaway TLS files, emptyDirs empty. `local(path)` maps a path inside a
+    container to its copy here."""
+
+    def __init__(self, docs, workload, root):
+        self.mounts = {}          # mountPath -> local folder
+        volumes = {v["name"]: v for v in m.pod_spec(workload).get("volumes") or []}
+        for name, v in volumes.items():
+            folder = root / name
+            folder.mkdir(parents=True)
+            if "configMap" in v:
+                cm = m.find(docs, "ConfigMap", v["configMap"]["name"])
+                for key, text in ((cm.body.get("data") or {}) if cm else {}).items():
+                    (folder / key).write_text(text)
+            elif "secret" in v:
+                self._tls_files(folder, root / "certs")
+        for c in m.containers(workload, init=True):
+            for mount in c.get("volumeMounts") or []:
+                self.mounts[mount["mountPath"].rstrip("/")] = root / mount["name"]
+
+    @staticmethod
+    def _tls_files(folder, certs):
+        """tls.crt and tls.key, made by scripts/dev-certs."""
+        if not (certs / "shop.test.crt").exists():
+            subprocess.run([str(m.REPO / "scripts" / "dev-certs"), str(certs), "shop.test"],
+                           check=True, capture_output=True, timeout=30)
+        shutil.copy(certs / "shop.test.crt", folder / "tls.crt")
+        shutil.copy(certs / "shop.test.key", folder / "tls.key")
+
+    def local(self, text):
+        for path, folder in self.mounts.items():
+            text = str(folder) if text == path else text.replace(path + "/", f"{folder}/")
+        return text
+
+
+def in_manifest(text, rendered):
+    """Points the balancer's "FILE:LINE:COLUMN: ..." messages about the rendered copy at
+    config/k8s/balancer.yaml, where the ConfigMap holds the same lines (the init script and
+    the path rewriting change no line)."""
+    manifest = m.K8S_DIR / "balancer.yaml"
+    lines = manifest.read_text().split("\n")
+    key = f"  {m.BALANCER_CONFIGMAP[1]}: |"
+    if key not in lines:
+        return text
+    first = lines.index(key) + 1       # 0-based index of the block's first line
+    indent = len(lines[first]) - len(lines[first].lstrip())
+
+    def point(match):
+        return (f"{manifest.relative_to(m.REPO)}:{first + int(match[1])}:"
+                f"{indent + int(match[2])}")
+    return re.sub(re.escape(str(rendered)) + r":(\d+):(\d+)", point, text)
+
+
+def render_and_check(docs, root, nslookup_style="full"):
+    """Runs the balancer pod's init container script (stub wget and nslookup), then
+    `balancer -t` on the configuration it wrote, as the balancer container's argv names it.
+    Returns (rendered configuration or None, combined output, stub log)."""
+    pod = Pod(docs, balancer_pod(docs), root)
+    prepare = init_container(docs)
+    stubs = root / "stubs"
+    stubs.mkdir()
+    for name, text in (("wget", WGET_STUB), ("nslookup", NSLOOKUP_STUB)):
+        (stubs / name).write_text(text)
+        (stubs / name).chmod(0o755)
+    env = {k: pod.local(v) for k, v in env_of(prepare).items()}
+    redis_host = (env.get("REDIS_ADDRESS") or "").rpartition(":")[0]
+    log = root / "stubs.log"
+    env.update(PATH=f"{stubs}:{os.environ['PATH']}", STUB_LOG=str(log),
+               STUB_JWKS_URL=env.get("JWKS_URL", ""), STUB_REDIS_HOST=redis_host,
+               STUB_REDIS_IP=REDIS_TEST_IP, STUB_STYLE=nslookup_style)
+    script = prepare["command"]
+    try:
+        r = subprocess.run(script, env=env, capture_output=True, text=True, timeout=5,
+                           stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as e:
+        return None, f"init script did not finish (stuck waiting?): {e.stdout}{e.stderr}", log
+    if r.returncode != 0:
+        return None, f"init script failed ({r.returncode}): {r.stdout}{r.stderr}", log
+    balancer = next(c for c in m.containers(balancer_pod(docs)) if c["name"] == "balancer")
+    argv = [pod.local(a) for a in balancer.get("args") or []]
+    config_path = Path(argv[argv.index("-c") + 1])
+    if not config_path.exists():
+        return None, f"the balancer's -c {config_path} was not written by the init script", log
+    config_path.write_text(pod.local(config_path.read_text()))
+    r = subprocess.run([str(BALANCER_BIN), "-t", *argv], capture_output=True, text=True,
+                       timeout=10, stdin=subprocess.DEVNULL)
+    out = in_manifest(r.stdout + r.stderr, config_path)
+    return (yaml.safe_load(config_path.read_text()) if r.returncode == 0 else None), out, log
+
+
+class Manifests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = m.load()
+        cls.files = sorted(p.name for p in m.K8S_DIR.glob("*.yaml"))
+
+    def assertNoProblems(self, problems):
+        self.assertEqual(problems, [], "\n" + "\n".join(problems))
+
+    def test_every_document_is_named_and_namespaced(self):
+        self.assertTrue(m.resources(self.docs), "no manifests found")
+        self.assertNoProblems(m.check_documents(self.docs))
+
+    def test_kustomization_lists_every_file(self):
+        self.assertNoProblems(m.check_kustomization(self.docs, self.files))
+
+    def test_workload_selectors_match_their_pods(self):
+        self.assertNoProblems(m.check_workload_selectors(self.docs))
+
+    def test_services_select_pods_and_ports(self):
+        self.assertNoProblems(m.check_services(self.docs))
+
+    def test_services_have_probes_and_drain_time(self):
+        self.assertNoProblems(m.check_service_probes(self.docs))
+
+    def test_hpas(self):
+        self.assertNoProblems(m.check_hpas(self.docs))
+        self.assertNoProblems(m.check_adapter_rules(self.docs))
+
+    def test_mounted_configmaps_and_secrets_exist(self):
+        self.assertNoProblems(m.check_mounts(self.docs))
+
+    def test_balancer_upstreams_name_headless_services(self):
+        self.assertNoProblems(m.check_balancer_upstreams(self.docs))
+
+    def test_service_configs_name_the_stores(self):
+        self.assertNoProblems(m.check_service_configs(self.docs))
+
+    def test_init_container_fetches_from_the_right_services(self):
+        env = env_of(init_container(self.docs))
+        host, port = m.split_host_port(env["JWKS_URL"].split("/")[2])
+        user = m.service_of_host(self.docs, host)
+        self.assertTrue(user is not None and port in m.service_ports(user), env["JWKS_URL"])
+        self.assertTrue(env["JWKS_URL"].endswith("/.well-known/jwks.json"))
+        config = m.balancer_config(self.docs)
+        self.assertEqual(env["REDIS_ADDRESS"], config["redis"]["address"])
+        host, port = m.split_host_port(env["REDIS_ADDRESS"])
+        redis = m.service_of_host(self.docs, host)
+        # Looked up once at start: a ClusterIP, which stays while pods come and go.
+        self.assertTrue(redis is not None and not m.is_headless(redis)
+                        and port in m.service_ports(redis), env["REDIS_ADDRESS"])
+
+    @unittest.skipUnless(BALANCER_BIN.exists(), f"no {BALANCER_BIN}")
+    def test_balancer_accepts_its_configuration(self):
+        for style in ("full", "small"):
+            with self.subTest(nslookup=style), \
+                    tempfile.TemporaryDirectory(prefix="k8s-manifests-") as tmp:
+                config, out, log = render_and_check(self.docs, Path(tmp), style)
+                self.assertIsNotNone(config, out)
+                self.assertIn("configuration ok", out)
+                self.assertEqual(config["redis"]["address"], f"{REDIS_TEST_IP}:6379")
+                asked = log.read_text().split("\n")
+                self.assertIn(env_of(init_container(self.docs))["JWKS_URL"], asked)
+
+    @unittest.skipUnless(shutil.which("kubectl"), "kubectl is not installed")
+    def test_kubectl_kustomize_builds(self):
+        r = subprocess.run(["kubectl", "kustomize", str(m.K8S_DIR)], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL,
+                           env=dict(os.environ, KUBECONFIG=os.devnull))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        built = [d for d in yaml.safe_load_all(r.stdout) if d]
+        listed = [d for d in m.resources(self.docs) if d.file not in m.NOT_IN_KUSTOMIZATION]
+        self.assertEqual(len(built), len(listed))
+
+
+class BrokenManifestsAreCaught(unittest.TestCase):
+    """The checks find the mistakes they are for: each test breaks a copy of the manifests."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.docs = m.load()
+
+    def broken(self, kind, name, change, namespace=m.NAMESPACE):
+        docs = copy.deepcopy(self.docs)
+        change(m.find(docs, kind, name, namespace).body)
+        return docs
+
+    def assertCaught(self, problems, *words):
+        self.assertTrue(problems, "the broken manifest went unnoticed")
+        text = "\n".join(problems)
+        for w in words:
+            self.assertIn(w, text)
+
+    def test_wrong_selector(self):
+        docs = self.broken("Deployment", "product", lambda b: b["spec"]["selector"]["matchLabels"]
+                           .update({"app.kubernetes.io/name": "products"}))
+        self.assertCaught(m.check_workload_selectors(docs), "Deployment/product")
+
+    def test_service_selecting_nothing(self):
+        docs = self.broken("Service", "product", lambda b: b["spec"]["selector"]
+                           .update({"app.kubernetes.io/name": "products"}))
+        self.assertCaught(m.check_services(docs), "Service/product")
+
+    def test_wrong_target_port(self):
+        docs = self.broken("Service", "order", lambda b: b["spec"]["ports"][0]
+                           .update({"targetPort": 7202}))
+        self.assertCaught(m.check_services(docs), "Service/order", "7202")
+
+    def test_missing_probe(self):
+        docs = self.broken("Deployment", "user", lambda b: b["spec"]["template"]["spec"]
+                           ["containers"][0].pop("readinessProbe"))
+        self.assertCaught(m.check_service_probes(docs), "Deployment/user", "readinessProbe")
+
+    def test_probe_on_wrong_path(self):
+        docs = self.broken("Deployment", "notification", lambda b: b["spec"]["template"]["spec"]
+                           ["containers"][0]["livenessProbe"]["httpGet"].update(path="/ready"))
+        self.assertCaught(m.check_service_probes(docs), "livenessProbe")
+
+    def test_short_grace_period(self):
+        docs = self.broken("Deployment", "order", lambda b: b["spec"]["template"]["spec"]
+                           .update(terminationGracePeriodSeconds=20))
+        self.assertCaught(m.check_service_probes(docs), "terminationGracePeriodSeconds")
+
+    def test_hpa_on_missing_deployment(self):
+        docs = self.broken("HorizontalPodAutoscaler", "product",
+                           lambda b: b["spec"]["scaleTargetRef"].update(name="products"))
+        self.assertCaught(m.check_hpas(docs), "HorizontalPodAutoscaler/product")
+
+    def test_hpa_on_another_upstream(self):
+        docs = self.broken("HorizontalPodAutoscaler", "order", lambda b: b["spec"]["metrics"][0]
+                           ["external"]["metric"]["selector"]["matchLabels"].update(
+                               upstream="products"))
+        self.assertCaught(m.check_hpas(docs), "HorizontalPodAutoscaler/order")
+
+    def test_hpa_min_above_max(self):
+        docs = self.broken("HorizontalPodAutoscaler", "user",
+                           lambda b: b["spec"].update(minReplicas=20))
+        self.assertCaught(m.check_hpas(docs), "minReplicas")
+
+    def test_missing_configmap(self):
+        docs = self.broken("Deployment", "product", lambda b: b["spec"]["template"]["spec"]
+                           ["volumes"][0]["configMap"].update(name="products-config"))
+        self.assertCaught(m.check_mounts(docs), "products-config")
+
+    def test_config_path_not_in_configmap(self):
+        docs = self.broken("Deployment", "order", lambda b: b["spec"]["template"]["spec"]
+                           ["containers"][0].update(args=["--config", "/etc/shop/config/x.yaml"]))
+        self.assertCaught(m.check_mounts(docs), "/etc/shop/config/x.yaml")
+
+    def test_missing_secret_key(self):
+        docs = self.broken("Deployment", "user", lambda b: b["spec"]["template"]["spec"]
+                           ["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]
+                           .update(key="passwd"))
+        self.assertCaught(m.check_mounts(docs), "passwd")
+
+    def test_upstream_on_unknown_host(self):
+        def change(body):
+            config = yaml.safe_load(body["data"]["balancer.yaml"])
+            config["upstreams"]["orders"]["backends"][0]["address"] = \
+                "orders.shop.svc.cluster.local:7201"
+            body["data"]["balancer.yaml"] = yaml.safe_dump(config)
+        docs = self.broken("ConfigMap", "balancer-config", change)
+        self.assertCaught(m.check_balancer_upstreams(docs), "orders.shop.svc.cluster.local")
+
+    def test_wrong_namespace(self):
+        docs = self.broken("Service", "redis", lambda b: b["metadata"].update(namespace="default"))
+        self.assertCaught(m.check_documents(docs), "Service/redis")
+
+    def test_file_left_out_of_kustomization(self):
+        docs = self.broken("Kustomization", None, lambda b: b["resources"].remove("redis.yaml"),
+                           namespace=None)
+        files = sorted(p.name for p in m.K8S_DIR.glob("*.yaml"))
+        self.assertCaught(m.check_kustomization(docs, files), "redis.yaml")
+
+    @unittest.skipUnless(BALANCER_BIN.exists(), f"no {BALANCER_BIN}")
+    def test_balancer_refuses_a_broken_configuration(self):
+        def change(body):
+            body["data"]["balancer.yaml"] = body["data"]["balancer.yaml"].replace(
+                "upstream: orders", "upstream: order")
+        docs = self.broken("ConfigMap", "balancer-config", change)
+        with tempfile.TemporaryDirectory(prefix="k8s-manifests-") as tmp:
+            config, out, _ = render_and_check(docs, Path(tmp))
+            self.assertIsNone(config, "balancer -t accepted a route to an unknown upstream")
+            self.assertIn("order", out)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
