@@ -225,6 +225,8 @@ int App::run() {
     LOG_ERROR("cannot listen on %s: %s", listen_.c_str(), uv_strerror(rc));
     return 1;
   }
+  // Read now, so it counts as a known setting and a bad value shows at start.
+  shutdown_timeout_ = config_.duration("shutdown_timeout", util::Millis(10000));
   for (const std::string& key : config_.unusedFileKeys()) {
     LOG_WARN("%s: unknown setting '%s' ignored", config_.file().c_str(), key.c_str());
   }
@@ -256,8 +258,8 @@ void App::shutdown() {
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), noopClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), noopClose);
-  auto timeout = config_.duration("shutdown_timeout", util::Millis(10000));
-  uv_timer_start(&shutdown_timer_, onShutdownTimer, static_cast<uint64_t>(timeout.count()), 0);
+  uv_timer_start(&shutdown_timer_, onShutdownTimer,
+                 static_cast<uint64_t>(shutdown_timeout_.count()), 0);
   uv_unref(reinterpret_cast<uv_handle_t*>(&shutdown_timer_));
   // Give in-flight database work its answer, then release the stores.
   if (pg_) {

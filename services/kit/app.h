@@ -88,6 +88,7 @@ class App {
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   uv_timer_t shutdown_timer_;
+  util::Millis shutdown_timeout_{10000};
   bool stopping_ = false;
 };
 
