@@ -1,0 +1,123 @@
+"""scripts/autoscaler's command line: reads the policy, starts one control loop per service
+(a thread each, so that one service's slow start or drain does not delay another's decision),
+and stops deciding on SIGTERM or SIGINT, leaving every instance running and registered."""
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import policy as policy_module
+from .admin import AdminClient
+from .controller import Context, ServiceController
+from .events import emit
+from .instances import InstanceStore
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DESCRIPTION = """\
+Adds and removes service instances behind the balancer from its metrics, deciding as the
+Kubernetes HPA does: desired = ceil(ready x metric / target), no change within the tolerance,
+scale-down to the highest recommendation of the scale-down window, scale-up by at most
+max(2 x current, current + 4) per sync period, clamped to [min, max].
+
+The metric comes from Prometheus (recording rules upstream:balancer_*) when it answers, else
+from the balancer's /metrics, scraped each sync period (rates from the last two scrapes).
+A new instance runs the policy's `command` (or the stack's {run-dir}/launch/<service>.json
+plus --listen), in a session of its own; it is registered through the admin API once its
+/ready answers 200. Scale-down drains the newest instance the autoscaler started, then stops
+it. State: {run-dir}/autoscaler/instances/*.json; a restarted autoscaler adopts the instances
+that still run. Every decision is one JSON line on stdout with its inputs."""
+
+EPILOG = """\
+environment: STACK_RUN_DIR (run folder), STACK_BIN_DIR (binaries), BALANCER_ADMIN_TOKEN.
+examples:
+  scripts/autoscaler                       # the dev stack's policy, until SIGTERM or Ctrl-C
+  scripts/autoscaler --dry-run --once      # one decision per service, nothing done
+  scripts/autoscaler --service product --no-prometheus"""
+
+
+def parse_args(argv):
+    a = argparse.ArgumentParser(prog="scripts/autoscaler", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    a.add_argument("--policy", default=str(ROOT / "config" / "autoscaler.yaml"),
+                   help="the policy YAML (default config/autoscaler.yaml)")
+    a.add_argument("--run-dir",
+                   default=os.environ.get("STACK_RUN_DIR") or str(ROOT / ".run" / "stack"),
+                   help="state, logs and launch files (default $STACK_RUN_DIR or .run/stack)")
+    a.add_argument("--targets-dir", help="where the Prometheus file-SD files go "
+                                         "(default RUN_DIR/prometheus/targets)")
+    a.add_argument("--bin-dir",
+                   default=os.environ.get("STACK_BIN_DIR") or str(ROOT / "build" / "bin"),
+                   help="{bin_dir} in the policy's commands (default $STACK_BIN_DIR or build/bin)")
+    a.add_argument("--admin", help="the balancer's admin API URL (default: the policy's admin)")
+    a.add_argument("--token", default=os.environ.get("BALANCER_ADMIN_TOKEN"),
+                   help="the admin API's bearer token (default $BALANCER_ADMIN_TOKEN, then the "
+                        "policy's token)")
+    source = a.add_mutually_exclusive_group()
+    source.add_argument("--prometheus", metavar="URL",
+                        help="Prometheus's URL (default: the policy's)")
+    source.add_argument("--no-prometheus", action="store_true",
+                        help="never ask Prometheus: scrape the balancer's /metrics")
+    a.add_argument("--dry-run", action="store_true",
+                   help="print the decisions; start, register, drain and stop nothing")
+    a.add_argument("--once", action="store_true",
+                   help="one sync per service, then exit, 1 after an error (a rate scraped "
+                        "from the balancer waits one sync period for its second scrape)")
+    a.add_argument("--service", metavar="NAME", help="only this service of the policy")
+    return a.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        policy = policy_module.load(args.policy)
+    except policy_module.PolicyError as e:
+        print(f"autoscaler: {e}", file=sys.stderr)
+        return 2
+    services = list(policy.services.values())
+    if args.service:
+        if args.service not in policy.services:
+            print(f"autoscaler: no service '{args.service}' in {args.policy} "
+                  f"(there: {', '.join(policy.services)})", file=sys.stderr)
+            return 2
+        services = [policy.services[args.service]]
+
+    run_dir = Path(args.run_dir).resolve()
+    prometheus = None if args.no_prometheus else (args.prometheus or policy.prometheus)
+    stop = threading.Event()
+    ctx = Context(
+        admin=AdminClient(args.admin or policy.admin, args.token or policy.token),
+        store=InstanceStore(run_dir),
+        run_dir=run_dir,
+        targets_dir=Path(args.targets_dir).resolve() if args.targets_dir
+        else run_dir / "prometheus" / "targets",
+        root=ROOT,
+        bin_dir=Path(args.bin_dir).resolve(),
+        prometheus=prometheus.rstrip("/") if prometheus else None,
+        dry_run=args.dry_run,
+        stop=stop,
+    )
+
+    def on_signal(signum, frame):
+        if not stop.is_set():
+            emit("stopping", signal=signal.Signals(signum).name,
+                 detail="no more decisions; instances keep running and registered")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    emit("start", policy=args.policy, admin=ctx.admin.base_url, prometheus=ctx.prometheus,
+         run_dir=str(run_dir), services=[s.name for s in services], dry_run=args.dry_run,
+         pid=os.getpid())
+
+    threads = [threading.Thread(target=ServiceController(s, ctx).run, args=(args.once,),
+                                name=s.name, daemon=True) for s in services]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        for t in threads:
+            t.join(timeout=0.2)  # short joins, so that signals are handled at once
+    emit("exit", detail="every instance left as it is", errors=ctx.errors)
+    return 1 if args.once and ctx.errors else 0

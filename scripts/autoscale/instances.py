@@ -1,0 +1,192 @@
+"""The service instances the autoscaler runs: how one is started (in a session of its own, so
+that the autoscaler's end is not theirs), stopped by pid, remembered in a state file per
+instance, and published to Prometheus through a file-based service-discovery file.
+
+State, under the run folder (scripts/stack down stops these pids too):
+    autoscaler/instances/<service>-<port>.json  {"service", "address", "port", "pid",
+                                                 "started_at" (Unix seconds), "argv"}
+    logs/<service>-<port>.log                   the instance's output
+    prometheus/targets/services-<service>-autoscaler.json (by default; --targets-dir)
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from .urls import urlopen
+
+
+@dataclass(frozen=True)
+class Instance:
+    service: str
+    address: str
+    port: int
+    pid: int
+    started_at: float
+    argv: list
+
+
+def write_atomically(path, text):
+    """Readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
+
+
+class InstanceStore:
+    """The state files of the instances, one per instance."""
+
+    def __init__(self, run_dir):
+        self.dir = Path(run_dir) / "autoscaler" / "instances"
+
+    def list(self, service):
+        """The instances of `service`, oldest first; unreadable files are skipped."""
+        found = []
+        for path in sorted(self.dir.glob(f"{service}-*.json")):
+            try:
+                data = json.loads(path.read_text())
+                instance = Instance(**data)
+            except (OSError, ValueError, TypeError):
+                continue
+            if instance.service == service:
+                found.append(instance)
+        return sorted(found, key=lambda i: i.started_at)
+
+    def save(self, instance):
+        write_atomically(self._path(instance), json.dumps(asdict(instance), indent=2) + "\n")
+
+    def remove(self, instance):
+        self._path(instance).unlink(missing_ok=True)
+
+    def _path(self, instance):
+        return self.dir / f"{instance.service}-{instance.port}.json"
+
+
+def write_targets(targets_dir, service, instances):
+    """The file-based service discovery file of the instances the autoscaler runs."""
+    group = {"targets": [i.address for i in instances], "labels": {"service": service}}
+    write_atomically(Path(targets_dir) / f"services-{service}-autoscaler.json",
+                     json.dumps([group]) + "\n")
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+def alive(pid):
+    """Whether `pid` runs (a zombie does not)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("State:"):
+            return line.split()[1] not in ("Z", "X")
+    return False
+
+
+def is_service_process(pid):
+    """Whether `pid` runs and is a *-service binary (not a reused pid of something else)."""
+    if not alive(pid):
+        return False
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return os.path.basename(argv0).endswith("-service")
+
+
+def port_is_free(port):
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+def pick_port(ports, taken):
+    """The first port of the range that is not `taken` and can be bound now; None if none."""
+    for port in ports:
+        if port not in taken and port_is_free(port):
+            return port
+    return None
+
+
+def launch_command(command, run_dir, service, root, bin_dir, port):
+    """(argv, cwd) to start an instance on `port`: the policy's command with its placeholders
+    filled in, or else the stack's launch file for the service plus --listen."""
+    if command:
+        values = {"port": port, "root": root, "bin_dir": bin_dir}
+        return [arg.format(**values) for arg in command], str(root)
+    launch = Path(run_dir) / "launch" / f"{service}.json"
+    try:
+        data = json.loads(launch.read_text())
+        argv = [str(a) for a in data["argv"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise RuntimeError(f"no command for {service}: the policy has none and {launch} "
+                           f"cannot be read ({e})") from None
+    return argv + ["--listen", f"127.0.0.1:{port}"], str(data.get("cwd") or root)
+
+
+def start(argv, cwd, log_path):
+    """Starts `argv` in a session of its own (a signal to the autoscaler's group does not
+    reach it), its output appended to `log_path`. Returns the Popen."""
+    log_path = Path(log_path)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        log.write(f"=== {time.strftime('%F %T')} {' '.join(argv)}\n".encode())
+        log.flush()
+        return subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_ready(port, timeout, still_running):
+    """Polls GET /ready until 200 (True), the process exits or `timeout` passes (False)."""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/ready"
+    while time.monotonic() < deadline:
+        if not still_running():
+            return False
+        try:
+            with urlopen(url, 1) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def stop(pid, timeout, child=None):
+    """SIGTERM (the service drains), then SIGKILL after `timeout` seconds. `child` is the
+    Popen when this process started it (so that it is reaped). Returns True when SIGKILL was
+    needed."""
+    def running():
+        return child.poll() is None if child is not None else alive(pid)
+
+    def exited_within(seconds):
+        deadline = time.monotonic() + seconds
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not running()
+
+    def send(sig):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+    if not running():
+        return False
+    send(signal.SIGTERM)
+    if exited_within(timeout):
+        return False
+    send(signal.SIGKILL)
+    exited_within(5.0)
+    return True
