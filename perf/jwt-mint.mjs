@@ -1,7 +1,8 @@
 // Keys and tokens for perf/compare's jwt scenario, minted with npm jose (an implementation
 // independent of the balancer's), the copy installed for the integration tests.
 //   node perf/jwt-mint.mjs OUTDIR N
-// writes OUTDIR/jwks.json (one fresh ES256 public key, kid perf-es-1),
+// writes OUTDIR/jwks.json (one fresh ES256 public key, kid perf-es-1), OUTDIR/public.pem (the
+// same key as PEM, for HAProxy's jwt_verify),
 // OUTDIR/token.txt (one valid token: the one wrk sends to /open and /auth) and
 // OUTDIR/tokens.txt (N distinct valid tokens, one per line, for the uncached run).
 // Tokens are valid for 2 hours; iss https://users.local, aud shop, sub and roles set.
@@ -38,6 +39,7 @@ const many = [];
 for (let i = 0; i < n; i++) many.push(await sign({ ...claims(100000 + i), jti: `perf-${i}` }));
 
 writeFileSync(join(outDir, 'jwks.json'), JSON.stringify(jwks));
+writeFileSync(join(outDir, 'public.pem'), await jose.exportSPKI(publicKey));
 writeFileSync(join(outDir, 'token.txt'), token + '\n');
 writeFileSync(join(outDir, 'tokens.txt'), many.join('\n') + (n ? '\n' : ''));
 console.log(`minted ${1 + n} ES256 tokens (kid ${kid}) in ${outDir}`);
