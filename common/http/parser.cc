@@ -1,5 +1,6 @@
 #include "common/http/parser.h"
 
+#include <cctype>
 #include <cstring>
 
 namespace http {
@@ -188,6 +189,78 @@ int Parser::onHeaderValueCb(llhttp_t* p, const char* at, size_t len) {
   return s->countHeadBytes(len);
 }
 
+namespace {
+
+// RFC 3986 reg-name and IPv6 literal characters, and a port: an authority we can route on.
+bool isValidAuthority(std::string_view authority) {
+  if (authority.empty()) {
+    return false;
+  }
+  std::string_view host = authority;
+  std::string_view port;
+  if (authority.front() == '[') {
+    size_t close = authority.find(']');
+    if (close == std::string_view::npos || close == 1) {
+      return false;
+    }
+    for (char c : authority.substr(1, close - 1)) {
+      if (!(std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.')) {
+        return false;
+      }
+    }
+    std::string_view rest = authority.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        return false;
+      }
+      port = rest.substr(1);
+    }
+    host = {};
+  } else if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+    host = authority.substr(0, colon);
+    port = authority.substr(colon + 1);
+    if (host.empty()) {
+      return false;
+    }
+  }
+  for (char c : host) {
+    // No '@': userinfo in an http(s) URI is an error (RFC 9110 4.2.4).
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || std::strchr("-._~%!$&'()*+,;=", c))) {
+      return false;
+    }
+  }
+  return port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+}  // namespace
+
+// The four request-target forms of RFC 9112 3.2: origin ("/path?q"), absolute
+// ("http://host:port/path"), authority (CONNECT only) and asterisk (OPTIONS only). llhttp
+// checks the characters; this checks the shape, so that no router or backend has to guess.
+bool Parser::isValidTarget(std::string_view target, llhttp_method_t method) {
+  if (method == HTTP_CONNECT) {
+    return isValidAuthority(target);
+  }
+  if (!target.empty() && target.front() == '/') {
+    return true;
+  }
+  if (target == "*") {
+    return method == HTTP_OPTIONS;
+  }
+  size_t scheme_end = target.find("://");
+  if (scheme_end == std::string_view::npos || scheme_end == 0 ||
+      !std::isalpha(static_cast<unsigned char>(target.front()))) {
+    return false;
+  }
+  for (char c : target.substr(0, scheme_end)) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.')) {
+      return false;
+    }
+  }
+  std::string_view rest = target.substr(scheme_end + 3);
+  return isValidAuthority(rest.substr(0, rest.find_first_of("/?#")));
+}
+
 int Parser::onHeadersCompleteCb(llhttp_t* p) {
   Parser* s = self(p);
   if (p->type == HTTP_REQUEST) {
@@ -210,6 +283,12 @@ int Parser::onHeadersCompleteCb(llhttp_t* p) {
     }
     if (hosts > 1) {
       return s->fail(ParseError::kMalformed, "more than one Host header");
+    }
+    if (hosts == 0 && p->http_minor >= 1) {
+      return s->fail(ParseError::kMalformed, "HTTP/1.1 request without Host");  // RFC 9112 3.2
+    }
+    if (!isValidTarget(s->head_->target, static_cast<llhttp_method_t>(p->method))) {
+      return s->fail(ParseError::kMalformed, "invalid request target");
     }
   }
   s->content_length_ = s->hasContentLength() ? p->content_length : 0;

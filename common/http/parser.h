@@ -82,6 +82,8 @@ class Parser {
   llhttp_method_t method() const { return static_cast<llhttp_method_t>(parser_.method); }
   std::string_view methodName() const;
   std::string_view target() const { return head_->target; }
+  // Whether a request target has one of the four forms RFC 9112 allows for its method.
+  static bool isValidTarget(std::string_view target, llhttp_method_t method);
   int status() const { return parser_.status_code; }
   std::string_view statusText() const { return head_->status_text; }
   int versionMajor() const { return parser_.http_major; }

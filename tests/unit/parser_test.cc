@@ -106,13 +106,14 @@ TEST_CASE("limits: header bytes, header count and body size") {
   }
   {
     Fixture f(limits);
-    auto r = f.feed("POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n");
+    auto r = f.feed("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n");
     CHECK(r.status == Parser::Status::kError);
     CHECK(f.parser->error() == ParseError::kBodyTooLarge);
   }
   {
     Fixture f(limits);
-    auto r = f.feed("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n");
+    auto r = f.feed(
+        "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nb\r\nhello world\r\n");
     CHECK(r.status == Parser::Status::kError);
     CHECK(f.parser->error() == ParseError::kBodyTooLarge);
   }
@@ -122,12 +123,13 @@ TEST_CASE("malformed and smuggling-shaped requests are refused") {
   const char* bad[] = {
       "GET / HTTP/1.1\r\nBad Header\r\n\r\n",
       "GET / HTTP/1.1\r\nHost : x\r\n\r\n",
-      "POST / HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
-      "POST / HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-      "GET / HTTP/1.1\r\nX: a\r\n folded\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello",
+      "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "0\r\n\r\n",
+      "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n folded\r\n\r\n",
       "\x01\x02garbage\r\n\r\n",
-      "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n",
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
       "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
@@ -147,13 +149,13 @@ TEST_CASE("malformed and smuggling-shaped requests are refused") {
 
 TEST_CASE("a folded header value is refused even when the fold starts a new read") {
   Fixture f;
-  CHECK(f.feed("GET / HTTP/1.1\r\nX: a\r\n").status == Parser::Status::kOk);
+  CHECK(f.feed("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n").status == Parser::Status::kOk);
   CHECK(f.feed(" folded\r\n\r\n").status == Parser::Status::kError);
 }
 
 TEST_CASE("a value split by the end of a read is joined, not taken for a fold") {
   Fixture f;
-  CHECK(f.feed("GET / HTTP/1.1\r\nX-Words: hello").status == Parser::Status::kOk);
+  CHECK(f.feed("GET / HTTP/1.1\r\nHost: x\r\nX-Words: hello").status == Parser::Status::kOk);
   CHECK(f.feed(" world\r\n\r\n").status == Parser::Status::kOk);
   CHECK(f.parser->headers().find("x-words") == "hello world");
 }
@@ -165,4 +167,42 @@ TEST_CASE("an upgrade request stops the parser with the next protocol's bytes le
   auto r = f.feed(req);
   REQUIRE(r.status == Parser::Status::kUpgrade);
   CHECK(req.substr(r.consumed) == "\x81\x05");
+}
+
+TEST_CASE("an HTTP/1.1 request needs a Host; targets must have one of the four forms") {
+  {
+    Fixture f;
+    auto r = f.feed("GET /m HTTP/1.1\r\nUser-Agent: x\r\n\r\n");
+    CHECK(r.status == Parser::Status::kError);
+    CHECK(f.parser->error() == ParseError::kMalformed);
+  }
+  {
+    Fixture f;  // HTTP/1.0 had no Host
+    auto r = f.feed("GET /m HTTP/1.0\r\n\r\n");
+    CHECK(r.status != Parser::Status::kError);
+  }
+  using http::Parser;
+  CHECK(Parser::isValidTarget("/", HTTP_GET));
+  CHECK(Parser::isValidTarget("/a/b?c=d", HTTP_GET));
+  CHECK(Parser::isValidTarget("http://shop.test/a?b", HTTP_GET));
+  CHECK(Parser::isValidTarget("http://shop.test:8080", HTTP_GET));
+  CHECK(Parser::isValidTarget("https://[::1]:8443/x", HTTP_POST));
+  CHECK(Parser::isValidTarget("*", HTTP_OPTIONS));
+  CHECK(Parser::isValidTarget("shop.test:443", HTTP_CONNECT));
+
+  CHECK_FALSE(Parser::isValidTarget("http://[::1/", HTTP_GET));  // unclosed IPv6 literal
+  CHECK_FALSE(Parser::isValidTarget("http://[::1", HTTP_GET));
+  CHECK_FALSE(Parser::isValidTarget("http:///path", HTTP_GET));   // no host
+  CHECK_FALSE(Parser::isValidTarget("http://user@shop.test/", HTTP_GET));  // userinfo
+  CHECK_FALSE(Parser::isValidTarget("http://shop.test:80x/", HTTP_GET));
+  CHECK_FALSE(Parser::isValidTarget("*", HTTP_GET));
+  CHECK_FALSE(Parser::isValidTarget("shop.test/a", HTTP_GET));
+  CHECK_FALSE(Parser::isValidTarget("1http://x/", HTTP_GET));
+  CHECK_FALSE(Parser::isValidTarget("", HTTP_GET));
+  CHECK_FALSE(Parser::isValidTarget("/x", HTTP_CONNECT));
+  {
+    Fixture f;
+    auto r = f.feed("GET http://[::1 HTTP/1.1\r\nHost: x\r\n\r\n");
+    CHECK(r.status == Parser::Status::kError);
+  }
 }
