@@ -699,8 +699,8 @@ void Session::dispatch() {
       outlier::recordFailure(ex.pool->upstream(), backend);
       releaseBackend();
       ex.tried.add(static_cast<size_t>(index));
-      if (++ex.connect_attempts <= uc.retries && ex.idempotent) {
-        continue;
+      if (++ex.connect_attempts <= uc.retries) {
+        continue;  // no connection, so nothing was sent: safe for any method
       }
       failExchange(502, "upstream connect failed");
       return;
@@ -796,10 +796,13 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
       LOG_WARN("request_id=%s upstream=%s backend=%s connect %s", requestId(),
                uc.name.c_str(), backend.c_str(),
                failure == UpstreamFailure::kConnectFailed ? "failed" : "timed out");
-      // Nothing reached the backend, but only idempotent requests are retried, as promised.
       metrics_->upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)))
           .connect_errors.add();
-      if (ex.idempotent && ++ex.connect_attempts <= uc.retries) {
+      // The connection was never made, so not a byte of the request reached the backend: any
+      // method is safe to send to another one (HAProxy's retry-on conn-failure, Envoy's
+      // connect-failure). The body read so far is still whole in early_body, and the client
+      // is not read from until a request is sent.
+      if (!ex.body_sent && ++ex.connect_attempts <= uc.retries) {
         ex.request_sent = false;
         dispatch();
         return;

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""A backend dies: idempotent requests are retried on the other one, a POST in flight gets 502
-and is not retried, and the health check takes the dead backend out of rotation."""
+"""A backend dies: requests whose connect it refuses are retried on the other one, whatever
+their method; a POST in flight gets 502 and is not retried; the health check takes the dead
+backend out of rotation."""
 import time
 from collections import Counter
 
@@ -38,6 +39,15 @@ def test(h):
         results = [(r.status, r.header("X-Backend")) for r in
                    (lb.get(f"/after-kill/{i}", timeout=10) for i in range(20))]
         h.expect_eq(dict(Counter(results)), {(200, "b"): 20}, "(status, backend) of 20 GETs")
+
+    with h.step("a POST whose connect to a is refused goes to b with its body (nothing was sent)"):
+        results = []
+        for i in range(6):
+            body = (b"order-%d-" % i) * 300
+            r = lb.request("POST", "/echo", body=body, timeout=10)
+            results.append((r.status, r.header("X-Backend"), r.body == body))
+        h.expect_eq(dict(Counter(results)), {(200, "b", True): 6},
+                    "(status, backend, body echoed whole) of 6 POSTs")
 
     with h.step("after the health-check interval the dead backend gets no requests"):
         time.sleep(1.0)                      # > 3 health-check intervals

@@ -96,11 +96,20 @@ def test(h):
         h.expect_eq(dict(seen), {(200, "good"): 10, (502, None): 20},
                     "(status, backend) of 30 GETs, round-robin over 2 dead and 1 good")
 
-    with h.step("a POST is not retried on a refused connection, even with retries left"):
+    with h.step("a POST refused a connection is retried too (nothing of it was sent), "
+                "with its body, within retries"):
         lb = lb_with_dead(2, (1, 1, 1))
+        seen = Counter()
+        for i in range(30):
+            body = b"post-%d-" % i * 20
+            r = lb.request("POST", "/echo", body=body, timeout=10)
+            seen[(r.status, r.header("X-Backend"), r.body == body)] += 1
+        h.expect_eq(dict(seen), {(200, "good", True): 30},
+                    "(status, backend, body echoed) of 30 POSTs")
+        lb = lb_with_dead(0, (1, 1, 1))
         statuses = Counter(lb.request("POST", f"/post/{i}", body=b"x" * 100, timeout=10).status
                            for i in range(30))
-        h.expect_eq(dict(statuses), {200: 10, 502: 20}, "statuses of 30 POSTs")
+        h.expect_eq(dict(statuses), {200: 10, 502: 20}, "statuses of 30 POSTs with retries: 0")
 
     with h.step("every backend refusing: 502 JSON at once, not a hang"):
         port = free_port()
