@@ -1,5 +1,7 @@
 #include "services/kit/pg_pool.h"
 
+#include <poll.h>
+
 #include <pqxx/pqxx>
 
 #include "common/log/log.h"
@@ -21,6 +23,15 @@ std::string withConnectTimeout(std::string url) {
 }
 
 void deleteTimer(uv_handle_t* handle) { delete reinterpret_cast<uv_timer_t*>(handle); }
+
+// An idle connection has nothing to read: when its socket is readable, the server spoke
+// first, which for a connection that LISTENs to nothing means it said goodbye (a restart's
+// "terminating connection", an idle timeout) or closed it. Replacing it before the query
+// costs one poll(2); using it would fail the query with a 503.
+bool closedWhileIdle(const pqxx::connection& conn) {
+  pollfd p{conn.sock(), POLLIN, 0};
+  return p.fd < 0 || ::poll(&p, 1, 0) != 0;
+}
 }  // namespace
 
 struct PgPool::Job {
@@ -97,7 +108,8 @@ void PgPool::onWork(uv_work_t* req) {
   Slot& slot = job->pool->slots_[static_cast<size_t>(job->slot)];
   try {
     uint64_t generation = job->pool->generation_.load(std::memory_order_acquire);
-    if (!slot.conn || !slot.conn->is_open() || slot.generation < generation) {
+    if (!slot.conn || !slot.conn->is_open() || slot.generation < generation ||
+        closedWhileIdle(*slot.conn)) {
       slot.conn.reset();
       slot.generation = generation;
       auto conn = std::make_unique<pqxx::connection>(job->pool->options_.url);

@@ -42,6 +42,10 @@ bool isUnavailable(std::exception_ptr error) {
     return true;
   } catch (const pqxx::broken_connection&) {
     return true;
+  } catch (const pqxx::in_doubt_error&) {
+    return true;  // the connection died during COMMIT: it is gone, whatever the outcome
+  } catch (const pqxx::statement_completion_unknown&) {
+    return true;
   } catch (const pqxx::sql_error& e) {
     // Class 08: connection exceptions; 57P01-57P03: the server shutting down or starting.
     std::string state = e.sqlstate();
@@ -52,9 +56,32 @@ bool isUnavailable(std::exception_ptr error) {
   }
 }
 
+namespace {
+
+// Whether the database went away after the change may have been made: the client learns
+// that a retry may find it done (an order's Idempotency-Key answers it; a status change
+// answers 409 if it landed).
+bool isOutcomeUnknown(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const pqxx::in_doubt_error&) {
+    return true;
+  } catch (const pqxx::statement_completion_unknown&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
+}  // namespace
+
 http::Response failureResponse(std::exception_ptr error, std::string_view what) {
   if (isUnavailable(error)) {
-    http::Response r = errorResponse(503, "service unavailable: the database cannot be reached");
+    http::Response r = errorResponse(
+        503, isOutcomeUnknown(error)
+                 ? "service unavailable: the database connection was lost while committing; "
+                   "the change may have been made, so retry it as the same request"
+                 : "service unavailable: the database cannot be reached");
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }

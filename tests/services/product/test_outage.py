@@ -1,7 +1,7 @@
 """product-service with PostgreSQL stopped: a cold read, a list and a write answer 503 (with
 Retry-After), a product already cached keeps being served from Redis (HIT: the choice made for
 reads during a database outage), /ready says so; when PostgreSQL is back, everything answers
-again without a restart."""
+again without a restart. A restart while the service is idle fails no request."""
 import sys
 from pathlib import Path
 
@@ -46,6 +46,17 @@ def test(h):
         h.expect_eq(call(port, "GET", cold_path).json()["price"], 250, "read after PUT")
         h.expect_eq(call(port, "GET", "/api/products?q=nothing-cached").status, 200, "list")
         h.expect_eq(call(port, "GET", "/ready").status, 200, "/ready")
+
+    with h.step("PostgreSQL restarted while the service is idle: the first request answers"):
+        # The pool's connections were closed by the restart while they sat idle: each must be
+        # replaced before its next query, not found broken by it (one 503 per connection).
+        h.expect_eq(call(port, "GET", "/api/products?q=idle").status, 200, "a pooled connection")
+        stores.pg_stop()
+        stores.pg_start()
+        h.expect(wait_until(lambda: stores.psql("SELECT 1") == [["1"]], timeout=15),
+                 "PostgreSQL accepts connections")
+        statuses = [call(port, "GET", f"/api/products?q=after{i}").status for i in range(6)]
+        h.expect_eq(statuses, [200] * 6, "every request after the restart")
 
 
 if __name__ == "__main__":
