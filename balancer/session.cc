@@ -671,7 +671,9 @@ void Session::dispatch() {
   for (;;) {
     int index = ex.pool->pickBackend(ex.tried);
     if (index < 0) {
-      if (ex.connect_attempts > 0) {
+      if (ex.status_retries > 0) {
+        failExchange(502, "no backend left to retry on");  // one went down meanwhile
+      } else if (ex.connect_attempts > 0) {
         failExchange(502, "upstream connect failed");
       } else {
         failExchange(503, "no healthy backend");
@@ -688,7 +690,7 @@ void Session::dispatch() {
     }
     WorkerMetrics::Upstream& counters =
         metrics_->upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)));
-    if (ex.connect_attempts + ex.stale_retries > 0) {
+    if (ex.connect_attempts + ex.status_retries + ex.stale_retries > 0) {
       counters.retries.add();  // a backend picked after a failed attempt
     }
     UpstreamConnection* conn = ex.pool->acquire(static_cast<size_t>(index));
@@ -699,7 +701,7 @@ void Session::dispatch() {
       outlier::recordFailure(ex.pool->upstream(), backend);
       releaseBackend();
       ex.tried.add(static_cast<size_t>(index));
-      if (++ex.connect_attempts <= uc.retries) {
+      if (++ex.connect_attempts + ex.status_retries <= uc.retries) {
         continue;  // no connection, so nothing was sent: safe for any method
       }
       failExchange(502, "upstream connect failed");
@@ -802,7 +804,7 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
       // method is safe to send to another one (HAProxy's retry-on conn-failure, Envoy's
       // connect-failure). The body read so far is still whole in early_body, and the client
       // is not read from until a request is sent.
-      if (!ex.body_sent && ++ex.connect_attempts <= uc.retries) {
+      if (!ex.body_sent && ++ex.connect_attempts + ex.status_retries <= uc.retries) {
         ex.request_sent = false;
         dispatch();
         return;
@@ -831,6 +833,19 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
                requestId(), uc.name.c_str(), backend.c_str());
       failExchange(502, "invalid response from upstream");
       return;
+    case UpstreamFailure::kRetryableStatus: {
+      // retriesOnStatus() said yes a moment ago, in the same loop turn.
+      int status = conn->response().status();
+      failed->countRequest(worker_->id(), true);
+      outlier::recordStatus(ex.pool->upstream(), failed, status);
+      ex.tried.add(static_cast<size_t>(failed_index));
+      ++ex.status_retries;
+      LOG_WARN("request_id=%s upstream=%s backend=%s answered %d; sent to another backend",
+               requestId(), uc.name.c_str(), backend.c_str(), status);
+      ex.request_sent = false;
+      dispatch();
+      return;
+    }
     case UpstreamFailure::kResponseTimeout:
       failed->countRequest(worker_->id(), true);
       LOG_WARN("request_id=%s upstream=%s backend=%s timed out", requestId(),
@@ -841,6 +856,22 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
 }
 
 // ---- the response ---------------------------------------------------------------------------
+
+bool Session::retriesOnStatus(int status) {
+  const Exchange& ex = exchange_;
+  if ((status != 502 && status != 503) || !ex.idempotent || ex.upgrade || ex.body_sent ||
+      !ex.request_complete || ex.response_started || ex.backend_index < 0) {
+    return false;
+  }
+  if (ex.connect_attempts + ex.status_retries >= ex.pool->config().retries) {
+    return false;
+  }
+  // Only when another backend can take it: with none, the backend's own answer (its body,
+  // its Retry-After) is worth more to the client than the balancer's 502.
+  TriedSet tried = ex.tried;
+  tried.add(static_cast<size_t>(ex.backend_index));
+  return ex.pool->hasCandidate(tried);
+}
 
 int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   Exchange& ex = exchange_;

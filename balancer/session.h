@@ -44,6 +44,10 @@ class Session final : public http::ParserListener, public http::OutputListener {
   // Events from the exchange's upstream connection.
   void onUpstreamConnected(UpstreamConnection* conn);
   void onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure);
+  // Whether a final response head with `status` is dropped and the request sent to another
+  // backend instead: a 502 or 503 to an idempotent request that is whole and had no body
+  // sent, with retries left and another backend to pick. Changes nothing.
+  bool retriesOnStatus(int status);
   int onUpstreamHeaders(UpstreamConnection* conn);
   int onUpstreamBody(const char* data, size_t len);
   void onUpstreamReadDone(UpstreamConnection* conn);
@@ -75,7 +79,8 @@ class Session final : public http::ParserListener, public http::OutputListener {
     Backend* backend = nullptr;  // picked, counted in its in_flight; kept alive by the pool/conn
     UpstreamConnection* conn = nullptr;
     TriedSet tried;
-    int connect_attempts = 0;
+    int connect_attempts = 0;  // failed connects, each retried while retries allows
+    int status_retries = 0;    // 502/503 answers dropped and retried (share `retries`)
     int stale_retries = 0;
     bool request_sent = false;
     bool body_sent = false;

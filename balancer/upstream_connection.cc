@@ -150,6 +150,10 @@ void UpstreamConnection::handleRead(const char* data, size_t len) {
   }
   http::Parser::Result result = parser_.execute(data, len);
   Session* session = session_;
+  if (retry_elsewhere_) {
+    fail(UpstreamFailure::kRetryableStatus);  // the rest of this response is not wanted
+    return;
+  }
   switch (result.status) {
     case http::Parser::Status::kError:
       if (response_started_) {
@@ -216,6 +220,10 @@ int UpstreamConnection::onHeadersComplete() {
   if (status >= 200 || status == 101) {
     uv_timer_stop(&timer_);
     response_started_ = true;
+  }
+  if (session_->retriesOnStatus(status)) {
+    retry_elsewhere_ = true;
+    return kPause;  // handleRead hands the exchange back as soon as execute() returns
   }
   int r = session_->onUpstreamHeaders(this);
   // Responses to HEAD, and 204 and 304, never have a body whatever Content-Length says

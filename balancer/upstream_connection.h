@@ -21,7 +21,8 @@ enum class UpstreamFailure {
   kConnectTimeout,
   kClosedEarly,     // reset or closed after the request was sent, before a response
   kBadResponse,     // the response could not be parsed
-  kResponseTimeout  // request_timeout passed without a response head
+  kResponseTimeout,  // request_timeout passed without a response head
+  kRetryableStatus   // a 502/503 head the session chose to drop and send elsewhere
 };
 
 // One keep-alive connection to a backend: connecting, idle in its pool, or busy with one
@@ -103,6 +104,7 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   bool head_request_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;
+  bool retry_elsewhere_ = false;  // the session dropped this response's head (see fail)
   bool close_when_flushed_ = false;
 };
 

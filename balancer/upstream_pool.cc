@@ -52,6 +52,15 @@ int UpstreamPool::pickBackend(const TriedSet& tried) {
   return policy_->pick(set_->view, tried);
 }
 
+bool UpstreamPool::hasCandidate(const TriedSet& tried) const {
+  for (size_t i = 0; i < set_->view.size(); ++i) {
+    if (set_->view[i]->usable() && !tried.contains(i)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 UpstreamConnection* UpstreamPool::acquire(size_t backend_index) {
   auto& idle = idle_[backend_index];
   if (!idle.empty()) {

@@ -31,6 +31,9 @@ class UpstreamPool {
   // a backend index, valid until control returns to the loop, or -1 when none is usable.
   int pickBackend(const TriedSet& tried);
   Backend* backend(size_t index) const { return set_->view[index]; }
+  // Whether the set the last pick used has a usable backend outside `tried`; moves nothing
+  // (no policy state, no newer set taken, so the exchange's indices stay valid).
+  bool hasCandidate(const TriedSet& tried) const;
 
   // Returns an idle connection to the backend when there is one (reused() is then true),
   // otherwise a new connection that has started connecting. Returns nullptr if the socket
