@@ -1,5 +1,7 @@
 #include "balancer/session.h"
 
+#include <sys/ioctl.h>
+
 #include <cstdio>
 #include <ctime>
 
@@ -1159,6 +1161,10 @@ void Session::closeWhenFlushed() {
       return;
     }
   }
+  if (ssl_ == nullptr && out_.empty() && clientDoneSending()) {
+    close();  // the kernel sends what is queued, then the FIN: no shutdown, no wait, no read
+    return;
+  }
   // Half-close, then read and drop what the client still sends until it closes too: closing
   // with unread bytes would reset the connection and could destroy the answer in flight.
   state_ = State::kLingering;
@@ -1171,6 +1177,20 @@ void Session::closeWhenFlushed() {
   }
   startTimer(kLingerTimeout);
   updateReading();
+}
+
+bool Session::clientDoneSending() const {
+  // Connection: close (or HTTP/1.0 without keep-alive) after a request read whole: the client
+  // promised no more bytes. Only a close with unread bytes sends a RST; FIONREAD says there
+  // are none, and a client breaking its promise later gets the RST it asked for.
+  if (exchange_.client_keep_alive || !exchange_.request_complete || in_message_ ||
+      !pending_input_.empty()) {
+    return false;
+  }
+  uv_os_fd_t fd;
+  int unread = 0;
+  return uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) == 0 &&
+         ioctl(fd, FIONREAD, &unread) == 0 && unread == 0;
 }
 
 void Session::onShutdown(uv_shutdown_t* req, int status) {

@@ -147,6 +147,9 @@ class Session final : public http::ParserListener, public http::OutputListener {
 
   void enterTunnel(UpstreamConnection* conn, const char* rest, size_t len);
   void closeWhenFlushed();
+  // Whether the connection may close at once, without the half-close and wait for the
+  // client's end: the client said it sends nothing more and nothing of it is left unread.
+  bool clientDoneSending() const;
   void startTimer(util::Millis timeout);
   // The exchange is over (or its response decided): counts it and writes its access log line.
   void logExchange(int status);
