@@ -388,6 +388,7 @@ int Session::onHeadersComplete() {
   ex.conn = nullptr;
   ex.tried.clear();
   ex.connect_attempts = 0;
+  ex.status_retries = 0;
   ex.stale_retries = 0;
   ExchangeBuffers& buf = buffers();
   buf.early_body.clear();
@@ -692,7 +693,7 @@ void Session::dispatch() {
     }
     WorkerMetrics::Upstream& counters =
         metrics_->upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)));
-    if (ex.connect_attempts + ex.status_retries + ex.stale_retries > 0) {
+    if (ex.retriesUsed() + ex.stale_retries > 0) {
       counters.retries.add();  // a backend picked after a failed attempt
     }
     UpstreamConnection* conn = ex.pool->acquire(static_cast<size_t>(index));
@@ -703,7 +704,8 @@ void Session::dispatch() {
       outlier::recordFailure(ex.pool->upstream(), backend);
       releaseBackend();
       ex.tried.add(static_cast<size_t>(index));
-      if (++ex.connect_attempts + ex.status_retries <= uc.retries) {
+      ++ex.connect_attempts;
+      if (ex.retriesUsed() <= uc.retries) {
         continue;  // no connection, so nothing was sent: safe for any method
       }
       failExchange(502, "upstream connect failed");
@@ -806,7 +808,8 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
       // method is safe to send to another one (HAProxy's retry-on conn-failure, Envoy's
       // connect-failure). The body read so far is still whole in early_body, and the client
       // is not read from until a request is sent.
-      if (!ex.body_sent && ++ex.connect_attempts + ex.status_retries <= uc.retries) {
+      ++ex.connect_attempts;
+      if (!ex.body_sent && ex.retriesUsed() <= uc.retries) {
         ex.request_sent = false;
         dispatch();
         return;
@@ -862,10 +865,8 @@ void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure
 bool Session::retriesOnStatus(int status) {
   const Exchange& ex = exchange_;
   if ((status != 502 && status != 503) || !ex.idempotent || ex.upgrade || ex.body_sent ||
-      !ex.request_complete || ex.response_started || ex.backend_index < 0) {
-    return false;
-  }
-  if (ex.connect_attempts + ex.status_retries >= ex.pool->config().retries) {
+      !ex.request_complete || ex.backend_index < 0 ||
+      ex.retriesUsed() >= ex.pool->config().retries) {
     return false;
   }
   // Only when another backend can take it: with none, the backend's own answer (its body,

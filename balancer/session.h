@@ -81,7 +81,9 @@ class Session final : public http::ParserListener, public http::OutputListener {
     TriedSet tried;
     int connect_attempts = 0;  // failed connects, each retried while retries allows
     int status_retries = 0;    // 502/503 answers dropped and retried (share `retries`)
-    int stale_retries = 0;
+    int stale_retries = 0;     // not counted against `retries`: nothing reached a backend
+    // Counted against the upstream's `retries`.
+    int retriesUsed() const { return connect_attempts + status_retries; }
     bool request_sent = false;
     bool body_sent = false;
     bool request_complete = false;

@@ -24,7 +24,8 @@ namespace kit {
 // on the loop. When every connection is busy, work waits in a queue (counted: pool waits)
 // up to acquire_timeout, then fails with kit::Unavailable (503). A lost connection is
 // dropped and a new one opened by the next query, so the service recovers by itself when
-// PostgreSQL returns; one the server closed while it sat idle is replaced before it is used. Each new connection prepares the statements given in Options.
+// PostgreSQL returns; one the server closed while it sat idle is replaced before it is used.
+// Each new connection prepares the statements given in Options.
 class PgPool {
  public:
   struct Options {

@@ -35,50 +35,46 @@ std::optional<Json> parseJsonObject(const http::Request& request, http::Responde
   return body;
 }
 
-bool isUnavailable(std::exception_ptr error) {
+namespace {
+
+enum class StoreFailure { kNone, kUnreachable, kOutcomeUnknown };
+
+// What a failed store operation means to the client. kOutcomeUnknown: the connection died
+// during COMMIT or a statement, so a retry may find the change made (an order's
+// Idempotency-Key answers it; a status change answers 409 if it landed).
+StoreFailure classify(std::exception_ptr error) {
   try {
     std::rethrow_exception(error);
   } catch (const Unavailable&) {
-    return true;
+    return StoreFailure::kUnreachable;
   } catch (const pqxx::broken_connection&) {
-    return true;
+    return StoreFailure::kUnreachable;
   } catch (const pqxx::in_doubt_error&) {
-    return true;  // the connection died during COMMIT: it is gone, whatever the outcome
+    return StoreFailure::kOutcomeUnknown;
   } catch (const pqxx::statement_completion_unknown&) {
-    return true;
+    return StoreFailure::kOutcomeUnknown;
   } catch (const pqxx::sql_error& e) {
     // Class 08: connection exceptions; 57P01-57P03: the server shutting down or starting.
     std::string state = e.sqlstate();
-    return state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" ||
-           state == "57P03";
+    bool down = state.rfind("08", 0) == 0 || state == "57P01" || state == "57P02" ||
+                state == "57P03";
+    return down ? StoreFailure::kUnreachable : StoreFailure::kNone;
   } catch (...) {
-    return false;
-  }
-}
-
-namespace {
-
-// Whether the database went away after the change may have been made: the client learns
-// that a retry may find it done (an order's Idempotency-Key answers it; a status change
-// answers 409 if it landed).
-bool isOutcomeUnknown(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const pqxx::in_doubt_error&) {
-    return true;
-  } catch (const pqxx::statement_completion_unknown&) {
-    return true;
-  } catch (...) {
-    return false;
+    return StoreFailure::kNone;
   }
 }
 
 }  // namespace
 
+bool isUnavailable(std::exception_ptr error) {
+  return classify(error) != StoreFailure::kNone;
+}
+
 http::Response failureResponse(std::exception_ptr error, std::string_view what) {
-  if (isUnavailable(error)) {
+  StoreFailure failure = classify(error);
+  if (failure != StoreFailure::kNone) {
     http::Response r = errorResponse(
-        503, isOutcomeUnknown(error)
+        503, failure == StoreFailure::kOutcomeUnknown
                  ? "service unavailable: the database connection was lost while committing; "
                    "the change may have been made, so retry it as the same request"
                  : "service unavailable: the database cannot be reached");

@@ -4,7 +4,7 @@ backend within `retries` (the contract's "on connect failure or 502/503"); a POS
 with a body, `retries: 0`, or no other backend to try get the backend's own answer unchanged."""
 from collections import Counter
 
-from harness import free_port, run, simple_config
+from harness import free_port, http_request, run, simple_config
 
 
 def outcomes(lb, n, method="GET", path="/r", body=None):
@@ -27,6 +27,15 @@ def test(h):
         tried_on_a = sum(n for k, n in a.stats()["by_path"].items() if k.startswith(("GET /r",
                                                                                     "HEAD /r")))
         h.expect(tried_on_a >= 10, f"round robin sent a its share first ({tried_on_a} of 26)")
+
+    with h.step("on one keep-alive connection, every request has its own retry"):
+        conn = lb.connection(timeout=10)
+        seen = Counter()
+        for i in range(10):
+            r = http_request(lb.port, "GET", f"/ka/{i}", conn=conn)
+            seen[(r.status, r.header("X-Backend"))] += 1
+        conn.close()
+        h.expect_eq(dict(seen), {(200, "b"): 10}, "(status, backend) of 10 GETs on one connection")
 
     with h.step("a answers 502: the same"):
         a.request("POST", "/admin/fail?code=502")
