@@ -119,7 +119,7 @@ App::~App() {
 PgPool& App::database(std::vector<std::pair<std::string, std::string>> statements) {
   if (!pg_) {
     PgPool::Options options;
-    options.url = config_.string("database.url", "postgresql://shop@127.0.0.1:55432/shop");
+    options.url = config_.string("database.url", "postgresql://shop@127.0.0.1:25432/shop");
     options.size = static_cast<int>(config_.integer("database.pool_size", 6));
     options.acquire_timeout = config_.duration("database.acquire_timeout", util::Millis(3000));
     options.statements = std::move(statements);
@@ -132,7 +132,7 @@ PgPool& App::database(std::vector<std::pair<std::string, std::string>> statement
 std::unique_ptr<redis::Client> App::newRedisClient(std::string purpose,
                                                    uint64_t command_timeout_ms) {
   redis::Client::Options options;
-  splitHostPort(config_.string("redis.address", "127.0.0.1:56379"), &options.host, &options.port);
+  splitHostPort(config_.string("redis.address", "127.0.0.1:26379"), &options.host, &options.port);
   options.command_timeout_ms = command_timeout_ms;
   options.name = std::move(purpose);
   return std::make_unique<redis::Client>(&loop_, std::move(options));

@@ -25,9 +25,9 @@ namespace kit {
 //
 // Settings every service reads (see Config for how to set them):
 //   listen               127.0.0.1:PORT (loopback by default: services trust X-User-Id)
-//   database.url         postgresql://shop@127.0.0.1:55432/shop
+//   database.url         postgresql://shop@127.0.0.1:25432/shop
 //   database.pool_size   6
-//   redis.address        127.0.0.1:56379
+//   redis.address        127.0.0.1:26379
 //   log.level            info | debug | warn | error
 //   log.format           text | json
 //   shutdown_timeout     10s

@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
     options.user_max_len = config.integer("relay.user_max_len", options.user_max_len);
     options.backoff_max = config.duration("relay.backoff_max", options.backoff_max);
     kit::PgPool::Options database;
-    database.url = config.string("database.url", "postgresql://shop@127.0.0.1:55432/shop");
+    database.url = config.string("database.url", "postgresql://shop@127.0.0.1:25432/shop");
     database.acquire_timeout = config.duration("database.acquire_timeout", util::Millis(3000));
     redis::Client& redis = app.redis();
     relay = std::make_unique<order::OutboxRelay>(app.loop(), std::move(database), redis,
