@@ -14,6 +14,14 @@ struct ListenerRuntime {
   const ListenerConfig* config = nullptr;
   std::atomic<std::shared_ptr<const tls::ServerContext>> tls;  // empty for plain HTTP
   int https_port = 443;  // where redirect_to_https sends clients
+  int port = 0;          // the bound port: the kernel's pick when the address says port 0
 };
+
+// Whether a listener of a reloaded configuration is the running one (keeps its sockets): the
+// same address, and for port 0 (which names no port: several listeners may say IP:0) also the
+// same name.
+inline bool sameListener(const ListenerConfig& a, const ListenerConfig& b) {
+  return a.address.text == b.address.text && (a.address.port() != 0 || a.name == b.name);
+}
 
 }  // namespace balancer

@@ -124,10 +124,26 @@ bool Server::openListeners(int workers, std::vector<std::vector<Worker::Listenin
       }
       (*fds)[static_cast<size_t>(w)].push_back({fd, listeners_[li].get()});
     }
+    listeners_[li]->port = address.port();
     LOG_INFO("listening name=%s address=%s", l.name.c_str(),
              util::formatAddress(address.get()).c_str());
   }
+  setHttpsPort(listeners_);
   return true;
+}
+
+void setHttpsPort(const std::vector<std::unique_ptr<ListenerRuntime>>& listeners) {
+  // The first TLS listener's bound port, so a listener on port 0 redirects to the real one.
+  int https_port = 443;
+  for (const auto& runtime : listeners) {
+    if (runtime->config->tls) {
+      https_port = runtime->port;
+      break;
+    }
+  }
+  for (const auto& runtime : listeners) {
+    runtime->https_port = https_port;
+  }
 }
 
 int Server::run() {
@@ -137,17 +153,9 @@ int Server::run() {
     workers = workers > 0 ? workers : 1;
   }
   ticket_keys_ = std::make_shared<tls::TicketKeys>();
-  int https_port = 443;
-  for (const ListenerConfig& l : snapshot_->config().listeners) {
-    if (l.tls) {
-      https_port = l.address.port();
-      break;
-    }
-  }
   for (const ListenerConfig& l : snapshot_->config().listeners) {
     auto runtime = std::make_unique<ListenerRuntime>();
     runtime->config = &l;
-    runtime->https_port = https_port;
     listeners_.push_back(std::move(runtime));
   }
   if (!loadTls() || !loadJwks()) {

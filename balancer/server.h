@@ -21,6 +21,9 @@ namespace balancer {
 // A listening socket with SO_REUSEPORT (one per worker and listener). Returns the descriptor,
 // or -1 with the reason in `error`.
 int openListeningSocket(const util::SocketAddress& address, std::string* error);
+// Sets every runtime's https_port (where redirect_to_https sends clients) to the bound port
+// of the first TLS listener, 443 without one. After the ports are known (port 0 binds).
+void setHttpsPort(const std::vector<std::unique_ptr<ListenerRuntime>>& listeners);
 
 // The process: opens the listening sockets, starts the workers, runs the health checks and
 // handles signals on the main thread's loop until a graceful shutdown ends it.

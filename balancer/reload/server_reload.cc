@@ -166,18 +166,10 @@ void Server::reload() {
 
   // Listener runtimes for the new config, certificates loaded (for kept TLS listeners too:
   // the files may have been renewed).
-  int https_port = 443;
-  for (const ListenerConfig& l : next->config().listeners) {
-    if (l.tls) {
-      https_port = l.address.port();
-      break;
-    }
-  }
   std::vector<std::unique_ptr<ListenerRuntime>> runtimes;
   for (const ListenerConfig& l : next->config().listeners) {
     auto runtime = std::make_unique<ListenerRuntime>();
     runtime->config = &l;
-    runtime->https_port = https_port;
     runtimes.push_back(std::move(runtime));
   }
   listeners_.swap(runtimes);  // runtimes: the running ones, until the commit
@@ -193,8 +185,11 @@ void Server::reload() {
   for (const auto& runtime : listeners_) {
     const ListenerConfig& l = *runtime->config;
     bool open = false;
-    for (const ListenerConfig& running : snapshot_->config().listeners) {
-      open = open || running.address.text == l.address.text;
+    for (const auto& running : runtimes) {
+      if (sameListener(*running->config, l)) {
+        open = true;
+        runtime->port = running->port;  // the port it was bound to (port 0: the kernel's)
+      }
     }
     if (open) {
       continue;
@@ -217,9 +212,11 @@ void Server::reload() {
       }
       fds[w].push_back({fd, runtime.get()});
     }
+    runtime->port = address.port();
     LOG_INFO("listening name=%s address=%s", l.name.c_str(),
              util::formatAddress(address.get()).c_str());
   }
+  setHttpsPort(listeners_);
 
   snapshot_.swap(next);  // next: the running snapshot, until the commit
   if (!loadJwks()) {

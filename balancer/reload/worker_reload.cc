@@ -12,7 +12,7 @@ namespace balancer {
 namespace {
 
 bool sameAddress(const ListenerRuntime* a, const ListenerRuntime* b) {
-  return a->config->address.text == b->config->address.text;
+  return sameListener(*a->config, *b->config);
 }
 
 }  // namespace
