@@ -507,8 +507,9 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
     const YAML::Node& p = node["pool"];
     if (r.isMap(p, "pool")) {
       r.checkKeys(p, "pool", {"max_idle", "idle_timeout"});
-      if (p["max_idle"]) {
-        if (auto v = r.integer(p["max_idle"], "pool.max_idle", 0, 100000)) {
+      const YAML::Node& max_idle = p["max_idle"];
+      if (max_idle && !(max_idle.IsScalar() && max_idle.Scalar() == "auto")) {
+        if (auto v = r.integer(max_idle, "pool.max_idle (a count or auto)", 0, 100000)) {
           u->pool.max_idle = static_cast<size_t>(*v);
         }
       }

@@ -51,7 +51,10 @@ struct OutlierConfig {
 };
 
 struct PoolConfig {
-  size_t max_idle = 256;  // idle keep-alive connections kept per backend, per worker
+  // Idle keep-alive connections kept per backend, per worker. Unset (`auto`, the default):
+  // as many as the recent peak of concurrent requests to that backend, so a load of 1,000
+  // connections does not churn through a fixed cap; a fixed number is a hard cap.
+  std::optional<size_t> max_idle;
   Millis idle_timeout{60000};
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "balancer/upstream_connection.h"
+#include "balancer/worker.h"
 
 namespace balancer {
 
@@ -13,7 +14,9 @@ UpstreamPool::UpstreamPool(Worker* worker, const Upstream* upstream, uint64_t se
       generation_(upstream->generation()),
       set_(upstream->backends()),
       policy_(makePolicy(upstream->config->balance, seed)),
-      idle_(set_->view.size()) {}
+      idle_(set_->view.size()),
+      usage_(set_->view.size()),
+      window_start_ms_(uv_now(worker->loop())) {}
 
 UpstreamPool::~UpstreamPool() = default;
 
@@ -25,6 +28,7 @@ void UpstreamPool::refresh() {
   generation_ = generation;
   std::shared_ptr<const BackendSet> next = upstream_->backends();
   std::vector<std::vector<UpstreamConnection*>> idle(next->view.size());
+  std::vector<Usage> usage(next->view.size());
   std::vector<UpstreamConnection*> orphans;
   for (size_t i = 0; i < idle_.size(); ++i) {
     auto it = std::find(next->view.begin(), next->view.end(), set_->view[i]);
@@ -34,11 +38,13 @@ void UpstreamPool::refresh() {
     }
     size_t j = static_cast<size_t>(it - next->view.begin());
     idle[j] = std::move(idle_[i]);
+    usage[j] = usage_[i];
     for (UpstreamConnection* conn : idle[j]) {
       conn->setBackendIndex(j);
     }
   }
   idle_ = std::move(idle);
+  usage_ = std::move(usage);
   set_ = std::move(next);
   // The policy's state is per position; a new set starts it afresh.
   policy_ = makePolicy(upstream_->config->balance, seed_ + generation);
@@ -62,21 +68,58 @@ bool UpstreamPool::hasCandidate(const TriedSet& tried) const {
 }
 
 UpstreamConnection* UpstreamPool::acquire(size_t backend_index) {
+  rollPeakWindow();
   auto& idle = idle_[backend_index];
+  Usage& usage = usage_[backend_index];
+  UpstreamConnection* conn = nullptr;
   if (!idle.empty()) {
     // The most recently used connection is the least likely to have been closed by the
     // backend; the oldest ones are left to time out.
-    UpstreamConnection* conn = idle.back();
+    conn = idle.back();
     idle.pop_back();
     conn->leaveIdle();
-    return conn;
+  } else {
+    conn = new UpstreamConnection(worker_, this, backend_index, set_->backends[backend_index]);
+    ++usage.open;
+    if (conn->connect(config().connect_timeout) != 0) {
+      return nullptr;  // the connection has closed itself (forget() counted it) and reported nothing
+    }
   }
-  auto* conn =
-      new UpstreamConnection(worker_, this, backend_index, set_->backends[backend_index]);
-  if (conn->connect(config().connect_timeout) != 0) {
-    return nullptr;  // the connection has closed itself and reported nothing
-  }
+  usage.peak = std::max(usage.peak, usage.open - idle.size());
   return conn;
+}
+
+size_t UpstreamPool::idleCap(size_t index) const {
+  if (config().pool.max_idle) {
+    return *config().pool.max_idle;
+  }
+  return std::max(usage_[index].peak, usage_[index].last_peak);
+}
+
+void UpstreamPool::rollPeakWindow() {
+  uint64_t now = uv_now(worker_->loop());
+  if (now - window_start_ms_ < kPeakWindowMs) {
+    return;
+  }
+  // A window with no pick at all (the loop was idle past two windows) forgets both peaks.
+  bool skipped = now - window_start_ms_ >= 2 * kPeakWindowMs;
+  window_start_ms_ = now;
+  std::vector<UpstreamConnection*> surplus;
+  for (size_t i = 0; i < usage_.size(); ++i) {
+    Usage& usage = usage_[i];
+    usage.last_peak = skipped ? 0 : usage.peak;
+    usage.peak = usage.open - idle_[i].size();  // those busy now are this window's floor
+    size_t cap = idleCap(i);
+    auto& idle = idle_[i];
+    if (idle.size() > cap) {
+      size_t extra = idle.size() - cap;
+      surplus.insert(surplus.end(), idle.begin(), idle.begin() + static_cast<ptrdiff_t>(extra));
+      idle.erase(idle.begin(), idle.begin() + static_cast<ptrdiff_t>(extra));
+    }
+  }
+  for (UpstreamConnection* conn : surplus) {
+    conn->close();  // its forget() finds it in no idle list, and counts it out of `open`
+  }
 }
 
 int UpstreamPool::indexOf(UpstreamConnection* conn) {
@@ -103,8 +146,9 @@ void UpstreamPool::release(UpstreamConnection* conn) {
     conn->close();
     return;
   }
+  rollPeakWindow();
   auto& idle = idle_[static_cast<size_t>(index)];
-  if (idle.size() >= config().pool.max_idle || !conn->backend()->usable()) {
+  if (idle.size() >= idleCap(static_cast<size_t>(index)) || !conn->backend()->usable()) {
     conn->close();
     return;
   }
@@ -116,6 +160,10 @@ void UpstreamPool::forget(UpstreamConnection* conn) {
   int index = indexOf(conn);
   if (index < 0) {
     return;
+  }
+  Usage& usage = usage_[static_cast<size_t>(index)];
+  if (usage.open > 0) {
+    --usage.open;
   }
   auto& idle = idle_[static_cast<size_t>(index)];
   auto it = std::find(idle.begin(), idle.end(), conn);

@@ -40,7 +40,8 @@ class UpstreamPool {
   // could not even be created.
   UpstreamConnection* acquire(size_t backend_index);
   // Takes a connection back after a complete exchange; keeps it idle, or closes it when the
-  // backend already has max_idle idle connections, is not usable or has left the upstream.
+  // backend already has as many idle connections as it may keep (max_idle, or with `auto` the
+  // recent peak of its concurrent requests), is not usable or has left the upstream.
   void release(UpstreamConnection* conn);
   // Called by a closing connection so it is no longer handed out.
   void forget(UpstreamConnection* conn);
@@ -58,8 +59,23 @@ class UpstreamPool {
   }
 
  private:
+  // How one backend's connections of this worker are used, for the adaptive idle cap.
+  struct Usage {
+    size_t open = 0;       // connections of this pool to the backend, busy or idle
+    size_t peak = 0;       // most connections busy at once in the current window
+    size_t last_peak = 0;  // the same in the window before
+  };
+  // The peaks are kept over two windows of this length: a burst's connections stay pooled
+  // while the load lasts and are trimmed down to the new peak within 20 s after it.
+  static constexpr uint64_t kPeakWindowMs = 10000;
+
   // The index of the connection's backend in the current set, or -1 if it left.
   int indexOf(UpstreamConnection* conn);
+  // How many idle connections the backend at `index` may keep.
+  size_t idleCap(size_t index) const;
+  // Starts a new peak window when the current one is over, closing the idle connections
+  // that the lower peak no longer needs (the least recently used first).
+  void rollPeakWindow();
 
   Worker* worker_;
   const Upstream* upstream_;
@@ -68,6 +84,8 @@ class UpstreamPool {
   std::shared_ptr<const BackendSet> set_;
   std::unique_ptr<Policy> policy_;
   std::vector<std::vector<UpstreamConnection*>> idle_;  // per backend, most recent last
+  std::vector<Usage> usage_;                           // per backend, as idle_
+  uint64_t window_start_ms_ = 0;
 };
 
 }  // namespace balancer

@@ -85,6 +85,26 @@ TEST_CASE("workers: auto means one per core") {
   CHECK(result.config->workers == 0);
 }
 
+TEST_CASE("pool.max_idle: auto (the default) adapts, a number caps, anything else is an error") {
+  std::string yaml = kGood;
+  yaml.replace(yaml.find("max_idle: 32"), 12, "max_idle: auto");
+  auto result = loadConfigString(yaml);
+  REQUIRE(result.errors.empty());
+  CHECK_FALSE(result.config->upstreams.at(0).pool.max_idle.has_value());
+
+  std::string unset = kGood;
+  unset.replace(unset.find("max_idle: 32, "), 14, "");
+  auto defaulted = loadConfigString(unset);
+  REQUIRE(defaulted.errors.empty());
+  CHECK_FALSE(defaulted.config->upstreams.at(0).pool.max_idle.has_value());
+
+  std::string bad = kGood;
+  bad.replace(bad.find("max_idle: 32"), 12, "max_idle: many");
+  auto refused = loadConfigString(bad);
+  REQUIRE_FALSE(refused.config);
+  CHECK(findError(refused.errors, "pool.max_idle") != nullptr);
+}
+
 TEST_CASE("every error is reported with its line and column") {
   auto result = loadConfigString(R"(workers: lots
 shutdown_timeout: 10
