@@ -137,6 +137,12 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
         has_host = true;
         break;
       case http::HeaderKind::kOther:
+        if (headers.name(i).find('_') != std::string_view::npos) {
+          if (rewrite.dropped_underscore != nullptr) {
+            ++*rewrite.dropped_underscore;
+          }
+          continue;
+        }
         if (listed.contains(headers.name(i)) || dropped(rewrite.drop_headers, headers.name(i))) {
           continue;
         }

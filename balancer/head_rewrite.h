@@ -24,12 +24,16 @@ struct RequestRewrite {
   std::string_view extra_headers;
   // A query parameter removed from the forwarded target (a WebSocket's access_token).
   std::string_view drop_query_param;
+  // Set to how many headers were left out for a '_' in their name: CGI-style backends read
+  // X_User_Id and X-User-Id as one name, so such a header could pose as one the balancer
+  // sets. nginx drops them too (underscores_in_headers off).
+  size_t* dropped_underscore = nullptr;
 };
 
 // Writes the head to send upstream for `request` (its head parsed, its target split) into
 // *out: request line with the forwarded path, the client's end-to-end headers, framing
 // (Content-Length or chunked, as the client sent), X-Forwarded-For/-Proto, X-Request-Id.
-// Hop-by-hop headers, those named by Connection, and drop_headers are left out.
+// Hop-by-hop headers, those named by Connection, drop_headers and names with '_' are left out.
 void rewriteRequestHead(const http::Parser& request, const RequestTarget& target,
                         const RequestRewrite& rewrite, std::string* out);
 

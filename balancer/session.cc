@@ -337,9 +337,15 @@ void Session::updateReading() {
   bool want = false;
   switch (state_) {
     case State::kOpen:
-      if (close_when_flushed_ || out_.aboveHighWater() || parser_paused_ ||
-          !pending_input_.empty()) {
+      if (close_when_flushed_ || out_.aboveHighWater() || !pending_input_.empty()) {
         want = false;
+      } else if (parser_paused_) {
+        // A whole request waits for its answer: keep reading, so that a client that resets
+        // its connection is noticed now (499, the upstream request abandoned) and not when
+        // the answer comes. What it pipelines meanwhile fills pending_input_, which stops
+        // reading again after one read.
+        want = exchange_.active && exchange_.request_complete && !exchange_.local &&
+               !exchange_.upgrade;
       } else if (exchange_.active) {
         // Stream the body while the upstream keeps up; otherwise wait.
         want = !exchange_.request_complete && !exchange_.local && exchange_.request_sent &&
@@ -607,7 +613,12 @@ void Session::buildUpstreamHead(const RequestTarget& target, std::string_view st
   if (exchange_.drop_access_token) {
     rewrite.drop_query_param = "access_token";
   }
+  size_t dropped_underscore = 0;
+  rewrite.dropped_underscore = &dropped_underscore;
   rewriteRequestHead(parser_, target, rewrite, &buffers().upstream_head);
+  if (dropped_underscore > 0) {
+    metrics_->countHeadersDropped(record_.route, dropped_underscore);
+  }
 }
 
 int Session::onBody(const char* data, size_t len) {

@@ -42,6 +42,11 @@ Control::Control(uv_loop_t* loop, Snapshot* snapshot, HealthChecker* checker,
 
 Control::~Control() = default;
 
+void Control::retarget(Snapshot* snapshot) {
+  snapshot_ = snapshot;
+  changes_.forgetAbsent(*snapshot);
+}
+
 void Control::start() {
   timer_ = new uv_timer_t;
   uv_timer_init(loop_, timer_);

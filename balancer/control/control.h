@@ -58,8 +58,9 @@ class Control {
   // GET /upstreams: every upstream with its policy and backends, as JSON.
   std::string upstreamsJson() const;
   const RuntimeChanges& changes() const { return changes_; }
-  // SIGHUP: the upstreams are the new snapshot's from now on.
-  void retarget(Snapshot* snapshot) { snapshot_ = snapshot; }
+  // SIGHUP: the upstreams are the new snapshot's from now on; changes to upstreams it has
+  // not are dropped.
+  void retarget(Snapshot* snapshot);
 
   // One round of upkeep at `now_ms` (the timer's work; public for tests).
   void tick(int64_t now_ms);

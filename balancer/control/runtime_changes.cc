@@ -22,6 +22,17 @@ void RuntimeChanges::weighted(const std::string& upstream, const std::string& ad
   changes_[{upstream, address}] = {Kind::kWeight, weight};
 }
 
+void RuntimeChanges::forgetAbsent(const Snapshot& snapshot) {
+  std::erase_if(changes_, [&](const auto& entry) {
+    for (const auto& upstream : snapshot.upstreams()) {
+      if (upstream->config->name == entry.first.first) {
+        return false;
+      }
+    }
+    return true;
+  });
+}
+
 void RuntimeChanges::applyTo(Snapshot& snapshot) const {
   for (const auto& upstream : snapshot.upstreams()) {
     const std::string& name = upstream->config->name;

@@ -33,6 +33,9 @@ class RuntimeChanges {
   // each changed upstream's new backend set. New backends start healthy unless the upstream
   // has a health check (the checker then brings them up).
   void applyTo(Snapshot& snapshot) const;
+  // Drops the changes to upstreams the snapshot has not: once a reload has committed a
+  // config without an upstream, its runtime changes are gone, even if it comes back later.
+  void forgetAbsent(const Snapshot& snapshot);
 
  private:
   std::map<Key, Change> changes_;

@@ -91,6 +91,7 @@ std::string MetricsRegistry::render() const {
     std::array<uint64_t, kDurationBounds.size() + 1> buckets{};
     uint64_t duration_sum_ns = 0;
     uint64_t rate_limited = 0;
+    uint64_t headers_dropped = 0;
     std::array<uint64_t, kJwtReasons.size()> jwt{};
     bool configured = false;  // a route of some snapshot (not the unmatched slot)
   };
@@ -127,6 +128,7 @@ std::string MetricsRegistry::render() const {
         }
         t.duration_sum_ns += r.duration_sum_ns.get();
         t.rate_limited += r.rate_limited.get();
+        t.headers_dropped += r.headers_dropped.get();
         for (size_t j = 0; j < t.jwt.size(); ++j) {
           t.jwt[j] += r.jwt_rejected[j].get();
         }
@@ -206,6 +208,21 @@ std::string MetricsRegistry::render() const {
     }
     for (const auto& [route, n] : by_route) {
       out.sample("balancer_rate_limited_total", {{"route", route}}, static_cast<double>(n));
+    }
+  }
+
+  out.family("balancer_request_headers_dropped_total", "counter",
+             "Request headers not forwarded, by route and reason (underscore: a '_' in the name).");
+  {
+    std::map<std::string, uint64_t> by_route;
+    for (const auto& [key, t] : routes) {
+      if (t.configured) {
+        by_route[key.first] += t.headers_dropped;
+      }
+    }
+    for (const auto& [route, n] : by_route) {
+      out.sample("balancer_request_headers_dropped_total", {{"route", route}, {"reason", "underscore"}},
+                 static_cast<double>(n));
     }
   }
 

@@ -46,6 +46,7 @@ Parser::Parser(Kind kind, ParserListener* listener, const ParserLimits* limits)
 void Parser::reset() {
   llhttp_reset(&parser_);
   error_ = ParseError::kNone;
+  line_end_pending_ = false;
 }
 
 std::string_view Parser::methodName() const {
@@ -91,7 +92,24 @@ Parser::Result Parser::execute(const char* data, size_t len) {
   ++execute_count_;
   execute_begin_ = data;
   execute_end_ = data + len;
+  if (line_end_pending_ && len > 0 && !requestLineEndsWithCrlf(data)) {
+    error_ = ParseError::kMalformed;
+    llhttp_set_error_reason(&parser_, "request line ends with a bare LF");
+    return {Status::kError, 0};
+  }
   return resultOf(llhttp_execute(&parser_, data, len), data, len);
+}
+
+bool Parser::requestLineEndsWithCrlf(const char* from) {
+  const auto* lf = static_cast<const char*>(
+      std::memchr(from, '\n', static_cast<size_t>(execute_end_ - from)));
+  if (lf == nullptr) {
+    last_byte_ = execute_end_[-1];
+    return true;  // not read yet
+  }
+  line_end_pending_ = false;
+  char before = lf > execute_begin_ ? lf[-1] : last_byte_;
+  return before == '\r';
 }
 
 void Parser::resume() { llhttp_resume(&parser_); }
@@ -134,6 +152,7 @@ int Parser::onMessageBeginCb(llhttp_t* p) {
   s->head_->clear();
   s->value_header_ = 0;
   s->name_started_ = false;
+  s->line_end_pending_ = false;
   s->head_bytes_ = 0;
   s->content_length_ = 0;
   s->body_bytes_ = 0;
@@ -142,6 +161,12 @@ int Parser::onMessageBeginCb(llhttp_t* p) {
 
 int Parser::onUrlCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
+  if (s->head_->target.empty() && len > 0) {
+    s->line_end_pending_ = true;
+    if (!s->requestLineEndsWithCrlf(at)) {
+      return s->fail(ParseError::kMalformed, "request line ends with a bare LF");
+    }
+  }
   s->head_->target.append(at, len);
   return s->countHeadBytes(len);
 }

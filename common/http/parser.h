@@ -114,6 +114,10 @@ class Parser {
 
   int countHeadBytes(size_t len);
   int fail(ParseError error, const char* reason);
+  // llhttp 8.1 accepts a request line ended by a bare LF (RFC 9112 section 2.2 lets a server
+  // refuse it, and a proxy must: a backend may split there differently). Looks for the line's
+  // end in [from, execute_end_); false when it is a bare LF.
+  bool requestLineEndsWithCrlf(const char* from);
   Result resultOf(llhttp_errno_t err, const char* data, size_t len);
 
   llhttp_t parser_;
@@ -132,6 +136,10 @@ class Parser {
   const char* execute_end_ = nullptr;
   size_t value_header_ = 0;  // 1-based index of the header the last value piece belonged to
   bool name_started_ = false;  // a piece of the current header's name has been seen
+  // The request line's end is still to be read (its target has begun, its LF not seen), and
+  // the last byte read before the current execute().
+  bool line_end_pending_ = false;
+  char last_byte_ = 0;
   const char* value_piece_end_ = nullptr;
   const char* value_piece_execute_end_ = nullptr;
   uint64_t value_piece_execute_ = 0;

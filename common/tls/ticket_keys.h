@@ -9,8 +9,10 @@ namespace tls {
 
 // Session ticket keys shared by every worker (and every certificate), so a client resumes on
 // whichever worker its next connection lands. rotate() makes a new current key and keeps the
-// previous one for decryption only: a ticket lives at most two rotation periods, and a
-// stolen key exposes at most that much traffic.
+// previous one for decryption only: a key decrypts for at most two rotation periods, so a
+// stolen key exposes at most that much traffic. A ticket itself lives as long as the session
+// timeout (OpenSSL's default, 2 h), so keeping the previous key matters for tickets issued
+// in the last 2 h before a rotation.
 class TicketKeys {
  public:
   TicketKeys();

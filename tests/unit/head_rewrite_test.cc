@@ -46,6 +46,24 @@ TEST_CASE("a request head is rewritten for the upstream") {
         "X-Request-Id: rid\r\nX-User-Id: 42\r\n\r\n");
 }
 
+TEST_CASE("a header with '_' in its name is left out and counted") {
+  Parsed req(http::Parser::Kind::kRequest,
+             "GET /a HTTP/1.1\r\nHost: shop.test\r\nX_User_Id: 1\r\nX-Ok: y\r\n"
+             "accept_language: en\r\n\r\n");
+  RequestTarget target = splitTarget(req.parser.target(), "shop.test");
+  size_t dropped = 0;
+  RequestRewrite rw;
+  rw.client_ip = "127.0.0.1";
+  rw.request_id = "rid";
+  rw.dropped_underscore = &dropped;
+  std::string out;
+  rewriteRequestHead(req.parser, target, rw, &out);
+  CHECK(out.find("X_User_Id") == std::string::npos);
+  CHECK(out.find("accept_language") == std::string::npos);
+  CHECK(out.find("X-Ok: y\r\n") != std::string::npos);
+  CHECK(dropped == 2);
+}
+
 TEST_CASE("stripping the whole path leaves /; a missing Host gets the default") {
   Parsed req(http::Parser::Kind::kRequest, "GET /api HTTP/1.0\r\n\r\n");
   RequestRewrite rw;

@@ -140,6 +140,7 @@ TEST_CASE("malformed and smuggling-shaped requests are refused") {
       "GET /nine\nHost: x\n\n",
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
       "GET / HTTP/1.1\r\nX:\ta\r\n \tfolded\r\n\r\n",
+      "GET /lf HTTP/1.1\nHost: x\r\n\r\n",              // a request line ended by a bare LF
   };
   for (const char* req : bad) {
     INFO(req);
@@ -153,6 +154,29 @@ TEST_CASE("a folded header value is refused even when the fold starts a new read
   Fixture f;
   CHECK(f.feed("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n").status == Parser::Status::kOk);
   CHECK(f.feed(" folded\r\n\r\n").status == Parser::Status::kError);
+}
+
+TEST_CASE("a request line's bare LF is refused wherever the reads split it") {
+  std::string bare = "GET /lf HTTP/1.1\nHost: x\r\n\r\n";
+  std::string good = "GET /lf HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (size_t cut = 1; cut < 20; ++cut) {
+    INFO("split at " << cut);
+    Fixture bad_f;
+    auto first = bad_f.feed(bare.substr(0, cut));
+    bool refused = first.status == Parser::Status::kError ||
+                   bad_f.feed(bare.substr(cut)).status == Parser::Status::kError;
+    CHECK(refused);
+    CHECK(bad_f.rec.complete == 0);
+    Fixture good_f;
+    CHECK(good_f.feed(good.substr(0, cut)).status == Parser::Status::kOk);
+    CHECK(good_f.feed(good.substr(cut)).status == Parser::Status::kOk);
+    CHECK(good_f.rec.complete == 1);
+  }
+  // A pipelined second request is checked too.
+  Fixture f;
+  f.feed(good + bare);
+  CHECK(f.rec.complete == 1);
+  CHECK(f.parser->error() == ParseError::kMalformed);
 }
 
 TEST_CASE("a value split by the end of a read is joined, not taken for a fold") {
