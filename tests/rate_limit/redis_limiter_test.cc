@@ -301,35 +301,42 @@ TEST_CASE("Redis gone: checks answer unavailable at once, then work again after 
   RedisServer redis;
   uv_loop_t loop;
   uv_loop_init(&loop);
-  RedisLimiter limiter(&loop, optionsFor(redis.port()));
+  RedisLimiter::Options options = optionsFor(redis.port());
+  // The stall timeout far away: what answers the checks below is their own timeout, not a
+  // dropped connection.
+  options.stall_timeout_ms = 60'000;
+  RedisLimiter limiter(&loop, options);
   REQUIRE(runUntil(&loop, [&] { return limiter.connected(); }));
   CHECK(burst(&loop, limiter, "k", 1, 0.01, 10).allowed == 1);
 
-  // A Redis that does not answer: each check ends at its 50 ms timeout.
+  // A Redis that does not answer: each check ends at its 50 ms timeout, with the connection
+  // kept. A busy machine makes it later, never sooner; the upper bound is burst()'s 5 s.
   redis.pause();
+  uint64_t failures_before = limiter.connectionFailures();
   auto start = std::chrono::steady_clock::now();
   Tally slow = burst(&loop, limiter, "k", 5, 0.01, 10);
   auto waited = std::chrono::steady_clock::now() - start;
   CHECK(slow.unavailable == 5);
+  CHECK(slow.total() == 5);
   CHECK(waited >= std::chrono::milliseconds(45));
-  CHECK(waited < std::chrono::milliseconds(300));
+  CHECK(limiter.connected());
+  CHECK(limiter.connectionFailures() == failures_before);
   redis.resume();
 
   // A stopped Redis: the closed connection is noticed, and checks answer at once.
   redis.stop();
-  REQUIRE(runUntil(&loop, [&] { return !limiter.connected(); }, 1000));
+  REQUIRE(runUntil(&loop, [&] { return !limiter.connected(); }));
   uint64_t errors_before = limiter.errors();
   for (int i = 0; i < 20; ++i) {
-    start = std::chrono::steady_clock::now();
     bool answered = false;
     bool available = true;
     limiter.check("k", 0.01, 10, [&](const RedisLimiter::Outcome& o) {
       answered = true;
       available = o.available;
     });
-    REQUIRE(runUntil(&loop, [&] { return answered; }, 1000));
+    // At once: inside check() itself, without a turn of the loop (no timeout waited for).
+    CHECK(answered);
     CHECK_FALSE(available);
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::milliseconds(100));
     runUntil(&loop, [] { return false; }, 10);  // reconnect attempts keep failing meanwhile
   }
   CHECK(limiter.errors() == errors_before + 20);
@@ -379,9 +386,9 @@ TEST_CASE("with no Redis at all, checks answer unavailable and close() leaves no
   uv_loop_t loop;
   uv_loop_init(&loop);
   RedisLimiter limiter(&loop, optionsFor(port));
-  runUntil(&loop, [] { return false; }, 300);
+  // Waits for the event (two failed attempts: it keeps trying), not for a fixed time.
+  CHECK(runUntil(&loop, [&] { return limiter.connectionFailures() >= 2; }));
   CHECK_FALSE(limiter.connected());
-  CHECK(limiter.connectionFailures() >= 2);
   bool answered = false;
   limiter.check("k", 1, 1, [&](const RedisLimiter::Outcome& o) {
     answered = true;
@@ -434,7 +441,7 @@ TEST_CASE("a check's callback may close the limiter while later checks wait for 
       }
     });
   }
-  REQUIRE(runUntil(&loop, [&] { return answered == 5; }, 1000));
+  REQUIRE(runUntil(&loop, [&] { return answered == 5; }));
   CHECK(unavailable == 4);
   CHECK(late_answered);
   CHECK_FALSE(limiter.connected());

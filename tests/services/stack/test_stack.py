@@ -2,8 +2,9 @@
 
 Every port is shifted (STACK_PORT_OFFSET, PG_PORT, REDIS_PORT) and every folder lives in the
 test's temporary folder, so the stack a developer may have running is not touched. `up` runs
-without setup and build, on the binaries of this build (BIN_DIR). When the prometheus server is
-installed, `up` starts it: the test checks that it scrapes every part and records the rules.
+without setup and build, on the binaries of this build (BIN_DIR). `up` starts the prometheus
+server (scripts/setup installs it; the test fails without it): the test checks that it scrapes
+every part and records the rules.
 An instance started as scripts/autoscaler would (from the stack's launch file, its state file in
 autoscaler/instances/) is listed by `status` and stopped by `down`.
 """
@@ -142,8 +143,9 @@ def test(h):
         return r
 
     run_dir = h.dir / "stack"
-    parts = [f"{s}-service" for s in SERVICES] + ["balancer"]
-    parts += ["prometheus"] if PROMETHEUS else []
+    # Part of the stack (scripts/setup installs it): its checks run, or the test fails.
+    h.expect(PROMETHEUS, "prometheus is installed (scripts/setup installs it)")
+    parts = [f"{s}-service" for s in SERVICES] + ["balancer", "prometheus"]
     prometheus_url = f"http://127.0.0.1:{PROMETHEUS_PORT + offset}"
     h.cleanups.append(lambda: stack("down"))
 
@@ -154,10 +156,7 @@ def test(h):
         print(f"   up took {time.monotonic() - start:.1f}s")
         h.expect(f"http://127.0.0.1:{port['http']}" in r.stdout, "up prints the balancer URL")
         h.expect("admin@shop.test" in r.stdout, "up prints the seeded admin")
-        if PROMETHEUS:
-            h.expect(prometheus_url in r.stdout, "up prints Prometheus's URL")
-        else:
-            print("   SKIPPED: prometheus is not installed (scripts/setup installs it)")
+        h.expect(prometheus_url in r.stdout, "up prints Prometheus's URL")
     prometheus_started = time.monotonic()
 
     with h.step("up again keeps what runs"):
@@ -227,11 +226,10 @@ def test(h):
                     "unrouted path")
         status, _ = https_get(port["https"], "/no-such-route", ca)
         h.expect_eq(status, 404, "unrouted path over TLS (shop.test, the dev CA)")
-        if port_accepts(port["admin"]):
-            h.expect_eq(http_request(port["admin"], "GET", "/health").status, 200,
-                        "admin /health")
-        else:
-            print("   SKIPPED: the admin API does not listen (not in this balancer yet)")
+        # config/stack.yaml configures the admin API; Prometheus scrapes the balancer there.
+        h.expect(port_accepts(port["admin"]), f"the admin API listens on {port['admin']}")
+        h.expect_eq(http_request(port["admin"], "GET", "/health").status, 200,
+                    "admin /health")
 
     with h.step("GET /api/products through the balancer lists the seeded products"):
         r = wait_until(lambda: (x := http_request(port["http"], "GET", "/api/products"))
@@ -258,19 +256,19 @@ def test(h):
         h.expect_eq(http_request(port["http"], "GET", "/api/users/me").status, 401,
                     "GET /api/users/me without a token")
 
-    if PROMETHEUS:
-        with h.step("Prometheus is ready, scrapes every part and records the rules"):
-            expected = {("balancer", f"127.0.0.1:{port['admin']}", None),
-                        ("prometheus", f"127.0.0.1:{PROMETHEUS_PORT + offset}", None)}
-            expected |= {("services", f"127.0.0.1:{port[s]}", s) for s in SERVICES}
-            if extra:
-                expected.add(("services", f"127.0.0.1:{extra_port}", "product"))
-            # Bounded: a first scrape within 5 s, the rule's evaluation 5 s later.
-            done = wait_until(lambda: not prometheus_state(prometheus_url, expected),
-                              timeout=max(1.0, 20 - (time.monotonic() - prometheus_started)),
-                              interval=0.5)
-            h.expect(done, f"Prometheus: {prometheus_state(prometheus_url, expected)}")
-            print(f"   Prometheus complete {time.monotonic() - prometheus_started:.1f}s after up")
+    with h.step("Prometheus is ready, scrapes every part and records the rules"):
+        expected = {("balancer", f"127.0.0.1:{port['admin']}", None),
+                    ("prometheus", f"127.0.0.1:{PROMETHEUS_PORT + offset}", None)}
+        expected |= {("services", f"127.0.0.1:{port[s]}", s) for s in SERVICES}
+        if extra:
+            expected.add(("services", f"127.0.0.1:{extra_port}", "product"))
+        # A first scrape within 5 s, the rule's evaluation 5 s later: 30 s leaves a busy
+        # machine room (what is measured is that it happens, not how fast).
+        done = wait_until(lambda: not prometheus_state(prometheus_url, expected),
+                          timeout=max(1.0, 30 - (time.monotonic() - prometheus_started)),
+                          interval=0.5)
+        h.expect(done, f"Prometheus: {prometheus_state(prometheus_url, expected)}")
+        print(f"   Prometheus complete {time.monotonic() - prometheus_started:.1f}s after up")
 
     with h.step("down stops everything"):
         pids = [int((run_dir / f"{name}.pid").read_text()) for name in parts]
@@ -279,9 +277,8 @@ def test(h):
         r = stack("status")
         h.expect_eq(r.returncode, 3, "status exit code after down")
         h.expect("running" not in r.stdout, "status after down shows nothing running")
-        closed = [*port.items(), ("postgresql", pg_port), ("redis", redis_port)]
-        if PROMETHEUS:
-            closed.append(("prometheus", PROMETHEUS_PORT + offset))
+        closed = [*port.items(), ("postgresql", pg_port), ("redis", redis_port),
+                  ("prometheus", PROMETHEUS_PORT + offset)]
         for name, p in closed:
             h.expect(connect_refused(p), f"{name} port {p} closed")
         for pid in pids:
