@@ -4,6 +4,9 @@
     python3 backend.py --port P --name NAME [--verbose]
                        [--max-requests-per-conn N] [--idle-close-ms MS]
 
+`--port 0`: the kernel picks the port; the line `backend NAME listening on HOST:PORT` on
+stdout says which.
+
 Every response carries `X-Backend: NAME`. Endpoints (any method unless noted):
 
     /health               200 "ok", or 503 after /admin/unhealthy (200 again after /admin/healthy)
@@ -23,13 +26,16 @@ Every response carries `X-Backend: NAME`. Endpoints (any method unless noted):
                           body ends when the connection closes (as an HTTP/1.0-style server)
     /slowread?ms=N&chunk=K  reads the (Content-Length) body K bytes at a time (default 65536),
                           sleeping N ms (default 5) between reads; answers JSON {length, sha256}
-    /stats                JSON {name, connections, requests, dropped, by_path: {"METHOD /path": n}}
+    /stats                JSON {name, connections, requests, proxied, dropped,
+                          by_path: {"METHOD /path": n}}
     anything else         the /headers JSON (so routing tests can see the path that arrived)
 
 `?chunked=1` on any endpoint answers with Transfer-Encoding: chunked instead of Content-Length.
 Request bodies may be sent with Content-Length or chunked (decoded here: http.server does not).
 `connections` counts accepted TCP connections (including the one asking for /stats);
-`requests` counts every request received except /stats (counted before its body is read).
+`requests` counts every request received except /stats (counted before its body is read);
+`proxied` counts the same minus /health and /admin/* (health probes and the tests' own control
+calls), i.e. the requests a client sent through the balancer.
 `Expect: 100-continue` is answered with `100 Continue` before the body is read (http.server).
 
 Misbehaving keep-alive, as real servers do it (both close silently: no `Connection: close`):
@@ -62,6 +68,7 @@ class Stats:
         self.lock = threading.Lock()
         self.connections = 0
         self.requests = 0
+        self.proxied = 0
         self.dropped = 0
         self.by_path = {}
 
@@ -72,6 +79,8 @@ class Stats:
     def request(self, method, path):
         with self.lock:
             self.requests += 1
+            if path != "/health" and not path.startswith("/admin/"):
+                self.proxied += 1
             key = f"{method} {path}"
             self.by_path[key] = self.by_path.get(key, 0) + 1
 
@@ -82,7 +91,8 @@ class Stats:
     def snapshot(self):
         with self.lock:
             return {"connections": self.connections, "requests": self.requests,
-                    "dropped": self.dropped, "by_path": dict(self.by_path)}
+                    "proxied": self.proxied, "dropped": self.dropped,
+                    "by_path": dict(self.by_path)}
 
 
 class Server(ThreadingHTTPServer):
@@ -331,7 +341,8 @@ def main():
     args = parser.parse_args()
     server = Server((args.host, args.port), args.name, args.verbose,
                     args.max_requests_per_conn, args.idle_close_ms)
-    print(f"backend {args.name} listening on {args.host}:{args.port}", flush=True)
+    # The bound port, not the one asked for: with --port 0 the harness reads it from here.
+    print(f"backend {args.name} listening on {args.host}:{server.server_address[1]}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:

@@ -6,20 +6,30 @@ printing each failure and the tail of the balancer and backend logs.
 
     def test(h):
         backend = h.backend("a")
-        lb = h.balancer(simple_config(port := free_port(), [backend.port]), port)
+        lb = h.balancer(simple_config(0, [backend.port]))
         with h.step("GET is proxied"):
             r = lb.get("/headers")
             h.expect_eq(r.status, 200, "status")
 
     if __name__ == "__main__":
         run(test)
+
+Ports: servers the harness starts bind port 0 and report the port the kernel gave them
+(Backend.port, WsBackend.port; for a balancer started without a port, Balancer.port is its first
+listener's, Balancer.ports every listener's by name and Balancer.admin_port the admin API's, as
+its log says). No probe-then-bind race when tests run in parallel (ctest -j), and the ports are
+odd ones in the ephemeral range, where Linux never puts an outgoing connection's local port
+while even ones are free. free_port() is for a port that must be known before anything binds it
+(a backend started after the balancer's configuration names it, a port nothing listens on).
 """
+import atexit
 import contextlib
 import hashlib
 import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -53,11 +63,63 @@ def sha256(data):
 # --- ports ----------------------------------------------------------------------------------
 
 _given_ports = set()
+# One file per port free_port() gave, holding the pid of the test that has it: two tests run
+# in parallel (ctest -j) never get the same port between the probe and the bind.
+_PORT_CLAIMS = Path(tempfile.gettempdir()) / "lb-it-port-claims"
+_claimed_paths = []
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+def _claim_port(port):
+    """True when this process now holds the claim file of `port` (a dead owner's is taken)."""
+    path = _PORT_CLAIMS / str(port)
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = path.read_text().strip()
+            except OSError:
+                return False
+            if not owner.isdigit() or _pid_alive(int(owner)):
+                return False  # held, or being written by its owner right now
+            with contextlib.suppress(OSError):
+                path.unlink()
+            continue
+        except OSError:
+            return True  # no claims possible here (another user's folder): the probe only
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        _claimed_paths.append(path)
+        return True
+    return False
+
+
+def _release_claims():
+    for path in _claimed_paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def free_port():
-    """A free loopback port, chosen below the ephemeral range so that outgoing connections
-    (balancer -> backend) cannot take it between now and the moment a server binds it."""
+    """A free loopback port for a port that must be known before a server binds it (servers
+    the harness starts bind port 0 instead). Chosen below the ephemeral range so that outgoing
+    connections (balancer -> backend) cannot take it between now and the moment a server binds
+    it, and claimed (a file per port) so that another test running in parallel does not pick
+    it too; the claims go when this process exits."""
+    if not _PORT_CLAIMS.is_dir():
+        with contextlib.suppress(OSError):
+            _PORT_CLAIMS.mkdir()
+            _PORT_CLAIMS.chmod(0o1777)  # shared by every user's tests, as /tmp is
     for _ in range(200):
         port = random.randint(20000, 32000)
         if port in _given_ports:
@@ -67,9 +129,14 @@ def free_port():
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+        if not _claim_port(port):
+            continue
         _given_ports.add(port)
         return port
     raise RuntimeError("no free port found")
+
+
+atexit.register(_release_claims)
 
 
 def wait_for(predicate, timeout, interval=0.05):
@@ -131,6 +198,24 @@ class Process:
         raise RuntimeError(f"{self.label} not accepting on port {port} after {timeout}s:\n"
                            f"{self.log_tail()}")
 
+    def wait_log(self, pattern, timeout=START_TIMEOUT):
+        """The first match of the regular expression `pattern` (per line) in the log, waiting
+        up to `timeout` seconds for it; raises if the process exits first or it never comes."""
+        regex = re.compile(pattern, re.MULTILINE)
+        deadline = time.monotonic() + timeout
+        while True:
+            alive = self.alive()  # before reading: a line written just before exit is seen
+            match = regex.search(self.log_text())
+            if match:
+                return match
+            if not alive:
+                raise RuntimeError(f"{self.label} exited with code {self.proc.returncode} "
+                                   f"before logging /{pattern}/:\n{self.log_tail()}")
+            if time.monotonic() >= deadline:
+                raise RuntimeError(f"{self.label} did not log /{pattern}/ within {timeout}s:\n"
+                                   f"{self.log_tail()}")
+            time.sleep(0.05)
+
     def wait_exit(self, timeout):
         """The exit code, or None if still running after `timeout` seconds."""
         try:
@@ -179,13 +264,17 @@ class Backend(Process):
 
     def __init__(self, harness, name, port=None, **options):
         self.name = name
-        self.port = port or free_port()
         flags = []
         for key, value in options.items():
             flags += ["--" + key.replace("_", "-"), value]
-        super().__init__(f"backend {name}", [PYTHON, HERE / "backend.py", "--port", self.port,
+        # Without a port: port 0, and the port it got is read from its log.
+        log_name = f"backend-{name}-{port}.log" if port else \
+            f"backend-{name}-{len(harness.processes)}.log"
+        super().__init__(f"backend {name}", [PYTHON, HERE / "backend.py", "--port", port or 0,
                                              "--name", name, *flags],
-                         harness.dir / f"backend-{name}-{self.port}.log")
+                         harness.dir / log_name)
+        self.port = port or int(self.wait_log(
+            rf"^backend {re.escape(name)} listening on 127\.0\.0\.1:(\d+)$").group(1))
         self.wait_port(self.port)
 
     def request(self, method, path, **kw):
@@ -207,20 +296,48 @@ class WsBackend(Process):
             raise RuntimeError("node module 'ws' missing: run "
                                "npm install --prefix tests/integration --no-audit --no-fund")
         self.name = name
-        self.port = free_port()
-        super().__init__(f"ws backend {name}", [NODE, HERE / "ws_server.js", "--port", self.port,
+        super().__init__(f"ws backend {name}", [NODE, HERE / "ws_server.js", "--port", 0,
                                                 "--name", name],
                          harness.dir / f"ws-backend-{name}.log")
+        self.port = int(self.wait_log(
+            rf"^ws backend {re.escape(name)} listening on (\d+)$").group(1))
         self.wait_port(self.port)
 
 
 class Balancer(Process):
+    """The balancer. With `port` (its first listener's, fixed in the configuration) it is up
+    once that port accepts. Without one (the configuration's addresses say port 0), the ports
+    it bound are read from its log once it has started: `port` is the first listener's."""
+
     def __init__(self, harness, config_path, port, index):
-        self.port = port
         self.config_path = config_path
         super().__init__(f"balancer #{index}", [BALANCER_BIN, "-c", config_path],
                          harness.dir / f"balancer-{index}.log")
+        if not port:
+            # Logged after every listener and the admin API are bound.
+            self.wait_log(r"balancer started workers=")
+            port = next(iter(self.ports.values()), 0)
+            if not port:
+                raise RuntimeError(f"{self.label} logged no bound port ('listening name=NAME "
+                                   f"address=IP:PORT'):\n{self.log_tail()}")
+        self.port = port
         self.wait_port(port)
+
+    @property
+    def ports(self):
+        """{listener name: bound port}, in the configuration's order, from the log's
+        `listening name=NAME address=IP:PORT` lines (a listener a reload opened included)."""
+        found = {}
+        for name, port in re.findall(r"listening name=(\S+) address=\S*:(\d+)\b",
+                                     self.log_text()):
+            found[name] = int(port)
+        return found
+
+    @property
+    def admin_port(self):
+        """The admin API's bound port (from `admin listening ... port=N`), None without one."""
+        found = re.findall(r"admin listening address=\S+ port=(\d+)", self.log_text())
+        return int(found[-1]) if found else None
 
     def request(self, method, path, **kw):
         return http_request(self.port, method, path, **kw)
@@ -556,7 +673,9 @@ class Harness:
         path.write_text(text)
         return path
 
-    def balancer(self, config_text, port):
+    def balancer(self, config_text, port=None):
+        """Starts a balancer on `config_text`. `port`: its first listener's when the text names
+        a fixed one; leave it out when the addresses say port 0 (simple_config(0, ...))."""
         if not os.access(BALANCER_BIN, os.X_OK):
             raise RuntimeError(f"balancer binary not found or not executable: {BALANCER_BIN} "
                                f"(set BALANCER_BIN or build it)")

@@ -25,6 +25,7 @@ const base = (extra = {}) => ({ iss: issuer, aud: audience, sub: 'user-7', roles
 const tokens = {
   customer: await sign(es, 'ES256', base()),
   courier: await sign(rs, 'RS256', base({ sub: 'courier-3', roles: ['courier'] })),
+  customer_rs: await sign(rs, 'RS256', base()),  // the same sub as customer, another token
   expired: await sign(es, 'ES256', base({ exp: now - 3600, iat: now - 7200 })),
   wrong_audience: await sign(es, 'ES256', base({ aud: 'elsewhere' })),
 };

@@ -5,7 +5,7 @@ backend out of rotation."""
 import time
 from collections import Counter
 
-from harness import free_port, run, simple_config
+from harness import run, simple_config
 
 HEALTH = ("{ path: /health, interval: 300ms, timeout: 200ms, healthy_threshold: 1, "
           "unhealthy_threshold: 1 }")
@@ -28,8 +28,7 @@ def wait_for_both(h, lb, names, timeout=3.0):
 def test(h):
     # --- a backend killed with SIGKILL, health-checked upstream --------------------------------
     a, b = h.backend("a"), h.backend("b")
-    port = free_port()
-    lb = h.balancer(simple_config(port, [a.port, b.port], health_check=HEALTH, retries=1), port)
+    lb = h.balancer(simple_config(0, [a.port, b.port], health_check=HEALTH, retries=1))
 
     with h.step("both backends serve"):
         wait_for_both(h, lb, ["a", "b"])
@@ -57,15 +56,15 @@ def test(h):
                    (lb.get(f"/later/{i}", timeout=10) for i in range(20))]
         elapsed = time.monotonic() - start
         h.expect_eq(dict(Counter(results)), {(200, "b"): 20}, "(status, backend) of 20 GETs")
-        h.expect(elapsed < 3.0, f"20 GETs took {elapsed:.2f}s: requests went to the dead backend")
-        time.sleep(0.2)
+        print(f"   20 GETs in {elapsed:.2f}s")
+        time.sleep(0.2)  # the black hole records what it got in a thread
+        # What reached a's port says whether requests went to the dead backend (not a time).
         sent_to_a = [line for line in hole.first_lines if not line.startswith("GET /health")]
         h.expect_eq(sent_to_a, [], "requests (other than health checks) that reached a's port")
 
     # --- a backend dies while a POST is in flight ---------------------------------------------
     c, d = h.backend("c"), h.backend("d")
-    port2 = free_port()
-    lb2 = h.balancer(simple_config(port2, [c.port, d.port], retries=1), port2)
+    lb2 = h.balancer(simple_config(0, [c.port, d.port], retries=1))
 
     with h.step("POST /die: 502, not retried on the other backend"):
         wait_for_both(h, lb2, ["c", "d"])

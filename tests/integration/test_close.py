@@ -7,7 +7,9 @@ import re
 import socket
 import time
 
-from harness import free_port, http_request, run, simple_config
+from harness import http_request, run, simple_config
+
+LINGER_S = 1.5  # under the balancer's 2 s linger: a lingering close cannot end in between
 
 
 def read_to_eof(sock, timeout=5):
@@ -18,6 +20,22 @@ def read_to_eof(sock, timeout=5):
         if not chunk:
             return data
         data += chunk
+
+
+def reset_after_eof(sock, timeout=10):
+    """After the peer's FIN: sends a byte and says whether the peer answers with a reset. A
+    socket the balancer closed answers data with RST; one it only half-closed (the lingering
+    close) reads and drops it, and no reset ever comes."""
+    sock.settimeout(timeout)
+    deadline = time.monotonic() + timeout
+    try:
+        sock.sendall(b"x")
+        while time.monotonic() < deadline:  # the reset shows on the next send or recv
+            time.sleep(0.05)
+            sock.sendall(b"x")
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    return False
 
 
 def client_connections(admin_port):
@@ -37,10 +55,9 @@ def wait_connections(admin_port, want, timeout):
 
 def test(h):
     backend = h.backend("a")
-    port, admin_port = free_port(), free_port()
-    lb = h.balancer(simple_config(port, [backend.port],
-                                  extra_top=f"admin: {{ address: 127.0.0.1:{admin_port} }}"),
-                    port)
+    lb = h.balancer(simple_config(0, [backend.port],
+                                  extra_top="admin: { address: 127.0.0.1:0 }"))
+    admin_port = lb.admin_port
 
     for name, request in (
             ("Connection: close", b"GET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
@@ -51,10 +68,14 @@ def test(h):
                 answer = read_to_eof(s)
                 h.expect(answer.startswith((b"HTTP/1.1 200 ", b"HTTP/1.0 200 ")),
                          f"status line {answer[:30]!r}")
-                # A lingering close would hold it for 2 s; the bound is well under that.
-                h.expect(wait_connections(admin_port, 0, 1.0),
-                         f"client connections 0 within 1 s (a linger is 2 s) while the client "
-                         f"still holds its socket (now {client_connections(admin_port)})")
+                # Closed, not half-closed and waiting for the client (a linger, 2 s): the
+                # balancer's socket is gone, so a byte sent to it is answered with a reset.
+                h.expect(reset_after_eof(s, timeout=LINGER_S),
+                         "a byte sent after the answer is reset (the balancer's end is closed, "
+                         "not lingering)")
+                h.expect(wait_connections(admin_port, 0, 10),
+                         f"client connections 0 while the client still holds its socket "
+                         f"(now {client_connections(admin_port)})")
 
     with h.step("Connection: close with a second request behind it: the first answer whole"):
         for _ in range(20):

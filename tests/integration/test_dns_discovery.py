@@ -66,7 +66,7 @@ upstreams:
     dns_refresh: {refresh}
     health_check: {HEALTH}
     connect_timeout: 500ms
-    request_timeout: 5s
+    request_timeout: 30s
     retries: 1
 routes:
   - match: {{ path_prefix: / }}
@@ -184,10 +184,10 @@ def test(h):
         hosts.set()
         h.expect(wait_for(lambda: upstream(admin_port) == {}, 5),
                  f"no backends: {upstream(admin_port)}")
-        t0 = time.monotonic()
-        r = lb.get("/")
+        r = lb.get("/", timeout=40)
         h.expect_eq(r.status, 503, "no backend")
-        h.expect(time.monotonic() - t0 < 2, "answered at once")
+        # Wide for a loaded machine; waiting for a backend would last request_timeout (30 s).
+        h.expect(r.elapsed < 10, f"answered at once, not at request_timeout: {r.elapsed:.2f}s")
 
     with h.step("the lookups are counted in /metrics"):
         text = http_request(admin_port, "GET", "/metrics", timeout=5).body.decode()

@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """X-Request-Id, X-Forwarded-For, X-Forwarded-Proto are set; hop-by-hop headers are removed
 in both directions."""
-from harness import free_port, run, simple_config
+import re
+
+from harness import http_request, run, simple_config
 
 
 def seen_headers(resp):
@@ -14,8 +16,9 @@ def seen_headers(resp):
 
 def test(h):
     backend = h.backend("a")
-    port = free_port()
-    lb = h.balancer(simple_config(port, [backend.port]), port)
+    lb = h.balancer(simple_config(0, [backend.port],
+                                  extra_top="admin: { address: 127.0.0.1:0 }"))
+    admin_port = lb.admin_port
 
     with h.step("added headers, hop-by-hop headers removed (request)"):
         conn = lb.raw()
@@ -59,6 +62,22 @@ def test(h):
         h.expect_eq(r.header("Keep-Alive"), None, "Keep-Alive from the backend")
         h.expect("x-hop" not in (r.header("Connection") or "").lower(),
                  f"Connection header passed through: {r.header('Connection')!r}")
+
+    with h.step("a header with '_' in its name is dropped and counted (it could pose as X-User-Id)"):
+        conn = lb.raw()
+        conn.send(b"GET /headers HTTP/1.1\r\nHost: example.test\r\nX_User_Id: 1\r\n"
+                  b"X-Custom: kept\r\n\r\n")
+        resp = conn.read_response(10)
+        conn.close()
+        h.expect_eq(resp.status, 200, "status")
+        seen = seen_headers(resp)
+        h.expect("x_user_id" not in seen, f"X_User_Id reached the backend: {seen.get('x_user_id')}")
+        h.expect_eq(seen.get("x-custom"), ["kept"], "end-to-end header X-Custom")
+        metrics = http_request(admin_port, "GET", "/metrics").body.decode()
+        m = re.search(r'^balancer_request_headers_dropped_total\{[^}]*reason="underscore"[^}]*\} (\d+)',
+                      metrics, re.M)
+        h.expect(m is not None and int(m.group(1)) == 1,
+                 f"balancer_request_headers_dropped_total counts it: {m and m.group(0)}")
 
 
 if __name__ == "__main__":

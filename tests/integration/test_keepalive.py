@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Connections are reused: client keep-alive, and pooled upstream connections."""
-from harness import free_port, http_request, run, simple_config
+from harness import http_request, run, simple_config
 
 REQUESTS = 200
 MAX_UPSTREAM_CONNECTIONS = 10   # with workers: 1
@@ -8,9 +8,8 @@ MAX_UPSTREAM_CONNECTIONS = 10   # with workers: 1
 
 def test(h):
     backend = h.backend("a")
-    port = free_port()
-    lb = h.balancer(simple_config(port, [backend.port], workers=1,
-                                  pool="{ max_idle: 64, idle_timeout: 30s }"), port)
+    lb = h.balancer(simple_config(0, [backend.port], workers=1,
+                                  pool="{ max_idle: 64, idle_timeout: 30s }"))
 
     with h.step(f"{REQUESTS} sequential requests on one client connection"):
         before = backend.stats()
@@ -18,7 +17,7 @@ def test(h):
         local_ports = set()
         statuses = []
         for i in range(REQUESTS):
-            r = http_request(port, "GET", f"/req/{i}", conn=conn)
+            r = http_request(lb.port, "GET", f"/req/{i}", conn=conn)
             statuses.append(r.status)
             if conn.sock is not None:
                 local_ports.add(conn.sock.getsockname()[1])

@@ -3,16 +3,16 @@
 import socket
 import time
 
-from harness import RawConnection, free_port, run, simple_config
+from harness import RawConnection, run, simple_config
 
 
 def test(h):
     backend = h.backend("a")
-    port = free_port()
-    cfg = simple_config(port, [backend.port], workers=1,
+    cfg = simple_config(0, [backend.port], workers=1,
                         extra_top="limits: { max_connections_per_worker: 3 }")
     cfg += "  - match: { path_prefix: /upload }\n    upstream: app\n    max_body_size: 1KiB\n"
-    lb = h.balancer(cfg, port)
+    lb = h.balancer(cfg)
+    port = lb.port
 
     with h.step("a body over the route's max_body_size gets 413, by length or chunked"):
         r = lb.request("POST", "/upload", body=b"x" * 2048)

@@ -3,7 +3,7 @@
 over max_body_size -> 413. Requests inside the limits still pass."""
 import os
 
-from harness import exchange, free_port, run, sha256, simple_config
+from harness import exchange, run, sha256, simple_config
 
 LIMITS = "limits: { max_header_bytes: 8192, max_headers: 20, max_body_size: 1MiB }"
 
@@ -18,8 +18,7 @@ def expect_400_and_close(h, lb, data, what):
 
 def test(h):
     backend = h.backend("a")
-    port = free_port()
-    lb = h.balancer(simple_config(port, [backend.port], extra_top=LIMITS), port)
+    lb = h.balancer(simple_config(0, [backend.port], extra_top=LIMITS))
 
     with h.step("a header line without a colon -> 400, connection closed"):
         expect_400_and_close(h, lb, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
@@ -29,6 +28,8 @@ def test(h):
         expect_400_and_close(h, lb, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n",
                              "binary garbage")
         expect_400_and_close(h, lb, b"HELLO THERE\r\n\r\n", "not a request line")
+        expect_400_and_close(h, lb, b"GET /lf HTTP/1.1\nHost: x\r\n\r\n",
+                             "a request line ended by a bare LF")
 
     with h.step("a bad Content-Length -> 400, connection closed"):
         expect_400_and_close(h, lb, b"POST /badcl HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n"

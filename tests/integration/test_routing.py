@@ -3,7 +3,7 @@
 
 Routes are listed so that "first match in file order" would get the specificity cases wrong:
 the exact path comes after its prefix, the short prefix before the long one."""
-from harness import free_port, run
+from harness import run
 
 UPSTREAMS = ["host", "default", "prefix", "exact", "short", "long", "post", "api"]
 
@@ -52,8 +52,7 @@ upstreams:
 
 def test(h):
     backends = {name: h.backend(name) for name in UPSTREAMS}
-    port = free_port()
-    lb = h.balancer(config(port, backends), port)
+    lb = h.balancer(config(0, backends))
 
     def routed(method, path, host="127.0.0.1"):
         r = lb.request(method, path, headers={"Host": host})

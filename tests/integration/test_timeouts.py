@@ -10,7 +10,11 @@ import time
 from harness import HERE, NODE, free_port, parse_response, run, simple_config
 
 TIMEOUTS = "timeouts: { client_header: 1s, client_idle: 1s, tunnel_idle: 1s }"
-EARLIEST, LATEST = 0.8, 4.0      # a 1 s timeout fires in this window (shared, loaded machine)
+# A 1 s timeout fires in this window. Times are taken from before the event that starts the
+# balancer's timer, so a late client only makes them longer; LATEST is wide for a loaded
+# machine yet far below what fires otherwise (nothing, or request_timeout).
+EARLIEST, LATEST = 0.8, 8.0
+WS_EARLIEST = 0.7
 
 
 def time_to_close(conn, since):
@@ -99,15 +103,16 @@ routes:
 """, port)
 
     with h.step("a connection that sends nothing is closed after client_header (1 s)"):
+        start = time.monotonic()
         conn = lb.raw()
-        elapsed = time_to_close(conn, time.monotonic())
+        elapsed = time_to_close(conn, start)
         expect_closed_in_window(h, elapsed, "silent connection")
         expect_nothing_or_408(h, conn.buf, "silent connection")
         conn.close()
 
     with h.step("half a header section, then nothing: 408 JSON or nothing, closed after 1 s"):
-        conn = lb.raw()
         start = time.monotonic()
+        conn = lb.raw()
         conn.send(b"GET /half HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         elapsed = time_to_close(conn, start)
         expect_closed_in_window(h, elapsed, "half headers")
@@ -116,8 +121,8 @@ routes:
         conn.close()
 
     with h.step("slowloris: a header byte every 200 ms does not keep the connection open"):
-        conn = lb.raw()
         start = time.monotonic()
+        conn = lb.raw()
         conn.send(b"GET /loris HTTP/1.1\r\nHost: x\r\n")
         elapsed = None
         while time.monotonic() - start < LATEST + 1:
@@ -133,23 +138,24 @@ routes:
 
     with h.step("an idle keep-alive connection is closed after client_idle (1 s)"):
         conn = lb.raw()
+        start = time.monotonic()  # before the answer that starts the idle time
         conn.send(b"GET /once HTTP/1.1\r\nHost: x\r\n\r\n")
         r = conn.read_response(5)
         h.expect_eq(r.status, 200, "status")
-        elapsed = time_to_close(conn, time.monotonic())
+        elapsed = time_to_close(conn, start)
         expect_closed_in_window(h, elapsed, "idle keep-alive")
         h.expect_eq(conn.buf, b"", "bytes sent before closing an idle connection")
         conn.close()
 
-    with h.step("a keep-alive client asking every 400 ms for 2.5 s is not cut"):
+    with h.step("a keep-alive client asking every 200 ms for 2.5 s is not cut"):
         conn = lb.raw()
         start = time.monotonic()
         statuses = []
-        while time.monotonic() - start < 2.5:
+        while time.monotonic() - start < 2.5 or len(statuses) < 5:
             conn.send(b"GET /steady HTTP/1.1\r\nHost: x\r\n\r\n")
             statuses.append(conn.read_response(5).status)
-            time.sleep(0.4)
-        h.expect(len(statuses) >= 5 and set(statuses) == {200}, f"statuses: {statuses}")
+            time.sleep(0.2)
+        h.expect(set(statuses) == {200}, f"statuses: {statuses}")
         conn.close()
 
     with h.step("a request the backend takes 1.5 s to answer is not cut by the client "
@@ -161,46 +167,49 @@ routes:
         res = subprocess.run([NODE, str(HERE / "ws_idle_client.js"),
                               "--url", f"ws://127.0.0.1:{port}/ws/idle",
                               "--interval-ms", str(interval_ms), "--duration-ms", str(duration_ms),
-                              "--timeout-ms", "10000"],
-                             capture_output=True, text=True, timeout=20, cwd=str(HERE))
+                              "--timeout-ms", str(duration_ms + (LATEST + 4) * 1000)],
+                             capture_output=True, text=True, timeout=30, cwd=str(HERE))
         try:
             return json.loads(res.stdout.strip().splitlines()[-1])
         except (ValueError, IndexError):
             raise RuntimeError(f"no report from ws_idle_client (exit {res.returncode}, "
                                f"stderr {res.stderr[-500:]!r})")
 
-    with h.step("WebSocket: traffic every 300 ms for 2 s keeps the tunnel open (request_timeout "
+    with h.step("WebSocket: traffic every 200 ms for 2 s keeps the tunnel open (request_timeout "
                 "500ms and tunnel_idle 1s notwithstanding), then 1 s of silence closes it"):
-        report = ws_client(300, 2000)
+        report = ws_client(200, 2000)
         print(f"   {report}")
         h.expect(not report["closed_while_talking"],
                  f"tunnel closed while messages flowed: {report}")
         h.expect(report["sent"] >= 4 and report["echoed"] == report["sent"],
                  f"messages sent/echoed: {report}")
-        if report["silent_ms"] is not None and not report["closed_while_talking"]:
-            silent = report["silent_ms"] / 1000
-            h.expect(EARLIEST <= silent <= LATEST,
-                     f"closed after {silent:.2f}s of silence (expected {EARLIEST}-{LATEST} s)")
+        # silent_ms counts from the client's last byte, a little after the balancer's.
+        h.expect(report["close_code"] is not None and report["silent_ms"] is not None
+                 and WS_EARLIEST <= report["silent_ms"] / 1000 <= LATEST,
+                 f"closed by the balancer after silent_ms of silence (expected {WS_EARLIEST}-"
+                 f"{LATEST} s): {report}")
 
     with h.step("WebSocket silent from the start: closed after about 1 s"):
         report = ws_client(10, 0)                # stops talking before the first message
         print(f"   {report}")
         silent = (report["silent_ms"] or 0) / 1000
-        h.expect(report["close_code"] is not None and EARLIEST <= silent <= LATEST,
-                 f"closed after {silent:.2f}s of silence (expected {EARLIEST}-{LATEST} s): "
+        h.expect(report["close_code"] is not None and WS_EARLIEST <= silent <= LATEST,
+                 f"closed after {silent:.2f}s of silence (expected {WS_EARLIEST}-{LATEST} s): "
                  f"{report}")
 
     hole = FullBacklog()
     h.cleanups.append(hole.close)
-    if not hole.connect_hangs():
-        # Some kernels answer a SYN to a full accept queue (tcp_abort_on_overflow=1) or with
-        # SYN cookies: then no connect hangs on loopback and connect_timeout cannot be tested.
-        print("-- connect_timeout: SKIPPED, a connect to a full-backlog port does not hang here")
+    # Linux drops a SYN to a listener whose accept queue is full, whatever its sysctls: the
+    # connect hangs. If it does not, the steps below would test nothing: fail.
+    if not h.expect(hole.connect_hangs(), "a connect to a full-backlog port hangs (the black "
+                                          "hole that connect_timeout is tested against)"):
         return
 
     port2 = free_port()
     good = h.backend("good")
-    config = simple_config(port2, [hole.port], connect_timeout="500ms", retries=0)
+    # request_timeout far above connect_timeout: a 504 well before it is connect_timeout's.
+    config = simple_config(port2, [hole.port], connect_timeout="500ms", retries=0,
+                           request_timeout="30s")
     config += f"""\
   - match: {{ path_prefix: /fallback }}
     upstream: fallback
@@ -216,10 +225,11 @@ routes:""")
     lb2 = h.balancer(config, port2)
 
     with h.step("connect_timeout 500ms to a port that never completes the handshake: 504 JSON "
-                "in 0.5-3 s"):
-        r = lb2.get("/black-hole", timeout=10)
+                f"after 0.5 s, well before request_timeout (30 s)"):
+        r = lb2.get("/black-hole", timeout=40)
         h.expect_error_json(r, 504, "GET to the black hole")
-        h.expect(0.4 <= r.elapsed <= 3.0, f"answer after {r.elapsed:.2f}s (expected 0.5-3 s)")
+        h.expect(0.45 <= r.elapsed <= LATEST,
+                 f"answer after {r.elapsed:.2f}s (expected 0.45-{LATEST:g} s)")
 
     with h.step("with a second, good backend and retries: 1 every GET succeeds"):
         results = [(r.status, r.header("X-Backend"))

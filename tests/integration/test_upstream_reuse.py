@@ -65,7 +65,10 @@ def test(h):
         """Backends dead1, dead2 and good with these weights: the dead ones are picked first
         nearly every time, so only the retry budget decides whether good is reached."""
         port = free_port()
-        config = simple_config(port, [dead[0], dead[1], good.port], retries=retries, pool=POOL)
+        # connect_timeout long: a try that waited for it (instead of failing on the refusal)
+        # would take 10 s, far beyond the bounds below.
+        config = simple_config(port, [dead[0], dead[1], good.port], retries=retries, pool=POOL,
+                               connect_timeout="10s", request_timeout="60s")
         for p, w in zip((dead[0], dead[1], good.port), weights):
             config = config.replace(f"127.0.0.1:{p}, weight: 1", f"127.0.0.1:{p}, weight: {w}")
         return h.balancer(config, port)
@@ -85,7 +88,8 @@ def test(h):
                  f"answers other than 200 from good or 502: {dict(seen)}")
         h.expect(seen[(502, None)] > 0, f"no 502 in 20 GETs: more than one retry was made "
                                         f"({dict(seen)})")
-        h.expect(elapsed < 5, f"20 GETs took {elapsed:.1f}s")
+        h.expect(elapsed < 10, f"20 GETs took {elapsed:.1f}s (one try waiting for "
+                               f"connect_timeout would take 10 s)")
         r = lb.get("/r1-json", timeout=10)
         if r.status == 502:
             h.expect_error_json(r, 502, "GET whose tries all hit refusing backends")
@@ -114,11 +118,14 @@ def test(h):
     with h.step("every backend refusing: 502 JSON at once, not a hang"):
         port = free_port()
         lb = h.balancer(simple_config(port, [free_port(), free_port(), free_port()],
-                                      retries=2, connect_timeout="1s"), port)
+                                      retries=2, connect_timeout="10s", request_timeout="60s"),
+                        port)
         for i in range(5):
-            r = lb.get(f"/all-dead/{i}", timeout=10)
+            r = lb.get(f"/all-dead/{i}", timeout=70)
             h.expect_error_json(r, 502, f"GET #{i}")
-            h.expect(r.elapsed < 2.0, f"GET #{i}: 502 after {r.elapsed:.2f}s")
+            # A hang would last connect_timeout (10 s) per try.
+            h.expect(r.elapsed < 5.0, f"GET #{i}: 502 after {r.elapsed:.2f}s (connect_timeout "
+                                      f"10 s)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import json
 import subprocess
 
-from harness import HERE, NODE, free_port, run
+from harness import HERE, NODE, run
 
 
 def client(url, texts=5, binary_bytes=1024 * 1024):
@@ -26,13 +26,12 @@ def check_client(h, res_code, stdout, stderr, what, texts=5):
 
 def test(h):
     ws = h.ws_backend("ws1")
-    port = free_port()
     lb = h.balancer(f"""\
 workers: 2
 shutdown_timeout: 2s
 timeouts: {{ client_header: 10s, client_idle: 60s, tunnel_idle: 1h }}
 listeners:
-  - {{ name: public, address: 127.0.0.1:{port} }}
+  - {{ name: public, address: 127.0.0.1:0 }}
 upstreams:
   ws:
     balance: round_robin
@@ -44,8 +43,8 @@ upstreams:
 routes:
   - match: {{ path_prefix: /ws }}
     upstream: ws
-""", port)
-    url = f"ws://127.0.0.1:{port}/ws/echo"
+""")
+    url = f"ws://127.0.0.1:{lb.port}/ws/echo"
 
     with h.step("greeting, 5 text messages and a 1 MiB binary message, echoed"):
         res = subprocess.run(client(url), capture_output=True, text=True, timeout=30)

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // WebSocket echo origin for the integration tests:  node ws_server.js --port P --name NAME
+// (--port 0: the kernel picks the port; the line `ws backend NAME listening on PORT` says which).
 // On connect it sends {"hello": NAME, "path": <request path>} (a server-initiated message),
 // then echoes every message back with the same type (text stays text, binary stays binary).
 // Plain HTTP requests (no Upgrade) get 200 with X-Backend: NAME.
@@ -25,5 +26,6 @@ wss.on('connection', (ws, req) => {
   ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
   ws.on('error', () => {});
 });
-server.listen(port, '127.0.0.1', () => console.log(`ws backend ${name} listening on ${port}`));
+server.listen(port, '127.0.0.1',
+  () => console.log(`ws backend ${name} listening on ${server.address().port}`));
 process.on('SIGTERM', () => process.exit(0));

@@ -97,15 +97,18 @@ TEST_CASE("AccessLog::reopen starts a new file after the old one was renamed") {
   AccessLogSink* sink = log->addSink();
   log->start();
   sink->append("before\n");
-  // Wait for the writer's flush (every 100 ms) to carry the first line out.
-  for (int i = 0; i < 100 && readFile(path).empty(); ++i) {
+  // Wait for the writer's flush (every 100 ms) to carry the first line out; up to 10 s, as a
+  // busy machine may be slow, and the test is only meaningful once it happened.
+  for (int i = 0; i < 1000 && readFile(path).empty(); ++i) {
     usleep(10000);
   }
+  REQUIRE(readFile(path) == "before\n");
   REQUIRE(std::rename(path.c_str(), rotated.c_str()) == 0);
   log->reopen();
-  for (int i = 0; i < 100 && access(path.c_str(), F_OK) != 0; ++i) {
+  for (int i = 0; i < 1000 && access(path.c_str(), F_OK) != 0; ++i) {
     usleep(10000);
   }
+  REQUIRE(access(path.c_str(), F_OK) == 0);
   sink->append("after\n");
   log->stop();
   CHECK(readFile(rotated) == "before\n");

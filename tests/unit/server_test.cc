@@ -83,14 +83,15 @@ class TestServer {
   std::thread thread_;
 };
 
-// Sends `request` and reads until the server closes (or 3 s pass).
+// Sends `request` and reads until the server closes (or 10 s pass: a generous bound that only
+// ends a test whose server never closes).
 std::string exchange(int port, const std::string& request) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  timeval tv{3, 0};
+  timeval tv{10, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   REQUIRE(send(fd, request.data(), request.size(), 0) == static_cast<ssize_t>(request.size()));
