@@ -34,6 +34,19 @@ size_t listenerIndex(const Snapshot& snapshot, const ListenerRuntime* listener) 
   return static_cast<size_t>(listener->config - snapshot.config().listeners.data());
 }
 
+// Whether the request's Upgrade asks for WebSocket (RFC 6455 section 4.1), and only that.
+bool upgradesToWebSocket(const http::HeaderList& headers) {
+  bool found = false;
+  std::string_view value = headers.find(http::HeaderKind::kUpgrade, &found);
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+    value.remove_prefix(1);
+  }
+  while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) {
+    value.remove_suffix(1);
+  }
+  return found && http::equalsIgnoreCase(value, "websocket");
+}
+
 bool isIdempotent(llhttp_method_t method) {
   switch (method) {
     case HTTP_GET:
@@ -420,6 +433,13 @@ int Session::onHeadersComplete() {
   ex.client_keep_alive = parser_.keepAlive();
   ex.chunked_request = parser_.chunked();
   ex.upgrade = parser_.upgrade();
+  if (ex.upgrade && method != HTTP_CONNECT && !upgradesToWebSocket(headers)) {
+    // Only WebSocket is tunnelled: an h2c or TLS upgrade is served as the plain HTTP/1.1
+    // request it also is (RFC 9110 section 7.8 lets a server ignore Upgrade), and its
+    // Upgrade header is not forwarded, so no backend switches this connection to h2.
+    parser_.ignoreUpgrade();
+    ex.upgrade = false;
+  }
   bool has_body = parser_.hasBody();
 
   if (method == HTTP_CONNECT) {
@@ -723,7 +743,7 @@ void Session::dispatch() {
       return;
     }
     ex.conn = conn;
-    conn->attach(this, ex.head_request);
+    conn->attach(this, ex.head_request, ex.upgrade);
     if (conn->connected()) {
       sendRequest();
     }

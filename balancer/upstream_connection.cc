@@ -47,9 +47,10 @@ int UpstreamConnection::connect(util::Millis timeout) {
   return 0;
 }
 
-void UpstreamConnection::attach(Session* session, bool head_request) {
+void UpstreamConnection::attach(Session* session, bool head_request, bool upgrade_request) {
   session_ = session;
   head_request_ = head_request;
+  upgrade_request_ = upgrade_request;
   response_started_ = false;
   response_complete_ = false;
   if (state_ == State::kIdle) {
@@ -217,6 +218,11 @@ int UpstreamConnection::onHeadersComplete() {
     return -1;
   }
   int status = parser_.status();
+  if (status == 101 && !upgrade_request_) {
+    // Switching protocols nobody asked for (RFC 9110 section 15.2.2): a tunnel would follow
+    // that the client cannot expect. An invalid response: 502.
+    return -1;
+  }
   if (status >= 200 || status == 101) {
     uv_timer_stop(&timer_);
     response_started_ = true;

@@ -41,7 +41,8 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   // Starts connecting. Returns 0, or a libuv error after closing itself.
   int connect(util::Millis timeout);
   // Binds the connection to the session's exchange; events go to it from now on.
-  void attach(Session* session, bool head_request);
+  // upgrade_request: the request asked to switch protocols (a 101 to any other is invalid).
+  void attach(Session* session, bool head_request, bool upgrade_request);
   // Clears the link to the session (the session is closing or done with it).
   void detach() { session_ = nullptr; }
   // Closes the socket; the object frees itself in the close callback. Idempotent.
@@ -102,6 +103,7 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   bool reading_ = false;
   bool reused_ = false;
   bool head_request_ = false;
+  bool upgrade_request_ = false;
   bool response_started_ = false;
   bool response_complete_ = false;
   bool retry_elsewhere_ = false;  // the session dropped this response's head (see fail)

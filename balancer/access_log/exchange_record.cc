@@ -66,6 +66,34 @@ void appendString(std::string* out, std::string_view key, std::string_view value
   out->push_back('"');
 }
 
+// The target as logged: the value of an `access_token` query parameter (a WebSocket's JWT,
+// which browsers cannot send in a header) is replaced, so the log holds no usable token.
+void appendTarget(std::string* out, std::string_view key, std::string_view target) {
+  static constexpr std::string_view kParam = "access_token=";
+  size_t query = target.find('?');
+  if (query == std::string_view::npos || target.find(kParam, query) == std::string_view::npos) {
+    appendString(out, key, target);
+    return;
+  }
+  std::string redacted(target.substr(0, query + 1));
+  std::string_view rest = target.substr(query + 1);
+  while (true) {
+    size_t amp = rest.find('&');
+    std::string_view param = rest.substr(0, amp);
+    if (param.substr(0, kParam.size()) == kParam) {
+      redacted.append(kParam).append("REDACTED");
+    } else {
+      redacted.append(param);
+    }
+    if (amp == std::string_view::npos) {
+      break;
+    }
+    redacted.push_back('&');
+    rest.remove_prefix(amp + 1);
+  }
+  appendString(out, key, redacted);
+}
+
 void appendNumber(std::string* out, std::string_view key, uint64_t value) {
   char buf[24];
   auto end = std::to_chars(buf, buf + sizeof buf, value).ptr;
@@ -158,7 +186,7 @@ void formatAccessLogLine(std::string* out, uint64_t time_ns, const ExchangeFacts
   out->push_back(',');
   appendString(out, "method", f.method);
   out->push_back(',');
-  appendString(out, "path", f.path);
+  appendTarget(out, "path", f.path);
   out->push_back(',');
   appendNumber(out, "status", static_cast<uint64_t>(f.status));
   out->push_back(',');

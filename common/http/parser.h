@@ -95,6 +95,9 @@ class Parser {
   bool hasBody() const { return chunked() || (hasContentLength() && content_length_ > 0); }
   bool keepAlive() const { return llhttp_should_keep_alive(&parser_) != 0; }
   bool upgrade() const;
+  // From onHeadersComplete: the request's Upgrade is not taken up, so the message is an
+  // ordinary one (its body, the next request) and not the end of HTTP on this connection.
+  void ignoreUpgrade() { parser_.upgrade = 0; }
   // True when the body of this message ends only when the connection closes.
   bool bodyEndsWithEof() const;
 

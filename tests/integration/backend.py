@@ -287,6 +287,12 @@ class Handler(BaseHTTPRequestHandler):
             self.send_status_only(int(query.get("code", "204")), query.get("length"))
         elif path == "/unframed":
             self.send_unframed(deterministic_bytes(int(query.get("n", "0"))))
+        elif path == "/switch":
+            # 101 whatever the request asked, then bytes of "another protocol" and a close.
+            self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+                             b"Upgrade: h2c\r\n\r\nnot-http-anymore")
+            self.wfile.flush()
+            self.close_connection = True
         elif path == "/stats":
             self.send_json(200, dict(name=self.server.name, **self.server.stats.snapshot()))
         else:

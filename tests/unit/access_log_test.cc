@@ -60,6 +60,23 @@ TEST_CASE("formatAccessLogLine writes every field, escaping strings and null for
                    "\"user\":null}\n") != std::string::npos);
 }
 
+TEST_CASE("an access_token in the query is logged redacted, other parameters as they are") {
+  ExchangeFacts f;
+  f.status = 101;
+  f.method = "GET";
+  f.path = "/ws/notifications?v=2&access_token=eyJhbGciOi.x.y&x_access_token=k";
+  std::string line;
+  formatAccessLogLine(&line, 1714564800000000000ull, f, "public", "", "", "", 1, 1, 1, -1);
+  CHECK(line.find("\"path\":\"/ws/notifications?v=2&access_token=REDACTED&x_access_token=k\"") !=
+        std::string::npos);
+  CHECK(line.find("eyJ") == std::string::npos);
+
+  f.path = "/a?access_token=";
+  line.clear();
+  formatAccessLogLine(&line, 1714564800000000000ull, f, "public", "", "", "", 1, 1, 1, -1);
+  CHECK(line.find("\"path\":\"/a?access_token=REDACTED\"") != std::string::npos);
+}
+
 TEST_CASE("AccessLog writes every sink's lines, and all of them at stop") {
   std::string path = tempPath("batches");
   std::remove(path.c_str());
