@@ -198,7 +198,8 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
     has_id = has_id || kind == http::HeaderKind::kXRequestId;
     head.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
   }
-  if (response.hasContentLength()) {
+  // A 204 never has a body, and RFC 9110 section 8.6 forbids its Content-Length.
+  if (response.hasContentLength() && status != 204 && status != 101) {
     head.append("Content-Length: ").append(std::to_string(response.contentLength()));
     head.append("\r\n");
   } else if (rewrite.rechunk) {
@@ -242,7 +243,14 @@ void copyInterimHead(const http::Parser& response, std::string* out) {
   const http::HeaderList& headers = response.headers();
   out->clear();
   appendStatusLine(response, out);
+  ConnectionTokens listed(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
+    http::HeaderKind kind = headers.kind(i);
+    // Hop-by-hop headers are the backend connection's, in an interim head as in a final one.
+    if (http::isHopByHop(kind) || kind == http::HeaderKind::kContentLength ||
+        (kind == http::HeaderKind::kOther && listed.contains(headers.name(i)))) {
+      continue;
+    }
     out->append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
   }
   out->append("\r\n");

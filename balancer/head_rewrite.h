@@ -52,7 +52,7 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
 // The value of `name` in a query ("?a=1&b=2" or "a=1&b=2"), and whether it was there.
 std::string_view queryParam(std::string_view query, std::string_view name, bool* found);
 
-// Writes an interim (1xx other than 101) response head as it came.
+// Writes an interim (1xx other than 101) response head without its hop-by-hop headers.
 void copyInterimHead(const http::Parser& response, std::string* out);
 
 }  // namespace balancer

@@ -30,6 +30,12 @@ const llhttp_settings_t& Parser::settings() {
       return 0;
     };
     s.on_headers_complete = &Parser::onHeadersCompleteCb;
+    // Chunk extensions are read and thrown away; they count toward the head's size limit, so
+    // a body of endless extensions is refused (431) instead of holding the connection.
+    s.on_chunk_extension_name = [](llhttp_t* p, const char*, size_t len) {
+      return self(p)->countHeadBytes(len);
+    };
+    s.on_chunk_extension_value = s.on_chunk_extension_name;
     s.on_body = &Parser::onBodyCb;
     s.on_message_complete = &Parser::onMessageCompleteCb;
     return s;

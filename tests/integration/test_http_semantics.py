@@ -53,6 +53,13 @@ def test(h):
                     "GET on the same connection afterwards")
         conn.close()
 
+    with h.step("a 204's Content-Length is not forwarded (RFC 9110 section 8.6)"):
+        conn = lb.raw()
+        r = get(conn, "/status?code=204&length=0")
+        h.expect_eq(r.status, 204, "status")
+        h.expect_eq(r.header("Content-Length"), None, "Content-Length on the 204")
+        conn.close()
+
     with h.step("a 304 with `Content-Length: 1234` (the resource's size) has no body either"):
         conn = lb.raw()
         r = get(conn, "/status?code=304&length=1234")

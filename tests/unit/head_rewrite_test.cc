@@ -104,6 +104,22 @@ TEST_CASE("a response head loses hop-by-hop headers and gets the client's framin
         "X-Request-Id: rid\r\nConnection: close\r\n\r\n");
 }
 
+TEST_CASE("an interim head loses hop-by-hop headers; a 204 loses its Content-Length") {
+  Parsed early(http::Parser::Kind::kResponse,
+               "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\nConnection: X-Hop\r\n"
+               "X-Hop: 1\r\nKeep-Alive: timeout=5\r\n\r\n");
+  std::string out;
+  copyInterimHead(early.parser, &out);
+  CHECK(out == "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n");
+
+  Parsed empty(http::Parser::Kind::kResponse,
+               "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nX-A: b\r\n\r\n");
+  ResponseRewrite rw;
+  rw.request_id = "rid";
+  rewriteResponseHead(empty.parser, rw, &out);
+  CHECK(out == "HTTP/1.1 204 No Content\r\nX-A: b\r\nX-Request-Id: rid\r\n\r\n");
+}
+
 TEST_CASE("an HTTP/1.0 client is told keep-alive; an upstream request id is kept") {
   Parsed resp(http::Parser::Kind::kResponse,
               "HTTP/1.1 404 Nope\r\nContent-Length: 0\r\nX-Request-Id: up\r\n\r\n");

@@ -150,6 +150,18 @@ TEST_CASE("malformed and smuggling-shaped requests are refused") {
   }
 }
 
+TEST_CASE("chunk extensions count toward the head's size limit") {
+  http::ParserLimits limits;
+  limits.max_header_bytes = 200;
+  Fixture f(limits);
+  std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  REQUIRE(f.feed(head).status == Parser::Status::kOk);
+  CHECK(f.feed("1;a=b\r\nx\r\n").status == Parser::Status::kOk);
+  std::string ext(300, 'e');
+  CHECK(f.feed("1;" + ext + "=v\r\nx\r\n").status == Parser::Status::kError);
+  CHECK(f.parser->error() == ParseError::kHeadersTooLarge);
+}
+
 TEST_CASE("a folded header value is refused even when the fold starts a new read") {
   Fixture f;
   CHECK(f.feed("GET / HTTP/1.1\r\nHost: x\r\nX: a\r\n").status == Parser::Status::kOk);
