@@ -16,6 +16,7 @@ struct ExchangeBuffers {
   std::string upstream_head;          // rewritten request head, kept for retries
   std::string early_body;             // body bytes received before the upstream was ready
   std::string request_id;
+  std::string path;                   // the request's path when it had to be normalized
   std::string identity_headers;       // from a verified token, added to the forwarded request
   std::string user;                   // the token's sub, for rate limits keyed by user
   std::string limit_key;              // the rate limit bucket's key

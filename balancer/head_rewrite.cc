@@ -134,6 +134,9 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
         previous_xff = headers.value(i);
         continue;
       case http::HeaderKind::kHost:
+        if (!target.authority.empty()) {
+          continue;  // an absolute-form target's authority is the Host (RFC 9112 3.2.2)
+        }
         has_host = true;
         break;
       case http::HeaderKind::kOther:
@@ -155,7 +158,9 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
     }
     h.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
   }
-  if (!has_host) {
+  if (!target.authority.empty()) {
+    h.append("Host: ").append(target.authority).append("\r\n");
+  } else if (!has_host) {
     h.append("Host: ").append(rewrite.default_host).append("\r\n");
   }
   if (request.chunked()) {

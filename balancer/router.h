@@ -9,13 +9,26 @@ namespace balancer {
 
 // The parts of a request target the router looks at.
 struct RequestTarget {
-  std::string_view host;  // without port, from the Host header or an absolute-form target
+  std::string_view host;  // without port and trailing dot, from Host or an absolute-form target
   std::string_view path;  // without the query
   std::string_view query;  // with its leading '?', or empty
+  // An absolute-form target's authority (host and port): it replaces the Host header
+  // (RFC 9112 section 3.2.2). Empty for the origin form.
+  std::string_view authority;
+  bool path_climbs = false;  // the path's dot segments climb above the root: a 400
 };
 
-// Splits "/a/b?x=1" or "http://host:80/a?x" into host, path and query.
-RequestTarget splitTarget(std::string_view target, std::string_view host_header);
+// Splits "/a/b?x=1" or "http://host:80/a?x" into host, path and query. With
+// `normalized_path`, a path that needs it is normalized into that string (RFC 3986 section
+// 6.2.2: percent-encoded unreserved characters decoded, other percent-encodings in upper case,
+// "." and ".." segments removed), so routes match what a backend will understand, and the
+// normalized path is what is forwarded.
+RequestTarget splitTarget(std::string_view target, std::string_view host_header,
+                          std::string* normalized_path = nullptr);
+
+// Normalizes an origin-form path as splitTarget does into *out. Returns false when its ".."
+// segments climb above the root.
+bool normalizePath(std::string_view path, std::string* out);
 
 // The read-only route table. Precedence, highest first: a route naming the host over one that
 // does not; an exact path over a prefix; a longer prefix over a shorter; then config order.

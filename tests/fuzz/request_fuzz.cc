@@ -154,6 +154,9 @@ void checkTarget(std::string_view target, const balancer::RequestTarget& t) {
   check(t.path.find('?') == std::string_view::npos, "'?' in the path");
   check(t.query.empty() || t.query.front() == '?', "query without its '?'");
   check(t.path.size() + t.query.size() <= target.size(), "path and query longer than target");
+  // Normalizing is idempotent: what is matched and forwarded has nothing left to normalize.
+  std::string again;
+  check(balancer::normalizePath(t.path, &again) && again == t.path, "path not normalized", t.path);
 }
 
 void checkRoute(int index, const balancer::RequestTarget& t, std::string_view method) {
@@ -339,8 +342,12 @@ class Connection final : public http::ParserListener {
       return 0;  // the balancer answers 405 and forwards nothing
     }
     std::string_view method = p.methodName();
+    std::string normalized;
     balancer::RequestTarget target =
-        balancer::splitTarget(p.target(), headers.find(http::HeaderKind::kHost));
+        balancer::splitTarget(p.target(), headers.find(http::HeaderKind::kHost), &normalized);
+    if (target.path_climbs) {
+      return 0;  // the balancer answers 400 and forwards nothing
+    }
     checkTarget(p.target(), target);
     int index = router().match(target.host, target.path, method);
     checkRoute(index, target, method);

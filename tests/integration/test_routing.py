@@ -90,6 +90,30 @@ def test(h):
         expect_route("POST", "/api/users", "api", "/users")
         expect_route("GET", "/api", "api", "/")
 
+    with h.step("a trailing dot in the host is the same name"):
+        expect_route("GET", "/hosted/z", "host", host="example.com.")
+
+    with h.step("paths are matched and forwarded normalized (dot segments, %-encoded unreserved)"):
+        expect_route("GET", "/hosted/../exact", "exact", "/exact")
+        expect_route("GET", "/long/./er/x", "long", "/long/er/x")
+        expect_route("GET", "/%6Cong/er/x", "long", "/long/er/x")
+        expect_route("GET", "/api/%2E%2E/exact", "exact", "/exact")
+        expect_route("GET", "/api/a%2fb", "api", "/a%2Fb")
+
+    with h.step("a path that climbs above the root is a 400"):
+        for path in ("/..", "/api/../../etc/passwd", "/%2e%2e/x"):
+            h.expect_error_json(lb.get(path), 400, f"GET {path}")
+
+    with h.step("an absolute-form target is routed by its authority, which becomes the Host"):
+        conn = lb.raw()
+        conn.send(b"GET http://example.com:8080/hosted/abs HTTP/1.1\r\nHost: other.test\r\n\r\n")
+        r = conn.read_response(10)
+        conn.close()
+        h.expect_eq(r.status, 200, "status")
+        h.expect_eq(r.header("X-Backend"), "host", "routed by the target's host")
+        seen = {n.lower(): v for n, v in r.json()["headers"]}
+        h.expect_eq(seen.get("host"), "example.com:8080", "the Host the backend saw")
+
     with h.step("no route -> 404 JSON"):
         for path in ("/nothing", "/", "/other/hosted"):
             h.expect_error_json(lb.get(path), 404, f"GET {path}")

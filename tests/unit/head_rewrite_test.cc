@@ -64,6 +64,19 @@ TEST_CASE("a header with '_' in its name is left out and counted") {
   CHECK(dropped == 2);
 }
 
+TEST_CASE("an absolute-form target's authority replaces the Host header") {
+  Parsed req(http::Parser::Kind::kRequest,
+             "GET http://a.test:8080/x?y HTTP/1.1\r\nHost: b.test\r\n\r\n");
+  RequestTarget target = splitTarget(req.parser.target(), "b.test");
+  RequestRewrite rw;
+  rw.client_ip = "127.0.0.1";
+  rw.request_id = "rid";
+  std::string out;
+  rewriteRequestHead(req.parser, target, rw, &out);
+  CHECK(out.rfind("GET /x?y HTTP/1.1\r\nHost: a.test:8080\r\n", 0) == 0);
+  CHECK(out.find("b.test") == std::string::npos);
+}
+
 TEST_CASE("stripping the whole path leaves /; a missing Host gets the default") {
   Parsed req(http::Parser::Kind::kRequest, "GET /api HTTP/1.0\r\n\r\n");
   RequestRewrite rw;

@@ -76,3 +76,43 @@ TEST_CASE("targets split into host, path and query") {
   auto v6 = balancer::splitTarget("/", "[::1]:8080");
   CHECK(v6.host == "[::1]");
 }
+
+TEST_CASE("an absolute-form target gives its authority; a trailing dot leaves the host") {
+  auto absolute = balancer::splitTarget("http://Other.test:81/p", "b.test");
+  CHECK(absolute.authority == "Other.test:81");
+  CHECK(absolute.host == "Other.test");
+  CHECK(balancer::splitTarget("/p", "b.test").authority.empty());
+  CHECK(balancer::splitTarget("/p", "shop.test.:8080").host == "shop.test");
+  CHECK(balancer::splitTarget("http://shop.test./p", "x").host == "shop.test");
+}
+
+TEST_CASE("paths are normalized before matching; climbing above the root is refused") {
+  struct Case {
+    const char* in;
+    const char* out;
+  };
+  const Case cases[] = {
+      {"/a/b/../c", "/a/c"},       {"/a/./b", "/a/b"},          {"/a/b/..", "/a/"},
+      {"/a/.", "/a/"},             {"/%61pi/x", "/api/x"},      {"/a%2fb", "/a%2Fb"},
+      {"/a/%2E%2E/admin", "/admin"}, {"/a//b", "/a//b"},        {"/.well-known/x", "/.well-known/x"},
+      {"/a/..b/c", "/a/..b/c"},    {"/%7euser", "/~user"},      {"/a%zz", "/a%zz"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.in);
+    std::string storage;
+    auto t = balancer::splitTarget(c.in, "h", &storage);
+    CHECK_FALSE(t.path_climbs);
+    CHECK(t.path == c.out);
+  }
+  for (const char* climbing : {"/..", "/a/../..", "/%2e%2e/etc/passwd", "/a/../../b"}) {
+    INFO(climbing);
+    std::string storage;
+    CHECK(balancer::splitTarget(climbing, "h", &storage).path_climbs);
+  }
+  // Most paths need nothing done and are not copied.
+  std::string storage;
+  std::string_view plain = "/api/products/7";
+  auto t = balancer::splitTarget(plain, "h", &storage);
+  CHECK(t.path.data() == plain.data());
+  CHECK(storage.empty());
+}
