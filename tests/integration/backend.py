@@ -97,7 +97,7 @@ class Stats:
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
-    request_queue_size = 256
+    request_queue_size = 1024  # bursts of a few hundred connects must not overflow the backlog
 
     def __init__(self, address, name, verbose, max_requests_per_conn=0, idle_close_ms=0):
         super().__init__(address, Handler)

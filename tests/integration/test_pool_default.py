@@ -40,7 +40,10 @@ def burst(port, n, hold_ms):
 
 def start(h, backend, pool=None):
     port, admin_port = free_port(), free_port()
+    # A generous connect_timeout: 300 connects at once on a busy machine may wait for the
+    # backend's accept thread, and a 502 would spoil the count.
     config = simple_config(port, [backend.port], pool=pool, request_timeout="30s",
+                           connect_timeout="10s",
                            extra_top=f"admin: {{ address: 127.0.0.1:{admin_port} }}")
     return h.balancer(config, port), port, admin_port
 
@@ -50,19 +53,21 @@ def test(h):
 
     with h.step(f"default pool: a second burst of {BURST} reuses the first burst's connections"):
         lb, port, admin = start(h, backend)
-        statuses = burst(port, BURST, 1500)
+        statuses = burst(port, BURST, 3000)
         h.expect(all(s == 200 for s in statuses), f"first burst all 200: {set(map(str, statuses))}")
         opened = connections(admin, "new")
-        # Held 1.5 s each, nearly all overlap, so nearly every request opened its own connection.
-        h.expect(opened > 256, f"the first burst opened more than 256 connections ({opened})")
-        statuses = burst(port, BURST, 1500)
+        # Held 3 s each, nearly all overlap, so nearly every request opened its own connection.
+        h.expect(opened > 270, f"the first burst opened more than 270 connections ({opened})")
+        statuses = burst(port, BURST, 3000)
         h.expect(all(s == 200 for s in statuses), f"second burst all 200: {set(map(str, statuses))}")
         opened_again = connections(admin, "new") - opened
         reused = connections(admin, "reused")
-        # A fixed cap of 256 would close opened-256 connections and open them again here.
-        h.expect(opened_again <= 3, f"the second burst opened {opened_again} new connections "
-                                    f"(first burst opened {opened}), reused {reused}")
-        h.expect(reused >= BURST - 3, f"the second burst reused its connections ({reused})")
+        # A fixed cap of 256 would close opened-256 connections and open them again here. The
+        # second burst may need a few more than the first's peak, no more.
+        allowed = 3 + (BURST - opened)
+        h.expect(opened_again <= allowed, f"the second burst opened {opened_again} new connections "
+                                          f"(first burst opened {opened}, allowed {allowed}), "
+                                          f"reused {reused}")
 
     with h.step("max_idle: 8 is a hard cap: a second burst of 30 opens at least 22 again"):
         lb, port, admin = start(h, backend, pool="{ max_idle: 8, idle_timeout: 30s }")
