@@ -153,7 +153,7 @@ void readTimeouts(Reader& r, const YAML::Node& node, TimeoutsConfig* out) {
   if (!r.isMap(node, "timeouts")) {
     return;
   }
-  r.checkKeys(node, "timeouts", {"client_header", "client_idle", "tunnel_idle"});
+  r.checkKeys(node, "timeouts", {"client_header", "client_idle", "tunnel_idle", "client_write"});
   if (node["client_header"]) {
     if (auto d = r.duration(node["client_header"], "timeouts.client_header")) {
       out->client_header = *d;
@@ -167,6 +167,11 @@ void readTimeouts(Reader& r, const YAML::Node& node, TimeoutsConfig* out) {
   if (node["tunnel_idle"]) {
     if (auto d = r.duration(node["tunnel_idle"], "timeouts.tunnel_idle")) {
       out->tunnel_idle = *d;
+    }
+  }
+  if (node["client_write"]) {
+    if (auto d = r.duration(node["client_write"], "timeouts.client_write")) {
+      out->client_write = *d;
     }
   }
 }
@@ -409,7 +414,7 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
   }
   r.checkKeys(node, "upstream '" + name + "'",
               {"balance", "backends", "health_check", "connect_timeout", "request_timeout",
-               "retries", "pool", "outlier_detection", "slow_start", "dns_refresh"});
+               "read_timeout", "retries", "pool", "outlier_detection", "slow_start", "dns_refresh"});
   if (node["balance"]) {
     if (auto s = r.scalar(node["balance"], "balance")) {
       if (*s == "round_robin") {
@@ -477,6 +482,11 @@ void readUpstream(Reader& r, const std::string& name, const YAML::Node& node, Up
   if (node["request_timeout"]) {
     if (auto d = r.duration(node["request_timeout"], "request_timeout")) {
       u->request_timeout = *d;
+    }
+  }
+  if (node["read_timeout"]) {
+    if (auto d = r.duration(node["read_timeout"], "read_timeout")) {
+      u->read_timeout = *d;
     }
   }
   if (node["retries"]) {

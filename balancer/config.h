@@ -67,6 +67,7 @@ struct UpstreamConfig {
   std::optional<HealthCheckConfig> health_check;
   Millis connect_timeout{1000};
   Millis request_timeout{30000};
+  Millis read_timeout{30000};  // longest gap between two reads of a response, once it began
   int retries = 1;
   PoolConfig pool;
   std::optional<OutlierConfig> outlier_detection;  // off unless configured
@@ -131,6 +132,7 @@ struct TimeoutsConfig {
   Millis client_header{10000};  // from the first byte of a request to its last header
   Millis client_idle{60000};    // keep-alive wait between requests
   Millis tunnel_idle{3600000};  // an upgraded connection with no bytes either way
+  Millis client_write{60000};   // a client that leaves a response unread this long is closed
 };
 
 struct LimitsConfig {

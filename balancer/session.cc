@@ -969,8 +969,11 @@ int Session::onUpstreamBody(const char* data, size_t len) {
 
 void Session::onUpstreamReadDone(UpstreamConnection* conn) {
   flushOut();
-  if (out_.aboveHighWater()) {
+  if (out_.aboveHighWater() && state_ == State::kOpen) {
     conn->pauseReading();  // resumed when the client drains (onOutputDrained)
+    // A client that leaves its response unread this long is closed; the timer is the
+    // session's own while a response streams (no header or idle wait runs then).
+    startTimer(snapshot_->config().timeouts.client_write);
   }
 }
 
@@ -1083,6 +1086,9 @@ void Session::onOutputDrained() {
     return;
   }
   if (exchange_.conn != nullptr && (state_ == State::kTunnel || exchange_.response_started)) {
+    if (state_ == State::kOpen) {
+      uv_timer_stop(&timer_);  // the client took its response: client_write starts over
+    }
     exchange_.conn->resumeReading();
   }
   updateReading();

@@ -4,6 +4,7 @@
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"
 #include "common/http/read_switch.h"
+#include "common/log/log.h"
 
 namespace balancer {
 
@@ -149,6 +150,9 @@ void UpstreamConnection::handleRead(const char* data, size_t len) {
     close();
     return;
   }
+  if (response_started_) {
+    last_read_ms_ = uv_now(worker_->loop());
+  }
   http::Parser::Result result = parser_.execute(data, len);
   Session* session = session_;
   if (retry_elsewhere_) {
@@ -223,9 +227,13 @@ int UpstreamConnection::onHeadersComplete() {
     // that the client cannot expect. An invalid response: 502.
     return -1;
   }
-  if (status >= 200 || status == 101) {
-    uv_timer_stop(&timer_);
+  if (status == 101) {
+    uv_timer_stop(&timer_);  // a tunnel: the session's tunnel_idle watches it
     response_started_ = true;
+  } else if (status >= 200) {
+    response_started_ = true;
+    last_read_ms_ = uv_now(worker_->loop());
+    startResponseTimer(pool_->config().read_timeout);
   }
   if (session_->retriesOnStatus(status)) {
     retry_elsewhere_ = true;
@@ -288,12 +296,39 @@ void UpstreamConnection::onTimer(uv_timer_t* timer) {
       self->fail(UpstreamFailure::kConnectTimeout);
       return;
     case State::kBusy:
+      if (self->response_started_) {
+        self->onReadTimer();
+        return;
+      }
       self->fail(UpstreamFailure::kResponseTimeout);
       return;
     default:
       self->close();
       return;
   }
+}
+
+void UpstreamConnection::onReadTimer() {
+  util::Millis timeout = pool_->config().read_timeout;
+  uint64_t timeout_ms = static_cast<uint64_t>(timeout.count());
+  uint64_t idle_ms = uv_now(worker_->loop()) - last_read_ms_;
+  if (!reading_) {
+    // Paused because the client does not take the response: not the backend's gap (the
+    // session's client_write timeout watches the client).
+    last_read_ms_ = uv_now(worker_->loop());
+    startResponseTimer(timeout);
+    return;
+  }
+  if (idle_ms < timeout_ms) {
+    uv_timer_start(&timer_, &UpstreamConnection::onTimer, timeout_ms - idle_ms, 0);
+    return;
+  }
+  LOG_WARN("backend=%s sent nothing of its response for %lld ms (read_timeout)",
+           backend_->address.text.c_str(), static_cast<long long>(idle_ms));
+  if (session_ != nullptr) {
+    session_->onUpstreamAborted(this);  // the client sees the response cut, as it must
+  }
+  close();
 }
 
 void UpstreamConnection::closeWhenFlushed() {

@@ -105,6 +105,10 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   bool head_request_ = false;
   bool upgrade_request_ = false;
   bool response_started_ = false;
+  // Once a response began, the timer watches read_timeout: the loop time of the last read,
+  // so that a read only stores a number and the timer re-arms itself for what is left.
+  uint64_t last_read_ms_ = 0;
+  void onReadTimer();
   bool response_complete_ = false;
   bool retry_elsewhere_ = false;  // the session dropped this response's head (see fail)
   bool close_when_flushed_ = false;

@@ -287,6 +287,26 @@ class Handler(BaseHTTPRequestHandler):
             self.send_status_only(int(query.get("code", "204")), query.get("length"))
         elif path == "/unframed":
             self.send_unframed(deterministic_bytes(int(query.get("n", "0"))))
+        elif path == "/stall":
+            # The head and `after` bytes of a 2*after-byte body, then `s` seconds of silence.
+            after = int(query.get("after", "100"))
+            self.send_response(200)
+            self.send_header("Content-Length", str(2 * after))
+            self.end_headers()
+            self.wfile.write(b"x" * after)
+            self.wfile.flush()
+            time.sleep(min(float(query.get("s", "10")), 60.0))
+            self.close_connection = True
+        elif path == "/trickle":
+            # `n` pieces of 10 bytes, one every `ms` milliseconds: slow but never silent long.
+            n, pause = int(query.get("n", "6")), int(query.get("ms", "400")) / 1000
+            self.send_response(200)
+            self.send_header("Content-Length", str(10 * n))
+            self.end_headers()
+            for _ in range(n):
+                self.wfile.write(b"0123456789")
+                self.wfile.flush()
+                time.sleep(pause)
         elif path == "/switch":
             # 101 whatever the request asked, then bytes of "another protocol" and a close.
             self.wfile.write(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"

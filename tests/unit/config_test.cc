@@ -105,6 +105,20 @@ TEST_CASE("pool.max_idle: auto (the default) adapts, a number caps, anything els
   CHECK(findError(refused.errors, "pool.max_idle") != nullptr);
 }
 
+TEST_CASE("read_timeout and client_write: defaults and values") {
+  auto defaults = loadConfigString(kGood);
+  REQUIRE(defaults.config);
+  CHECK(defaults.config->upstreams.at(0).read_timeout.count() == 30000);
+  CHECK(defaults.config->timeouts.client_write.count() == 60000);
+  std::string yaml = kGood;
+  yaml.replace(yaml.find("    retries: 2"), 14, "    retries: 2\n    read_timeout: 5s");
+  yaml.replace(yaml.find("tunnel_idle: 10m }"), 18, "tunnel_idle: 10m, client_write: 2s }");
+  auto set = loadConfigString(yaml);
+  REQUIRE(set.errors.empty());
+  CHECK(set.config->upstreams.at(0).read_timeout.count() == 5000);
+  CHECK(set.config->timeouts.client_write.count() == 2000);
+}
+
 TEST_CASE("every error is reported with its line and column") {
   auto result = loadConfigString(R"(workers: lots
 shutdown_timeout: 10
