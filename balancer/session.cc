@@ -393,7 +393,7 @@ int Session::onMessageBegin() {
 }
 
 int Session::onHeadersComplete() {
-  uv_timer_stop(&timer_);
+  stopTimer();
   if (snapshot_ != worker_->snapshot()) {
     worker_->follow(&snapshot_, &listener_, &metrics_);  // SIGHUP: new exchanges, new config
   }
@@ -974,6 +974,7 @@ void Session::onUpstreamReadDone(UpstreamConnection* conn) {
     // A client that leaves its response unread this long is closed; the timer is the
     // session's own while a response streams (no header or idle wait runs then).
     startTimer(snapshot_->config().timeouts.client_write);
+    client_write_timer_ = true;
   }
 }
 
@@ -1086,8 +1087,8 @@ void Session::onOutputDrained() {
     return;
   }
   if (exchange_.conn != nullptr && (state_ == State::kTunnel || exchange_.response_started)) {
-    if (state_ == State::kOpen) {
-      uv_timer_stop(&timer_);  // the client took its response: client_write starts over
+    if (client_write_timer_) {
+      stopTimer();  // the client took its response: client_write starts over
     }
     exchange_.conn->resumeReading();
   }
@@ -1161,12 +1162,37 @@ void Session::failExchange(int status, std::string_view message,
 
 // ---- timers and closing -----------------------------------------------------------------------
 
+// The session's one timer is lazy: a new deadline only moves the uv timer when it is earlier
+// than the armed one, and a stop only forgets the deadline; a timer that fires early re-arms
+// itself for what is left. A keep-alive request then costs one uv_timer_start, not three
+// heap operations (header timer, its stop, the idle timer).
 void Session::startTimer(util::Millis timeout) {
-  uv_timer_start(&timer_, &Session::onTimer, static_cast<uint64_t>(timeout.count()), 0);
+  client_write_timer_ = false;
+  uint64_t now = uv_now(worker_->loop());
+  uint64_t ms = static_cast<uint64_t>(timeout.count());
+  timer_deadline_ms_ = now + ms;
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)) == 0 ||
+      uv_timer_get_due_in(&timer_) > ms) {
+    uv_timer_start(&timer_, &Session::onTimer, ms, 0);
+  }
+}
+
+void Session::stopTimer() {
+  client_write_timer_ = false;
+  timer_deadline_ms_ = 0;
 }
 
 void Session::onTimer(uv_timer_t* timer) {
   auto* self = static_cast<Session*>(timer->data);
+  if (self->timer_deadline_ms_ == 0) {
+    return;  // stopped
+  }
+  uint64_t now = uv_now(self->worker_->loop());
+  if (now < self->timer_deadline_ms_) {
+    uv_timer_start(timer, &Session::onTimer, self->timer_deadline_ms_ - now, 0);
+    return;
+  }
+  self->timer_deadline_ms_ = 0;
   switch (self->state_) {
     case State::kOpen:
       if (!self->close_when_flushed_ && self->in_message_ && !self->exchange_.active) {

@@ -153,6 +153,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
   // client's end: the client said it sends nothing more and nothing of it is left unread.
   bool clientDoneSending() const;
   void startTimer(util::Millis timeout);
+  void stopTimer();
   // The exchange is over (or its response decided): counts it and writes its access log line.
   void logExchange(int status);
 
@@ -165,6 +166,8 @@ class Session final : public http::ParserListener, public http::OutputListener {
   State state_ = State::kOpen;
   uv_tcp_t tcp_;
   uv_timer_t timer_;
+  bool client_write_timer_ = false;  // timer_ is watching timeouts.client_write
+  uint64_t timer_deadline_ms_ = 0;    // loop time timer_ is for; 0: stopped (see startTimer)
   int open_handles_ = 0;
   bool reading_ = false;
   bool parser_paused_ = false;

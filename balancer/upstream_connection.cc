@@ -233,7 +233,12 @@ int UpstreamConnection::onHeadersComplete() {
   } else if (status >= 200) {
     response_started_ = true;
     last_read_ms_ = uv_now(worker_->loop());
-    startResponseTimer(pool_->config().read_timeout);
+    // The request_timeout timer goes on and becomes the read timer (onReadTimer re-arms it
+    // for what is left); re-armed now only if it would fire after read_timeout.
+    uint64_t read_ms = static_cast<uint64_t>(pool_->config().read_timeout.count());
+    if (uv_timer_get_due_in(&timer_) > read_ms) {
+      startResponseTimer(pool_->config().read_timeout);
+    }
   }
   if (session_->retriesOnStatus(status)) {
     retry_elsewhere_ = true;

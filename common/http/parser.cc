@@ -169,7 +169,20 @@ int Parser::onUrlCb(llhttp_t* p, const char* at, size_t len) {
   Parser* s = self(p);
   if (s->head_->target.empty() && len > 0) {
     s->line_end_pending_ = true;
-    if (!s->requestLineEndsWithCrlf(at)) {
+  }
+  if (s->line_end_pending_ && at + len < s->execute_end_) {
+    // The target ended in this read. Mostly " HTTP/d.d" follows (llhttp takes no other
+    // version form) and the line's end is at a known place: no scan.
+    const char* end = at + len;
+    const char* line_end = *end == ' ' ? end + 9 : end;
+    bool ok = true;
+    if (line_end < s->execute_end_) {
+      s->line_end_pending_ = false;
+      ok = *line_end != '\n';
+    } else {
+      ok = s->requestLineEndsWithCrlf(end);
+    }
+    if (!ok) {
       return s->fail(ParseError::kMalformed, "request line ends with a bare LF");
     }
   }
