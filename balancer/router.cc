@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/http/header_list.h"
+#include "common/http/query.h"
 
 namespace balancer {
 
@@ -15,19 +16,6 @@ std::string_view stripPort(std::string_view host) {
   }
   size_t colon = host.rfind(':');
   return colon == std::string_view::npos ? host : host.substr(0, colon);
-}
-
-int hexValue(char c) {
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
 }
 
 bool isUnreserved(char c) {
@@ -98,8 +86,8 @@ bool normalizePath(std::string_view path, std::string* out) {
     int hi = -1;
     int lo = -1;
     if (path[i] == '%' && i + 2 < path.size()) {
-      hi = hexValue(path[i + 1]);
-      lo = hexValue(path[i + 2]);
+      hi = http::hexValue(path[i + 1]);
+      lo = http::hexValue(path[i + 2]);
     }
     if (hi < 0 || lo < 0) {
       decoded.push_back(path[i]);

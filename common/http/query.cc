@@ -2,7 +2,6 @@
 
 namespace http {
 
-namespace {
 int hexValue(char c) {
   if (c >= '0' && c <= '9') {
     return c - '0';
@@ -15,7 +14,6 @@ int hexValue(char c) {
   }
   return -1;
 }
-}  // namespace
 
 std::vector<QueryParam> splitQuery(std::string_view query) {
   std::vector<QueryParam> params;

@@ -19,4 +19,7 @@ std::string_view queryParam(std::string_view query, std::string_view name);
 // application/x-www-form-urlencoded decoding: %XX and '+' as space. False on a bad escape.
 bool percentDecode(std::string_view in, std::string* out);
 
+// The value of a hexadecimal digit, or -1.
+int hexValue(char c);
+
 }  // namespace http
