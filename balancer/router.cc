@@ -72,7 +72,7 @@ RequestTarget splitTarget(std::string_view target, std::string_view host_header,
   out.path = target.substr(0, q);
   out.query = q == std::string_view::npos ? std::string_view() : target.substr(q);
   if (normalized_path != nullptr && needsNormalizing(out.path)) {
-    out.path_climbs = !normalizePath(out.path, normalized_path);
+    out.path_invalid = !normalizePath(out.path, normalized_path);
     out.path = *normalized_path;
   }
   return out;
@@ -83,15 +83,14 @@ bool normalizePath(std::string_view path, std::string* out) {
   std::string decoded;
   decoded.reserve(path.size());
   for (size_t i = 0; i < path.size(); ++i) {
-    int hi = -1;
-    int lo = -1;
-    if (path[i] == '%' && i + 2 < path.size()) {
-      hi = http::hexValue(path[i + 1]);
-      lo = http::hexValue(path[i + 2]);
-    }
-    if (hi < 0 || lo < 0) {
+    if (path[i] != '%') {
       decoded.push_back(path[i]);
       continue;
+    }
+    int hi = i + 2 < path.size() ? http::hexValue(path[i + 1]) : -1;
+    int lo = i + 2 < path.size() ? http::hexValue(path[i + 2]) : -1;
+    if (hi < 0 || lo < 0) {
+      return false;  // "%%36a" would decode to "%6a", which a backend may decode again
     }
     char c = static_cast<char>(hi * 16 + lo);
     if (isUnreserved(c)) {

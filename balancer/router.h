@@ -15,7 +15,9 @@ struct RequestTarget {
   // An absolute-form target's authority (host and port): it replaces the Host header
   // (RFC 9112 section 3.2.2). Empty for the origin form.
   std::string_view authority;
-  bool path_climbs = false;  // the path's dot segments climb above the root: a 400
+  // A '%' not followed by two hex digits, or ".." segments that climb above the root: a 400
+  // (decoding such a path once or twice would give two different paths).
+  bool path_invalid = false;
 };
 
 // Splits "/a/b?x=1" or "http://host:80/a?x" into host, path and query. With
@@ -26,8 +28,8 @@ struct RequestTarget {
 RequestTarget splitTarget(std::string_view target, std::string_view host_header,
                           std::string* normalized_path = nullptr);
 
-// Normalizes an origin-form path as splitTarget does into *out. Returns false when its ".."
-// segments climb above the root.
+// Normalizes an origin-form path as splitTarget does into *out. Returns false when it has a
+// '%' without two hex digits after it, or ".." segments that climb above the root.
 bool normalizePath(std::string_view path, std::string* out);
 
 // The read-only route table. Precedence, highest first: a route naming the host over one that

@@ -453,8 +453,8 @@ int Session::onHeadersComplete() {
   bool has_host = false;
   std::string_view host = headers.find(http::HeaderKind::kHost, &has_host);
   RequestTarget target = splitTarget(parser_.target(), host, &buffers().path);
-  if (target.path_climbs) {
-    reply(400, "the path climbs above the root", true);
+  if (target.path_invalid) {
+    reply(400, "invalid path: a bad %-escape, or '..' above the root", true);
     return kPause;
   }
   int route = snapshot_->router().match(target.host, target.path, parser_.methodName());

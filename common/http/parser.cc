@@ -176,11 +176,10 @@ int Parser::onUrlCb(llhttp_t* p, const char* at, size_t len) {
     const char* end = at + len;
     const char* line_end = *end == ' ' ? end + 9 : end;
     bool ok = true;
-    if (line_end < s->execute_end_) {
+    if (line_end < s->execute_end_ && *line_end == '\r') {
       s->line_end_pending_ = false;
-      ok = *line_end != '\n';
     } else {
-      ok = s->requestLineEndsWithCrlf(end);
+      ok = s->requestLineEndsWithCrlf(end);  // another shape (two spaces, ...): look for it
     }
     if (!ok) {
       return s->fail(ParseError::kMalformed, "request line ends with a bare LF");

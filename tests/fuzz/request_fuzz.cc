@@ -345,7 +345,7 @@ class Connection final : public http::ParserListener {
     std::string normalized;
     balancer::RequestTarget target =
         balancer::splitTarget(p.target(), headers.find(http::HeaderKind::kHost), &normalized);
-    if (target.path_climbs) {
+    if (target.path_invalid) {
       return 0;  // the balancer answers 400 and forwards nothing
     }
     checkTarget(p.target(), target);

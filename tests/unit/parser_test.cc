@@ -141,6 +141,7 @@ TEST_CASE("malformed and smuggling-shaped requests are refused") {
       "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n",
       "GET / HTTP/1.1\r\nX:\ta\r\n \tfolded\r\n\r\n",
       "GET /lf HTTP/1.1\nHost: x\r\n\r\n",              // a request line ended by a bare LF
+      "GET /lf  HTTP/1.0\nHost: x\r\n\r\n",             // the same after two spaces
   };
   for (const char* req : bad) {
     INFO(req);
