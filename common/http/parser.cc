@@ -171,12 +171,14 @@ int Parser::onUrlCb(llhttp_t* p, const char* at, size_t len) {
     s->line_end_pending_ = true;
   }
   if (s->line_end_pending_ && at + len < s->execute_end_) {
-    // The target ended in this read. Mostly " HTTP/d.d" follows (llhttp takes no other
-    // version form) and the line's end is at a known place: no scan.
+    // The target ended in this read. Mostly " HTTP/d.d\r\n" follows (llhttp takes no other
+    // version form) and the line's end is at a known place: no scan. Anything else is judged
+    // by the scan, which the next read's pre-scan repeats: the same bytes must give the same
+    // answer however the reads cut them (bytes between the CR and the LF are a bare LF).
     const char* end = at + len;
     const char* line_end = *end == ' ' ? end + 9 : end;
     bool ok = true;
-    if (line_end < s->execute_end_ && *line_end == '\r') {
+    if (line_end + 1 < s->execute_end_ && line_end[0] == '\r' && line_end[1] == '\n') {
       s->line_end_pending_ = false;
     } else {
       ok = s->requestLineEndsWithCrlf(end);  // another shape (two spaces, ...): look for it
