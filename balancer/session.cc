@@ -89,6 +89,7 @@ Session::Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime
       snapshot_(snapshot),
       listener_(listener),
       metrics_(&worker->metrics()),
+      filter_services_(worker),
       parser_(http::Parser::Kind::kRequest, this, &snapshot->requestLimits()),
       out_(asStream(&tcp_), this) {
   uv_tcp_init(worker_->loop(), &tcp_);
@@ -398,25 +399,14 @@ int Session::onHeadersComplete() {
     worker_->follow(&snapshot_, &listener_, &metrics_);  // SIGHUP: new exchanges, new config
   }
   record_.head = true;
+  exchange_ = Exchange{};  // built fresh: nothing of the last exchange is left
   Exchange& ex = exchange_;
   ex.active = true;
-  ex.local = false;
-  ex.pool = nullptr;
-  ex.backend_index = -1;
-  ex.backend = nullptr;
-  ex.conn = nullptr;
-  ex.tried.clear();
-  ex.connect_attempts = 0;
-  ex.status_retries = 0;
-  ex.stale_retries = 0;
+  ex.number = ++exchanges_;
   ExchangeBuffers& buf = buffers();
   buf.early_body.clear();
-  ex.request_sent = false;
-  ex.body_sent = false;
-  ex.request_complete = false;
-  ex.response_started = false;
-  ex.rechunk_response = false;
-  ex.close_after = false;
+  buf.identity_headers.clear();
+  buf.user.clear();
 
   const http::HeaderList& headers = parser_.headers();
   bool has_id = false;
@@ -440,191 +430,138 @@ int Session::onHeadersComplete() {
     parser_.ignoreUpgrade();
     ex.upgrade = false;
   }
-  bool has_body = parser_.hasBody();
-
   if (method == HTTP_CONNECT) {
     reply(405, "CONNECT is not supported", true);
     return kPause;
   }
-  if (listener_->config->redirect_to_https) {
-    redirectToHttps();
-    return has_body || ex.upgrade ? kPause : 0;
-  }
-  bool has_host = false;
-  std::string_view host = headers.find(http::HeaderKind::kHost, &has_host);
-  RequestTarget target = splitTarget(parser_.target(), host, &buffers().path);
-  if (target.path_invalid) {
-    reply(400, "invalid path: a bad %-escape, or '..' above the root", true);
-    return kPause;
-  }
-  int route = snapshot_->router().match(target.host, target.path, parser_.methodName());
-  record_.route = route;
-  if (route < 0) {
-    reply(404, "no route", has_body || ex.upgrade);
-    return has_body || ex.upgrade ? kPause : 0;
-  }
-  const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(route)];
-  ex.pool = &worker_->pool(snapshot_, snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
-  ex.drop_access_token = false;
-  ex.body_bytes = 0;
-  ex.body_limit = rc.max_body_size.value_or(UINT64_MAX);
-  if (parser_.hasContentLength() && parser_.contentLength() > ex.body_limit) {
-    reply(413, "request body too large", true);
-    return kPause;
-  }
-  buffers().identity_headers.clear();
-  buffers().user.clear();
-  if (rc.auth != AuthMode::kNone && !authenticate(rc, target)) {
-    return has_body || ex.upgrade ? kPause : 0;
-  }
-  buildUpstreamHead(target, rc.strip_prefix);
   if (ex.upgrade) {
     // Unless the upstream switches protocols, nothing after this request can be parsed.
     ex.close_after = true;
   }
-  if (rc.rate_limit) {
-    limitThenDispatch(*rc.rate_limit, route);
-  } else {
-    dispatch();
-  }
+  startFilters();
   return close_when_flushed_ ? kPause : 0;
 }
 
-bool Session::authenticate(const RouteConfig& route, const RequestTarget& target) {
+// ---- the request's stages: filters, routing, forwarding ---------------------------------------
+
+void Session::startFilters() {
+  filters::FilterContext& ctx = filter_ctx_;
+  ctx = filters::FilterContext{};
+  ctx.request.headers = &parser_.headers();
+  ctx.request.raw_target = parser_.target();
+  ctx.request.client_ip = client_ip_;
+  if (parser_.hasContentLength()) {
+    ctx.request.content_length = parser_.contentLength();
+  }
+  ctx.request.has_body = parser_.hasBody();
+  ctx.request.upgrade = exchange_.upgrade;
+  ctx.request.https_port = listener_->https_port;
+  ExchangeBuffers& buf = buffers();
+  ctx.out.user = &buf.user;
+  ctx.out.identity_headers = &buf.identity_headers;
+  ctx.out.limit_key = &buf.limit_key;
+  ctx.services = &filter_services_;
+  ctx.metrics = metrics_;
+  ctx.host = this;
+  const filters::FilterChain& chain =
+      snapshot_->listenerFilters(listenerIndex(*snapshot_, listener_));
+  if (chain.empty() || runFilters(chain, 0)) {
+    routeRequest();
+  }
+}
+
+void Session::routeRequest() {
   Exchange& ex = exchange_;
-  bool close = parser_.hasBody() || ex.upgrade;
-  static constexpr std::string_view kChallenge = "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n";
-  const jwt::Verifier* verifier = worker_->verifier();
-  if (verifier == nullptr) {
-    reply(503, "token keys not loaded", close);  // cannot happen: the config requires them
+  filters::RequestFacts& req = filter_ctx_.request;
+  req.target = splitTarget(parser_.target(), parser_.headers().find(http::HeaderKind::kHost),
+                           &buffers().path);
+  if (req.target.path_invalid) {
+    ex.close_after = true;
+    failExchange(400, "invalid path: a bad %-escape, or '..' above the root");
+    return;
+  }
+  int route = snapshot_->router().match(req.target.host, req.target.path, parser_.methodName());
+  record_.route = route;
+  req.route = route;
+  if (route < 0) {
+    failExchange(404, "no route");
+    return;
+  }
+  ex.pool = &worker_->pool(snapshot_, snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
+  ex.filters = &snapshot_->routeFilters(static_cast<size_t>(route));
+  if (ex.filters->empty() || runFilters(*ex.filters, 0)) {
+    forwardRequest();
+  }
+}
+
+void Session::forwardRequest() {
+  const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(record_.route)];
+  buildUpstreamHead(rc.strip_prefix);
+  dispatch();
+}
+
+bool Session::runFilters(const filters::FilterChain& chain, size_t from) {
+  size_t at = 0;
+  filters_running_ = true;
+  filters::Verdict verdict = chain.runRequestHead(filter_ctx_, from, &at);
+  filters_running_ = false;
+  if (verdict.action == filters::Verdict::Action::kPause) {
+    exchange_.paused_chain = &chain;
+    exchange_.paused_at = at;
+    if (!resumed_inside_) {
+      return false;  // onFilterResumed goes on
+    }
+    verdict = std::move(*resumed_inside_);  // it decided before it returned (Redis is down)
+    resumed_inside_.reset();
+    if (verdict.goesOn()) {
+      return runFilters(chain, at + 1);
+    }
+  }
+  if (verdict.action == filters::Verdict::Action::kReply) {
+    answerFromFilter(verdict);
     return false;
-  }
-  std::string_view token;
-  std::string_view authorization = parser_.headers().find("authorization");
-  if (authorization.size() > 7 && http::equalsIgnoreCase(authorization.substr(0, 7), "bearer ")) {
-    token = authorization.substr(7);
-    while (!token.empty() && token.front() == ' ') {
-      token.remove_prefix(1);
-    }
-  } else if (ex.upgrade && authorization.empty()) {
-    // Browsers cannot set headers on a WebSocket: the token may come in the query instead.
-    bool found = false;
-    token = queryParam(target.query, "access_token", &found);
-    ex.drop_access_token = found;
-  }
-  if (token.empty()) {
-    if (route.auth == AuthMode::kJwtOptional) {
-      return true;  // anonymous: forwarded without identity headers
-    }
-    metrics_->countJwtRejection(record_.route, "missing");
-    reply(401, "missing bearer token", close, kChallenge);
-    return false;
-  }
-  jwt::Reason reason = jwt::Reason::kOk;
-  const jwt::Claims* claims =
-      worker_->tokenCache().verify(*verifier, token, static_cast<int64_t>(time(nullptr)), &reason);
-  if (claims == nullptr) {
-    metrics_->countJwtRejection(record_.route, jwt::reasonName(reason));
-    std::string message = std::string("invalid token: ") + jwt::reasonName(reason);
-    reply(401, message, close, kChallenge);
-    return false;
-  }
-  if (!route.require_roles.empty()) {
-    bool allowed = false;
-    for (const std::string& role : route.require_roles) {
-      allowed = allowed || claims->hasRole(role);
-    }
-    if (!allowed) {
-      metrics_->countJwtRejection(record_.route, "forbidden_role");
-      reply(403, "missing role", close);
-      return false;
-    }
-  }
-  buffers().user = claims->sub;
-  std::string& identity = buffers().identity_headers;
-  for (const auto& [claim, header] : snapshot_->config().jwt->claims_to_headers) {
-    if (auto value = claims->claim(claim)) {
-      identity.append(header).append(": ").append(*value).append("\r\n");
-    }
   }
   return true;
 }
 
-void Session::limitThenDispatch(const RateLimitConfig& limit, int route) {
-  ExchangeBuffers& buf = buffers();
-  std::string& key = buf.limit_key;
-  key.assign(std::to_string(route)).push_back(':');
-  switch (limit.key) {
-    case RateLimitConfig::Key::kIp:
-      key.append(client_ip_);
-      break;
-    case RateLimitConfig::Key::kUser:
-      key.append(buf.user.empty() ? std::string_view(client_ip_) : std::string_view(buf.user));
-      break;
-    case RateLimitConfig::Key::kRoute:
-      break;
+void Session::answerFromFilter(filters::Verdict& verdict) {
+  if (verdict.close) {
+    exchange_.close_after = true;
   }
-  if (limit.scope == RateLimitConfig::Scope::kLocal) {
-    onLimitDecision(worker_->shared().localLimiter().check(key, {limit.rate, limit.burst}), limit);
-    return;
-  }
+  failExchange(verdict.status, verdict.message, verdict.headers);
+}
+
+filters::Resumer Session::pauseExchange() {
   if (!alive_) {
-    alive_ = std::make_shared<Session*>(this);
+    alive_ = std::make_shared<filters::ChainHost*>(this);
   }
-  std::shared_ptr<Session*> alive = alive_;
-  const RateLimitConfig* config = &limit;
-  worker_->redisLimiter()->check(
-      key, limit.rate, limit.burst, [alive, config](const rate_limit::RedisLimiter::Outcome& o) {
-        Session* self = *alive;
-        if (self == nullptr || !self->exchange_.active || self->state_ != State::kOpen) {
-          return;  // the client left while Redis thought
-        }
-        if (o.available) {
-          self->onLimitDecision(o.decision, *config);
-        } else {
-          self->onLimitUnavailable();
-        }
-      });
+  return filters::Resumer(alive_, exchange_.number);
 }
 
-void Session::onLimitDecision(const rate_limit::Decision& decision, const RateLimitConfig& limit) {
-  if (decision.allowed) {
-    dispatch();
+void Session::onFilterResumed(uint64_t exchange, filters::Verdict verdict) {
+  if (exchange != exchange_.number || !exchange_.active || state_ != State::kOpen) {
+    return;  // the client left, or the exchange ended, while the filter waited
+  }
+  if (filters_running_) {
+    resumed_inside_ = std::move(verdict);
     return;
   }
-  std::string& h = buffers().limit_headers;
-  h.assign("Retry-After: ").append(std::to_string(rate_limit::retryAfterSeconds(decision)));
-  h.append("\r\nRateLimit-Limit: ").append(std::to_string(static_cast<int64_t>(limit.burst)));
-  h.append("\r\nRateLimit-Remaining: ").append(std::to_string(decision.remaining));
-  h.append("\r\nRateLimit-Reset: ").append(std::to_string(rate_limit::resetSeconds(decision)));
-  h.append("\r\n");
-  metrics_->countRateLimited(record_.route);
-  failExchange(429, "rate limited", h);
-}
-
-void Session::onLimitUnavailable() {
-  worker_->countRateLimitUnavailable();
-  if (snapshot_->config().redis->fail_open) {
-    dispatch();  // Redis down or slow: serve rather than hold or refuse every client
+  if (verdict.action == filters::Verdict::Action::kReply) {
+    answerFromFilter(verdict);
+    return;
+  }
+  const filters::FilterChain& chain = *exchange_.paused_chain;
+  if (!runFilters(chain, exchange_.paused_at + 1)) {
+    return;
+  }
+  if (&chain == exchange_.filters) {
+    forwardRequest();
   } else {
-    failExchange(503, "rate limiter unavailable");
+    routeRequest();  // a listener's filter paused
   }
 }
 
-void Session::redirectToHttps() {
-  const Exchange& ex = exchange_;
-  RequestTarget target = splitTarget(parser_.target(), parser_.headers().find(http::HeaderKind::kHost));
-  std::string location = "Location: https://";
-  location.append(target.host);
-  if (listener_->https_port != 443) {
-    location.append(":").append(std::to_string(listener_->https_port));
-  }
-  location.append(target.path).append(target.query).append("\r\n");
-  // 308 keeps the method and body, where 301 lets clients turn a POST into a GET.
-  reply(308, "use https", parser_.hasBody() || ex.upgrade, location);
-}
-
-void Session::buildUpstreamHead(const RequestTarget& target, std::string_view strip_prefix) {
+void Session::buildUpstreamHead(std::string_view strip_prefix) {
   RequestRewrite rewrite;
   rewrite.strip_prefix = strip_prefix;
   rewrite.client_ip = client_ip_;
@@ -634,12 +571,12 @@ void Session::buildUpstreamHead(const RequestTarget& target, std::string_view st
   rewrite.default_host = exchange_.pool->upstream().config->name;
   rewrite.drop_headers = snapshot_->identityHeaders();
   rewrite.extra_headers = buffers().identity_headers;
-  if (exchange_.drop_access_token) {
+  if (filter_ctx_.out.drop_access_token) {
     rewrite.drop_query_param = "access_token";
   }
   size_t dropped_underscore = 0;
   rewrite.dropped_underscore = &dropped_underscore;
-  rewriteRequestHead(parser_, target, rewrite, &buffers().upstream_head);
+  rewriteRequestHead(parser_, filter_ctx_.request.target, rewrite, &buffers().upstream_head);
   if (dropped_underscore > 0) {
     metrics_->countHeadersDropped(record_.route, dropped_underscore);
   }
@@ -649,13 +586,17 @@ int Session::onBody(const char* data, size_t len) {
   if (exchange_.local) {
     return 0;
   }
-  exchange_.body_bytes += len;
-  if (exchange_.body_bytes > exchange_.body_limit) {
-    // A chunked body past the route's limit.
-    if (abandonUpstream()) {
-      reply(413, "request body too large", true);
+  const filters::FilterChain* chain = exchange_.filters;
+  if (chain != nullptr && chain->wantsRequestBody()) {
+    filters::Verdict verdict = chain->runRequestBody(filter_ctx_, {data, len});
+    if (verdict.action == filters::Verdict::Action::kReply) {
+      // A body filter's answer (413 for a chunked body past the route's limit): the upstream
+      // has part of the request and must not take it for a whole one.
+      if (abandonUpstream()) {
+        reply(verdict.status, verdict.message, true, verdict.headers);
+      }
+      return kPause;
     }
-    return kPause;
   }
   forwardBody(data, len);
   return 0;

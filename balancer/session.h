@@ -3,15 +3,17 @@
 #include <uv.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "balancer/access_log/exchange_record.h"
 #include "balancer/exchange_buffers.h"
+#include "balancer/filters/filter_chain.h"
 #include "balancer/listener_runtime.h"
 #include "balancer/policy.h"
-#include "balancer/rate_limit/token_bucket.h"
 #include "balancer/router.h"
 #include "balancer/upstream_connection.h"
+#include "balancer/worker_filter_services.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
 
@@ -26,7 +28,9 @@ class WorkerMetrics;
 // upstream connection, and writes the responses back in order. Pipelined requests wait in
 // `pending_input_` until the exchange before them is done. After a 101 the session becomes a
 // tunnel that copies bytes both ways.
-class Session final : public http::ParserListener, public http::OutputListener {
+class Session final : public http::ParserListener,
+                      public http::OutputListener,
+                      public filters::ChainHost {
  public:
   Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime* listener);
   ~Session();
@@ -66,6 +70,9 @@ class Session final : public http::ParserListener, public http::OutputListener {
   // http::OutputListener, for the client socket
   void onOutputDrained() override;
   void onOutputError(int status) override;
+  // filters::ChainHost, for a filter that pauses (the Redis rate limit)
+  filters::Resumer pauseExchange() override;
+  void onFilterResumed(uint64_t exchange, filters::Verdict verdict) override;
 
  private:
   enum class State { kOpen, kTunnel, kLingering, kClosed };
@@ -96,9 +103,10 @@ class Session final : public http::ParserListener, public http::OutputListener {
     bool client_keep_alive = true;
     bool client_http10 = false;
     bool close_after = false;
-    bool drop_access_token = false;  // the token came in the query: not forwarded
-    uint64_t body_limit = UINT64_MAX;  // the route's max_body_size
-    uint64_t body_bytes = 0;
+    uint64_t number = 0;  // counts the session's exchanges: a late filter answer names one
+    const filters::FilterChain* filters = nullptr;  // the route's, once routed
+    const filters::FilterChain* paused_chain = nullptr;  // the chain a filter paused
+    size_t paused_at = 0;                                // and that filter's index
   };
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -110,7 +118,6 @@ class Session final : public http::ParserListener, public http::OutputListener {
   // Decrypts what arrived on a TLS connection (handshaking first) and hands the plaintext on.
   void handleTlsInput(const char* data, size_t len);
   void handleInput(const char* data, size_t len);
-  void redirectToHttps();
   void processPending();
   void afterParse(const http::Parser::Result& result, const char* data, size_t len,
                   bool from_pending);
@@ -119,16 +126,16 @@ class Session final : public http::ParserListener, public http::OutputListener {
   void flushOut();
   void flushUpstream();
 
-  // Checks the route's JWT requirement. Returns true to go on, with the identity headers in
-  // the exchange's buffers; false after answering 401 or 403.
-  bool authenticate(const RouteConfig& route, const RequestTarget& target);
-  // Takes a token from the route's bucket, then dispatches or answers 429. A global limit
-  // asks Redis and goes on when it answers (or fails open); the body waits meanwhile as it
-  // does while an upstream connects.
-  void limitThenDispatch(const RateLimitConfig& limit, int route);
-  void onLimitDecision(const rate_limit::Decision& decision, const RateLimitConfig& limit);
-  void onLimitUnavailable();
-  void buildUpstreamHead(const RequestTarget& target, std::string_view strip_prefix);
+  // The stages of a request after its head: the listener's filters, routing, the route's
+  // filters, forwarding. Each goes on to the next unless it answered or a filter paused.
+  void startFilters();
+  void routeRequest();
+  void forwardRequest();
+  // Runs `chain` from the filter at `from`: true when every filter went on; false when one
+  // answered (the answer is written) or paused (onFilterResumed goes on).
+  bool runFilters(const filters::FilterChain& chain, size_t from);
+  void answerFromFilter(filters::Verdict& verdict);
+  void buildUpstreamHead(std::string_view strip_prefix);
   void dispatch();
   void sendRequest();
   void forwardBody(const char* data, size_t len);
@@ -161,6 +168,7 @@ class Session final : public http::ParserListener, public http::OutputListener {
   const Snapshot* snapshot_;
   const ListenerRuntime* listener_;
   WorkerMetrics* metrics_;  // the block sized for snapshot_
+  WorkerFilterServices filter_services_;
   std::shared_ptr<const tls::ServerContext> tls_context_;  // kept while ssl_ lives
   SSL* ssl_ = nullptr;
   State state_ = State::kOpen;
@@ -179,11 +187,15 @@ class Session final : public http::ParserListener, public http::OutputListener {
   std::string pending_input_;  // bytes read past the current request
   ExchangeBuffers* buffers_ = nullptr;
   Exchange exchange_;
+  uint64_t exchanges_ = 0;
+  filters::FilterContext filter_ctx_;  // the exchange's pass through its filters
+  bool filters_running_ = false;
+  std::optional<filters::Verdict> resumed_inside_;  // a paused filter answered before it returned
   char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
   ExchangeRecord record_;     // for the metrics and the access log
   // The worker's list of its sessions (for graceful shutdown), linked without allocating.
   // Lets an answer that comes after the session closed (Redis) see that it did.
-  std::shared_ptr<Session*> alive_;
+  std::shared_ptr<filters::ChainHost*> alive_;
   Session* prev_ = nullptr;
   Session* next_ = nullptr;
   friend class Worker;

@@ -1,5 +1,7 @@
 #include "balancer/snapshot.h"
 
+#include "balancer/filters/filter_chain.h"
+
 namespace balancer {
 
 Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.routes) {
@@ -30,6 +32,12 @@ Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.
       }
     }
     route_upstream_.push_back(index);
+  }
+  for (size_t i = 0; i < config_.routes.size(); ++i) {
+    route_filters_.push_back(filters::buildRouteChain(config_, i));
+  }
+  for (const ListenerConfig& listener : config_.listeners) {
+    listener_filters_.push_back(filters::buildListenerChain(listener));
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include "balancer/backend.h"
 #include "balancer/config.h"
+#include "balancer/filters/filter_chain.h"
 #include "balancer/router.h"
 #include "common/http/parser.h"
 
@@ -26,6 +27,12 @@ class Snapshot {
   const std::vector<std::unique_ptr<Upstream>>& upstreams() const { return upstreams_; }
   // The index in upstreams() of the upstream a route sends to.
   size_t upstreamOfRoute(size_t route) const { return route_upstream_[route]; }
+  // The filters a route's requests pass (built from its config), and a listener's, which
+  // run before routing.
+  const filters::FilterChain& routeFilters(size_t route) const { return route_filters_[route]; }
+  const filters::FilterChain& listenerFilters(size_t listener) const {
+    return listener_filters_[listener];
+  }
 
  private:
   Config config_;
@@ -34,6 +41,8 @@ class Snapshot {
   std::vector<std::string> identity_headers_;
   std::vector<std::unique_ptr<Upstream>> upstreams_;
   std::vector<size_t> route_upstream_;
+  std::vector<filters::FilterChain> route_filters_;
+  std::vector<filters::FilterChain> listener_filters_;
 };
 
 }  // namespace balancer

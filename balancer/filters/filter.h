@@ -1,0 +1,151 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "balancer/router.h"
+#include "common/http/header_list.h"
+
+namespace jwt {
+class TokenCache;
+class Verifier;
+}  // namespace jwt
+
+namespace balancer {
+
+class WorkerMetrics;
+
+namespace rate_limit {
+class LocalLimiter;
+class RedisLimiter;
+}  // namespace rate_limit
+
+namespace filters {
+
+// What a filter decides at a phase: go on to the next filter, answer locally (the request
+// goes no further), or pause until it calls its Resumer (the Redis rate limit does).
+struct Verdict {
+  enum class Action : uint8_t { kContinue, kReply, kPause };
+  Action action = Action::kContinue;
+  int status = 0;        // kReply: the answer's status
+  std::string message;   // kReply: the error message of its JSON body
+  std::string headers;   // kReply: extra header lines, each ending in CRLF
+  bool close = false;    // kReply: close the connection after it, even if it could be kept
+
+  static Verdict next() { return {}; }
+  static Verdict pause() {
+    Verdict v;
+    v.action = Action::kPause;
+    return v;
+  }
+  static Verdict reply(int status, std::string message, std::string headers = {}) {
+    Verdict v;
+    v.action = Action::kReply;
+    v.status = status;
+    v.message = std::move(message);
+    v.headers = std::move(headers);
+    return v;
+  }
+  bool goesOn() const { return action == Action::kContinue; }
+};
+
+// The request as filters see it, gathered by the codec once its head is read.
+struct RequestFacts {
+  const http::HeaderList* headers = nullptr;
+  std::string_view raw_target;  // as the client sent it
+  RequestTarget target;         // split and normalized (see splitTarget)
+  std::string_view client_ip;
+  std::optional<uint64_t> content_length;  // none: no body, or a chunked one
+  bool has_body = false;
+  bool upgrade = false;  // a WebSocket upgrade
+  int route = -1;        // index in the config's routes; -1 before routing
+  int https_port = 443;  // where this listener's redirect_to_https sends clients
+};
+
+// What filters leave on the exchange: for the forwarded request, the rate limits and the log.
+// The strings are the exchange's buffers (leased per exchange, reused without allocating).
+struct FilterOutput {
+  std::string* user = nullptr;              // a verified token's sub
+  std::string* identity_headers = nullptr;  // header lines added to the forwarded request
+  std::string* limit_key = nullptr;         // scratch for a rate limit bucket's key
+  bool drop_access_token = false;           // the token came in the query: not forwarded
+  uint64_t body_bytes = 0;                  // request body read so far
+};
+
+// The worker's services filters use. Each worker has its own (no locks between workers);
+// a unit test provides a small one without a worker or a socket.
+class FilterServices {
+ public:
+  virtual ~FilterServices() = default;
+  virtual const jwt::Verifier* verifier() = 0;  // null without keys
+  virtual jwt::TokenCache& tokenCache() = 0;
+  virtual rate_limit::LocalLimiter& localLimiter() = 0;
+  virtual rate_limit::RedisLimiter* redisLimiter() = 0;  // null without a redis section
+  virtual void countRateLimitUnavailable() = 0;
+};
+
+class Resumer;
+
+// Whoever runs a chain for an exchange: it gives a filter that pauses its way back, and is
+// told when that filter has decided.
+class ChainHost {
+ public:
+  virtual Resumer pauseExchange() = 0;
+  // `exchange` is the number pauseExchange() gave: an exchange that is over by then is ignored.
+  virtual void onFilterResumed(uint64_t exchange, Verdict verdict) = 0;
+
+ protected:
+  ~ChainHost() = default;
+};
+
+// A paused filter's way back. It holds only a liveness token: once the client has gone,
+// alive() is false and resume() does nothing.
+class Resumer {
+ public:
+  Resumer() = default;
+  Resumer(std::shared_ptr<ChainHost*> host, uint64_t exchange)
+      : host_(std::move(host)), exchange_(exchange) {}
+  bool alive() const { return host_ && *host_ != nullptr; }
+  void resume(Verdict verdict) const {
+    if (alive()) {
+      (*host_)->onFilterResumed(exchange_, std::move(verdict));
+    }
+  }
+
+ private:
+  std::shared_ptr<ChainHost*> host_;
+  uint64_t exchange_ = 0;
+};
+
+// One exchange's pass through a chain: the request, what filters leave, the worker's
+// services, and the metrics block of the snapshot the exchange was routed by. Built fresh
+// for each request. What a paused filter uses later is valid while its Resumer is alive().
+struct FilterContext {
+  RequestFacts request;
+  FilterOutput out;
+  FilterServices* services = nullptr;
+  WorkerMetrics* metrics = nullptr;
+  ChainHost* host = nullptr;
+};
+
+// A stage of a route's (or a listener's) request processing. Filters are built with the
+// snapshot and shared by every worker: they keep no per-request state of their own (that is
+// in the FilterContext) and what they change lives in the worker's services.
+class Filter {
+ public:
+  virtual ~Filter() = default;
+  virtual std::string_view name() const = 0;
+  // The request head is read.
+  virtual Verdict onRequestHead(FilterContext& ctx) = 0;
+  // A piece of the request body is read (only filters that say wantsRequestBody()).
+  virtual Verdict onRequestBody(FilterContext& /*ctx*/, std::string_view /*piece*/) {
+    return Verdict::next();
+  }
+  virtual bool wantsRequestBody() const { return false; }
+};
+
+}  // namespace filters
+}  // namespace balancer

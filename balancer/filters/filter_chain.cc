@@ -1,0 +1,70 @@
+#include "balancer/filters/filter_chain.h"
+
+#include "balancer/config.h"
+#include "balancer/filters/body_limit.h"
+#include "balancer/filters/https_redirect.h"
+#include "balancer/filters/jwt_auth.h"
+#include "balancer/filters/rate_limit.h"
+
+namespace balancer::filters {
+
+void FilterChain::add(std::unique_ptr<Filter> filter) {
+  wants_request_body_ = wants_request_body_ || filter->wantsRequestBody();
+  filters_.push_back(std::move(filter));
+}
+
+Verdict FilterChain::runRequestHead(FilterContext& ctx, size_t from, size_t* stopped_at) const {
+  for (size_t i = from; i < filters_.size(); ++i) {
+    Verdict verdict = filters_[i]->onRequestHead(ctx);
+    if (!verdict.goesOn()) {
+      *stopped_at = i;
+      return verdict;
+    }
+  }
+  *stopped_at = filters_.size();
+  return Verdict::next();
+}
+
+Verdict FilterChain::runRequestBody(FilterContext& ctx, std::string_view piece) const {
+  for (const auto& filter : filters_) {
+    if (!filter->wantsRequestBody()) {
+      continue;
+    }
+    Verdict verdict = filter->onRequestBody(ctx, piece);
+    if (!verdict.goesOn()) {
+      return verdict;
+    }
+  }
+  return Verdict::next();
+}
+
+// The order is the order of the questions: is the request too big (cheap, and nothing else
+// needs to be read), who sends it (the token), then may they send it now (a limit keyed by
+// user needs the token's sub).
+FilterChain buildRouteChain(const Config& config, size_t route) {
+  const RouteConfig& rc = config.routes[route];
+  FilterChain chain;
+  if (rc.max_body_size) {
+    chain.add(std::make_unique<BodyLimit>(*rc.max_body_size));
+  }
+  if (rc.auth != AuthMode::kNone) {
+    static const std::vector<std::pair<std::string, std::string>> kNoClaims;
+    chain.add(std::make_unique<JwtAuth>(rc.auth, rc.require_roles,
+                                        config.jwt ? config.jwt->claims_to_headers : kNoClaims));
+  }
+  if (rc.rate_limit) {
+    chain.add(std::make_unique<RateLimit>(*rc.rate_limit,
+                                          !config.redis || config.redis->fail_open));
+  }
+  return chain;
+}
+
+FilterChain buildListenerChain(const ListenerConfig& listener) {
+  FilterChain chain;
+  if (listener.redirect_to_https) {
+    chain.add(std::make_unique<HttpsRedirect>());
+  }
+  return chain;
+}
+
+}  // namespace balancer::filters

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "balancer/filters/filter.h"
+
+namespace balancer {
+
+struct Config;
+struct ListenerConfig;
+
+namespace filters {
+
+// The filters of one route (or listener), in order, built when the snapshot is built. A
+// phase runs the filters one after the other until one does not continue.
+class FilterChain {
+ public:
+  FilterChain() = default;
+  FilterChain(FilterChain&&) = default;
+  FilterChain& operator=(FilterChain&&) = default;
+
+  void add(std::unique_ptr<Filter> filter);
+  bool empty() const { return filters_.empty(); }
+  size_t size() const { return filters_.size(); }
+  const Filter& at(size_t i) const { return *filters_[i]; }
+
+  // Runs the request-head phase from the filter at `from` on. Returns the first verdict that
+  // is not "continue", with `*stopped_at` the filter's index (a paused chain resumes from
+  // the filter after it), or next() when every filter went on.
+  Verdict runRequestHead(FilterContext& ctx, size_t from, size_t* stopped_at) const;
+  // Runs the request-body phase over the filters that want bodies.
+  Verdict runRequestBody(FilterContext& ctx, std::string_view piece) const;
+  bool wantsRequestBody() const { return wants_request_body_; }
+
+ private:
+  std::vector<std::unique_ptr<Filter>> filters_;
+  bool wants_request_body_ = false;
+};
+
+// The chains a snapshot holds, one per route and one per listener, in config order.
+FilterChain buildRouteChain(const Config& config, size_t route);
+FilterChain buildListenerChain(const ListenerConfig& listener);
+
+}  // namespace filters
+}  // namespace balancer

@@ -1,0 +1,15 @@
+#include "balancer/worker_filter_services.h"
+
+#include "balancer/worker.h"
+
+namespace balancer {
+
+const jwt::Verifier* WorkerFilterServices::verifier() { return worker_->verifier(); }
+jwt::TokenCache& WorkerFilterServices::tokenCache() { return worker_->tokenCache(); }
+rate_limit::LocalLimiter& WorkerFilterServices::localLimiter() {
+  return worker_->shared().localLimiter();
+}
+rate_limit::RedisLimiter* WorkerFilterServices::redisLimiter() { return worker_->redisLimiter(); }
+void WorkerFilterServices::countRateLimitUnavailable() { worker_->countRateLimitUnavailable(); }
+
+}  // namespace balancer
