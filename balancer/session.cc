@@ -445,21 +445,27 @@ int Session::onHeadersComplete() {
 // ---- the request's stages: filters, routing, forwarding ---------------------------------------
 
 void Session::startFilters() {
+  // Every field is set here (the context is the exchange's, fresh for each request), without
+  // zeroing the whole first: this runs for every request.
   filters::FilterContext& ctx = filter_ctx_;
-  ctx = filters::FilterContext{};
-  ctx.request.headers = &parser_.headers();
-  ctx.request.raw_target = parser_.target();
-  ctx.request.client_ip = client_ip_;
-  if (parser_.hasContentLength()) {
-    ctx.request.content_length = parser_.contentLength();
-  }
-  ctx.request.has_body = parser_.hasBody();
-  ctx.request.upgrade = exchange_.upgrade;
-  ctx.request.https_port = listener_->https_port;
-  ExchangeBuffers& buf = buffers();
+  filters::RequestFacts& req = ctx.request;
+  req.headers = &parser_.headers();
+  req.raw_target = parser_.target();
+  req.target = RequestTarget{};
+  req.client_ip = client_ip_;
+  req.content_length = parser_.hasContentLength()
+                           ? std::optional<uint64_t>(parser_.contentLength())
+                           : std::nullopt;
+  req.has_body = parser_.hasBody();
+  req.upgrade = exchange_.upgrade;
+  req.route = -1;
+  req.https_port = listener_->https_port;
+  ExchangeBuffers& buf = *buffers_;  // leased in onMessageBegin
   ctx.out.user = &buf.user;
   ctx.out.identity_headers = &buf.identity_headers;
   ctx.out.limit_key = &buf.limit_key;
+  ctx.out.drop_access_token = false;
+  ctx.out.body_bytes = 0;
   ctx.services = &filter_services_;
   ctx.metrics = metrics_;
   ctx.host = this;

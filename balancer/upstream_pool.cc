@@ -9,6 +9,7 @@ namespace balancer {
 
 UpstreamPool::UpstreamPool(Worker* worker, const Upstream* upstream, uint64_t seed)
     : worker_(worker),
+      loop_(worker->loop()),
       upstream_(upstream),
       seed_(seed),
       generation_(upstream->generation()),
@@ -16,7 +17,7 @@ UpstreamPool::UpstreamPool(Worker* worker, const Upstream* upstream, uint64_t se
       policy_(makePolicy(upstream->config->balance, seed)),
       idle_(set_->view.size()),
       usage_(set_->view.size()),
-      window_start_ms_(uv_now(worker->loop())) {}
+      window_start_ms_(uv_now(loop_)) {}
 
 UpstreamPool::~UpstreamPool() = default;
 
@@ -96,18 +97,14 @@ size_t UpstreamPool::idleCap(size_t index) const {
   return std::max(usage_[index].peak, usage_[index].last_peak);
 }
 
-void UpstreamPool::rollPeakWindow() {
-  uint64_t now = uv_now(worker_->loop());
-  if (now - window_start_ms_ < kPeakWindowMs) {
-    return;
-  }
-  // A window with no pick at all (the loop was idle past two windows) forgets both peaks.
-  bool skipped = now - window_start_ms_ >= 2 * kPeakWindowMs;
-  window_start_ms_ = now;
+void UpstreamPool::startPeakWindow() {
+  window_start_ms_ = uv_now(loop_);
   std::vector<UpstreamConnection*> surplus;
   for (size_t i = 0; i < usage_.size(); ++i) {
     Usage& usage = usage_[i];
-    usage.last_peak = skipped ? 0 : usage.peak;
+    // A quiet spell (windows with no pick at all) lowers no peak: the connections it left
+    // idle are trimmed by idle_timeout, not closed on the next pick and opened again.
+    usage.last_peak = usage.peak;
     usage.peak = usage.open - idle_[i].size();  // those busy now are this window's floor
     size_t cap = idleCap(i);
     auto& idle = idle_[i];

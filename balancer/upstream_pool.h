@@ -1,5 +1,7 @@
 #pragma once
 
+#include <uv.h>
+
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -73,11 +75,18 @@ class UpstreamPool {
   int indexOf(UpstreamConnection* conn);
   // How many idle connections the backend at `index` may keep.
   size_t idleCap(size_t index) const;
-  // Starts a new peak window when the current one is over, closing the idle connections
-  // that the lower peak no longer needs (the least recently used first).
-  void rollPeakWindow();
+  // Starts a new peak window when the current one is over (checked on every pick: inline).
+  void rollPeakWindow() {
+    if (uv_now(loop_) - window_start_ms_ >= kPeakWindowMs) {
+      startPeakWindow();
+    }
+  }
+  // Starts the new window, closing the idle connections that the lower peak no longer needs
+  // (the least recently used first).
+  void startPeakWindow();
 
   Worker* worker_;
+  uv_loop_t* loop_;
   const Upstream* upstream_;
   uint64_t seed_;
   uint64_t generation_;

@@ -122,7 +122,8 @@ class Resumer {
 
 // One exchange's pass through a chain: the request, what filters leave, the worker's
 // services, and the metrics block of the snapshot the exchange was routed by. Built fresh
-// for each request. What a paused filter uses later is valid while its Resumer is alive().
+// for each request (Session::startFilters sets each field: one added here is set there). What
+// a paused filter uses later is valid while its Resumer is alive().
 struct FilterContext {
   RequestFacts request;
   FilterOutput out;

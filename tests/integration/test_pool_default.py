@@ -4,6 +4,7 @@ fixed cap of 256 idle per backend) reuses every connection the first one opened.
 `max_idle` is still a hard cap."""
 import re
 import threading
+import time
 
 from harness import free_port, http_request, run, simple_config
 
@@ -77,6 +78,18 @@ def test(h):
         opened_again = connections(admin, "new") - opened
         h.expect(opened_again >= 30 - 8 - (30 - opened),
                  f"the second burst opened {opened_again} (first {opened}); at most 8 were kept")
+
+    with h.step("a quiet spell past both peak windows (21 s) closes no idle connection"):
+        lb, port, admin = start(h, backend)
+        h.expect(all(s == 200 for s in burst(port, 10, 1000)), "first burst all 200")
+        opened = connections(admin, "new")
+        time.sleep(21)  # the pool's peak windows are 10 s: two of them pass with no pick
+        h.expect(all(s == 200 for s in burst(port, 10, 1000)), "second burst all 200")
+        opened_again = connections(admin, "new") - opened
+        # Forgetting the peaks would close every idle connection at the first pick and open
+        # them all again.
+        h.expect(opened_again <= 10 - opened + 1,
+                 f"after the quiet spell the burst opened {opened_again} (first {opened})")
 
 
 if __name__ == "__main__":
