@@ -1,0 +1,240 @@
+#include "balancer/filters/filter_chain.h"
+
+#include <catch2/catch.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "filter_fixture.h"
+
+using balancer::AuthMode;
+using balancer::Config;
+using balancer::ListenerConfig;
+using balancer::RateLimitConfig;
+using balancer::filters::Filter;
+using balancer::filters::FilterChain;
+using balancer::filters::buildListenerChain;
+using balancer::filters::buildRouteChain;
+using namespace filters_test;
+
+namespace {
+
+// A filter that writes its name (and "+body" for a body piece) to a log and answers as told.
+class Recording final : public Filter {
+ public:
+  Recording(std::string name, std::vector<std::string>* log, Verdict head = Verdict::next(),
+            bool wants_body = false, Verdict body = Verdict::next())
+      : name_(std::move(name)), log_(log), head_(head), wants_body_(wants_body), body_(body) {}
+  std::string_view name() const override { return name_; }
+  Verdict onRequestHead(FilterContext& /*ctx*/) override {
+    log_->push_back(name_);
+    return head_;
+  }
+  Verdict onRequestBody(FilterContext& /*ctx*/, std::string_view piece) override {
+    log_->push_back(name_ + "+" + std::string(piece));
+    return body_;
+  }
+  bool wantsRequestBody() const override { return wants_body_; }
+
+ private:
+  std::string name_;
+  std::vector<std::string>* log_;
+  Verdict head_;
+  bool wants_body_;
+  Verdict body_;
+};
+
+std::vector<std::string> namesOf(const FilterChain& chain) {
+  std::vector<std::string> names;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    names.emplace_back(chain.at(i).name());
+  }
+  return names;
+}
+
+}  // namespace
+
+TEST_CASE("a chain runs its filters in order until one does not continue", "[filters]") {
+  FilterFixture f;
+  std::vector<std::string> log;
+  FilterChain chain;
+  chain.add(std::make_unique<Recording>("a", &log));
+  chain.add(std::make_unique<Recording>("b", &log));
+  chain.add(std::make_unique<Recording>("c", &log));
+  REQUIRE(chain.size() == 3);
+
+  size_t at = 99;
+  Verdict v = chain.runRequestHead(f.request("/"), 0, &at);
+  CHECK(v.goesOn());
+  CHECK(at == 3);  // every filter went on
+  CHECK(log == std::vector<std::string>{"a", "b", "c"});
+}
+
+TEST_CASE("a chain stops at the first reply and says where", "[filters]") {
+  FilterFixture f;
+  std::vector<std::string> log;
+  FilterChain chain;
+  chain.add(std::make_unique<Recording>("a", &log));
+  chain.add(std::make_unique<Recording>("b", &log, Verdict::reply(418, "teapot", "X-B: 1\r\n")));
+  chain.add(std::make_unique<Recording>("c", &log, Verdict::reply(500, "not me")));
+
+  size_t at = 99;
+  Verdict v = chain.runRequestHead(f.request("/"), 0, &at);
+  CHECK(v.action == Verdict::Action::kReply);
+  CHECK(v.status == 418);
+  CHECK(v.message == "teapot");
+  CHECK(v.headers == "X-B: 1\r\n");
+  CHECK(at == 1);
+  CHECK(log == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("a paused chain resumes from the filter after the one that paused", "[filters]") {
+  FilterFixture f;
+  std::vector<std::string> log;
+  FilterChain chain;
+  chain.add(std::make_unique<Recording>("a", &log));
+  chain.add(std::make_unique<Recording>("b", &log, Verdict::pause()));
+  chain.add(std::make_unique<Recording>("c", &log));
+  chain.add(std::make_unique<Recording>("d", &log));
+
+  size_t at = 99;
+  FilterContext& ctx = f.request("/");
+  Verdict v = chain.runRequestHead(ctx, 0, &at);
+  CHECK(v.action == Verdict::Action::kPause);
+  CHECK(at == 1);
+  CHECK(log == std::vector<std::string>{"a", "b"});
+
+  log.clear();
+  v = chain.runRequestHead(ctx, at + 1, &at);
+  CHECK(v.goesOn());
+  CHECK(at == 4);
+  CHECK(log == std::vector<std::string>{"c", "d"});
+
+  // From past the end: nothing runs.
+  log.clear();
+  v = chain.runRequestHead(ctx, 4, &at);
+  CHECK(v.goesOn());
+  CHECK(log.empty());
+}
+
+TEST_CASE("the body phase calls only the filters that want bodies", "[filters]") {
+  FilterFixture f;
+  std::vector<std::string> log;
+  FilterChain heads_only;
+  heads_only.add(std::make_unique<Recording>("a", &log));
+  CHECK_FALSE(heads_only.wantsRequestBody());
+
+  FilterChain chain;
+  chain.add(std::make_unique<Recording>("a", &log));
+  chain.add(std::make_unique<Recording>("b", &log, Verdict::next(), true));
+  chain.add(std::make_unique<Recording>("c", &log));
+  chain.add(std::make_unique<Recording>("d", &log, Verdict::next(), true));
+  CHECK(chain.wantsRequestBody());
+
+  FilterContext& ctx = f.request("/");
+  CHECK(chain.runRequestBody(ctx, "xy").goesOn());
+  CHECK(log == std::vector<std::string>{"b+xy", "d+xy"});
+
+  // A body filter's reply stops the body filters after it.
+  log.clear();
+  FilterChain refusing;
+  refusing.add(std::make_unique<Recording>("b", &log, Verdict::next(), true,
+                                           Verdict::reply(413, "too big")));
+  refusing.add(std::make_unique<Recording>("d", &log, Verdict::next(), true));
+  Verdict v = refusing.runRequestBody(ctx, "z");
+  CHECK(v.action == Verdict::Action::kReply);
+  CHECK(v.status == 413);
+  CHECK(log == std::vector<std::string>{"b+z"});
+}
+
+TEST_CASE("a route's chain is body_limit, jwt_auth, rate_limit, as configured", "[filters]") {
+  Config config = configWithRoutes(4);
+  // 0: bare. 1: all three. 2: only a rate limit. 3: only auth.
+  config.routes[1].rate_limit = RateLimitConfig{};
+  config.routes[1].auth = AuthMode::kJwt;
+  config.routes[1].max_body_size = 10;
+  config.routes[2].rate_limit = RateLimitConfig{};
+  config.routes[3].auth = AuthMode::kJwtOptional;
+
+  CHECK(buildRouteChain(config, 0).empty());
+  FilterChain all = buildRouteChain(config, 1);
+  CHECK(namesOf(all) == std::vector<std::string>{"body_limit", "jwt_auth", "rate_limit"});
+  CHECK(all.wantsRequestBody());  // the body limit
+  FilterChain limit_only = buildRouteChain(config, 2);
+  CHECK(namesOf(limit_only) == std::vector<std::string>{"rate_limit"});
+  CHECK_FALSE(limit_only.wantsRequestBody());
+  CHECK(namesOf(buildRouteChain(config, 3)) == std::vector<std::string>{"jwt_auth"});
+}
+
+TEST_CASE("a route's chain takes claims_to_headers from the jwt section", "[filters]") {
+  Config config = configWithRoutes(1);
+  config.routes[0].auth = AuthMode::kJwt;
+  config.jwt.emplace();
+  config.jwt->claims_to_headers = {{"sub", "X-User-Id"}};
+  FilterChain chain = buildRouteChain(config, 0);
+
+  FilterFixture f(1);
+  size_t at = 0;
+  Verdict v = chain.runRequestHead(
+      f.request("/", {{"Authorization", "Bearer " + tokenFor({{"sub", "bob"}})}}), 0, &at);
+  CHECK(v.goesOn());
+  CHECK(f.user == "bob");
+  CHECK(f.identity == "X-User-Id: bob\r\n");
+}
+
+TEST_CASE("a route's global limit fails open unless the redis section says not", "[filters]") {
+  Config config = configWithRoutes(1);
+  RateLimitConfig global;
+  global.rate = 1;
+  global.burst = 1;
+  global.scope = RateLimitConfig::Scope::kGlobal;
+  config.routes[0].rate_limit = global;
+
+  auto resumedWith = [&](const Config& c) {
+    FilterFixture f(1);
+    FilterChain chain = buildRouteChain(c, 0);
+    size_t at = 0;
+    Verdict v = chain.runRequestHead(f.request("/"), 0, &at);
+    CHECK(v.action == Verdict::Action::kPause);
+    REQUIRE(f.host.resumed.size() == 1);
+    return f.host.resumed[0].verdict;
+  };
+
+  // No redis section (a config check refuses that; the filter must still decide): open.
+  CHECK(resumedWith(config).goesOn());
+  config.redis.emplace();
+  config.redis->fail_open = true;
+  CHECK(resumedWith(config).goesOn());
+  config.redis->fail_open = false;
+  Verdict closed = resumedWith(config);
+  CHECK(closed.action == Verdict::Action::kReply);
+  CHECK(closed.status == 503);
+}
+
+TEST_CASE("a listener's chain has https_redirect only with redirect_to_https", "[filters]") {
+  ListenerConfig listener;
+  CHECK(buildListenerChain(listener).empty());
+  listener.redirect_to_https = true;
+  CHECK(namesOf(buildListenerChain(listener)) == std::vector<std::string>{"https_redirect"});
+}
+
+TEST_CASE("a Resumer calls its host while the host lives, and not after", "[filters]") {
+  FakeHost host;
+  host.exchange = 42;
+  Resumer r = host.pauseExchange();
+  CHECK(host.pauses == 1);
+  CHECK(r.alive());
+  r.resume(Verdict::reply(429, "later"));
+  REQUIRE(host.resumed.size() == 1);
+  CHECK(host.resumed[0].exchange == 42);
+  CHECK(host.resumed[0].verdict.status == 429);
+
+  host.leave();
+  CHECK_FALSE(r.alive());
+  r.resume(Verdict::next());
+  CHECK(host.resumed.size() == 1);  // nothing more
+
+  Resumer none;
+  CHECK_FALSE(none.alive());
+  none.resume(Verdict::next());  // no host at all: nothing, and no crash
+}
