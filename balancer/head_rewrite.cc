@@ -5,6 +5,8 @@
 
 namespace balancer {
 
+using namespace std::string_view_literals;  // appended literals: lengths known when compiled
+
 namespace {
 
 // The header names a message's Connection headers list, which makes them hop-by-hop too.
@@ -88,10 +90,10 @@ void appendQuery(std::string_view query, std::string_view drop, std::string* out
 
 void appendStatusLine(const http::Parser& response, std::string* out) {
   int status = response.status();
-  out->append("HTTP/1.1 ").append(std::to_string(status)).append(" ");
+  out->append("HTTP/1.1 "sv).append(std::to_string(status)).append(" "sv);
   out->append(response.statusText().empty() ? http::reasonPhrase(status)
                                             : response.statusText());
-  out->append("\r\n");
+  out->append("\r\n"sv);
 }
 
 }  // namespace
@@ -113,7 +115,7 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
   }
   h.append(path);
   appendQuery(target.query, rewrite.drop_query_param, &h);
-  h.append(" HTTP/1.1\r\n");
+  h.append(" HTTP/1.1\r\n"sv);
 
   std::string_view previous_xff;
   bool has_host = false;
@@ -156,30 +158,30 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
         }
         break;
     }
-    h.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
+    h.append(headers.name(i)).append(": "sv).append(headers.value(i)).append("\r\n"sv);
   }
   if (!target.authority.empty()) {
-    h.append("Host: ").append(target.authority).append("\r\n");
+    h.append("Host: "sv).append(target.authority).append("\r\n"sv);
   } else if (!has_host) {
-    h.append("Host: ").append(rewrite.default_host).append("\r\n");
+    h.append("Host: "sv).append(rewrite.default_host).append("\r\n"sv);
   }
   if (request.chunked()) {
-    h.append("Transfer-Encoding: chunked\r\n");
+    h.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (request.hasContentLength()) {
-    h.append("Content-Length: ").append(std::to_string(request.contentLength())).append("\r\n");
+    h.append("Content-Length: "sv).append(std::to_string(request.contentLength())).append("\r\n"sv);
   }
-  h.append("X-Forwarded-For: ");
+  h.append("X-Forwarded-For: "sv);
   if (!previous_xff.empty()) {
-    h.append(previous_xff).append(", ");
+    h.append(previous_xff).append(", "sv);
   }
-  h.append(rewrite.client_ip).append("\r\n");
-  h.append(rewrite.tls ? "X-Forwarded-Proto: https\r\n" : "X-Forwarded-Proto: http\r\n");
-  h.append("X-Request-Id: ").append(rewrite.request_id).append("\r\n");
+  h.append(rewrite.client_ip).append("\r\n"sv);
+  h.append(rewrite.tls ? "X-Forwarded-Proto: https\r\n"sv : "X-Forwarded-Proto: http\r\n"sv);
+  h.append("X-Request-Id: "sv).append(rewrite.request_id).append("\r\n"sv);
   h.append(rewrite.extra_headers);
   if (rewrite.upgrade) {
-    h.append("Connection: upgrade\r\n");
+    h.append("Connection: upgrade\r\n"sv);
   }
-  h.append("\r\n");
+  h.append("\r\n"sv);
 }
 
 void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& rewrite,
@@ -201,26 +203,26 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
       continue;
     }
     has_id = has_id || kind == http::HeaderKind::kXRequestId;
-    head.append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
+    head.append(headers.name(i)).append(": "sv).append(headers.value(i)).append("\r\n"sv);
   }
   // A 204 never has a body, and RFC 9110 section 8.6 forbids its Content-Length.
   if (response.hasContentLength() && status != 204 && status != 101) {
-    head.append("Content-Length: ").append(std::to_string(response.contentLength()));
-    head.append("\r\n");
+    head.append("Content-Length: "sv).append(std::to_string(response.contentLength()));
+    head.append("\r\n"sv);
   } else if (rewrite.rechunk) {
-    head.append("Transfer-Encoding: chunked\r\n");
+    head.append("Transfer-Encoding: chunked\r\n"sv);
   }
   if (!has_id) {
-    head.append("X-Request-Id: ").append(rewrite.request_id).append("\r\n");
+    head.append("X-Request-Id: "sv).append(rewrite.request_id).append("\r\n"sv);
   }
   if (status == 101) {
-    head.append("Connection: upgrade\r\n");
+    head.append("Connection: upgrade\r\n"sv);
   } else if (!rewrite.keep_alive) {
-    head.append("Connection: close\r\n");
+    head.append("Connection: close\r\n"sv);
   } else if (rewrite.client_http10) {
-    head.append("Connection: keep-alive\r\n");
+    head.append("Connection: keep-alive\r\n"sv);
   }
-  head.append("\r\n");
+  head.append("\r\n"sv);
 }
 
 std::string_view queryParam(std::string_view query, std::string_view name, bool* found) {
@@ -256,9 +258,9 @@ void copyInterimHead(const http::Parser& response, std::string* out) {
         (kind == http::HeaderKind::kOther && listed.contains(headers.name(i)))) {
       continue;
     }
-    out->append(headers.name(i)).append(": ").append(headers.value(i)).append("\r\n");
+    out->append(headers.name(i)).append(": "sv).append(headers.value(i)).append("\r\n"sv);
   }
-  out->append("\r\n");
+  out->append("\r\n"sv);
 }
 
 }  // namespace balancer

@@ -3,11 +3,11 @@
 #include <sys/ioctl.h>
 
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 
 #include "balancer/head_rewrite.h"
 #include "balancer/snapshot.h"
-#include "balancer/outlier/outlier.h"
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"
 #include "common/http/header_list.h"
@@ -26,7 +26,6 @@ namespace {
 
 constexpr util::Millis kLingerTimeout{2000};
 constexpr util::Millis kFlushTimeout{5000};
-constexpr int kMaxStaleRetries = 3;
 
 uv_stream_t* asStream(uv_tcp_t* tcp) { return reinterpret_cast<uv_stream_t*>(tcp); }
 
@@ -77,11 +76,6 @@ bool acceptableRequestId(std::string_view id) {
   return true;
 }
 
-void appendChunkHeader(std::string* out, size_t len) {
-  char buf[24];
-  out->append(buf, http::formatChunkHeader(buf, len));
-}
-
 }  // namespace
 
 Session::Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime* listener)
@@ -120,6 +114,7 @@ int Session::start(uv_stream_t* server) {
   int len = sizeof peer;
   if (uv_tcp_getpeername(&tcp_, reinterpret_cast<sockaddr*>(&peer), &len) == 0) {
     util::formatIp(reinterpret_cast<sockaddr*>(&peer), client_ip_, sizeof client_ip_);
+    client_ip_length_ = static_cast<uint8_t>(std::strlen(client_ip_));
   }
   metrics_->listener(listenerIndex(*snapshot_, listener_)).connections_accepted.add();
   // The first request must come as promptly as any later header section.
@@ -150,11 +145,11 @@ void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   }
   // EOF or a read error. A client that half-closes after its request still gets its answer.
   if (self->state_ == State::kTunnel) {
-    if (self->exchange_.conn != nullptr) {
-      self->exchange_.conn->closeWhenFlushed();
-      self->exchange_.conn = nullptr;
+    UpstreamRequest& upstream = self->exchange_.upstream;
+    if (upstream.conn() != nullptr) {
+      upstream.conn()->closeWhenFlushed();
     }
-    self->releaseBackend();
+    upstream.dropConnection();
     self->close();
     return;
   }
@@ -219,9 +214,9 @@ void Session::handleInput(const char* data, size_t len) {
     case State::kClosed:
       return;  // discarded: the session is closing
     case State::kTunnel:
-      if (exchange_.conn != nullptr) {
-        exchange_.conn->out().addRef(data, len);
-        flushUpstream();
+      if (UpstreamConnection* conn = exchange_.upstream.conn()) {
+        conn->out().addRef(data, len);
+        exchange_.upstream.flush();
         startTimer(snapshot_->config().timeouts.tunnel_idle);
         updateReading();
       }
@@ -245,7 +240,7 @@ void Session::handleInput(const char* data, size_t len) {
 void Session::afterParse(const http::Parser::Result& result, const char* data, size_t len,
                          bool from_pending) {
   // The body pieces refer to the input: send them before it is reused.
-  flushUpstream();
+  exchange_.upstream.flush();
   if (state_ != State::kOpen) {
     return;
   }
@@ -362,8 +357,7 @@ void Session::updateReading() {
                !exchange_.upgrade;
       } else if (exchange_.active) {
         // Stream the body while the upstream keeps up; otherwise wait.
-        want = !exchange_.request_complete && !exchange_.local && exchange_.request_sent &&
-               exchange_.conn != nullptr && !exchange_.conn->out().aboveHighWater();
+        want = !exchange_.request_complete && !exchange_.local && exchange_.upstream.takesBody();
         if (exchange_.local && !exchange_.request_complete) {
           want = true;  // drop the rest of a body we already answered
         }
@@ -372,7 +366,8 @@ void Session::updateReading() {
       }
       break;
     case State::kTunnel:
-      want = exchange_.conn != nullptr && !exchange_.conn->out().aboveHighWater();
+      want = exchange_.upstream.conn() != nullptr &&
+             !exchange_.upstream.conn()->out().aboveHighWater();
       break;
     case State::kLingering:
       want = true;
@@ -418,7 +413,6 @@ int Session::onHeadersComplete() {
   }
   llhttp_method_t method = parser_.method();
   ex.head_request = method == HTTP_HEAD;
-  ex.idempotent = isIdempotent(method);
   ex.client_http10 = parser_.versionMajor() == 1 && parser_.versionMinor() == 0;
   ex.client_keep_alive = parser_.keepAlive();
   ex.chunked_request = parser_.chunked();
@@ -452,7 +446,7 @@ void Session::startFilters() {
   req.headers = &parser_.headers();
   req.raw_target = parser_.target();
   req.target = RequestTarget{};
-  req.client_ip = client_ip_;
+  req.client_ip = clientIp();
   req.content_length = parser_.hasContentLength()
                            ? std::optional<uint64_t>(parser_.contentLength())
                            : std::nullopt;
@@ -493,7 +487,19 @@ void Session::routeRequest() {
     failExchange(404, "no route");
     return;
   }
-  ex.pool = &worker_->pool(snapshot_, snapshot_->upstreamOfRoute(static_cast<size_t>(route)));
+  size_t upstream = snapshot_->upstreamOfRoute(static_cast<size_t>(route));
+  UpstreamRequest::Setup& setup = ex.upstream.setup();
+  setup.pool = &worker_->pool(snapshot_, upstream);
+  setup.listener = this;
+  setup.buffers = buffers_;
+  setup.record = &record_;
+  setup.counters = &metrics_->upstream(upstream);
+  setup.worker_id = worker_->id();
+  setup.request_id = buffers_->request_id;
+  setup.idempotent = isIdempotent(parser_.method());
+  setup.head_request = ex.head_request;
+  setup.upgrade = ex.upgrade;
+  setup.chunked = ex.chunked_request;
   ex.filters = &snapshot_->routeFilters(static_cast<size_t>(route));
   if (ex.filters->empty() || runFilters(*ex.filters, 0)) {
     forwardRequest();
@@ -508,10 +514,13 @@ void Session::forwardRequest() {
 
 bool Session::runFilters(const filters::FilterChain& chain, size_t from) {
   size_t at = 0;
+  resumed_inside_.reset();
   filters_running_ = true;
   filters::Verdict verdict = chain.runRequestHead(filter_ctx_, from, &at);
   filters_running_ = false;
-  if (verdict.action == filters::Verdict::Action::kPause) {
+  if (verdict.action != filters::Verdict::Action::kPause) {
+    resumed_inside_.reset();  // only a filter that pauses may be resumed
+  } else {
     exchange_.paused_chain = &chain;
     exchange_.paused_at = at;
     if (!resumed_inside_) {
@@ -570,11 +579,11 @@ void Session::onFilterResumed(uint64_t exchange, filters::Verdict verdict) {
 void Session::buildUpstreamHead(std::string_view strip_prefix) {
   RequestRewrite rewrite;
   rewrite.strip_prefix = strip_prefix;
-  rewrite.client_ip = client_ip_;
+  rewrite.client_ip = clientIp();
   rewrite.request_id = buffers().request_id;
   rewrite.tls = ssl_ != nullptr;
   rewrite.upgrade = exchange_.upgrade;
-  rewrite.default_host = exchange_.pool->upstream().config->name;
+  rewrite.default_host = exchange_.upstream.pool()->upstream().config->name;
   rewrite.drop_headers = snapshot_->identityHeaders();
   rewrite.extra_headers = buffers().identity_headers;
   if (filter_ctx_.out.drop_access_token) {
@@ -604,44 +613,16 @@ int Session::onBody(const char* data, size_t len) {
       return kPause;
     }
   }
-  forwardBody(data, len);
+  exchange_.upstream.forwardBody(data, len);
   return 0;
-}
-
-void Session::forwardBody(const char* data, size_t len) {
-  Exchange& ex = exchange_;
-  if (ex.request_sent && ex.conn != nullptr) {
-    http::OutputQueue& out = ex.conn->out();
-    if (ex.chunked_request) {
-      out.addChunkRef(data, len);
-    } else {
-      out.addRef(data, len);
-    }
-    ex.body_sent = true;
-    return;
-  }
-  // Still connecting: keep the bytes; client reads are paused until the request is sent.
-  std::string& early = buffers().early_body;
-  if (ex.chunked_request) {
-    appendChunkHeader(&early, len);
-    early.append(data, len);
-    early.append("\r\n");
-  } else {
-    early.append(data, len);
-  }
 }
 
 int Session::onMessageComplete() {
   in_message_ = false;
   Exchange& ex = exchange_;
   ex.request_complete = true;
-  if (!ex.local && ex.chunked_request) {
-    static constexpr char kLastChunk[] = "0\r\n\r\n";
-    if (ex.request_sent && ex.conn != nullptr) {
-      ex.conn->out().addRef(kLastChunk, 5);
-    } else {
-      buffers().early_body.append(kLastChunk, 5);
-    }
+  if (!ex.local && ex.upstream.routed()) {
+    ex.upstream.endBody();
   }
   // One exchange at a time: pipelined requests wait until this response is written.
   // An upgrade pauses by itself, with the tunnel's first bytes after it.
@@ -651,100 +632,29 @@ int Session::onMessageComplete() {
 // ---- choosing a backend and sending -----------------------------------------------------------
 
 void Session::dispatch() {
-  Exchange& ex = exchange_;
-  const UpstreamConfig& uc = ex.pool->config();
-  for (;;) {
-    int index = ex.pool->pickBackend(ex.tried);
-    if (index < 0) {
-      if (ex.status_retries > 0) {
-        failExchange(502, "no backend left to retry on");  // one went down meanwhile
-      } else if (ex.connect_attempts > 0) {
-        failExchange(502, "upstream connect failed");
-      } else {
-        failExchange(503, "no healthy backend");
-      }
-      return;
-    }
-    Backend* backend = ex.pool->backend(static_cast<size_t>(index));
-    backend->in_flight.fetch_add(1, std::memory_order_relaxed);
-    ex.backend_index = index;
-    ex.backend = backend;
-    record_.setBackend(backend->address.text);
-    if (record_.upstream_start_ns == 0) {
-      record_.upstream_start_ns = uv_hrtime();
-    }
-    WorkerMetrics::Upstream& counters =
-        metrics_->upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)));
-    if (ex.retriesUsed() + ex.stale_retries > 0) {
-      counters.retries.add();  // a backend picked after a failed attempt
-    }
-    UpstreamConnection* conn = ex.pool->acquire(static_cast<size_t>(index));
-    (conn == nullptr ? counters.connect_errors
-                     : conn->reused() ? counters.connections_reused : counters.connections_new)
-        .add();
-    if (conn == nullptr) {
-      outlier::recordFailure(ex.pool->upstream(), backend);
-      releaseBackend();
-      ex.tried.add(static_cast<size_t>(index));
-      ++ex.connect_attempts;
-      if (ex.retriesUsed() <= uc.retries) {
-        continue;  // no connection, so nothing was sent: safe for any method
-      }
-      failExchange(502, "upstream connect failed");
-      return;
-    }
-    ex.conn = conn;
-    conn->attach(this, ex.head_request, ex.upgrade);
-    if (conn->connected()) {
-      sendRequest();
-    }
+  UpstreamError error;
+  if (!exchange_.upstream.dispatch(&error)) {
+    failExchange(error.status, error.message);
     return;
+  }
+  if (exchange_.upstream.conn()->connected()) {
+    sendRequest();
   }
 }
 
 void Session::onUpstreamConnected(UpstreamConnection* conn) {
-  if (conn == exchange_.conn) {
+  if (conn == exchange_.upstream.conn()) {
     sendRequest();
   }
 }
 
 void Session::sendRequest() {
-  Exchange& ex = exchange_;
-  http::OutputQueue& out = ex.conn->out();
-  ExchangeBuffers& buf = buffers();
-  out.addRef(buf.upstream_head.data(), buf.upstream_head.size());
-  if (!buf.early_body.empty()) {
-    out.addRef(buf.early_body.data(), buf.early_body.size());
-    ex.body_sent = true;
-  }
-  ex.request_sent = true;
-  ex.conn->startResponseTimer(ex.pool->config().request_timeout);
-  flushUpstream();
+  exchange_.upstream.send();
   updateReading();
 }
 
-void Session::flushUpstream() {
-  Exchange& ex = exchange_;
-  if (ex.conn == nullptr || !ex.conn->connected() || ex.conn->out().empty()) {
-    return;
-  }
-  UpstreamConnection* conn = ex.conn;
-  int r = conn->out().flush();
-  if (buffers_ != nullptr) {
-    buffers_->early_body.clear();
-  }
-  if (r < 0) {
-    conn->onOutputError(r);
-  }
-}
-
 bool Session::abandonUpstream() {
-  // The upstream has part of a request it must never take for a whole one.
-  if (exchange_.conn != nullptr) {
-    exchange_.conn->close();
-    exchange_.conn = nullptr;
-  }
-  releaseBackend();
+  exchange_.upstream.abandon();
   if (exchange_.response_started) {
     close();
     return false;
@@ -752,110 +662,27 @@ bool Session::abandonUpstream() {
   return true;
 }
 
-void Session::releaseBackend() {
-  Exchange& ex = exchange_;
-  if (ex.backend != nullptr) {
-    ex.backend->in_flight.fetch_sub(1, std::memory_order_relaxed);
-  }
-  ex.backend_index = -1;
-  ex.backend = nullptr;
-}
-
 void Session::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure) {
   Exchange& ex = exchange_;
-  if (conn != ex.conn) {
+  if (conn != ex.upstream.conn()) {
     return;
   }
-  ex.conn = nullptr;
-  int failed_index = ex.backend_index;
-  Backend* failed = ex.backend;  // alive: `conn` holds it
-  releaseBackend();
   if (!ex.active || state_ != State::kOpen) {
+    ex.upstream.dropConnection();
     return;
   }
-  const UpstreamConfig& uc = ex.pool->config();
-  const std::string& backend = failed->address.text;
-  switch (failure) {
-    case UpstreamFailure::kConnectFailed:
-    case UpstreamFailure::kConnectTimeout:
-      failed->countRequest(worker_->id(), true);
-      outlier::recordFailure(ex.pool->upstream(), failed);
-      ex.tried.add(static_cast<size_t>(failed_index));
-      LOG_WARN("request_id=%s upstream=%s backend=%s connect %s", requestId(),
-               uc.name.c_str(), backend.c_str(),
-               failure == UpstreamFailure::kConnectFailed ? "failed" : "timed out");
-      metrics_->upstream(snapshot_->upstreamOfRoute(static_cast<size_t>(record_.route)))
-          .connect_errors.add();
-      // The connection was never made, so not a byte of the request reached the backend: any
-      // method is safe to send to another one (HAProxy's retry-on conn-failure, Envoy's
-      // connect-failure). The body read so far is still whole in early_body, and the client
-      // is not read from until a request is sent.
-      ++ex.connect_attempts;
-      if (!ex.body_sent && ex.retriesUsed() <= uc.retries) {
-        ex.request_sent = false;
-        dispatch();
-        return;
-      }
-      failExchange(failure == UpstreamFailure::kConnectFailed ? 502 : 504,
-                   failure == UpstreamFailure::kConnectFailed ? "upstream connect failed"
-                                                              : "upstream connect timeout");
-      return;
-    case UpstreamFailure::kClosedEarly:
-      // A pooled connection the backend closed as we reused it: the request never got there
-      // if it had no body; try a fresh connection.
-      if (conn->reused() && ex.idempotent && !ex.body_sent && ex.stale_retries < kMaxStaleRetries) {
-        ++ex.stale_retries;
-        ex.request_sent = false;
-        dispatch();
-        return;
-      }
-      failed->countRequest(worker_->id(), true);
-      LOG_WARN("request_id=%s upstream=%s backend=%s closed before responding",
-               requestId(), uc.name.c_str(), backend.c_str());
-      failExchange(502, "upstream closed the connection");
-      return;
-    case UpstreamFailure::kBadResponse:
-      failed->countRequest(worker_->id(), true);
-      LOG_WARN("request_id=%s upstream=%s backend=%s sent an invalid response",
-               requestId(), uc.name.c_str(), backend.c_str());
-      failExchange(502, "invalid response from upstream");
-      return;
-    case UpstreamFailure::kRetryableStatus: {
-      // retriesOnStatus() said yes a moment ago, in the same loop turn.
-      int status = conn->response().status();
-      failed->countRequest(worker_->id(), true);
-      outlier::recordStatus(ex.pool->upstream(), failed, status);
-      ex.tried.add(static_cast<size_t>(failed_index));
-      ++ex.status_retries;
-      LOG_WARN("request_id=%s upstream=%s backend=%s answered %d; sent to another backend",
-               requestId(), uc.name.c_str(), backend.c_str(), status);
-      ex.request_sent = false;
-      dispatch();
-      return;
-    }
-    case UpstreamFailure::kResponseTimeout:
-      failed->countRequest(worker_->id(), true);
-      LOG_WARN("request_id=%s upstream=%s backend=%s timed out", requestId(),
-               uc.name.c_str(), backend.c_str());
-      failExchange(504, "upstream timed out");
-      return;
+  UpstreamRequest::Next next = ex.upstream.onFailure(conn, failure);
+  if (next.retry) {
+    dispatch();
+    return;
   }
+  failExchange(next.error.status, next.error.message);
 }
 
 // ---- the response ---------------------------------------------------------------------------
 
 bool Session::retriesOnStatus(int status) {
-  const Exchange& ex = exchange_;
-  if ((status != 502 && status != 503) || !ex.idempotent || ex.upgrade || ex.body_sent ||
-      !ex.request_complete || ex.backend_index < 0 ||
-      ex.retriesUsed() >= ex.pool->config().retries) {
-    return false;
-  }
-  // Only when another backend can take it: with none, the backend's own answer (its body,
-  // its Retry-After) is worth more to the client than the balancer's 502.
-  TriedSet tried = ex.tried;
-  tried.add(static_cast<size_t>(ex.backend_index));
-  return ex.pool->hasCandidate(tried);
+  return exchange_.upstream.retriesOnStatus(status, exchange_.request_complete);
 }
 
 int Session::onUpstreamHeaders(UpstreamConnection* conn) {
@@ -871,15 +698,7 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
     return 0;
   }
   ex.response_started = true;
-  if (ex.backend != nullptr) {
-    ex.backend->countRequest(worker_->id(), status >= 500);
-    outlier::recordStatus(ex.pool->upstream(), ex.backend, status);
-    if (record_.upstream_start_ns != 0) {  // the status page's rate and p99 (time to headers)
-      uint64_t now_ns = uv_hrtime();
-      ex.backend->latency.record(static_cast<int64_t>(now_ns / 1000000),
-                                 (now_ns - record_.upstream_start_ns) / 1000);
-    }
-  }
+  ex.upstream.onResponseHead(status);
   bool no_body = ex.head_request || status == 204 || status == 304 || status == 101;
   if (!no_body && !resp.hasContentLength()) {
     if (ex.client_http10) {
@@ -936,14 +755,7 @@ void Session::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
   if (state_ == State::kClosed) {
     return;  // the client went away while we wrote; close() has closed `conn` too
   }
-  ex.conn = nullptr;
-  releaseBackend();
-  conn->detach();
-  if (reusable && ex.request_complete) {
-    ex.pool->release(conn);
-  } else {
-    conn->close();
-  }
+  ex.upstream.finish(conn, reusable && ex.request_complete);
   if (state_ != State::kOpen) {
     return;
   }
@@ -957,12 +769,11 @@ void Session::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
 }
 
 void Session::onUpstreamAborted(UpstreamConnection* conn) {
-  if (conn != exchange_.conn) {
+  if (conn != exchange_.upstream.conn()) {
     return;
   }
   LOG_WARN("request_id=%s upstream response aborted", requestId());
-  exchange_.conn = nullptr;
-  releaseBackend();
+  exchange_.upstream.dropConnection();
   flushOut();
   close();  // the client sees a truncated response, as it must
 }
@@ -992,7 +803,7 @@ void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len
   if (!pending_input_.empty()) {
     conn->out().addCopy(pending_input_);
     pending_input_.clear();
-    flushUpstream();
+    exchange_.upstream.flush();
   }
   startTimer(snapshot_->config().timeouts.tunnel_idle);
   updateReading();
@@ -1002,14 +813,13 @@ void Session::onTunnelFromUpstream(const char* data, size_t len) {
   out_.addRef(data, len);
   flushOut();
   startTimer(snapshot_->config().timeouts.tunnel_idle);
-  if (out_.aboveHighWater() && exchange_.conn != nullptr) {
-    exchange_.conn->pauseReading();
+  if (out_.aboveHighWater() && exchange_.upstream.conn() != nullptr) {
+    exchange_.upstream.conn()->pauseReading();
   }
 }
 
 void Session::onTunnelClosedByUpstream() {
-  exchange_.conn = nullptr;
-  releaseBackend();
+  exchange_.upstream.dropConnection();
   closeWhenFlushed();
 }
 
@@ -1033,11 +843,12 @@ void Session::onOutputDrained() {
     }
     return;
   }
-  if (exchange_.conn != nullptr && (state_ == State::kTunnel || exchange_.response_started)) {
+  UpstreamConnection* conn = exchange_.upstream.conn();
+  if (conn != nullptr && (state_ == State::kTunnel || exchange_.response_started)) {
     if (client_write_timer_) {
       stopTimer();  // the client took its response: client_write starts over
     }
-    exchange_.conn->resumeReading();
+    conn->resumeReading();
   }
   updateReading();
 }
@@ -1237,12 +1048,7 @@ void Session::close() {
   if (alive_) {
     *alive_ = nullptr;
   }
-  if (exchange_.conn != nullptr) {
-    exchange_.conn->detach();
-    exchange_.conn->close();
-    exchange_.conn = nullptr;
-  }
-  releaseBackend();
+  exchange_.upstream.abandon();
   if (buffers_ != nullptr) {
     out_.discard();
     parser_.detachHead();
@@ -1274,7 +1080,7 @@ void Session::logExchange(int status) {
   if (buffers_ != nullptr) {
     facts.request_id = buffers_->request_id;
   }
-  facts.client = client_ip_;
+  facts.client = clientIp();
   if (ssl_ != nullptr) {
     facts.tls_version = SSL_get_version(ssl_);
   }

@@ -12,6 +12,7 @@
 #include "balancer/listener_runtime.h"
 #include "balancer/policy.h"
 #include "balancer/router.h"
+#include "balancer/upstream/upstream_request.h"
 #include "balancer/upstream_connection.h"
 #include "balancer/worker_filter_services.h"
 #include "common/http/output_queue.h"
@@ -30,7 +31,8 @@ class WorkerMetrics;
 // tunnel that copies bytes both ways.
 class Session final : public http::ParserListener,
                       public http::OutputListener,
-                      public filters::ChainHost {
+                      public filters::ChainHost,
+                      public UpstreamListener {
  public:
   Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime* listener);
   ~Session();
@@ -45,22 +47,19 @@ class Session final : public http::ParserListener,
   // Closes at once; the object frees itself in the close callbacks. Idempotent.
   void close();
 
-  // Events from the exchange's upstream connection.
-  void onUpstreamConnected(UpstreamConnection* conn);
-  void onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure);
-  // Whether a final response head with `status` is dropped and the request sent to another
-  // backend instead: a 502 or 503 to an idempotent request that is whole and had no body
-  // sent, with retries left and another backend to pick. Changes nothing.
-  bool retriesOnStatus(int status);
-  int onUpstreamHeaders(UpstreamConnection* conn);
-  int onUpstreamBody(const char* data, size_t len);
-  void onUpstreamReadDone(UpstreamConnection* conn);
-  void onUpstreamComplete(UpstreamConnection* conn, bool reusable);
-  void onUpstreamAborted(UpstreamConnection* conn);
-  void onUpstreamUpgraded(UpstreamConnection* conn, const char* rest, size_t len);
-  void onUpstreamDrained();
-  void onTunnelFromUpstream(const char* data, size_t len);
-  void onTunnelClosedByUpstream();
+  // UpstreamListener: the exchange's upstream connection
+  void onUpstreamConnected(UpstreamConnection* conn) override;
+  void onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure) override;
+  bool retriesOnStatus(int status) override;
+  int onUpstreamHeaders(UpstreamConnection* conn) override;
+  int onUpstreamBody(const char* data, size_t len) override;
+  void onUpstreamReadDone(UpstreamConnection* conn) override;
+  void onUpstreamComplete(UpstreamConnection* conn, bool reusable) override;
+  void onUpstreamAborted(UpstreamConnection* conn) override;
+  void onUpstreamUpgraded(UpstreamConnection* conn, const char* rest, size_t len) override;
+  void onUpstreamDrained() override;
+  void onTunnelFromUpstream(const char* data, size_t len) override;
+  void onTunnelClosedByUpstream() override;
 
   // http::ParserListener, for requests
   int onMessageBegin() override;
@@ -81,21 +80,8 @@ class Session final : public http::ParserListener,
   struct Exchange {
     bool active = false;
     bool local = false;  // answered by the balancer itself; the request body is dropped
-    UpstreamPool* pool = nullptr;
-    int backend_index = -1;
-    Backend* backend = nullptr;  // picked, counted in its in_flight; kept alive by the pool/conn
-    UpstreamConnection* conn = nullptr;
-    TriedSet tried;
-    int connect_attempts = 0;  // failed connects, each retried while retries allows
-    int status_retries = 0;    // 502/503 answers dropped and retried (share `retries`)
-    int stale_retries = 0;     // not counted against `retries`: nothing reached a backend
-    // Counted against the upstream's `retries`.
-    int retriesUsed() const { return connect_attempts + status_retries; }
-    bool request_sent = false;
-    bool body_sent = false;
     bool request_complete = false;
     bool response_started = false;
-    bool idempotent = false;
     bool chunked_request = false;
     bool rechunk_response = false;
     bool head_request = false;
@@ -107,6 +93,7 @@ class Session final : public http::ParserListener,
     const filters::FilterChain* filters = nullptr;  // the route's, once routed
     const filters::FilterChain* paused_chain = nullptr;  // the chain a filter paused
     size_t paused_at = 0;                                // and that filter's index
+    UpstreamRequest upstream;  // once routed
   };
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -124,7 +111,6 @@ class Session final : public http::ParserListener,
   void handleParseError();
   void updateReading();
   void flushOut();
-  void flushUpstream();
 
   // The stages of a request after its head: the listener's filters, routing, the route's
   // filters, forwarding. Each goes on to the next unless it answered or a filter paused.
@@ -138,8 +124,6 @@ class Session final : public http::ParserListener,
   void buildUpstreamHead(std::string_view strip_prefix);
   void dispatch();
   void sendRequest();
-  void forwardBody(const char* data, size_t len);
-  void releaseBackend();
   // The request will not be completed (an error in its body): closes the upstream connection
   // that has part of it. Returns false when a response had begun, the session then closed.
   bool abandonUpstream();
@@ -192,6 +176,8 @@ class Session final : public http::ParserListener,
   bool filters_running_ = false;
   std::optional<filters::Verdict> resumed_inside_;  // a paused filter answered before it returned
   char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
+  uint8_t client_ip_length_ = 0;  // measured once: the address is used in every request
+  std::string_view clientIp() const { return {client_ip_, client_ip_length_}; }
   ExchangeRecord record_;     // for the metrics and the access log
   // The worker's list of its sessions (for graceful shutdown), linked without allocating.
   // Lets an answer that comes after the session closed (Redis) see that it did.

@@ -1,6 +1,5 @@
 #include "balancer/upstream_connection.h"
 
-#include "balancer/session.h"
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"
 #include "common/http/read_switch.h"
@@ -48,8 +47,9 @@ int UpstreamConnection::connect(util::Millis timeout) {
   return 0;
 }
 
-void UpstreamConnection::attach(Session* session, bool head_request, bool upgrade_request) {
-  session_ = session;
+void UpstreamConnection::attach(UpstreamListener* listener, bool head_request,
+                                bool upgrade_request) {
+  listener_ = listener;
   head_request_ = head_request;
   upgrade_request_ = upgrade_request;
   response_started_ = false;
@@ -72,10 +72,10 @@ void UpstreamConnection::onConnect(uv_connect_t* req, int status) {
   uv_tcp_nodelay(&self->tcp_, 1);
   self->state_ = State::kBusy;
   self->startReading();
-  if (self->session_ != nullptr) {
-    self->session_->onUpstreamConnected(self);
+  if (self->listener_ != nullptr) {
+    self->listener_->onUpstreamConnected(self);
   } else {
-    // The session went away while connecting: keep the connection for the next one.
+    // The exchange went away while connecting: keep the connection for the next one.
     self->pool_->release(self);
   }
 }
@@ -98,7 +98,7 @@ void UpstreamConnection::startResponseTimer(util::Millis timeout) {
 
 void UpstreamConnection::enterIdle(util::Millis idle_timeout) {
   state_ = State::kIdle;
-  session_ = nullptr;
+  listener_ = nullptr;
   reused_ = true;
   parser_.reset();
   // Keep reading while idle: a backend closing the connection is noticed at once.
@@ -139,14 +139,14 @@ void UpstreamConnection::handleRead(const char* data, size_t len) {
       close();  // bytes nobody asked for: the connection cannot be trusted
       return;
     case State::kTunnel:
-      if (session_ != nullptr) {
-        session_->onTunnelFromUpstream(data, len);
+      if (listener_ != nullptr) {
+        listener_->onTunnelFromUpstream(data, len);
       }
       return;
     case State::kBusy:
       break;
   }
-  if (session_ == nullptr) {
+  if (listener_ == nullptr) {
     close();
     return;
   }
@@ -154,7 +154,7 @@ void UpstreamConnection::handleRead(const char* data, size_t len) {
     last_read_ms_ = uv_now(worker_->loop());
   }
   http::Parser::Result result = parser_.execute(data, len);
-  Session* session = session_;
+  UpstreamListener* listener = listener_;
   if (retry_elsewhere_) {
     fail(UpstreamFailure::kRetryableStatus);  // the rest of this response is not wanted
     return;
@@ -162,63 +162,63 @@ void UpstreamConnection::handleRead(const char* data, size_t len) {
   switch (result.status) {
     case http::Parser::Status::kError:
       if (response_started_) {
-        session->onUpstreamAborted(this);
+        listener->onUpstreamAborted(this);
         close();
       } else {
         fail(UpstreamFailure::kBadResponse);
       }
       return;
     case http::Parser::Status::kUpgrade:
-      session->onUpstreamUpgraded(this, data + result.consumed, len - result.consumed);
+      listener->onUpstreamUpgraded(this, data + result.consumed, len - result.consumed);
       return;
     case http::Parser::Status::kPaused:
       // Paused only at the end of a response. Bytes after it were never asked for.
       parser_.resume();
-      session->onUpstreamComplete(this, parser_.keepAlive() && result.consumed == len);
+      listener->onUpstreamComplete(this, parser_.keepAlive() && result.consumed == len);
       return;
     case http::Parser::Status::kOk:
-      session->onUpstreamReadDone(this);
+      listener->onUpstreamReadDone(this);
       return;
   }
 }
 
 void UpstreamConnection::handleEof(int status) {
-  if (state_ == State::kBusy && session_ != nullptr) {
-    Session* session = session_;
+  if (state_ == State::kBusy && listener_ != nullptr) {
+    UpstreamListener* listener = listener_;
     if (response_started_ && parser_.bodyEndsWithEof() && status == UV_EOF) {
       parser_.finish();
       if (response_complete_) {
-        session->onUpstreamComplete(this, false);
+        listener->onUpstreamComplete(this, false);
         return;
       }
     }
     if (response_started_) {
-      session->onUpstreamAborted(this);
+      listener->onUpstreamAborted(this);
       close();
     } else {
       fail(UpstreamFailure::kClosedEarly);
     }
     return;
   }
-  if (state_ == State::kTunnel && session_ != nullptr) {
-    Session* session = session_;
-    session_ = nullptr;
-    session->onTunnelClosedByUpstream();
+  if (state_ == State::kTunnel && listener_ != nullptr) {
+    UpstreamListener* listener = listener_;
+    listener_ = nullptr;
+    listener->onTunnelClosedByUpstream();
   }
   close();
 }
 
 void UpstreamConnection::fail(UpstreamFailure failure) {
-  Session* session = session_;
-  session_ = nullptr;
+  UpstreamListener* listener = listener_;
+  listener_ = nullptr;
   close();
-  if (session != nullptr) {
-    session->onUpstreamFailed(this, failure);
+  if (listener != nullptr) {
+    listener->onUpstreamFailed(this, failure);
   }
 }
 
 int UpstreamConnection::onHeadersComplete() {
-  if (session_ == nullptr) {
+  if (listener_ == nullptr) {
     return -1;
   }
   int status = parser_.status();
@@ -240,11 +240,11 @@ int UpstreamConnection::onHeadersComplete() {
       startResponseTimer(pool_->config().read_timeout);
     }
   }
-  if (session_->retriesOnStatus(status)) {
+  if (listener_->retriesOnStatus(status)) {
     retry_elsewhere_ = true;
     return kPause;  // handleRead hands the exchange back as soon as execute() returns
   }
-  int r = session_->onUpstreamHeaders(this);
+  int r = listener_->onUpstreamHeaders(this);
   // Responses to HEAD, and 204 and 304, never have a body whatever Content-Length says
   // (RFC 9110 6.4.1); llhttp 8.1 would wait for one.
   if (r == 0 && status >= 200 && (head_request_ || status == 204 || status == 304)) {
@@ -254,7 +254,7 @@ int UpstreamConnection::onHeadersComplete() {
 }
 
 int UpstreamConnection::onBody(const char* data, size_t len) {
-  return session_ != nullptr ? session_->onUpstreamBody(data, len) : -1;
+  return listener_ != nullptr ? listener_->onUpstreamBody(data, len) : -1;
 }
 
 int UpstreamConnection::onMessageComplete() {
@@ -273,21 +273,21 @@ void UpstreamConnection::onOutputDrained() {
     close();
     return;
   }
-  if (session_ != nullptr) {
-    session_->onUpstreamDrained();
+  if (listener_ != nullptr) {
+    listener_->onUpstreamDrained();
   }
 }
 
 void UpstreamConnection::onOutputError(int) {
-  if (state_ == State::kTunnel && session_ != nullptr) {
-    Session* session = session_;
-    session_ = nullptr;
-    session->onTunnelClosedByUpstream();
+  if (state_ == State::kTunnel && listener_ != nullptr) {
+    UpstreamListener* listener = listener_;
+    listener_ = nullptr;
+    listener->onTunnelClosedByUpstream();
     close();
     return;
   }
-  if (response_started_ && session_ != nullptr) {
-    session_->onUpstreamAborted(this);
+  if (response_started_ && listener_ != nullptr) {
+    listener_->onUpstreamAborted(this);
     close();
     return;
   }
@@ -330,14 +330,14 @@ void UpstreamConnection::onReadTimer() {
   }
   LOG_WARN("backend=%s sent nothing of its response for %lld ms (read_timeout)",
            backend_->address.text.c_str(), static_cast<long long>(idle_ms));
-  if (session_ != nullptr) {
-    session_->onUpstreamAborted(this);  // the client sees the response cut, as it must
+  if (listener_ != nullptr) {
+    listener_->onUpstreamAborted(this);  // the client sees the response cut, as it must
   }
   close();
 }
 
 void UpstreamConnection::closeWhenFlushed() {
-  session_ = nullptr;
+  listener_ = nullptr;
   if (out_.queuedBytes() == 0) {
     close();
     return;
@@ -351,7 +351,7 @@ void UpstreamConnection::close() {
     return;
   }
   state_ = State::kClosed;
-  session_ = nullptr;
+  listener_ = nullptr;
   pool_->forget(this);
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &UpstreamConnection::onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &UpstreamConnection::onClose);

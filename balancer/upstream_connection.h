@@ -5,29 +5,19 @@
 #include <memory>
 
 #include "balancer/backend.h"
+#include "balancer/upstream/upstream_listener.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
 #include "common/util/units.h"
 
 namespace balancer {
 
-class Session;
 class UpstreamPool;
 class Worker;
 
-// Why an exchange's upstream connection failed before a response head arrived.
-enum class UpstreamFailure {
-  kConnectFailed,   // refused, unreachable: nothing was sent, any request may go elsewhere
-  kConnectTimeout,
-  kClosedEarly,     // reset or closed after the request was sent, before a response
-  kBadResponse,     // the response could not be parsed
-  kResponseTimeout,  // request_timeout passed without a response head
-  kRetryableStatus   // a 502/503 head the session chose to drop and send elsewhere
-};
-
 // One keep-alive connection to a backend: connecting, idle in its pool, or busy with one
-// session's exchange (or tunnelling it after an upgrade). It parses the response and hands
-// each stage to its session; the session writes the request through out().
+// exchange (or tunnelling it after an upgrade). It parses the response and hands each stage
+// to its UpstreamListener; the exchange's UpstreamRequest writes the request through out().
 class UpstreamConnection final : public http::ParserListener, public http::OutputListener {
  public:
   enum class State { kConnecting, kIdle, kBusy, kTunnel, kClosed };
@@ -40,11 +30,11 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
 
   // Starts connecting. Returns 0, or a libuv error after closing itself.
   int connect(util::Millis timeout);
-  // Binds the connection to the session's exchange; events go to it from now on.
+  // Binds the connection to an exchange; events go to `listener` from now on.
   // upgrade_request: the request asked to switch protocols (a 101 to any other is invalid).
-  void attach(Session* session, bool head_request, bool upgrade_request);
-  // Clears the link to the session (the session is closing or done with it).
-  void detach() { session_ = nullptr; }
+  void attach(UpstreamListener* listener, bool head_request, bool upgrade_request);
+  // Clears the link to the exchange (it is closing or done with the connection).
+  void detach() { listener_ = nullptr; }
   // Closes the socket; the object frees itself in the close callback. Idempotent.
   void close();
   // Closes once what is queued for the backend has been written (end of a tunnel).
@@ -92,7 +82,7 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   UpstreamPool* pool_;
   size_t backend_index_;
   std::shared_ptr<Backend> backend_;
-  Session* session_ = nullptr;
+  UpstreamListener* listener_ = nullptr;
   State state_ = State::kConnecting;
   uv_tcp_t tcp_;
   uv_timer_t timer_;
@@ -110,7 +100,7 @@ class UpstreamConnection final : public http::ParserListener, public http::Outpu
   uint64_t last_read_ms_ = 0;
   void onReadTimer();
   bool response_complete_ = false;
-  bool retry_elsewhere_ = false;  // the session dropped this response's head (see fail)
+  bool retry_elsewhere_ = false;  // the exchange dropped this response's head (see fail)
   bool close_when_flushed_ = false;
 };
 

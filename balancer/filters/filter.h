@@ -90,7 +90,9 @@ class FilterServices {
 class Resumer;
 
 // Whoever runs a chain for an exchange: it gives a filter that pauses its way back, and is
-// told when that filter has decided.
+// told when that filter has decided. That may happen before the filter's onRequestHead has
+// returned Verdict::pause() (Redis down answers at once): the host keeps that verdict and
+// goes on with it when the filter returns.
 class ChainHost {
  public:
   virtual Resumer pauseExchange() = 0;

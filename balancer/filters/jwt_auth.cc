@@ -35,10 +35,16 @@ Verdict JwtAuth::onRequestHead(FilterContext& ctx) {
     while (!token.empty() && token.front() == ' ') {
       token.remove_prefix(1);
     }
-  } else if (req.upgrade && authorization.empty()) {
+  }
+  if (req.upgrade) {
+    // Browsers cannot set headers on a WebSocket: the token may come in the query instead.
+    // It is never forwarded, whether it was the one checked or not.
     bool found = false;
-    token = queryParam(req.target.query, "access_token", &found);
+    std::string_view query_token = queryParam(req.target.query, "access_token", &found);
     ctx.out.drop_access_token = found;
+    if (authorization.empty()) {
+      token = query_token;
+    }
   }
   if (token.empty()) {
     if (mode_ == AuthMode::kJwtOptional) {

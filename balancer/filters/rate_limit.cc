@@ -35,8 +35,14 @@ Verdict RateLimit::onRequestHead(FilterContext& ctx) {
       key.append(req.client_ip);
       break;
     case RateLimitConfig::Key::kUser: {
+      // A user's bucket is marked as one: a sub that reads like an address must not share
+      // the anonymous bucket of that address.
       const std::string& user = *ctx.out.user;
-      key.append(user.empty() ? req.client_ip : std::string_view(user));
+      if (user.empty()) {
+        key.append(req.client_ip);
+      } else {
+        key.append("u:").append(user);
+      }
       break;
     }
     case RateLimitConfig::Key::kRoute:

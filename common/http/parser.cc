@@ -56,6 +56,14 @@ void Parser::reset() {
 }
 
 std::string_view Parser::methodName() const {
+  // llhttp_method_name gives a C string (a strlen in every caller); the same names as views.
+  switch (static_cast<llhttp_method_t>(parser_.method)) {
+#define LB_METHOD_NAME(NUM, NAME, STRING) \
+  case HTTP_##NAME:                       \
+    return std::string_view(#STRING, sizeof(#STRING) - 1);
+    HTTP_ALL_METHOD_MAP(LB_METHOD_NAME)
+#undef LB_METHOD_NAME
+  }
   return llhttp_method_name(static_cast<llhttp_method_t>(parser_.method));
 }
 

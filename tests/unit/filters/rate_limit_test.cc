@@ -112,7 +112,7 @@ TEST_CASE("under key user the token's sub chooses the bucket, else the address",
   FilterFixture f;
   RateLimit filter(localLimit(1, RateLimitConfig::Key::kUser), true);
   CHECK(from(f, filter, "10.0.0.1", 0, "alice").goesOn());
-  CHECK(f.limit_key == "0:alice");
+  CHECK(f.limit_key == "0:u:alice");
   // alice from another address: her bucket is empty.
   CHECK(from(f, filter, "10.0.0.2", 0, "alice").status == 429);
   // bob from alice's first address: his own.
@@ -121,6 +121,8 @@ TEST_CASE("under key user the token's sub chooses the bucket, else the address",
   CHECK(from(f, filter, "10.0.0.1").goesOn());
   CHECK(f.limit_key == "0:10.0.0.1");
   CHECK(from(f, filter, "10.0.0.1").status == 429);
+  // A sub that reads like an address has a bucket of its own, not that address's.
+  CHECK(from(f, filter, "10.0.0.9", 0, "10.0.0.1").goesOn());
 }
 
 TEST_CASE("a global limit with Redis down fails open: paused, then resumed to go on",

@@ -1,0 +1,268 @@
+#include "balancer/upstream/upstream_request.h"
+
+#include <uv.h>
+
+#include "balancer/access_log/exchange_record.h"
+#include "balancer/exchange_buffers.h"
+#include "balancer/outlier/outlier.h"
+#include "balancer/upstream_connection.h"
+#include "balancer/upstream_pool.h"
+#include "common/http/output_queue.h"
+#include "common/log/log.h"
+
+namespace balancer {
+
+namespace {
+
+constexpr int kMaxStaleRetries = 3;
+constexpr char kLastChunk[] = "0\r\n\r\n";
+
+void appendChunkHeader(std::string* out, size_t len) {
+  char buf[24];
+  out->append(buf, http::formatChunkHeader(buf, len));
+}
+
+UpstreamError upstreamError(int status, std::string_view message, bool retryable = false) {
+  return UpstreamError{status, message, UpstreamError::Source::kUpstream, retryable};
+}
+
+}  // namespace
+
+bool UpstreamRequest::dispatch(UpstreamError* error) {
+  UpstreamPool* pool = setup_.pool;
+  const UpstreamConfig& uc = pool->config();
+  request_sent_ = false;
+  for (;;) {
+    int index = pool->pickBackend(tried_);
+    if (index < 0) {
+      if (status_retries_ > 0) {
+        *error = upstreamError(502, "no backend left to retry on");  // one went down meanwhile
+      } else if (connect_attempts_ > 0) {
+        *error = upstreamError(502, "upstream connect failed", true);
+      } else {
+        *error = UpstreamError{503, "no healthy backend", UpstreamError::Source::kInternal, true};
+      }
+      return false;
+    }
+    Backend* backend = pool->backend(static_cast<size_t>(index));
+    backend->in_flight.fetch_add(1, std::memory_order_relaxed);
+    backend_index_ = index;
+    backend_ = backend;
+    ExchangeRecord& record = *setup_.record;
+    record.setBackend(backend->address.text);
+    if (record.upstream_start_ns == 0) {
+      record.upstream_start_ns = uv_hrtime();
+    }
+    WorkerMetrics::Upstream& counters = *setup_.counters;
+    if (retriesUsed() + stale_retries_ > 0) {
+      counters.retries.add();  // a backend picked after a failed attempt
+    }
+    UpstreamConnection* conn = pool->acquire(static_cast<size_t>(index));
+    (conn == nullptr ? counters.connect_errors
+                     : conn->reused() ? counters.connections_reused : counters.connections_new)
+        .add();
+    if (conn == nullptr) {
+      outlier::recordFailure(pool->upstream(), backend);
+      releaseBackend();
+      tried_.add(static_cast<size_t>(index));
+      ++connect_attempts_;
+      if (retriesUsed() <= uc.retries) {
+        continue;  // no connection, so nothing was sent: safe for any method
+      }
+      *error = upstreamError(502, "upstream connect failed", true);
+      return false;
+    }
+    conn_ = conn;
+    conn->attach(setup_.listener, setup_.head_request, setup_.upgrade);
+    return true;
+  }
+}
+
+void UpstreamRequest::send() {
+  http::OutputQueue& out = conn_->out();
+  ExchangeBuffers& buf = *setup_.buffers;
+  out.addRef(buf.upstream_head.data(), buf.upstream_head.size());
+  if (!buf.early_body.empty()) {
+    out.addRef(buf.early_body.data(), buf.early_body.size());
+    body_sent_ = true;
+  }
+  request_sent_ = true;
+  conn_->startResponseTimer(setup_.pool->config().request_timeout);
+  flush();
+}
+
+void UpstreamRequest::forwardBody(const char* data, size_t len) {
+  if (request_sent_ && conn_ != nullptr) {
+    http::OutputQueue& out = conn_->out();
+    if (setup_.chunked) {
+      out.addChunkRef(data, len);
+    } else {
+      out.addRef(data, len);
+    }
+    body_sent_ = true;
+    return;
+  }
+  // Still connecting: keep the bytes; client reads are paused until the request is sent.
+  std::string& early = setup_.buffers->early_body;
+  if (setup_.chunked) {
+    appendChunkHeader(&early, len);
+    early.append(data, len);
+    early.append("\r\n");
+  } else {
+    early.append(data, len);
+  }
+}
+
+void UpstreamRequest::endBody() {
+  if (!setup_.chunked) {
+    return;
+  }
+  if (request_sent_ && conn_ != nullptr) {
+    conn_->out().addRef(kLastChunk, 5);
+  } else {
+    setup_.buffers->early_body.append(kLastChunk, 5);
+  }
+}
+
+void UpstreamRequest::flushQueued() {
+  UpstreamConnection* conn = conn_;
+  int r = conn->out().flush();
+  setup_.buffers->early_body.clear();  // queued by reference until written: written now
+  if (r < 0) {
+    conn->onOutputError(r);
+  }
+}
+
+UpstreamRequest::Next UpstreamRequest::onFailure(UpstreamConnection* conn,
+                                                 UpstreamFailure failure) {
+  int failed_index = backend_index_;
+  Backend* failed = backend_;  // alive: `conn` holds it
+  dropConnection();
+  const UpstreamConfig& uc = setup_.pool->config();
+  const Upstream& upstream = setup_.pool->upstream();
+  const char* request_id = setup_.request_id.data();
+  const std::string& backend = failed->address.text;
+  Next next;
+  switch (failure) {
+    case UpstreamFailure::kConnectFailed:
+    case UpstreamFailure::kConnectTimeout: {
+      bool refused = failure == UpstreamFailure::kConnectFailed;
+      failed->countRequest(setup_.worker_id, true);
+      outlier::recordFailure(upstream, failed);
+      tried_.add(static_cast<size_t>(failed_index));
+      LOG_WARN("request_id=%s upstream=%s backend=%s connect %s", request_id, uc.name.c_str(),
+               backend.c_str(), refused ? "failed" : "timed out");
+      setup_.counters->connect_errors.add();
+      // The connection was never made, so not a byte of the request reached the backend: any
+      // method is safe to send to another one (HAProxy's retry-on conn-failure, Envoy's
+      // connect-failure). The body read so far is still whole in early_body, and the client
+      // is not read from until a request is sent.
+      ++connect_attempts_;
+      next.retry = !body_sent_ && retriesUsed() <= uc.retries;
+      next.error = upstreamError(refused ? 502 : 504,
+                                 refused ? "upstream connect failed" : "upstream connect timeout",
+                                 !body_sent_);
+      return next;
+    }
+    case UpstreamFailure::kClosedEarly:
+      // A pooled connection the backend closed as we reused it: the request never got there
+      // if it had no body; try a fresh connection.
+      if (conn->reused() && setup_.idempotent && !body_sent_ &&
+          stale_retries_ < kMaxStaleRetries) {
+        ++stale_retries_;
+        next.retry = true;
+        return next;
+      }
+      failed->countRequest(setup_.worker_id, true);
+      LOG_WARN("request_id=%s upstream=%s backend=%s closed before responding", request_id,
+               uc.name.c_str(), backend.c_str());
+      next.error = upstreamError(502, "upstream closed the connection");
+      return next;
+    case UpstreamFailure::kBadResponse:
+      failed->countRequest(setup_.worker_id, true);
+      LOG_WARN("request_id=%s upstream=%s backend=%s sent an invalid response", request_id,
+               uc.name.c_str(), backend.c_str());
+      next.error = upstreamError(502, "invalid response from upstream");
+      return next;
+    case UpstreamFailure::kRetryableStatus: {
+      // retriesOnStatus() said yes a moment ago, in the same loop turn.
+      int status = conn->response().status();
+      failed->countRequest(setup_.worker_id, true);
+      outlier::recordStatus(upstream, failed, status);
+      tried_.add(static_cast<size_t>(failed_index));
+      ++status_retries_;
+      LOG_WARN("request_id=%s upstream=%s backend=%s answered %d; sent to another backend",
+               request_id, uc.name.c_str(), backend.c_str(), status);
+      next.retry = true;
+      return next;
+    }
+    case UpstreamFailure::kResponseTimeout:
+      failed->countRequest(setup_.worker_id, true);
+      LOG_WARN("request_id=%s upstream=%s backend=%s timed out", request_id, uc.name.c_str(),
+               backend.c_str());
+      next.error = upstreamError(504, "upstream timed out");
+      return next;
+  }
+  return next;
+}
+
+bool UpstreamRequest::retriesOnStatus(int status, bool request_complete) const {
+  if ((status != 502 && status != 503) || !setup_.idempotent || setup_.upgrade || body_sent_ ||
+      !request_complete || backend_index_ < 0 ||
+      retriesUsed() >= setup_.pool->config().retries) {
+    return false;
+  }
+  // Only when another backend can take it: with none, the backend's own answer (its body,
+  // its Retry-After) is worth more to the client than the balancer's 502.
+  TriedSet tried = tried_;
+  tried.add(static_cast<size_t>(backend_index_));
+  return setup_.pool->hasCandidate(tried);
+}
+
+void UpstreamRequest::onResponseHead(int status) {
+  if (backend_ == nullptr) {
+    return;
+  }
+  backend_->countRequest(setup_.worker_id, status >= 500);
+  outlier::recordStatus(setup_.pool->upstream(), backend_, status);
+  uint64_t start_ns = setup_.record->upstream_start_ns;
+  if (start_ns != 0) {  // the status page's rate and p99 (time to headers)
+    uint64_t now_ns = uv_hrtime();
+    backend_->latency.record(static_cast<int64_t>(now_ns / 1000000), (now_ns - start_ns) / 1000);
+  }
+}
+
+void UpstreamRequest::finish(UpstreamConnection* conn, bool reusable) {
+  conn_ = nullptr;
+  releaseBackend();
+  conn->detach();
+  if (reusable) {
+    setup_.pool->release(conn);
+  } else {
+    conn->close();
+  }
+}
+
+void UpstreamRequest::abandon() {
+  if (conn_ != nullptr) {
+    conn_->detach();
+    conn_->close();
+    conn_ = nullptr;
+  }
+  releaseBackend();
+}
+
+void UpstreamRequest::dropConnection() {
+  conn_ = nullptr;
+  releaseBackend();
+}
+
+void UpstreamRequest::releaseBackend() {
+  if (backend_ != nullptr) {
+    backend_->in_flight.fetch_sub(1, std::memory_order_relaxed);
+  }
+  backend_index_ = -1;
+  backend_ = nullptr;
+}
+
+}  // namespace balancer
