@@ -6,7 +6,7 @@ import resource
 import time
 
 from . import log, scenarios
-from .load import run_wrk
+from .load import run as run_load
 from .measure import CpuWindow, wait_for_idle_machine
 from .origin import Origin
 from .peers import PEERS, start
@@ -54,7 +54,7 @@ class Bench:
             log(f"  {run.name:9s} ERROR: {err}")
             return row
         port = self.ports[run.peer]
-        wrk = dict(port=port, conns=conns, core=a.wrk_core, threads=a.wrk_threads, timeout=a.timeout)
+        client = dict(port=port, conns=conns, core=a.wrk_core, threads=a.wrk_threads, timeout=a.timeout)
         out = os.path.join(self.raw, f"{tag}-{run.name}")
         try:
             surprises = sc.checks(self, run, port)
@@ -64,7 +64,7 @@ class Bench:
             if a.wait_idle > 0:
                 row["waited_idle_s"] = wait_for_idle_machine(a.wait_idle)
             if a.warmup > 0:
-                run_wrk(sc.load(self, run, path, True), seconds=a.warmup, out=out + ".warmup.txt", **wrk)
+                run_load(sc.load(self, run, path, True), seconds=a.warmup, out=out + ".warmup.txt", **client)
                 time.sleep(0.2)   # wrk has just closed its connections; let the proxy notice
             if proc is not None and proc.exited():
                 row["error"] = (f"{proc.exit_desc()} during (or at the end of) the warm-up run | "
@@ -76,7 +76,7 @@ class Bench:
             acc0 = self.origin.accepts()
             counters = sc.before_run(self)
             cpu.start()
-            res, werr = run_wrk(sc.load(self, run, path, False), seconds=a.duration, out=out + ".wrk.txt", **wrk)
+            res, werr = run_load(sc.load(self, run, path, False), seconds=a.duration, out=out + ".wrk.txt", **client)
             cpu.stop()
             acc1 = self.origin.accepts()
             errs = []

@@ -1,6 +1,10 @@
 """The load: wrk, pinned to the client core, with perf/wrk/stats.lua printing a
 machine-readable summary (exact percentiles, a latency curve). Every run is bounded in time:
-wrk stops itself after its duration, and is killed (by its pid) if it overruns by far."""
+wrk stops itself after its duration, and is killed (by its pid) if it overruns by far.
+
+A scenario names its load generator in LoadSpec.tool; another one (h2load for HTTP/2 and
+gRPC) is a function next to run_wrk with the same arguments and result keys, added to
+RUNNERS."""
 import json
 import os
 import re
@@ -24,6 +28,7 @@ class LoadSpec:
     headers: tuple = ()       # extra request headers, "Name: value"
     script: str = WRK_LUA     # its Lua script (the summary comes from stats.lua)
     env: dict = None          # its environment (None: ours)
+    tool: str = "wrk"         # the load generator, a key of RUNNERS
     error: str = None         # the load cannot run (its set-up failed): the row's error
 
 
@@ -67,8 +72,16 @@ def run_wrk(spec, port, conns, seconds, out, core, threads, timeout):
     return res, None
 
 
+def run(spec, **kwargs):
+    """One run of the spec's load generator; see run_wrk."""
+    return RUNNERS[spec.tool](spec, **kwargs)
+
+
 def _kill(pid):
     try:
         os.kill(pid, signal.SIGKILL)    # our own child, not yet reaped: the pid is still its
     except ProcessLookupError:
         pass
+
+
+RUNNERS = {"wrk": run_wrk}

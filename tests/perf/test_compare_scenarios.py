@@ -17,7 +17,7 @@ sys.path.insert(0, str(REPO / "perf"))
 
 from comparelib import cli, report, scenarios  # noqa: E402
 from comparelib.bench import Bench  # noqa: E402
-from comparelib.load import LoadSpec  # noqa: E402
+from comparelib.load import RUNNERS, LoadSpec  # noqa: E402
 from comparelib.origin import PATH_SIZES  # noqa: E402
 from comparelib.peers import PEERS  # noqa: E402
 from comparelib.scenario import FeatureScenario, Scenario  # noqa: E402
@@ -156,6 +156,7 @@ class RunnerNeeds(Fixture):
             self.assertIsNone(spec.error)
             self.assertTrue(spec.path.startswith(run.route + "/") and spec.path.endswith("/64k"), spec.path)
             self.assertEqual(spec.tls, sc.tls)
+            self.assertIn(spec.tool, RUNNERS)
             self.assertTrue(os.path.exists(spec.script), spec.script)
             self.assertEqual("Connection: close" in spec.headers, sc.close)
             for h in spec.headers:
