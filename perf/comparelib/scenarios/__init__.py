@@ -13,7 +13,7 @@ Adding a scenario (cache, compression, static files, HTTP/2, gRPC, ...) is one f
         order = 90                       # after accesslog in --help, points and the report
         points = ("1:64:/", "2:1000:/")  # its points in the default matrix
         quick_points = ("1:64:/",)
-        def config(self, bench, run):    # each peer's config fragment (PeerConfig)
+        def config(self, bench, run, base):   # each peer's config fragment (PeerConfig)
             ...
 
 It then shows in --help, runs in the default matrix, and fills the report's table named by
