@@ -2,6 +2,7 @@
 
 #include <sys/ioctl.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -459,6 +460,7 @@ void Session::startFilters() {
   ctx.out.identity_headers = &buf.identity_headers;
   ctx.out.limit_key = &buf.limit_key;
   ctx.out.drop_access_token = false;
+  ctx.out.token_expires_s = 0;
   ctx.out.body_bytes = 0;
   ctx.services = &filter_services_;
   ctx.metrics = metrics_;
@@ -794,6 +796,12 @@ void Session::onUpstreamDrained() { updateReading(); }
 void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len) {
   logExchange(101);
   state_ = State::kTunnel;
+  if (int64_t expires_s = filter_ctx_.out.token_expires_s; expires_s != 0) {
+    // A WebSocket lives no longer than the token that opened it (plus leeway): the tunnel's
+    // timer fires then at the latest (see startTimer).
+    int64_t left_ms = (expires_s - static_cast<int64_t>(time(nullptr))) * 1000;
+    tunnel_expires_ms_ = uv_now(worker_->loop()) + static_cast<uint64_t>(std::max<int64_t>(left_ms, 0));
+  }
   conn->enterTunnel();
   out_.addRef(rest, len);
   flushOut();
@@ -928,6 +936,9 @@ void Session::startTimer(util::Millis timeout) {
   client_write_timer_ = false;
   uint64_t now = uv_now(worker_->loop());
   uint64_t ms = static_cast<uint64_t>(timeout.count());
+  if (tunnel_expires_ms_ != 0 && now + ms > tunnel_expires_ms_) {
+    ms = tunnel_expires_ms_ > now ? tunnel_expires_ms_ - now : 0;
+  }
   timer_deadline_ms_ = now + ms;
   if (uv_is_active(reinterpret_cast<uv_handle_t*>(&timer_)) == 0 ||
       uv_timer_get_due_in(&timer_) > ms) {
@@ -962,6 +973,12 @@ void Session::onTimer(uv_timer_t* timer) {
       self->close();  // keep-alive idle, or a client that would not read its answer
       return;
     case State::kTunnel:
+      if (self->tunnel_expires_ms_ != 0 && now >= self->tunnel_expires_ms_) {
+        LOG_INFO("request_id=%s client=%s the token of this WebSocket expired: closed",
+                 self->requestId(), self->client_ip_);
+      }
+      self->close();
+      return;
     case State::kLingering:
       self->close();
       return;

@@ -160,6 +160,7 @@ class Session final : public http::ParserListener,
   uv_timer_t timer_;
   bool client_write_timer_ = false;  // timer_ is watching timeouts.client_write
   uint64_t timer_deadline_ms_ = 0;    // loop time timer_ is for; 0: stopped (see startTimer)
+  uint64_t tunnel_expires_ms_ = 0;    // loop time the tunnel's token expires; 0: none
   int open_handles_ = 0;
   bool reading_ = false;
   bool parser_paused_ = false;

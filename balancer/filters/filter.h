@@ -72,6 +72,7 @@ struct FilterOutput {
   std::string* identity_headers = nullptr;  // header lines added to the forwarded request
   std::string* limit_key = nullptr;         // scratch for a rate limit bucket's key
   bool drop_access_token = false;           // the token came in the query: not forwarded
+  int64_t token_expires_s = 0;  // a verified token's exp plus leeway (Unix seconds); 0: none
   uint64_t body_bytes = 0;                  // request body read so far
 };
 

@@ -49,8 +49,10 @@ FilterChain buildRouteChain(const Config& config, size_t route) {
   }
   if (rc.auth != AuthMode::kNone) {
     static const std::vector<std::pair<std::string, std::string>> kNoClaims;
+    int64_t leeway_s = config.jwt ? config.jwt->leeway.count() / 1000 : 0;
     chain.add(std::make_unique<JwtAuth>(rc.auth, rc.require_roles,
-                                        config.jwt ? config.jwt->claims_to_headers : kNoClaims));
+                                        config.jwt ? config.jwt->claims_to_headers : kNoClaims,
+                                        leeway_s));
   }
   if (rc.rate_limit) {
     chain.add(std::make_unique<RateLimit>(*rc.rate_limit,

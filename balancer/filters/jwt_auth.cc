@@ -11,10 +11,12 @@
 namespace balancer::filters {
 
 JwtAuth::JwtAuth(AuthMode mode, std::vector<std::string> require_roles,
-                 std::vector<std::pair<std::string, std::string>> claims_to_headers)
+                 std::vector<std::pair<std::string, std::string>> claims_to_headers,
+                 int64_t leeway_seconds)
     : mode_(mode),
       require_roles_(std::move(require_roles)),
-      claims_to_headers_(std::move(claims_to_headers)) {}
+      claims_to_headers_(std::move(claims_to_headers)),
+      leeway_seconds_(leeway_seconds) {}
 
 Verdict JwtAuth::unauthorized(std::string message) {
   return Verdict::reply(401, std::move(message),
@@ -71,6 +73,7 @@ Verdict JwtAuth::onRequestHead(FilterContext& ctx) {
     }
   }
   ctx.out.user->assign(claims->sub);
+  ctx.out.token_expires_s = claims->exp + leeway_seconds_;
   std::string& identity = *ctx.out.identity_headers;
   for (const auto& [claim, header] : claims_to_headers_) {
     if (auto value = claims->claim(claim)) {

@@ -28,6 +28,8 @@ const tokens = {
   customer_rs: await sign(rs, 'RS256', base()),  // the same sub as customer, another token
   expired: await sign(es, 'ES256', base({ exp: now - 3600, iat: now - 7200 })),
   wrong_audience: await sign(es, 'ES256', base({ aud: 'elsewhere' })),
+  // Valid for 4 s from minting (a WebSocket it opens must close then, plus leeway).
+  short_lived: await sign(es, 'ES256', base({ exp: now + 4 })),
 };
 // alg: none, and a tampered payload on a valid signature
 const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');

@@ -154,3 +154,18 @@ TEST_CASE("jwt_auth does not take ?access_token= on a request that is no upgrade
   CHECK(auth.onRequestHead(both).goesOn());
   CHECK(both.out.drop_access_token);
 }
+
+TEST_CASE("jwt_auth leaves the token's exp plus leeway for the exchange", "[filters]") {
+  FilterFixture f;
+  JwtAuth auth(AuthMode::kJwt, {}, {}, 30);
+  int64_t exp = static_cast<int64_t>(time(nullptr)) + 100;
+  FilterContext& ctx = f.request("/", {{"Authorization", "Bearer " + tokenFor({{"exp", exp}})}});
+  CHECK(auth.onRequestHead(ctx).goesOn());
+  CHECK(ctx.out.token_expires_s == exp + 30);
+  // Anonymous on an optional route: no expiry.
+  JwtAuth optional(AuthMode::kJwtOptional, {}, {}, 30);
+  FilterContext& anonymous = f.request("/");
+  anonymous.out.token_expires_s = 0;
+  CHECK(optional.onRequestHead(anonymous).goesOn());
+  CHECK(anonymous.out.token_expires_s == 0);
+}
