@@ -20,7 +20,7 @@ struct ExchangeBuffers {
   std::string identity_headers;       // from a verified token, added to the forwarded request
   std::string user;                   // the token's sub, for rate limits keyed by user
   std::string limit_key;              // the rate limit bucket's key
-  std::string limit_headers;          // Retry-After and RateLimit-* of a 429
+  std::string response_headers;       // header lines the route's filters add to the response
 };
 
 }  // namespace balancer

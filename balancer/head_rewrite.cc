@@ -215,6 +215,7 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
   if (!has_id) {
     head.append("X-Request-Id: "sv).append(rewrite.request_id).append("\r\n"sv);
   }
+  head.append(rewrite.extra_headers);
   if (status == 101) {
     head.append("Connection: upgrade\r\n"sv);
   } else if (!rewrite.keep_alive) {

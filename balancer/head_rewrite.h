@@ -43,6 +43,7 @@ struct ResponseRewrite {
   bool rechunk = false;         // the body goes out chunked (no Content-Length upstream)
   bool keep_alive = true;       // else Connection: close
   bool client_http10 = false;   // say Connection: keep-alive explicitly
+  std::string_view extra_headers;  // lines the route's filters add, each ending in CRLF
 };
 
 // Writes the head for the client of a final (>= 200) or 101 response into *out.

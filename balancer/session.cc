@@ -403,6 +403,7 @@ int Session::onHeadersComplete() {
   buf.early_body.clear();
   buf.identity_headers.clear();
   buf.user.clear();
+  buf.response_headers.clear();
 
   const http::HeaderList& headers = parser_.headers();
   bool has_id = false;
@@ -459,6 +460,7 @@ void Session::startFilters() {
   ctx.out.user = &buf.user;
   ctx.out.identity_headers = &buf.identity_headers;
   ctx.out.limit_key = &buf.limit_key;
+  ctx.out.response_headers = &buf.response_headers;
   ctx.out.drop_access_token = false;
   ctx.out.token_expires_s = 0;
   ctx.out.body_bytes = 0;
@@ -531,6 +533,7 @@ bool Session::runFilters(const filters::FilterChain& chain, size_t from) {
     verdict = std::move(*resumed_inside_);  // it decided before it returned (Redis is down)
     resumed_inside_.reset();
     if (verdict.goesOn()) {
+      filter_ctx_.out.response_headers->append(verdict.headers);
       return runFilters(chain, at + 1);
     }
   }
@@ -538,7 +541,7 @@ bool Session::runFilters(const filters::FilterChain& chain, size_t from) {
     answerFromFilter(verdict);
     return false;
   }
-  return true;
+  return true;  // the chain kept what the filters add to the response
 }
 
 void Session::answerFromFilter(filters::Verdict& verdict) {
@@ -567,6 +570,7 @@ void Session::onFilterResumed(uint64_t exchange, filters::Verdict verdict) {
     answerFromFilter(verdict);
     return;
   }
+  filter_ctx_.out.response_headers->append(verdict.headers);
   const filters::FilterChain& chain = *exchange_.paused_chain;
   if (!runFilters(chain, exchange_.paused_at + 1)) {
     return;
@@ -713,8 +717,18 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
   if (!keep_alive && status != 101) {
     ex.close_after = true;
   }
+  if (ex.filters != nullptr && ex.filters->wantsResponseHead()) {
+    filters::ResponseFacts facts;
+    facts.status = status;
+    facts.headers = &resp.headers();
+    if (resp.hasContentLength()) {
+      facts.content_length = resp.contentLength();
+    }
+    ex.filters->runResponseHead(filter_ctx_, facts);
+  }
   ResponseRewrite rewrite;
   rewrite.request_id = buffers().request_id;
+  rewrite.extra_headers = buffers().response_headers;
   rewrite.rechunk = ex.rechunk_response;
   rewrite.keep_alive = keep_alive;
   rewrite.client_http10 = ex.client_http10;

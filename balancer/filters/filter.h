@@ -32,10 +32,17 @@ struct Verdict {
   Action action = Action::kContinue;
   int status = 0;        // kReply: the answer's status
   std::string message;   // kReply: the error message of its JSON body
-  std::string headers;   // kReply: extra header lines, each ending in CRLF
+  // Header lines, each ending in CRLF. kReply: added to the answer. kContinue: added to the
+  // response the exchange gets later (a rate limit's RateLimit-Remaining, CORS headers).
+  std::string headers;
   bool close = false;    // kReply: close the connection after it, even if it could be kept
 
   static Verdict next() { return {}; }
+  static Verdict next(std::string response_headers) {
+    Verdict v;
+    v.headers = std::move(response_headers);
+    return v;
+  }
   static Verdict pause() {
     Verdict v;
     v.action = Action::kPause;
@@ -65,12 +72,20 @@ struct RequestFacts {
   int https_port = 443;  // where this listener's redirect_to_https sends clients
 };
 
+// The response as filters see it once its head is read.
+struct ResponseFacts {
+  int status = 0;
+  const http::HeaderList* headers = nullptr;
+  std::optional<uint64_t> content_length;
+};
+
 // What filters leave on the exchange: for the forwarded request, the rate limits and the log.
 // The strings are the exchange's buffers (leased per exchange, reused without allocating).
 struct FilterOutput {
   std::string* user = nullptr;              // a verified token's sub
   std::string* identity_headers = nullptr;  // header lines added to the forwarded request
   std::string* limit_key = nullptr;         // scratch for a rate limit bucket's key
+  std::string* response_headers = nullptr;  // header lines added to the response
   bool drop_access_token = false;           // the token came in the query: not forwarded
   int64_t token_expires_s = 0;  // a verified token's exp plus leeway (Unix seconds); 0: none
   uint64_t body_bytes = 0;                  // request body read so far
@@ -149,6 +164,10 @@ class Filter {
     return Verdict::next();
   }
   virtual bool wantsRequestBody() const { return false; }
+  // The upstream's final response head arrived (only filters that say wantsResponseHead()):
+  // the filter may add header lines to what the client gets (ctx.out.response_headers).
+  virtual void onResponseHead(FilterContext& /*ctx*/, const ResponseFacts& /*response*/) {}
+  virtual bool wantsResponseHead() const { return false; }
 };
 
 }  // namespace filters

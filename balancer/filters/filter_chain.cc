@@ -10,6 +10,7 @@ namespace balancer::filters {
 
 void FilterChain::add(std::unique_ptr<Filter> filter) {
   wants_request_body_ = wants_request_body_ || filter->wantsRequestBody();
+  wants_response_head_ = wants_response_head_ || filter->wantsResponseHead();
   filters_.push_back(std::move(filter));
 }
 
@@ -19,6 +20,9 @@ Verdict FilterChain::runRequestHead(FilterContext& ctx, size_t from, size_t* sto
     if (!verdict.goesOn()) {
       *stopped_at = i;
       return verdict;
+    }
+    if (!verdict.headers.empty() && ctx.out.response_headers != nullptr) {
+      ctx.out.response_headers->append(verdict.headers);
     }
   }
   *stopped_at = filters_.size();
@@ -36,6 +40,14 @@ Verdict FilterChain::runRequestBody(FilterContext& ctx, std::string_view piece) 
     }
   }
   return Verdict::next();
+}
+
+void FilterChain::runResponseHead(FilterContext& ctx, const ResponseFacts& response) const {
+  for (const auto& filter : filters_) {
+    if (filter->wantsResponseHead()) {
+      filter->onResponseHead(ctx, response);
+    }
+  }
 }
 
 // The order is the order of the questions: is the request too big (cheap, and nothing else

@@ -32,10 +32,14 @@ class FilterChain {
   // Runs the request-body phase over the filters that want bodies.
   Verdict runRequestBody(FilterContext& ctx, std::string_view piece) const;
   bool wantsRequestBody() const { return wants_request_body_; }
+  // Runs the response-head phase over the filters that want it.
+  void runResponseHead(FilterContext& ctx, const ResponseFacts& response) const;
+  bool wantsResponseHead() const { return wants_response_head_; }
 
  private:
   std::vector<std::unique_ptr<Filter>> filters_;
   bool wants_request_body_ = false;
+  bool wants_response_head_ = false;
 };
 
 // The chains a snapshot holds, one per route and one per listener, in config order.

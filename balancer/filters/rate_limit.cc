@@ -9,17 +9,25 @@ namespace balancer::filters {
 
 namespace {
 
-Verdict decide(const rate_limit::Decision& decision, const RateLimitConfig& limit, int route,
-               WorkerMetrics& metrics) {
-  if (decision.allowed) {
-    return Verdict::next();
-  }
-  std::string h = "Retry-After: ";
-  h.append(std::to_string(rate_limit::retryAfterSeconds(decision)));
-  h.append("\r\nRateLimit-Limit: ").append(std::to_string(static_cast<int64_t>(limit.burst)));
+// The bucket's state as RateLimit-* header lines: on the 429, and on every response the limit
+// let through, so a client can slow down before it is refused.
+std::string limitHeaders(const rate_limit::Decision& decision, const RateLimitConfig& limit) {
+  std::string h = "RateLimit-Limit: ";
+  h.append(std::to_string(static_cast<int64_t>(limit.burst)));
   h.append("\r\nRateLimit-Remaining: ").append(std::to_string(decision.remaining));
   h.append("\r\nRateLimit-Reset: ").append(std::to_string(rate_limit::resetSeconds(decision)));
   h.append("\r\n");
+  return h;
+}
+
+Verdict decide(const rate_limit::Decision& decision, const RateLimitConfig& limit, int route,
+               WorkerMetrics& metrics) {
+  if (decision.allowed) {
+    return Verdict::next(limitHeaders(decision, limit));
+  }
+  std::string h = "Retry-After: ";
+  h.append(std::to_string(rate_limit::retryAfterSeconds(decision))).append("\r\n");
+  h.append(limitHeaders(decision, limit));
   metrics.countRateLimited(route);
   return Verdict::reply(429, "rate limited", std::move(h));
 }

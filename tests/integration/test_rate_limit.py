@@ -51,7 +51,9 @@ def test(h):
         h.expect_eq(r.header("RateLimit-Limit"), "5", "RateLimit-Limit")
         h.expect_eq(r.header("RateLimit-Remaining"), "0", "RateLimit-Remaining")
         h.expect(int(r.header("RateLimit-Reset", "0")) >= 1, "RateLimit-Reset")
-        h.expect_eq(lb.get("/other").status, 200, "routes without a limit are not limited")
+        r = lb.get("/other")
+        h.expect_eq(r.status, 200, "routes without a limit are not limited")
+        h.expect_eq(r.header("RateLimit-Limit"), None, "no RateLimit headers without a limit")
 
     redis_port = free_port()
     redis = start_redis(h, redis_port)
@@ -59,9 +61,19 @@ def test(h):
         ports = [free_port(), free_port()]
         lbs = [h.balancer(config(p, backend.port, 10, "global", redis_port), p) for p in ports]
         got = []
+        remaining = []
         for i in range(20):
-            got.append(lbs[i % 2].get("/limited").status)
+            r = lbs[i % 2].get("/limited")
+            got.append(r.status)
+            if r.status == 200:
+                remaining.append(r.header("RateLimit-Remaining"))
         h.expect_eq(sorted(got), [200] * 10 + [429] * 10, f"statuses {got}")
+        # Each answer the limit let through says what is left of the shared bucket (a refill,
+        # one a minute, may add a token during the run: counted down, not exactly by one).
+        h.expect(all(v is not None for v in remaining), f"RateLimit-Remaining on each 200: {remaining}")
+        numbers = [int(v) for v in remaining if v is not None]
+        h.expect(numbers == sorted(numbers, reverse=True) and numbers[-1] <= 1,
+                 f"RateLimit-Remaining counts the shared bucket down: {numbers}")
 
     with h.step("Redis stopped: requests are served at once (fail open)"):
         redis.terminate(timeout=5)

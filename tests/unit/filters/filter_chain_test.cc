@@ -238,3 +238,41 @@ TEST_CASE("a Resumer calls its host while the host lives, and not after", "[filt
   CHECK_FALSE(none.alive());
   none.resume(Verdict::next());  // no host at all: nothing, and no crash
 }
+
+namespace {
+
+// A filter that adds a header line to the response when it sees the response head.
+class ResponseStamp final : public Filter {
+ public:
+  explicit ResponseStamp(bool wants) : wants_(wants) {}
+  std::string_view name() const override { return "stamp"; }
+  Verdict onRequestHead(FilterContext& /*ctx*/) override { return Verdict::next("X-Req: 1\r\n"); }
+  void onResponseHead(FilterContext& ctx, const balancer::filters::ResponseFacts& r) override {
+    ctx.out.response_headers->append("X-Status: " + std::to_string(r.status) + "\r\n");
+  }
+  bool wantsResponseHead() const override { return wants_; }
+
+ private:
+  bool wants_;
+};
+
+}  // namespace
+
+TEST_CASE("what filters add to the response: at the request head and at the response head",
+          "[filters]") {
+  FilterFixture f;
+  FilterChain chain;
+  chain.add(std::make_unique<ResponseStamp>(false));
+  CHECK_FALSE(chain.wantsResponseHead());
+  chain.add(std::make_unique<ResponseStamp>(true));
+  CHECK(chain.wantsResponseHead());
+  FilterContext& ctx = f.request("/");
+  size_t at = 0;
+  CHECK(chain.runRequestHead(ctx, 0, &at).goesOn());
+  CHECK(f.response_headers == "X-Req: 1\r\nX-Req: 1\r\n");  // a continue verdict's lines
+  balancer::filters::ResponseFacts response;
+  response.status = 201;
+  chain.runResponseHead(ctx, response);
+  // Only the filter that wants the response head saw it.
+  CHECK(f.response_headers == "X-Req: 1\r\nX-Req: 1\r\nX-Status: 201\r\n");
+}

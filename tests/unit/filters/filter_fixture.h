@@ -173,6 +173,8 @@ class FilterFixture {
     ctx.out.user = &user;
     ctx.out.identity_headers = &identity;
     ctx.out.limit_key = &limit_key;
+    response_headers.clear();
+    ctx.out.response_headers = &response_headers;
     ctx.services = &services;
     ctx.metrics = &metrics;
     ctx.host = &host;
@@ -200,6 +202,7 @@ class FilterFixture {
   std::string user;
   std::string identity;
   std::string limit_key;
+  std::string response_headers;
   FilterContext ctx;
 };
 

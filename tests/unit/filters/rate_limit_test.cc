@@ -55,7 +55,13 @@ TEST_CASE("a local limit allows its burst, then answers 429 with the RateLimit h
   RateLimit filter(localLimit(3), true);
   for (int i = 0; i < 3; ++i) {
     INFO("request " << i);
-    CHECK(from(f, filter, "10.0.0.1").goesOn());
+    Verdict allowed = from(f, filter, "10.0.0.1");
+    CHECK(allowed.goesOn());
+    // What the response will carry: the bucket's state after this request.
+    CHECK(headerValue(allowed.headers, "RateLimit-Limit") == 3);
+    CHECK(headerValue(allowed.headers, "RateLimit-Remaining") == 2 - i);
+    CHECK(headerValue(allowed.headers, "RateLimit-Reset") >= 0);
+    CHECK(headerValue(allowed.headers, "Retry-After") == -1);
   }
   CHECK(f.rateLimited(0) == 0);
 
