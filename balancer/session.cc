@@ -16,6 +16,7 @@
 #include "common/http/status.h"
 #include "common/jwt/verifier.h"
 #include "common/log/log.h"
+#include "common/tls/connection.h"
 #include "common/tls/server_context.h"
 
 #include <openssl/err.h>
@@ -104,12 +105,13 @@ int Session::start(uv_stream_t* server) {
   uv_tcp_nodelay(&tcp_, 1);
   tls_context_ = listener_->tls.load();
   if (tls_context_) {
-    ssl_ = tls_context_->newConnection();
-    if (ssl_ == nullptr) {
+    SSL* ssl = tls_context_->newConnection();
+    if (ssl == nullptr) {
       close();
       return UV_ENOMEM;
     }
-    out_.setTls(ssl_);
+    tls_ = std::make_unique<tls::Connection>(ssl);
+    out_.setTls(tls_.get());
   }
   sockaddr_storage peer{};
   int len = sizeof peer;
@@ -134,7 +136,7 @@ void Session::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Session*>(stream->data);
   if (nread > 0) {
-    if (self->ssl_ != nullptr) {
+    if (self->tls_ != nullptr) {
       self->handleTlsInput(buf->base, static_cast<size_t>(nread));
     } else {
       self->handleInput(buf->base, static_cast<size_t>(nread));
@@ -168,44 +170,39 @@ void Session::handleTlsInput(const char* data, size_t len) {
   if (state_ == State::kLingering || state_ == State::kClosed) {
     return;
   }
-  // The memory BIO copies the records, so the read buffer is free again for the plaintext.
-  BIO_write(SSL_get_rbio(ssl_), data, static_cast<int>(len));
-  if (!SSL_is_init_finished(ssl_)) {
-    int r = SSL_do_handshake(ssl_);
-    flushOut();  // the handshake's own records
-    if (r != 1) {
-      int e = SSL_get_error(ssl_, r);
-      if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) {
-        // Plain HTTP on the TLS port, a scanner, a bad hello: only this connection goes.
-        LOG_DEBUG("client=%s TLS handshake failed: %s", client_ip_, tls::lastError().c_str());
-        metrics_->countTlsHandshake(listenerIndex(*snapshot_, listener_), 0);
-        ERR_clear_error();
-        close();
-      }
+  uv_buf_t plain = worker_->readBuffer();  // free again: the records were copied in
+  tls::Connection::ReadResult result =
+      tls_->read(data, len, plain.base, plain.len, [this](const char* text, size_t n) {
+        handleInput(text, n);
+        return state_ != State::kClosed && state_ != State::kLingering;
+      });
+  if (result.handshake_done_now) {
+    metrics_->countTlsHandshake(listenerIndex(*snapshot_, listener_), tls_->version());
+  }
+  switch (result.status) {
+    case tls::Connection::ReadStatus::kOk:
+    case tls::Connection::ReadStatus::kStopped:
+      break;
+    case tls::Connection::ReadStatus::kHandshakeFailed:
+      // Plain HTTP on the TLS port, a scanner, a bad hello: only this connection goes.
+      LOG_DEBUG("client=%s TLS handshake failed: %s", client_ip_, tls::lastError().c_str());
+      metrics_->countTlsHandshake(listenerIndex(*snapshot_, listener_), 0);
+      ERR_clear_error();
+      flushOut();  // the alert
+      close();
       return;
-    }
-    metrics_->countTlsHandshake(listenerIndex(*snapshot_, listener_), SSL_version(ssl_));
+    case tls::Connection::ReadStatus::kPeerClosed:
+      if (exchange_.active && exchange_.request_complete) {
+        exchange_.close_after = true;  // close_notify after the request: answer, then close
+        break;
+      }
+      close();
+      return;
+    case tls::Connection::ReadStatus::kError:
+      close();
+      return;
   }
-  uv_buf_t plain = worker_->readBuffer();
-  while (state_ != State::kClosed && state_ != State::kLingering) {
-    int n = SSL_read(ssl_, plain.base, static_cast<int>(plain.len));
-    if (n > 0) {
-      handleInput(plain.base, static_cast<size_t>(n));
-      continue;
-    }
-    int e = SSL_get_error(ssl_, n);
-    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-      break;
-    }
-    ERR_clear_error();
-    if (e == SSL_ERROR_ZERO_RETURN && exchange_.active && exchange_.request_complete) {
-      exchange_.close_after = true;  // close_notify after the request: answer, then close
-      break;
-    }
-    close();
-    return;
-  }
-  flushOut();  // records SSL_read made (TLS 1.3 tickets, alerts)
+  flushOut();  // records the handshake and the reads made (TLS 1.3 tickets, alerts)
 }
 
 void Session::handleInput(const char* data, size_t len) {
@@ -587,7 +584,7 @@ void Session::buildUpstreamHead(std::string_view strip_prefix) {
   rewrite.strip_prefix = strip_prefix;
   rewrite.client_ip = clientIp();
   rewrite.request_id = buffers().request_id;
-  rewrite.tls = ssl_ != nullptr;
+  rewrite.tls = tls_ != nullptr;
   rewrite.upgrade = exchange_.upgrade;
   rewrite.default_host = exchange_.upstream.pool()->upstream().config->name;
   rewrite.drop_headers = snapshot_->identityHeaders();
@@ -849,7 +846,7 @@ void Session::onTunnelClosedByUpstream() {
 
 void Session::flushOut() {
   // With TLS there may be records to send (handshake, alerts) even with nothing added.
-  if ((out_.empty() && ssl_ == nullptr) || state_ == State::kClosed) {
+  if ((out_.empty() && tls_ == nullptr) || state_ == State::kClosed) {
     return;
   }
   int r = out_.flush();
@@ -1011,14 +1008,14 @@ void Session::closeWhenFlushed() {
     updateReading();
     return;
   }
-  if (ssl_ != nullptr && SSL_is_init_finished(ssl_)) {
-    SSL_shutdown(ssl_);  // close_notify, so the client knows the response was not cut
+  if (tls_ != nullptr && tls_->handshakeDone()) {
+    tls_->shutdown();  // close_notify, so the client knows the response was not cut
     flushOut();
     if (state_ == State::kClosed) {
       return;
     }
   }
-  if (ssl_ == nullptr && out_.empty() && clientDoneSending()) {
+  if (tls_ == nullptr && out_.empty() && clientDoneSending()) {
     close();  // the kernel sends what is queued, then the FIN: no shutdown, no wait, no read
     return;
   }
@@ -1091,11 +1088,7 @@ void Session::close() {
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Session::onClose);
 }
 
-Session::~Session() {
-  if (ssl_ != nullptr) {
-    SSL_free(ssl_);  // and its two memory BIOs
-  }
-}
+Session::~Session() = default;
 
 void Session::logExchange(int status) {
   if (!record_.open) {
@@ -1112,8 +1105,8 @@ void Session::logExchange(int status) {
     facts.request_id = buffers_->request_id;
   }
   facts.client = clientIp();
-  if (ssl_ != nullptr) {
-    facts.tls_version = SSL_get_version(ssl_);
+  if (tls_ != nullptr) {
+    facts.tls_version = tls_->versionName();
   }
   AccessLogSink* sink = listener_->config->access_log ? worker_->accessLog() : nullptr;
   recordExchange(&record_, facts, *snapshot_, *listener_->config, metrics_, sink,

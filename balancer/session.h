@@ -18,6 +18,10 @@
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
 
+namespace tls {
+class Connection;
+}
+
 namespace balancer {
 
 class Snapshot;
@@ -153,8 +157,8 @@ class Session final : public http::ParserListener,
   const ListenerRuntime* listener_;
   WorkerMetrics* metrics_;  // the block sized for snapshot_
   WorkerFilterServices filter_services_;
-  std::shared_ptr<const tls::ServerContext> tls_context_;  // kept while ssl_ lives
-  SSL* ssl_ = nullptr;
+  std::shared_ptr<const tls::ServerContext> tls_context_;  // kept while tls_ lives
+  std::unique_ptr<tls::Connection> tls_;                   // the TLS layer; null for plain TCP
   State state_ = State::kOpen;
   uv_tcp_t tcp_;
   uv_timer_t timer_;

@@ -1,5 +1,7 @@
 #include "common/http/output_queue.h"
 
+#include "common/tls/connection.h"
+
 #include <cstdio>
 #include <cstring>
 
@@ -71,7 +73,7 @@ void OutputQueue::discard() {
 }
 
 int OutputQueue::flush() {
-  if (ssl_ != nullptr) {
+  if (tls_ != nullptr) {
     return flushTls();
   }
   if (pending_bytes_ == 0) {
@@ -98,9 +100,7 @@ int OutputQueue::flushTls() {
     thread_local std::string staging;
     staging.clear();
     OutputStorage& st = storage();
-    auto encrypt = [this](const char* data, size_t len) {
-      return len == 0 || SSL_write(ssl_, data, static_cast<int>(len)) > 0;
-    };
+    auto encrypt = [this](const char* data, size_t len) { return tls_->encrypt(data, len); };
     bool ok = true;
     for (const OutputStorage::Segment& s : st.segments) {
       const char* base = s.data != nullptr ? s.data : st.scratch.data() + s.offset;
@@ -121,15 +121,14 @@ int OutputQueue::flushTls() {
       return UV_EPROTO;
     }
   }
-  BIO* records = SSL_get_wbio(ssl_);
-  char* data = nullptr;
-  long len = BIO_get_mem_data(records, &data);
-  if (len <= 0) {
+  std::string_view records = tls_->records();
+  if (records.empty()) {
     return 0;
   }
-  uv_buf_t buf = uv_buf_init(data, static_cast<unsigned>(len));
-  int r = write(&buf, 1, static_cast<size_t>(len));
-  (void)BIO_reset(records);
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(records.data()),
+                             static_cast<unsigned>(records.size()));
+  int r = write(&buf, 1, records.size());  // what the kernel does not take is copied
+  tls_->clearRecords();
   return r;
 }
 

@@ -1,12 +1,15 @@
 #pragma once
 
-#include <openssl/ssl.h>
 #include <uv.h>
 
 #include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
+
+namespace tls {
+class Connection;
+}
 
 namespace http {
 
@@ -54,9 +57,9 @@ class OutputQueue {
   void attachStorage(OutputStorage* storage) { storage_ = storage; }
   void detachStorage() { storage_ = nullptr; }
 
-  // From now on what is added is encrypted with `ssl` (its write BIO a memory BIO) and the
-  // records go to the socket; flush() also sends what the handshake produced.
-  void setTls(SSL* ssl) { ssl_ = ssl; }
+  // From now on what is added is encrypted through `tls` and the records go to the socket;
+  // flush() also sends the records the connection made by itself (handshake, alerts).
+  void setTls(tls::Connection* tls) { tls_ = tls; }
 
   // Adds bytes owned by the caller; they must stay valid until flush().
   void addRef(const char* data, size_t len);
@@ -87,7 +90,7 @@ class OutputQueue {
   OutputListener* listener_;
   OutputStorage* storage_ = nullptr;
   std::unique_ptr<OutputStorage> own_storage_;
-  SSL* ssl_ = nullptr;
+  tls::Connection* tls_ = nullptr;
   size_t pending_bytes_ = 0;
 };
 
