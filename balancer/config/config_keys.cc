@@ -1,0 +1,185 @@
+// The top level of the configuration file and its small sections: timeouts, limits, admin,
+// redis, jwt and access_log.
+
+#include "balancer/config/sections.h"
+
+namespace balancer::config {
+
+namespace {
+
+const Section<TimeoutsConfig>& timeoutsKeys() {
+  using T = TimeoutsConfig;
+  static const Section<T> keys{"timeouts", "timeouts.", {
+      duration("client_header", &T::client_header,
+               "first byte of a request to its last header; then 408 and close"),
+      duration("client_idle", &T::client_idle, "keep-alive wait between two requests"),
+      duration("tunnel_idle", &T::tunnel_idle,
+               "an upgraded (WebSocket) connection with no bytes either way"),
+      duration("client_write", &T::client_write,
+               "a client that leaves its response unread this long is closed"),
+  }};
+  return keys;
+}
+
+const Section<LimitsConfig>& limitsKeys() {
+  using T = LimitsConfig;
+  static const Section<T> keys{"limits", "limits.", {
+      size("max_header_bytes", &T::max_header_bytes, "request line and headers; beyond: 431"),
+      count("max_headers", &T::max_headers, 1, 10000, "header fields; beyond: 431"),
+      size("max_body_size", &T::max_body_size, "request body; beyond: 413"),
+      count("max_connections_per_worker", &T::max_connections_per_worker, 0, 10000000,
+            "past it, new connections are closed at once (0: no cap)"),
+  }};
+  return keys;
+}
+
+// admin's keys fill members of Config itself.
+const Section<Config>& adminKeys() {
+  static const Section<Config> keys{"admin", "admin.", {
+      address("address", &Config::admin_address, "IP:port of the admin API; none: no admin API"),
+      text("token", &Config::admin_token,
+           "when set, admin requests but GET /health need Authorization: Bearer TOKEN"),
+  }};
+  return keys;
+}
+
+const Section<RedisConfig>& redisKeys() {
+  using T = RedisConfig;
+  static const Section<T> keys{"redis", "redis.", {
+      address("address", &T::address, "Redis for scope: global rate limits")
+          .required("an address"),
+      duration("timeout", &T::timeout, "a slower answer counts as Redis unavailable"),
+      flag("fail_open", &T::fail_open, "Redis unavailable: serve (and count) rather than 503"),
+  }};
+  return keys;
+}
+
+// claim: Header, in the order written.
+Key<JwtConfig> claimsToHeaders() {
+  return {"claims_to_headers", "mapping", "{claim: Header} set on forwarded requests",
+          [](Reader& r, const YAML::Node& v, const At& at, JwtConfig& out) {
+            if (!v.IsMap()) {
+              r.error(v, at.label + " must be a mapping");
+              return;
+            }
+            for (const auto& item : v) {
+              auto header = r.scalar(item.second, "header name");
+              if (header &&
+                  (header->empty() || header->find_first_of(" \t:\r\n") != std::string::npos)) {
+                r.error(item.second, "invalid header name '" + *header + "'");
+              } else if (header) {
+                out.claims_to_headers.emplace_back(item.first.Scalar(), *header);
+              }
+            }
+          },
+          nullptr};
+}
+
+const Section<JwtConfig>& jwtKeys() {
+  using T = JwtConfig;
+  static const Section<T> keys{"jwt", "jwt.", {
+      file("jwks_file", &T::jwks_file, "public keys (JWKS); reloaded on SIGHUP")
+          .required("jwks_file"),
+      text("issuer", &T::issuer, "required iss").required("issuer"),
+      text("audience", &T::audience, "required aud").required("audience"),
+      duration("leeway", &T::leeway, "clock skew allowed on exp, nbf, iat"),
+      claimsToHeaders(),
+  }};
+  return keys;
+}
+
+// "stdout", or a file relative to the configuration's folder.
+Key<AccessLogConfig> accessLogPath() {
+  return {"path", "file|stdout", "a file (opened for appending) or stdout",
+          [](Reader& r, const YAML::Node& v, const At& at, AccessLogConfig& out) {
+            auto path = r.scalar(v, at.label);
+            if (path && path->empty()) {
+              r.error(v, at.label + " must not be empty");
+            } else if (path && *path != "stdout") {
+              out.path = r.resolve(*path);
+            }
+          },
+          [](const AccessLogConfig& t) { return t.path; }};
+}
+
+const Section<AccessLogConfig>& accessLogKeys() {
+  using T = AccessLogConfig;
+  static const Section<T> keys{"access_log", "access_log.", {
+      accessLogPath(),
+      choice<T, std::string>("format", &T::format, {{"json", "json"}},
+                             "one JSON object per line"),
+      flag("enabled", &T::enabled, "false turns the access log off while keeping the section"),
+  }};
+  return keys;
+}
+
+Key<Config> workers() {
+  return {"workers", "1..256|auto", "worker threads, each with its own loop; auto: one per core",
+          [](Reader& r, const YAML::Node& v, const At& at, Config& out) {
+            if (v.IsScalar() && v.Scalar() == "auto") {
+              out.workers = 0;
+            } else if (auto n = r.integer(v, at.label, 1, 256, "or auto")) {
+              out.workers = static_cast<int>(*n);
+            }
+          },
+          [](const Config& c) {
+            return c.workers == 0 ? std::string("auto") : std::to_string(c.workers);
+          }};
+}
+
+// upstreams: { NAME: {...} }; each upstream's messages name it ("upstream 'app'").
+Key<Config> upstreams() {
+  return {"upstreams", "mapping", "the groups of backends routes send to, by name",
+          [](Reader& r, const YAML::Node& v, const At& at, Config& out) {
+            if (!v.IsMap()) {
+              r.error(v, at.label + " must be a mapping");
+              return;
+            }
+            for (const auto& item : v) {
+              UpstreamConfig u;
+              u.name = item.first.Scalar();
+              upstreamKeys().read(r, item.second, at.path + "." + u.name, u,
+                                  "upstream '" + u.name + "'");
+              out.upstreams.push_back(std::move(u));
+            }
+          },
+          nullptr, ".NAME", [] { return upstreamKeys().declare(); }};
+}
+
+// access_log: off unless the section is there, and then off again with enabled: false.
+Key<Config> accessLog() {
+  Key<Config> key = optionalSection("access_log", &Config::access_log, accessLogKeys,
+                                    "the access log; without this section there is none");
+  key.read = [read = key.read](Reader& r, const YAML::Node& v, const At& at, Config& out) {
+    read(r, v, at, out);
+    if (out.access_log && !out.access_log->enabled) {
+      out.access_log.reset();
+    }
+  };
+  return key;
+}
+
+}  // namespace
+
+const Section<Config>& configKeys() {
+  using T = Config;
+  static const Section<T> keys{"the configuration", "", {
+      workers(),
+      duration("shutdown_timeout", &T::shutdown_timeout,
+               "how long SIGTERM/SIGINT waits for in-flight requests"),
+      section("timeouts", &T::timeouts, timeoutsKeys, "client-side timeouts"),
+      section("limits", &T::limits, limitsKeys, "request size limits"),
+      listOf("listeners", &T::listeners, listenerKeys, "the addresses to accept clients on")
+          .required("listeners"),
+      inlineSection("admin", adminKeys, "the admin API"),
+      optionalSection("redis", &T::redis, redisKeys, "Redis, for global rate limits"),
+      optionalSection("jwt", &T::jwt, jwtKeys, "how JWTs are checked on auth routes"),
+      upstreams().required("upstreams"),
+      listOf("routes", &T::routes, routeKeys, "which requests go to which upstream")
+          .required("routes"),
+      accessLog(),
+  }};
+  return keys;
+}
+
+}  // namespace balancer::config

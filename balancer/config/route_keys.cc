@@ -1,0 +1,110 @@
+// routes[]: which requests go to which upstream, and what is checked on the way.
+
+#include "balancer/config/sections.h"
+
+#include "balancer/rate_limit/rate.h"
+
+#include <algorithm>
+
+namespace balancer::config {
+
+namespace {
+
+// A method as the request line spells it: upper-case letters.
+bool isMethod(const std::string& s) {
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
+Key<RouteConfig> host() {
+  return {"host", "host", "the Host to match; *.example.com matches subdomains; none: any",
+          [](Reader& r, const YAML::Node& v, const At& at, RouteConfig& out) {
+            if (auto s = r.scalar(v, at.label)) {
+              out.host = *s;
+              std::transform(out.host.begin(), out.host.end(), out.host.begin(),
+                             [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+            }
+          },
+          nullptr};
+}
+
+Key<RouteConfig> methods() {
+  return {"methods", "list", "the methods to match; none: any",
+          [](Reader& r, const YAML::Node& v, const At& at, RouteConfig& out) {
+            out.methods = r.stringList(v, at.label);
+            for (const auto& method : out.methods) {
+              if (!isMethod(method)) {
+                r.error(v, "invalid method '" + method + "' (use upper case, e.g. GET)");
+              }
+            }
+          },
+          nullptr};
+}
+
+// match's keys fill members of the route.
+const Section<RouteConfig>& matchKeys() {
+  using T = RouteConfig;
+  static const Section<T> keys{"match", "match.", {
+      host(),
+      urlPath("path", &T::path, "the exact path"),
+      urlPath("path_prefix", &T::path_prefix, "a path prefix, segment by segment"),
+      methods(),
+  }};
+  return keys;
+}
+
+// The rate; the burst defaults to it (a second's worth), so the burst key comes after it.
+Key<RateLimitConfig> rate() {
+  return {"rate", "N/s|N/m|N/h", "tokens per second, minute or hour",
+          [](Reader& r, const YAML::Node& v, const At& at, RateLimitConfig& out) {
+            auto text = r.scalar(v, at.label);
+            if (!text) {
+              return;
+            }
+            std::string message;
+            if (auto rate = rate_limit::parseRate(*text, &message)) {
+              out.rate = *rate;
+              out.burst = std::max(out.rate, 1.0);
+            } else {
+              r.error(v, at.label + ": " + message);
+            }
+          },
+          nullptr};
+}
+
+const Section<RateLimitConfig>& rateLimitKeys() {
+  using T = RateLimitConfig;
+  using By = RateLimitConfig::Key;
+  using Scope = RateLimitConfig::Scope;
+  static const Section<T> keys{"rate_limit", "rate_limit.", {
+      rate().required("a rate (e.g. 100/s)"),
+      count("burst", &T::burst, 1, 100000000, "requests allowed at once").shownAs("the rate"),
+      choice("key", &T::key, {{"ip", By::kIp}, {"user", By::kUser}, {"route", By::kRoute}},
+             "what one bucket counts: the client address, the token's sub, or the route"),
+      choice("scope", &T::scope, {{"local", Scope::kLocal}, {"global", Scope::kGlobal}},
+             "local: this balancer's workers share it; global: in Redis"),
+  }};
+  return keys;
+}
+
+}  // namespace
+
+const Section<RouteConfig>& routeKeys() {
+  using T = RouteConfig;
+  static const Section<T> keys{"route", "", {
+      inlineSection("match", matchKeys, "path or path_prefix, optional host and methods")
+          .required("a match"),
+      text("upstream", &T::upstream, "the upstream's name").required("an upstream"),
+      urlPath("strip_prefix", &T::strip_prefix, "removed from the path before forwarding"),
+      choice("auth", &T::auth,
+             {{"none", AuthMode::kNone}, {"jwt", AuthMode::kJwt},
+              {"jwt_optional", AuthMode::kJwtOptional}},
+             "jwt: a valid token is required; jwt_optional: anonymous requests pass"),
+      textList("require_roles", &T::require_roles, "the token's roles must hold one of these"),
+      optionalSection("rate_limit", &T::rate_limit, rateLimitKeys, "requests per client"),
+      size("max_body_size", &T::max_body_size, "a tighter body limit for this route"),
+  }};
+  return keys;
+}
+
+}  // namespace balancer::config

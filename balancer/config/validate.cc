@@ -1,0 +1,93 @@
+#include "balancer/config/validate.h"
+
+#include <set>
+#include <string>
+
+namespace balancer::config {
+
+namespace {
+
+void validateListeners(const Config& config, const Positions& at,
+                       std::vector<ConfigError>* errors) {
+  std::set<std::string> names;
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const ListenerConfig& l = config.listeners[i];
+    std::string path = "listeners[" + std::to_string(i) + "]";
+    // A name given twice; a listener named after its address is checked when it binds.
+    if (at.has(path + ".name") && !names.insert(l.name).second) {
+      errors->push_back(at.error(path + ".name", "duplicate listener name '" + l.name + "'"));
+    }
+    if (l.redirect_to_https && l.tls) {
+      errors->push_back(
+          at.error(path + ".redirect_to_https", "a TLS listener cannot redirect to itself"));
+    }
+  }
+}
+
+void validateUpstreams(const Config& config, const Positions& at,
+                       std::vector<ConfigError>* errors) {
+  for (const UpstreamConfig& u : config.upstreams) {
+    std::string path = "upstreams." + u.name;
+    if (u.health_check &&
+        (u.health_check->timeout.count() <= 0 || u.health_check->interval.count() <= 0)) {
+      errors->push_back(at.error(path + ".health_check",
+                                 "health_check interval and timeout must be positive"));
+    }
+    const auto& oc = u.outlier_detection;
+    if (oc && (oc->base_ejection_time.count() <= 0 ||
+               oc->max_ejection_time < oc->base_ejection_time)) {
+      errors->push_back(
+          at.error(path + ".outlier_detection",
+                   "outlier_detection needs 0 < base_ejection_time <= max_ejection_time"));
+    }
+  }
+}
+
+void validateRoute(const Config& config, const RouteConfig& route, const std::string& path,
+                   const Positions& at, std::vector<ConfigError>* errors) {
+  if (at.has(path + ".match")) {
+    bool exact = at.has(path + ".match.path");
+    bool prefix = at.has(path + ".match.path_prefix");
+    if (exact && prefix) {
+      errors->push_back(at.error(path + ".match", "match takes path or path_prefix, not both"));
+    } else if (!exact && !prefix) {
+      errors->push_back(at.error(path + ".match", "match needs path or path_prefix"));
+    }
+  }
+  if (!route.upstream.empty() && config.findUpstream(route.upstream) == nullptr) {
+    errors->push_back(at.error(path + ".upstream",
+                               "route names unknown upstream '" + route.upstream + "'"));
+  }
+  const std::string& strip = route.strip_prefix;
+  if (!strip.empty() && strip.front() == '/' && !route.path_prefix.empty() &&
+      route.path_prefix.rfind(strip, 0) != 0) {
+    errors->push_back(at.error(path + ".strip_prefix",
+                               "strip_prefix '" + strip + "' is not a prefix of path_prefix '" +
+                                   route.path_prefix + "'"));
+  }
+  if (route.auth != AuthMode::kNone && !config.jwt) {
+    std::string mode = route.auth == AuthMode::kJwt ? "jwt" : "jwt_optional";
+    errors->push_back(
+        at.error(path + ".auth", "auth: " + mode + " needs a top-level jwt section"));
+  }
+  if (!route.require_roles.empty() && route.auth == AuthMode::kNone) {
+    errors->push_back(at.error(path + ".require_roles", "require_roles needs auth: jwt"));
+  }
+  if (route.rate_limit && route.rate_limit->scope == RateLimitConfig::Scope::kGlobal &&
+      !config.redis) {
+    errors->push_back(at.error(path + ".rate_limit.scope",
+                               "scope: global needs a top-level redis section"));
+  }
+}
+
+}  // namespace
+
+void validate(const Config& config, const Positions& at, std::vector<ConfigError>* errors) {
+  validateListeners(config, at, errors);
+  validateUpstreams(config, at, errors);
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    validateRoute(config, config.routes[i], "routes[" + std::to_string(i) + "]", at, errors);
+  }
+}
+
+}  // namespace balancer::config
