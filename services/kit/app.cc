@@ -10,6 +10,7 @@
 #include "common/log/log.h"
 #include "common/metrics/exposition.h"
 #include "services/kit/reply.h"
+#include "services/kit/settings.h"
 
 namespace kit {
 
@@ -56,12 +57,12 @@ App::App(std::string name, std::string default_listen, int argc, char** argv)
   try {
     config_ = Config::fromArgs(argc, argv);
     logging::Level level = logging::Level::kInfo;
-    std::string level_text = config_.string("log.level", "info");
+    std::string level_text = config_.get(settings::kLogLevel);
     if (!logging::parseLevel(level_text.c_str(), &level)) {
       throw ConfigError("log.level: expected debug, info, warn or error, not '" + level_text + "'");
     }
     logging::setLevel(level);
-    std::string format = config_.string("log.format", "text");
+    std::string format = config_.get(settings::kLogFormat);
     if (format != "text" && format != "json") {
       throw ConfigError("log.format: expected text or json, not '" + format + "'");
     }
@@ -74,7 +75,7 @@ App::App(std::string name, std::string default_listen, int argc, char** argv)
   // Database work and password hashing run on libuv's thread pool (4 threads by default):
   // size it for the pool plus two, unless the environment says otherwise.
   if (std::getenv("UV_THREADPOOL_SIZE") == nullptr) {
-    std::string n = std::to_string(config_.integer("database.pool_size", 6) + 2);
+    std::string n = std::to_string(config_.get(settings::kDatabasePoolSize) + 2);
     setenv("UV_THREADPOOL_SIZE", n.c_str(), 0);
   }
   uv_loop_init(&loop_);
@@ -119,9 +120,9 @@ App::~App() {
 PgPool& App::database(std::vector<std::pair<std::string, std::string>> statements) {
   if (!pg_) {
     PgPool::Options options;
-    options.url = config_.string("database.url", "postgresql://shop@127.0.0.1:25432/shop");
-    options.size = static_cast<int>(config_.integer("database.pool_size", 6));
-    options.acquire_timeout = config_.duration("database.acquire_timeout", util::Millis(3000));
+    options.url = config_.get(settings::kDatabaseUrl);
+    options.size = static_cast<int>(config_.get(settings::kDatabasePoolSize));
+    options.acquire_timeout = config_.get(settings::kDatabaseAcquireTimeout);
     options.statements = std::move(statements);
     pg_ = std::make_unique<PgPool>(&loop_, std::move(options));
     metrics_.setPool(pg_.get());
@@ -132,7 +133,7 @@ PgPool& App::database(std::vector<std::pair<std::string, std::string>> statement
 std::unique_ptr<redis::Client> App::newRedisClient(std::string purpose,
                                                    uint64_t command_timeout_ms) {
   redis::Client::Options options;
-  splitHostPort(config_.string("redis.address", "127.0.0.1:26379"), &options.host, &options.port);
+  splitHostPort(config_.get(settings::kRedisAddress), &options.host, &options.port);
   options.command_timeout_ms = command_timeout_ms;
   options.name = std::move(purpose);
   return std::make_unique<redis::Client>(&loop_, std::move(options));
@@ -141,7 +142,7 @@ std::unique_ptr<redis::Client> App::newRedisClient(std::string purpose,
 redis::Client& App::redis() {
   if (!redis_) {
     redis_ = newRedisClient(name_, static_cast<uint64_t>(
-                                       config_.duration("redis.timeout", util::Millis(1000)).count()));
+                                       config_.get(settings::kRedisTimeout).count()));
     metrics_.setRedisUp([this] { return redis_->connected(); });
   }
   return *redis_;
@@ -202,7 +203,7 @@ int App::run() {
   }
   http::ServerOptions options;
   std::string size_error;
-  auto max_body = util::parseSize(config_.string("max_body_size", "1m"), &size_error);
+  auto max_body = util::parseSize(config_.get(settings::kMaxBodySize), &size_error);
   if (!max_body) {
     LOG_ERROR("max_body_size: %s", size_error.c_str());
     return 2;
@@ -226,7 +227,7 @@ int App::run() {
     return 1;
   }
   // Read now, so it counts as a known setting and a bad value shows at start.
-  shutdown_timeout_ = config_.duration("shutdown_timeout", util::Millis(10000));
+  shutdown_timeout_ = config_.get(settings::kShutdownTimeout);
   for (const std::string& key : config_.unusedFileKeys()) {
     LOG_WARN("%s: unknown setting '%s' ignored", config_.file().c_str(), key.c_str());
   }

@@ -23,15 +23,9 @@ namespace kit {
 // connections. SIGTERM/SIGINT stop accepting, let in-flight requests finish (up to
 // shutdown_timeout) and exit 0.
 //
-// Settings every service reads (see Config for how to set them):
-//   listen               127.0.0.1:PORT (loopback by default: services trust X-User-Id)
-//   database.url         postgresql://shop@127.0.0.1:25432/shop
-//   database.pool_size   6
-//   redis.address        127.0.0.1:26379
-//   log.level            info | debug | warn | error
-//   log.format           text | json
-//   shutdown_timeout     10s
-//   max_body_size        1m
+// The settings every service reads are declared, with their defaults and meanings, in
+// services/kit/settings.h; `listen` defaults to the service's own loopback port (loopback:
+// services trust X-User-Id). Config says how to set them.
 class App {
  public:
   // Parses the command line; on a bad one prints why and exits 2.

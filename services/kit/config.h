@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/util/units.h"
+#include "services/kit/setting.h"
 
 namespace kit {
 
@@ -38,6 +39,11 @@ class Config {
   int64_t integer(std::string_view path, int64_t fallback) const;
   bool boolean(std::string_view path, bool fallback) const;
   util::Millis duration(std::string_view path, util::Millis fallback) const;
+  // A declared setting (setting.h): its value, or its default.
+  std::string get(const Setting<std::string>& s) const { return string(s.path, s.fallback); }
+  int64_t get(const Setting<int64_t>& s) const { return integer(s.path, s.fallback); }
+  bool get(const Setting<bool>& s) const { return boolean(s.path, s.fallback); }
+  util::Millis get(const Setting<util::Millis>& s) const { return duration(s.path, s.fallback); }
   // A YAML sequence of strings; from the environment or --set, a comma-separated list.
   std::vector<std::string> strings(std::string_view path) const;
   // The raw node for structured settings (lists of maps); undefined when absent. Only the

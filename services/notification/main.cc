@@ -7,9 +7,7 @@
 // A client that reconnects with the last event id it saw first gets what it missed, from the
 // user's own capped stream that the relay keeps (order-status:user:ID), then live events.
 //
-// Settings: stream (order-status), ws.max_message_size (4k), ws.ping_interval (30s),
-// ws.max_buffered (1m: a socket further behind is closed with 1013 and resumes),
-// resume.max_events (1000).
+// Settings of its own are declared below (the kit's: services/kit/settings.h).
 #include <hiredis/hiredis.h>
 
 #include <cctype>
@@ -21,10 +19,22 @@
 #include "services/kit/app.h"
 #include "services/kit/identity.h"
 #include "services/kit/reply.h"
+#include "services/kit/setting.h"
 #include "services/notification/hub.h"
 #include "services/notification/stream_reader.h"
 
 namespace {
+
+const kit::Setting<std::string> kStream{"stream", "order-status",
+                                        "the Redis stream of order status events to follow"};
+const kit::Setting<int64_t> kMaxMessageSize{"ws.max_message_size", 4096,
+                                            "largest WebSocket message a client may send"};
+const kit::Setting<util::Millis> kPingInterval{"ws.ping_interval", util::Millis(30000),
+                                               "keep-alive pings to each socket"};
+const kit::Setting<int64_t> kMaxBuffered{
+    "ws.max_buffered", 1 << 20, "a socket further behind is closed with 1013 and resumes"};
+const kit::Setting<int64_t> kResumeMaxEvents{"resume.max_events", 1000,
+                                             "most events replayed to a reconnecting client"};
 
 // Event ids are UUIDs; anything else is refused before it reaches Redis or a log.
 bool plausibleEventId(std::string_view id) {
@@ -44,13 +54,12 @@ bool plausibleEventId(std::string_view id) {
 int main(int argc, char** argv) {
   kit::App app("notification-service", "127.0.0.1:7301", argc, argv);
   const kit::Config& config = app.config();
-  std::string stream = config.string("stream", "order-status");
+  std::string stream = config.get(kStream);
   ws::Options ws_options;
-  ws_options.max_message_size =
-      static_cast<size_t>(config.integer("ws.max_message_size", 4096));
-  ws_options.ping_interval = config.duration("ws.ping_interval", util::Millis(30000));
-  auto max_buffered = static_cast<size_t>(config.integer("ws.max_buffered", 1 << 20));
-  std::string resume_count = std::to_string(config.integer("resume.max_events", 1000));
+  ws_options.max_message_size = static_cast<size_t>(config.get(kMaxMessageSize));
+  ws_options.ping_interval = config.get(kPingInterval);
+  auto max_buffered = static_cast<size_t>(config.get(kMaxBuffered));
+  std::string resume_count = std::to_string(config.get(kResumeMaxEvents));
 
   notification::Hub hub(max_buffered);
   redis::Client& redis = app.redis();

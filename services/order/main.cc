@@ -1,20 +1,36 @@
 // order-service: orders, their status history, and the outbox relay that publishes status
 // changes to the Redis stream the notification service reads.
 //
-// Settings (besides the kit's, see services/kit/app.h):
-//   relay.enabled      true        publish the outbox from this process
-//   relay.stream       order-status
-//   relay.batch        100         rows per batch
-//   relay.interval     500ms       safety tick: events other instances wrote, or left behind
-//   relay.max_len      1000000     XADD MAXLEN ~
-//   relay.user_max_len 1000        ... of each user's stream order-status:user:ID (resume)
-//   relay.backoff_max  2s          retry delay cap while Redis or PostgreSQL is down
+// Settings of its own are declared below (the kit's: services/kit/settings.h).
 #include <memory>
 
 #include "services/kit/app.h"
+#include "services/kit/setting.h"
+#include "services/kit/settings.h"
 #include "services/order/order_handlers.h"
 #include "services/order/order_queries.h"
 #include "services/order/outbox_relay.h"
+
+namespace {
+
+// The relay's defaults are those of OutboxRelay::Options.
+const order::OutboxRelay::Options kRelay{};
+const kit::Setting<bool> kRelayEnabled{"relay.enabled", true,
+                                       "publish the outbox from this process"};
+const kit::Setting<std::string> kRelayStream{"relay.stream", kRelay.stream,
+                                             "the shared stream of status events"};
+const kit::Setting<int64_t> kRelayBatch{"relay.batch", kRelay.batch, "rows per batch"};
+const kit::Setting<util::Millis> kRelayInterval{
+    "relay.interval", kRelay.interval, "safety tick: events other instances wrote, or left"};
+const kit::Setting<int64_t> kRelayMaxLen{"relay.max_len", kRelay.max_len, "XADD MAXLEN ~"};
+const kit::Setting<int64_t> kRelayUserMaxLen{
+    "relay.user_max_len", kRelay.user_max_len,
+    "... of each user's stream order-status:user:ID (resume)"};
+const kit::Setting<util::Millis> kRelayBackoffMax{
+    "relay.backoff_max", kRelay.backoff_max,
+    "retry delay cap while Redis or PostgreSQL is down"};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   kit::App app("order-service", "127.0.0.1:7201", argc, argv);
@@ -22,17 +38,17 @@ int main(int argc, char** argv) {
   kit::PgPool& db = app.database(order::orderStatements());
 
   std::unique_ptr<order::OutboxRelay> relay;
-  if (config.boolean("relay.enabled", true)) {
+  if (config.get(kRelayEnabled)) {
     order::OutboxRelay::Options options;
-    options.stream = config.string("relay.stream", options.stream);
-    options.batch = config.integer("relay.batch", options.batch);
-    options.interval = config.duration("relay.interval", options.interval);
-    options.max_len = config.integer("relay.max_len", options.max_len);
-    options.user_max_len = config.integer("relay.user_max_len", options.user_max_len);
-    options.backoff_max = config.duration("relay.backoff_max", options.backoff_max);
-    kit::PgPool::Options database;
-    database.url = config.string("database.url", "postgresql://shop@127.0.0.1:25432/shop");
-    database.acquire_timeout = config.duration("database.acquire_timeout", util::Millis(3000));
+    options.stream = config.get(kRelayStream);
+    options.batch = config.get(kRelayBatch);
+    options.interval = config.get(kRelayInterval);
+    options.max_len = config.get(kRelayMaxLen);
+    options.user_max_len = config.get(kRelayUserMaxLen);
+    options.backoff_max = config.get(kRelayBackoffMax);
+    kit::PgPool::Options database;  // its own connection, to the same database
+    database.url = config.get(kit::settings::kDatabaseUrl);
+    database.acquire_timeout = config.get(kit::settings::kDatabaseAcquireTimeout);
     redis::Client& redis = app.redis();
     relay = std::make_unique<order::OutboxRelay>(app.loop(), std::move(database), redis,
                                                  std::move(options));

@@ -1,25 +1,35 @@
 // product-service: the catalogue. Reads go through a Redis cache-aside (with single flight on
 // misses); writes (role admin) go to PostgreSQL and invalidate the cache.
 //
-// Settings of its own (besides the kit's, see services/kit/app.h):
-//   cache.ttl            60s  how long a product or list page stays cached
-//   cache.negative_ttl   5s   how long a 404 stays cached (0s: not cached)
+// Settings of its own are declared below (the kit's: services/kit/settings.h).
 
 #include "common/log/log.h"
 #include "services/kit/app.h"
+#include "services/kit/setting.h"
 #include "services/product/product_cache.h"
 #include "services/product/product_reads.h"
 #include "services/product/product_store.h"
 #include "services/product/product_writes.h"
 
+namespace {
+
+// Defaults: those of ProductCache::Options.
+const product::ProductCache::Options kCacheDefaults{};
+const kit::Setting<util::Millis> kCacheTtl{"cache.ttl", util::Millis(kCacheDefaults.ttl_ms),
+                                           "how long a product or list page stays cached"};
+const kit::Setting<util::Millis> kCacheNegativeTtl{
+    "cache.negative_ttl", util::Millis(kCacheDefaults.negative_ttl_ms),
+    "how long a 404 stays cached (0s: not cached)"};
+
+}  // namespace
+
 int main(int argc, char** argv) {
   kit::App app("product-service", "127.0.0.1:7101", argc, argv);
 
   product::ProductCache::Options cache_options;
-  cache_options.ttl_ms =
-      static_cast<uint64_t>(app.config().duration("cache.ttl", util::Millis(60000)).count());
-  cache_options.negative_ttl_ms = static_cast<uint64_t>(
-      app.config().duration("cache.negative_ttl", util::Millis(5000)).count());
+  cache_options.ttl_ms = static_cast<uint64_t>(app.config().get(kCacheTtl).count());
+  cache_options.negative_ttl_ms =
+      static_cast<uint64_t>(app.config().get(kCacheNegativeTtl).count());
 
   kit::PgPool& db = app.database(product::productStatements());
   product::ProductCache cache(app.redis(), cache_options);

@@ -1,25 +1,42 @@
 // user-service: accounts, login and the public keys that verify its tokens.
 //
-// Settings (kit::Config; also SHOP_* variables and --set):
-//   jwt.private_keys     PEM files of EC P-256 keys; the first signs, all are published
-//   jwt.jwks_file        where to write the public keys for the balancer (optional)
-//   jwt.issuer           https://users.local      jwt.audience  shop      jwt.ttl  1h
-//   password.memory_kib  19456   password.iterations 2   (argon2id costs)
-//   seed.admin_email / seed.admin_password, seed.courier_email / seed.courier_password:
-//                        accounts created at start when missing (development)
+// Settings of its own are declared below (the kit's: services/kit/settings.h); also
+// jwt.private_keys, the PEM files of EC P-256 keys (the first signs, all are published), and
+// seed.admin_email / seed.admin_password, seed.courier_email / seed.courier_password:
+// accounts created at start when missing (development).
 #include <memory>
 
 #include "common/log/log.h"
 #include "services/kit/app.h"
+#include "services/kit/setting.h"
 #include "services/user/user_api.h"
+
+namespace {
+
+// The argon2id costs' defaults are those of Argon2Params.
+const user_service::Argon2Params kArgon2{};
+const kit::Setting<int64_t> kMemoryKib{"password.memory_kib", kArgon2.memory_kib,
+                                       "argon2id memory cost"};
+const kit::Setting<int64_t> kIterations{"password.iterations", kArgon2.iterations,
+                                        "argon2id time cost"};
+const kit::Setting<std::string> kIssuer{"jwt.issuer", "https://users.local",
+                                        "iss of the tokens (the balancer's jwt.issuer)"};
+const kit::Setting<std::string> kAudience{"jwt.audience", "shop",
+                                          "aud of the tokens (the balancer's jwt.audience)"};
+const kit::Setting<util::Millis> kTtl{"jwt.ttl", util::Millis(3600 * 1000),
+                                      "a token's lifetime"};
+const kit::Setting<std::string> kJwksFile{
+    "jwt.jwks_file", "", "where to write the public keys for the balancer (optional)"};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   kit::App app("user-service", "127.0.0.1:7001", argc, argv);
   const kit::Config& config = app.config();
 
   user_service::Argon2Params params;
-  params.memory_kib = static_cast<uint32_t>(config.integer("password.memory_kib", params.memory_kib));
-  params.iterations = static_cast<uint32_t>(config.integer("password.iterations", params.iterations));
+  params.memory_kib = static_cast<uint32_t>(config.get(kMemoryKib));
+  params.iterations = static_cast<uint32_t>(config.get(kIterations));
   std::shared_ptr<const user_service::PasswordHasher> hasher;
   try {
     hasher = std::make_shared<const user_service::PasswordHasher>(params);
@@ -29,9 +46,9 @@ int main(int argc, char** argv) {
   }
 
   user_service::TokenIssuerOptions options;
-  options.issuer = config.string("jwt.issuer", "https://users.local");
-  options.audience = config.string("jwt.audience", "shop");
-  options.ttl_seconds = config.duration("jwt.ttl", util::Millis(3600 * 1000)).count() / 1000;
+  options.issuer = config.get(kIssuer);
+  options.audience = config.get(kAudience);
+  options.ttl_seconds = config.get(kTtl).count() / 1000;
   std::vector<std::string> keys = config.strings("jwt.private_keys");
   if (keys.empty()) {
     LOG_ERROR("jwt.private_keys: no signing key (make one with scripts/dev-keys)");
@@ -43,7 +60,7 @@ int main(int argc, char** argv) {
     LOG_ERROR("jwt.private_keys: %s", error.c_str());
     return 2;
   }
-  std::string jwks_file = config.string("jwt.jwks_file", "");
+  std::string jwks_file = config.get(kJwksFile);
   if (!jwks_file.empty()) {
     if (!issuer->writeJwksFile(jwks_file, &error)) {
       LOG_ERROR("jwt.jwks_file: %s", error.c_str());

@@ -54,3 +54,32 @@ TEST_CASE("config lists and unused keys") {
   c.duration("cache.ttl", util::Millis(1));
   CHECK(c.unusedFileKeys() == std::vector<std::string>{"typo_key"});
 }
+
+TEST_CASE("a declared setting: its default when absent, else the file, the environment, --set") {
+  const kit::Setting<int64_t> pool{"database.pool_size", 6, "connections"};
+  const kit::Setting<util::Millis> ttl{"cache.ttl", util::Millis(60000), "how long"};
+  const kit::Setting<std::string> url{"database.url", "postgresql://default", "where"};
+  const kit::Setting<bool> enabled{"relay.enabled", true, "whether"};
+  kit::Config empty = load("other: 1\n");
+  CHECK(empty.get(pool) == 6);
+  CHECK(empty.get(ttl) == util::Millis(60000));
+  CHECK(empty.get(url) == "postgresql://default");
+  CHECK(empty.get(enabled));
+
+  kit::Config file = load("database:\n  pool_size: 3\ncache: { ttl: 2s }\nrelay: { enabled: no }\n");
+  CHECK(file.get(pool) == 3);
+  CHECK(file.get(ttl) == util::Millis(2000));
+  CHECK_FALSE(file.get(enabled));
+  setenv("SHOP_DATABASE_URL", "postgresql://env", 1);
+  CHECK(file.get(url) == "postgresql://env");
+  unsetenv("SHOP_DATABASE_URL");
+  CHECK(file.unusedFileKeys().empty());  // a setting read through get() counts as used
+
+  kit::Config bad = load("database:\n  pool_size: lots\n");
+  try {
+    bad.get(pool);
+    FAIL("no error");
+  } catch (const kit::ConfigError& e) {
+    CHECK(std::string(e.what()).find("svc.yaml:2:14") != std::string::npos);
+  }
+}
