@@ -254,9 +254,9 @@ class Balancer(Process):
     once that port accepts. Without one (the configuration's addresses say port 0), the ports
     it bound are read from its log once it has started: `port` is the first listener's."""
 
-    def __init__(self, harness, config_path, port, index):
+    def __init__(self, harness, config_path, port, index, binary=None):
         self.config_path = config_path
-        super().__init__(f"balancer #{index}", [BALANCER_BIN, "-c", config_path],
+        super().__init__(f"balancer #{index}", [binary or BALANCER_BIN, "-c", config_path],
                          harness.dir / f"balancer-{index}.log")
         if not port:
             # Logged after every listener and the admin API are bound.
@@ -618,15 +618,17 @@ class Harness:
         path.write_text(text)
         return path
 
-    def balancer(self, config_text, port=None):
+    def balancer(self, config_text, port=None, binary=None):
         """Starts a balancer on `config_text`. `port`: its first listener's when the text names
-        a fixed one; leave it out when the addresses say port 0 (simple_config(0, ...))."""
-        if not os.access(BALANCER_BIN, os.X_OK):
-            raise RuntimeError(f"balancer binary not found or not executable: {BALANCER_BIN} "
+        a fixed one; leave it out when the addresses say port 0 (simple_config(0, ...)).
+        `binary`: another build's balancer (default BALANCER_BIN)."""
+        binary = binary or BALANCER_BIN
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError(f"balancer binary not found or not executable: {binary} "
                                f"(set BALANCER_BIN or build it)")
         self._balancers += 1
         path = self.write(f"balancer-{self._balancers}.yaml", config_text)
-        lb = Balancer(self, path, port, self._balancers)
+        lb = Balancer(self, path, port, self._balancers, binary)
         self.processes.append(lb)
         return lb
 
