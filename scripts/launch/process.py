@@ -45,7 +45,6 @@ class Child:
 
     def __init__(self, spec):
         self.spec = spec
-        self.name = spec.name
         self.argv = [str(a) for a in spec.argv]
         self.log_path = Path(spec.log)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -120,7 +119,8 @@ class Child:
         return "\n".join(self.log_text().splitlines()[-lines:])
 
     def error(self, reason, lines=25):
-        return StartError(self.name, reason, self.log_path, self.log_text().splitlines()[-lines:])
+        tail = self.log_text().splitlines()[-lines:]
+        return StartError(self.spec.name, reason, self.log_path, tail)
 
     def close_log(self):
         self._log.close()
