@@ -48,7 +48,8 @@ class LaunchTest(unittest.TestCase):
         port = free_port()
         c = self.child("server", "import socket, time\n"
                        "time.sleep(0.3)\n"
-                       "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                       "s = socket.socket()\n"
+                       "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
                        f"s.bind(('127.0.0.1', {port})); s.listen(); time.sleep(30)",
                        ready=launch.PortAccepts(port), ready_timeout=10)
         self.assertTrue(c.wait_ready())
