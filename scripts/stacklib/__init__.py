@@ -7,6 +7,7 @@
                  Prometheus, and the instances scripts/autoscaler started
     commands.py  up, down, status, prometheus-config
 """
+import subprocess
 import sys
 
 
@@ -25,7 +26,6 @@ def die(message):
 def run_or_exit(argv, **kw):
     """Runs a step (scripts/db, cmake...) with this program's output; a failure ends the
     command with the step's exit code, as `set -e` did."""
-    import subprocess
     sys.stdout.flush()
     r = subprocess.run([str(a) for a in argv], **kw)
     if r.returncode != 0:
