@@ -80,15 +80,7 @@ class Lb:
         self.admin_port = free_port()
         self.access_log = h.dir / f"access-{self.port}.log"
         text = config_for(self.port, self.admin_port, self.access_log)
-        if binary:
-            old = harness.BALANCER_BIN
-            harness.BALANCER_BIN = binary
-            try:
-                self.proc = h.balancer(text, self.port)
-            finally:
-                harness.BALANCER_BIN = old
-        else:
-            self.proc = h.balancer(text, self.port)
+        self.proc = h.balancer(text, self.port, binary)
         self.pid = self.proc.pid
         harness.wait_for(lambda: harness.port_accepts(self.admin_port), 5)
 

@@ -9,16 +9,11 @@ State, under the run folder (scripts/stack down stops these pids too):
     prometheus/targets/services-<service>-autoscaler.json (by default; --targets-dir)
 """
 import json
-import os
-import signal
 import socket
-import subprocess
-import time
-import urllib.error
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from .urls import urlopen
+import launch
 
 
 @dataclass(frozen=True)
@@ -29,15 +24,6 @@ class Instance:
     pid: int
     started_at: float
     argv: list
-
-
-def write_atomically(path, text):
-    """Readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
 
 
 class InstanceStore:
@@ -60,7 +46,7 @@ class InstanceStore:
         return sorted(found, key=lambda i: i.started_at)
 
     def save(self, instance):
-        write_atomically(self._path(instance), json.dumps(asdict(instance), indent=2) + "\n")
+        launch.write_json(self._path(instance), asdict(instance), indent=2)
 
     def remove(self, instance):
         self._path(instance).unlink(missing_ok=True)
@@ -72,33 +58,17 @@ class InstanceStore:
 def write_targets(targets_dir, service, instances):
     """The file-based service discovery file of the instances the autoscaler runs."""
     group = {"targets": [i.address for i in instances], "labels": {"service": service}}
-    write_atomically(Path(targets_dir) / f"services-{service}-autoscaler.json",
-                     json.dumps([group]) + "\n")
+    launch.write_json(Path(targets_dir) / f"services-{service}-autoscaler.json", [group])
 
 
 # --- processes ----------------------------------------------------------------------------------
 
-def alive(pid):
-    """Whether `pid` runs (a zombie does not)."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return False
-    for line in status.splitlines():
-        if line.startswith("State:"):
-            return line.split()[1] not in ("Z", "X")
-    return False
+alive = launch.alive
 
 
 def is_service_process(pid):
     """Whether `pid` runs and is a *-service binary (not a reused pid of something else)."""
-    if not alive(pid):
-        return False
-    try:
-        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
-    except (OSError, UnicodeDecodeError):
-        return False
-    return os.path.basename(argv0).endswith("-service")
+    return launch.alive(pid) and launch.program(pid).endswith("-service")
 
 
 def port_is_free(port):
@@ -137,56 +107,18 @@ def launch_command(command, run_dir, service, root, bin_dir, port):
 def start(argv, cwd, log_path):
     """Starts `argv` in a session of its own (a signal to the autoscaler's group does not
     reach it), its output appended to `log_path`. Returns the Popen."""
-    log_path = Path(log_path)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
-        log.write(f"=== {time.strftime('%F %T')} {' '.join(argv)}\n".encode())
-        log.flush()
-        return subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+    child = launch.Child(launch.Process(name=Path(log_path).stem, argv=argv, log=log_path,
+                                        cwd=cwd, append_log=True, new_session=True))
+    child.close_log()  # the process has its own copy of the descriptor
+    return child.proc
 
 
 def wait_ready(port, timeout, still_running):
-    """Polls GET /ready until 200 (True), the process exits or `timeout` passes (False)."""
-    deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{port}/ready"
-    while time.monotonic() < deadline:
-        if not still_running():
-            return False
-        try:
-            with urlopen(url, 1) as response:
-                if response.status == 200:
-                    return True
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.1)
-    return False
+    """Polls GET /ready until 2xx (True), the process exits or `timeout` passes (False)."""
+    check = launch.HttpAnswers(f"http://127.0.0.1:{port}/ready")
+    return bool(launch.wait(check, timeout, still_running, interval=0.1))
 
 
-def stop(pid, timeout, child=None):
-    """SIGTERM (the service drains), then SIGKILL after `timeout` seconds. `child` is the
-    Popen when this process started it (so that it is reaped). Returns True when SIGKILL was
-    needed."""
-    def running():
-        return child.poll() is None if child is not None else alive(pid)
-
-    def exited_within(seconds):
-        deadline = time.monotonic() + seconds
-        while running() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        return not running()
-
-    def send(sig):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-    if not running():
-        return False
-    send(signal.SIGTERM)
-    if exited_within(timeout):
-        return False
-    send(signal.SIGKILL)
-    exited_within(5.0)
-    return True
+# SIGTERM (the service drains), then SIGKILL after `timeout` seconds; `child` is the Popen when
+# this process started it (so that it is reaped). Returns True when SIGKILL was needed.
+stop = launch.stop

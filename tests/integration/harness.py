@@ -43,6 +43,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+if str(REPO / "scripts") not in sys.path:
+    sys.path.insert(0, str(REPO / "scripts"))
+
+import launch  # noqa: E402  (scripts/launch: one way to start and stop processes)
 BALANCER_BIN = os.environ.get("BALANCER_BIN") or str(REPO / "build" / "bin" / "balancer")
 PYTHON = sys.executable or "python3"
 NODE = shutil.which("node") or "node"
@@ -149,12 +153,7 @@ def wait_for(predicate, timeout, interval=0.05):
     return predicate()
 
 
-def port_accepts(port, timeout=0.5):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+port_accepts = launch.port_accepts
 
 
 def connect_refused(port):
@@ -170,92 +169,38 @@ def connect_refused(port):
 
 # --- processes ------------------------------------------------------------------------------
 
-class Process:
-    """A child process with its output in a log file; stopped by pid only."""
+class Process(launch.Child):
+    """A child process with its output in a log file; stopped by pid only (scripts/launch).
+    `proc` is its subprocess.Popen."""
 
     def __init__(self, label, argv, log_path):
+        super().__init__(launch.Process(name=label, argv=argv, log=log_path, cwd=HERE))
         self.label = label
-        self.argv = [str(a) for a in argv]
-        self.log_path = Path(log_path)
-        self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.argv, stdout=self._log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, cwd=str(HERE))
-        self.pid = self.proc.pid
         self.stopped = False  # set once stopped on purpose
 
-    def alive(self):
-        return self.proc.poll() is None
-
     def wait_port(self, port, timeout=START_TIMEOUT):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.alive():
-                raise RuntimeError(f"{self.label} exited with code {self.proc.returncode} "
-                                   f"before listening on {port}:\n{self.log_tail()}")
-            if port_accepts(port, 0.2):
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"{self.label} not accepting on port {port} after {timeout}s:\n"
-                           f"{self.log_tail()}")
+        self._wait(launch.PortAccepts(port), timeout)
 
     def wait_log(self, pattern, timeout=START_TIMEOUT):
         """The first match of the regular expression `pattern` (per line) in the log, waiting
         up to `timeout` seconds for it; raises if the process exits first or it never comes."""
-        regex = re.compile(pattern, re.MULTILINE)
-        deadline = time.monotonic() + timeout
-        while True:
-            alive = self.alive()  # before reading: a line written just before exit is seen
-            match = regex.search(self.log_text())
-            if match:
-                return match
-            if not alive:
-                raise RuntimeError(f"{self.label} exited with code {self.proc.returncode} "
-                                   f"before logging /{pattern}/:\n{self.log_tail()}")
-            if time.monotonic() >= deadline:
-                raise RuntimeError(f"{self.label} did not log /{pattern}/ within {timeout}s:\n"
-                                   f"{self.log_tail()}")
-            time.sleep(0.05)
+        return self._wait(launch.LogLine(pattern), timeout)
 
-    def wait_exit(self, timeout):
-        """The exit code, or None if still running after `timeout` seconds."""
+    def _wait(self, check, timeout):
         try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return None
+            return self.wait_ready(check, timeout)
+        except launch.StartError as e:
+            raise RuntimeError(f"{self.label} {e.reason}:\n{self.log_tail()}") from None
 
     def kill(self):
         """SIGKILL, as a crash would."""
         self.stopped = True
-        if self.alive():
-            os.kill(self.pid, signal.SIGKILL)
-        self.proc.wait(timeout=5)
+        super().kill()
 
     def terminate(self, timeout=STOP_TIMEOUT):
         """SIGTERM, then SIGKILL after `timeout`. Returns (exit code, needed SIGKILL)."""
         self.stopped = True
-        if not self.alive():
-            return self.proc.returncode, False
-        os.kill(self.pid, signal.SIGTERM)
-        code = self.wait_exit(timeout)
-        if code is not None:
-            return code, False
-        os.kill(self.pid, signal.SIGKILL)
-        return self.proc.wait(timeout=5), True
-
-    def log_text(self):
-        if not self._log.closed:
-            self._log.flush()
-        try:
-            return self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-
-    def log_tail(self, lines=60):
-        text = self.log_text().splitlines()
-        return "\n".join(text[-lines:])
-
-    def close_log(self):
-        self._log.close()
+        return super().terminate(timeout)
 
 
 class Backend(Process):
@@ -309,9 +254,9 @@ class Balancer(Process):
     once that port accepts. Without one (the configuration's addresses say port 0), the ports
     it bound are read from its log once it has started: `port` is the first listener's."""
 
-    def __init__(self, harness, config_path, port, index):
+    def __init__(self, harness, config_path, port, index, binary=None):
         self.config_path = config_path
-        super().__init__(f"balancer #{index}", [BALANCER_BIN, "-c", config_path],
+        super().__init__(f"balancer #{index}", [binary or BALANCER_BIN, "-c", config_path],
                          harness.dir / f"balancer-{index}.log")
         if not port:
             # Logged after every listener and the admin API are bound.
@@ -673,15 +618,17 @@ class Harness:
         path.write_text(text)
         return path
 
-    def balancer(self, config_text, port=None):
+    def balancer(self, config_text, port=None, binary=None):
         """Starts a balancer on `config_text`. `port`: its first listener's when the text names
-        a fixed one; leave it out when the addresses say port 0 (simple_config(0, ...))."""
-        if not os.access(BALANCER_BIN, os.X_OK):
-            raise RuntimeError(f"balancer binary not found or not executable: {BALANCER_BIN} "
+        a fixed one; leave it out when the addresses say port 0 (simple_config(0, ...)).
+        `binary`: another build's balancer (default BALANCER_BIN)."""
+        binary = binary or BALANCER_BIN
+        if not os.access(binary, os.X_OK):
+            raise RuntimeError(f"balancer binary not found or not executable: {binary} "
                                f"(set BALANCER_BIN or build it)")
         self._balancers += 1
         path = self.write(f"balancer-{self._balancers}.yaml", config_text)
-        lb = Balancer(self, path, port, self._balancers)
+        lb = Balancer(self, path, port, self._balancers, binary)
         self.processes.append(lb)
         return lb
 
