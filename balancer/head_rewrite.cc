@@ -206,7 +206,7 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
     head.append(headers.name(i)).append(": "sv).append(headers.value(i)).append("\r\n"sv);
   }
   // A 204 never has a body, and RFC 9110 section 8.6 forbids its Content-Length.
-  if (response.hasContentLength() && status != 204 && status != 101) {
+  if (response.hasContentLength() && status != 204 && status != 101 && !rewrite.body_rewritten) {
     head.append("Content-Length: "sv).append(std::to_string(response.contentLength()));
     head.append("\r\n"sv);
   } else if (rewrite.rechunk) {

@@ -44,6 +44,7 @@ struct ResponseRewrite {
   bool keep_alive = true;       // else Connection: close
   bool client_http10 = false;   // say Connection: keep-alive explicitly
   std::string_view extra_headers;  // lines the route's filters add, each ending in CRLF
+  bool body_rewritten = false;     // a filter changes the body: its Content-Length is dropped
 };
 
 // Writes the head for the client of a final (>= 200) or 101 response into *out.

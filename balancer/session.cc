@@ -458,6 +458,8 @@ void Session::startFilters() {
   ctx.out.identity_headers = &buf.identity_headers;
   ctx.out.limit_key = &buf.limit_key;
   ctx.out.response_headers = &buf.response_headers;
+  ctx.out.response_body_rewritten = false;
+  ctx.states.clear();
   ctx.out.drop_access_token = false;
   ctx.out.token_expires_s = 0;
   ctx.out.body_bytes = 0;
@@ -722,11 +724,21 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
       facts.content_length = resp.contentLength();
     }
     ex.filters->runResponseHead(filter_ctx_, facts);
+    if (filter_ctx_.out.response_body_rewritten && !no_body) {
+      // The body's length changes on the way: chunked, or ended by closing for HTTP/1.0.
+      if (ex.client_http10) {
+        ex.close_after = true;
+        keep_alive = false;
+      } else {
+        ex.rechunk_response = true;
+      }
+    }
   }
   ResponseRewrite rewrite;
   rewrite.request_id = buffers().request_id;
   rewrite.extra_headers = buffers().response_headers;
   rewrite.rechunk = ex.rechunk_response;
+  rewrite.body_rewritten = filter_ctx_.out.response_body_rewritten && !no_body;
   rewrite.keep_alive = keep_alive;
   rewrite.client_http10 = ex.client_http10;
   rewriteResponseHead(resp, rewrite, &head);
@@ -737,6 +749,12 @@ int Session::onUpstreamHeaders(UpstreamConnection* conn) {
 }
 
 int Session::onUpstreamBody(const char* data, size_t len) {
+  const filters::FilterChain* chain = exchange_.filters;
+  if (chain != nullptr && chain->wantsResponseBody()) {
+    ClientBody client(this);
+    chain->runResponseBody(filter_ctx_, {data, len}, false, client);
+    return 0;
+  }
   record_.bytes_out += len;
   if (exchange_.rechunk_response) {
     out_.addChunkRef(data, len);
@@ -744,6 +762,20 @@ int Session::onUpstreamBody(const char* data, size_t len) {
     out_.addRef(data, len);
   }
   return 0;
+}
+
+void Session::ClientBody::write(std::string_view bytes) {
+  // What a filter made may live in its own buffer, reused after this call: copied.
+  Session& s = *session_;
+  s.record_.bytes_out += bytes.size();
+  if (s.exchange_.rechunk_response) {
+    char size_line[24];
+    s.out_.addCopy(size_line, http::formatChunkHeader(size_line, bytes.size()));
+    s.out_.addCopy(bytes);
+    s.out_.addCopy("\r\n", 2);
+  } else {
+    s.out_.addCopy(bytes);
+  }
 }
 
 void Session::onUpstreamReadDone(UpstreamConnection* conn) {
@@ -760,6 +792,10 @@ void Session::onUpstreamReadDone(UpstreamConnection* conn) {
 void Session::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
   Exchange& ex = exchange_;
   record_.upstream_end_ns = uv_hrtime();
+  if (ex.filters != nullptr && ex.filters->wantsResponseBody()) {
+    ClientBody client(this);
+    ex.filters->runResponseBody(filter_ctx_, {}, true, client);  // what the filters hold
+  }
   logExchange(conn->response().status());
   if (ex.rechunk_response) {
     out_.addCopy("0\r\n\r\n", 5);

@@ -80,6 +80,16 @@ class Session final : public http::ParserListener,
  private:
   enum class State { kOpen, kTunnel, kLingering, kClosed };
 
+  // The end of the response-body filters: the client's output queue.
+  class ClientBody final : public filters::BodySink {
+   public:
+    explicit ClientBody(Session* session) : session_(session) {}
+    void write(std::string_view bytes) override;
+
+   private:
+    Session* session_;
+  };
+
   // One request and its response.
   struct Exchange {
     bool active = false;

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "balancer/router.h"
 #include "common/http/header_list.h"
@@ -86,6 +88,10 @@ struct FilterOutput {
   std::string* identity_headers = nullptr;  // header lines added to the forwarded request
   std::string* limit_key = nullptr;         // scratch for a rate limit bucket's key
   std::string* response_headers = nullptr;  // header lines added to the response
+  // A response-body filter will change the body (compress it): the response goes out without
+  // the upstream's Content-Length, chunked (or ended by closing, to an HTTP/1.0 client).
+  // Set at the response head.
+  bool response_body_rewritten = false;
   bool drop_access_token = false;           // the token came in the query: not forwarded
   int64_t token_expires_s = 0;  // a verified token's exp plus leeway (Unix seconds); 0: none
   uint64_t body_bytes = 0;                  // request body read so far
@@ -138,6 +144,21 @@ class Resumer {
   uint64_t exchange_ = 0;
 };
 
+// Where a response-body filter writes what it makes: the next filter, then the client.
+class BodySink {
+ public:
+  virtual void write(std::string_view bytes) = 0;
+
+ protected:
+  ~BodySink() = default;
+};
+
+// A filter's own state for one exchange (a compressor's stream), kept in its FilterContext.
+class FilterState {
+ public:
+  virtual ~FilterState() = default;
+};
+
 // One exchange's pass through a chain: the request, what filters leave, the worker's
 // services, and the metrics block of the snapshot the exchange was routed by. Built fresh
 // for each request (Session::startFilters sets each field: one added here is set there). What
@@ -148,6 +169,24 @@ struct FilterContext {
   FilterServices* services = nullptr;
   WorkerMetrics* metrics = nullptr;
   ChainHost* host = nullptr;
+  // Per-filter state, made on first use (most exchanges have none: nothing is allocated).
+  std::vector<std::pair<const void*, std::unique_ptr<FilterState>>> states;
+
+  // The state `filter` keeps for this exchange, or null.
+  template <typename State>
+  State* stateOf(const void* filter) {
+    for (auto& [owner, state] : states) {
+      if (owner == filter) {
+        return static_cast<State*>(state.get());
+      }
+    }
+    return nullptr;
+  }
+  template <typename State>
+  State& makeState(const void* filter) {
+    states.emplace_back(filter, std::make_unique<State>());
+    return static_cast<State&>(*states.back().second);
+  }
 };
 
 // A stage of a route's (or a listener's) request processing. Filters are built with the
@@ -168,6 +207,15 @@ class Filter {
   // the filter may add header lines to what the client gets (ctx.out.response_headers).
   virtual void onResponseHead(FilterContext& /*ctx*/, const ResponseFacts& /*response*/) {}
   virtual bool wantsResponseHead() const { return false; }
+  // A piece of the response body (only filters that say wantsResponseBody()), in order; what
+  // the filter makes of it goes to `next`. With `end` the body is over (`piece` is empty):
+  // what the filter still holds goes to `next` now. A filter that changes the body's length
+  // sets ctx.out.response_body_rewritten at the response head.
+  virtual void onResponseBody(FilterContext& /*ctx*/, std::string_view piece, bool /*end*/,
+                              BodySink& next) {
+    next.write(piece);
+  }
+  virtual bool wantsResponseBody() const { return false; }
 };
 
 }  // namespace filters

@@ -11,6 +11,7 @@ namespace balancer::filters {
 void FilterChain::add(std::unique_ptr<Filter> filter) {
   wants_request_body_ = wants_request_body_ || filter->wantsRequestBody();
   wants_response_head_ = wants_response_head_ || filter->wantsResponseHead();
+  wants_response_body_ = wants_response_body_ || filter->wantsResponseBody();
   filters_.push_back(std::move(filter));
 }
 
@@ -47,6 +48,55 @@ void FilterChain::runResponseHead(FilterContext& ctx, const ResponseFacts& respo
     if (filter->wantsResponseHead()) {
       filter->onResponseHead(ctx, response);
     }
+  }
+}
+
+namespace {
+
+// What filter `from - 1` writes goes on to the filters after it.
+class NextFilters final : public BodySink {
+ public:
+  NextFilters(const FilterChain& chain, FilterContext& ctx, size_t from, BodySink& client,
+              void (FilterChain::*pass)(FilterContext&, size_t, std::string_view, bool,
+                                        BodySink&) const)
+      : chain_(chain), ctx_(ctx), from_(from), client_(client), pass_(pass) {}
+  void write(std::string_view bytes) override {
+    if (!bytes.empty()) {
+      (chain_.*pass_)(ctx_, from_, bytes, false, client_);
+    }
+  }
+
+ private:
+  const FilterChain& chain_;
+  FilterContext& ctx_;
+  size_t from_;
+  BodySink& client_;
+  void (FilterChain::*pass_)(FilterContext&, size_t, std::string_view, bool, BodySink&) const;
+};
+
+}  // namespace
+
+void FilterChain::runResponseBody(FilterContext& ctx, std::string_view piece, bool end,
+                                  BodySink& client) const {
+  passBody(ctx, 0, piece, end, client);
+}
+
+void FilterChain::passBody(FilterContext& ctx, size_t from, std::string_view piece, bool end,
+                           BodySink& client) const {
+  size_t i = from;
+  while (i < filters_.size() && !filters_[i]->wantsResponseBody()) {
+    ++i;
+  }
+  if (i == filters_.size()) {
+    if (!piece.empty()) {
+      client.write(piece);
+    }
+    return;
+  }
+  NextFilters next(*this, ctx, i + 1, client, &FilterChain::passBody);
+  filters_[i]->onResponseBody(ctx, piece, end, next);
+  if (end) {
+    passBody(ctx, i + 1, {}, true, client);  // then the filters after it let go, in order
   }
 }
 

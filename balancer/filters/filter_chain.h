@@ -35,11 +35,20 @@ class FilterChain {
   // Runs the response-head phase over the filters that want it.
   void runResponseHead(FilterContext& ctx, const ResponseFacts& response) const;
   bool wantsResponseHead() const { return wants_response_head_; }
+  // Runs the response-body phase: `piece` through the filters that want bodies, in order, to
+  // `client`. With `end` (an empty piece) each filter lets go of what it holds, in order.
+  void runResponseBody(FilterContext& ctx, std::string_view piece, bool end,
+                       BodySink& client) const;
+  bool wantsResponseBody() const { return wants_response_body_; }
 
  private:
   std::vector<std::unique_ptr<Filter>> filters_;
   bool wants_request_body_ = false;
   bool wants_response_head_ = false;
+  bool wants_response_body_ = false;
+  // The body phase from the filter at `from` on.
+  void passBody(FilterContext& ctx, size_t from, std::string_view piece, bool end,
+                BodySink& client) const;
 };
 
 // The chains a snapshot holds, one per route and one per listener, in config order.

@@ -276,3 +276,89 @@ TEST_CASE("what filters add to the response: at the request head and at the resp
   // Only the filter that wants the response head saw it.
   CHECK(f.response_headers == "X-Req: 1\r\nX-Req: 1\r\nX-Status: 201\r\n");
 }
+
+namespace {
+
+// Upper-cases what passes; counts the pieces it saw in its per-exchange state.
+class Upper final : public Filter {
+ public:
+  struct Seen final : balancer::filters::FilterState {
+    int pieces = 0;
+  };
+  std::string_view name() const override { return "upper"; }
+  Verdict onRequestHead(FilterContext& /*ctx*/) override { return Verdict::next(); }
+  void onResponseBody(FilterContext& ctx, std::string_view piece, bool end,
+                      balancer::filters::BodySink& next) override {
+    Seen* seen = ctx.stateOf<Seen>(this);
+    if (seen == nullptr) {
+      seen = &ctx.makeState<Seen>(this);
+    }
+    seen->pieces += end ? 0 : 1;
+    std::string out(piece);
+    for (char& c : out) {
+      c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    }
+    next.write(out);
+  }
+  bool wantsResponseBody() const override { return true; }
+};
+
+// Holds the whole body and lets it go, framed, at the end (as a compressor's last block).
+class Hold final : public Filter {
+ public:
+  struct Held final : balancer::filters::FilterState {
+    std::string bytes;
+  };
+  std::string_view name() const override { return "hold"; }
+  Verdict onRequestHead(FilterContext& /*ctx*/) override { return Verdict::next(); }
+  void onResponseBody(FilterContext& ctx, std::string_view piece, bool end,
+                      balancer::filters::BodySink& next) override {
+    Held* held = ctx.stateOf<Held>(this);
+    if (held == nullptr) {
+      held = &ctx.makeState<Held>(this);
+    }
+    held->bytes.append(piece);
+    if (end) {
+      next.write("[" + held->bytes + "]");
+    }
+  }
+  bool wantsResponseBody() const override { return true; }
+};
+
+struct Collect final : balancer::filters::BodySink {
+  std::vector<std::string> writes;
+  void write(std::string_view bytes) override { writes.emplace_back(bytes); }
+};
+
+}  // namespace
+
+TEST_CASE("the response-body phase passes pieces through the filters in order, then the end",
+          "[filters]") {
+  FilterFixture f;
+  FilterChain chain;
+  chain.add(std::make_unique<ResponseStamp>(false));  // wants no body: skipped
+  CHECK_FALSE(chain.wantsResponseBody());
+  chain.add(std::make_unique<Upper>());
+  chain.add(std::make_unique<Hold>());
+  CHECK(chain.wantsResponseBody());
+  FilterContext& ctx = f.request("/");
+  Collect client;
+  chain.runResponseBody(ctx, "ab", false, client);
+  chain.runResponseBody(ctx, "cd", false, client);
+  CHECK(client.writes.empty());  // held
+  chain.runResponseBody(ctx, {}, true, client);
+  REQUIRE(client.writes.size() == 1);
+  CHECK(client.writes[0] == "[ABCD]");  // upper-cased first, then held and framed
+  REQUIRE(ctx.stateOf<Upper::Seen>(&chain.at(1)) != nullptr);
+  CHECK(ctx.stateOf<Upper::Seen>(&chain.at(1))->pieces == 2);
+  CHECK(ctx.stateOf<Hold::Held>(&chain.at(2))->bytes == "ABCD");  // each filter its own
+  CHECK(ctx.stateOf<Upper::Seen>(&chain.at(0)) == nullptr);       // a filter without: none
+
+  // Without body filters the pieces go straight to the client.
+  FilterChain plain;
+  plain.add(std::make_unique<ResponseStamp>(true));
+  Collect direct;
+  plain.runResponseBody(ctx, "xy", false, direct);
+  plain.runResponseBody(ctx, {}, true, direct);
+  CHECK(direct.writes == std::vector<std::string>{"xy"});
+}
