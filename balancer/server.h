@@ -8,7 +8,7 @@
 #include "balancer/admin/admin_server.h"
 #include "balancer/discovery/dns_discovery.h"
 #include "balancer/control/control.h"
-#include "balancer/health_checker.h"
+#include "balancer/upstream/health_checker.h"
 #include "balancer/listener_runtime.h"
 #include "balancer/access_log/access_log.h"
 #include "balancer/metrics/registry.h"

@@ -7,7 +7,7 @@
 #include <cstring>
 #include <ctime>
 
-#include "balancer/head_rewrite.h"
+#include "balancer/exchange/head_rewrite.h"
 #include "balancer/snapshot.h"
 #include "balancer/upstream_pool.h"
 #include "balancer/worker.h"

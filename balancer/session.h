@@ -7,11 +7,11 @@
 #include <string>
 
 #include "balancer/access_log/exchange_record.h"
-#include "balancer/exchange_buffers.h"
+#include "balancer/exchange/exchange_buffers.h"
 #include "balancer/filters/filter_chain.h"
 #include "balancer/listener_runtime.h"
-#include "balancer/policy.h"
-#include "balancer/router.h"
+#include "balancer/upstream/policy.h"
+#include "balancer/routing/router.h"
 #include "balancer/upstream/upstream_request.h"
 #include "balancer/upstream_connection.h"
 #include "balancer/worker_filter_services.h"

@@ -3,10 +3,10 @@
 #include <memory>
 #include <vector>
 
-#include "balancer/backend.h"
+#include "balancer/upstream/backend.h"
 #include "balancer/config.h"
 #include "balancer/filters/filter_chain.h"
-#include "balancer/router.h"
+#include "balancer/routing/router.h"
 #include "common/http/parser.h"
 
 namespace balancer {

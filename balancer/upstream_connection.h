@@ -4,7 +4,7 @@
 
 #include <memory>
 
-#include "balancer/backend.h"
+#include "balancer/upstream/backend.h"
 #include "balancer/upstream/upstream_listener.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"

@@ -6,8 +6,8 @@
 #include <memory>
 #include <vector>
 
-#include "balancer/backend.h"
-#include "balancer/policy.h"
+#include "balancer/upstream/backend.h"
+#include "balancer/upstream/policy.h"
 
 namespace balancer {
 

@@ -11,7 +11,7 @@
 #include <thread>
 #include <vector>
 
-#include "balancer/exchange_buffers.h"
+#include "balancer/exchange/exchange_buffers.h"
 #include "balancer/listener_runtime.h"
 #include "balancer/metrics/worker_metrics.h"
 #include "balancer/rate_limit/redis_limiter.h"

@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "balancer/health_checker.h"
+#include "balancer/upstream/health_checker.h"
 #include "balancer/outlier/outlier.h"
 #include "balancer/snapshot.h"
 #include "common/log/log.h"

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "balancer/router.h"
+#include "balancer/routing/router.h"
 #include "common/http/header_list.h"
 
 namespace jwt {

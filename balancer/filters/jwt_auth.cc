@@ -2,7 +2,7 @@
 
 #include <ctime>
 
-#include "balancer/head_rewrite.h"
+#include "balancer/exchange/head_rewrite.h"
 #include "balancer/metrics/worker_metrics.h"
 #include "common/http/header_list.h"
 #include "common/jwt/token_cache.h"

@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "balancer/backend.h"
+#include "balancer/upstream/backend.h"
 #include "balancer/config.h"
 
 // Passive health checking (outlier detection) and slow start. Workers report each response

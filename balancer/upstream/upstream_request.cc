@@ -3,7 +3,7 @@
 #include <uv.h>
 
 #include "balancer/access_log/exchange_record.h"
-#include "balancer/exchange_buffers.h"
+#include "balancer/exchange/exchange_buffers.h"
 #include "balancer/outlier/outlier.h"
 #include "balancer/upstream_connection.h"
 #include "balancer/upstream_pool.h"

@@ -4,7 +4,7 @@
 #include <string_view>
 
 #include "balancer/metrics/worker_metrics.h"
-#include "balancer/policy.h"
+#include "balancer/upstream/policy.h"
 #include "balancer/upstream/upstream_error.h"
 #include "balancer/upstream/upstream_listener.h"
 #include "balancer/upstream_connection.h"

@@ -24,8 +24,8 @@
 #include <vector>
 
 #include "balancer/config.h"
-#include "balancer/head_rewrite.h"
-#include "balancer/router.h"
+#include "balancer/exchange/head_rewrite.h"
+#include "balancer/routing/router.h"
 #include "common/http/header_list.h"
 #include "common/http/parser.h"
 

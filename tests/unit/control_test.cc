@@ -7,7 +7,7 @@
 #include "balancer/admin/admin_server.h"
 #include "balancer/control/runtime_changes.h"
 #include "balancer/outlier/outlier.h"
-#include "balancer/policy.h"
+#include "balancer/upstream/policy.h"
 #include "balancer/snapshot.h"
 #include "common/http/header_list.h"
 

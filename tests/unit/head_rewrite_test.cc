@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "balancer/head_rewrite.h"
+#include "balancer/exchange/head_rewrite.h"
 
 using namespace balancer;
 

@@ -3,7 +3,7 @@
 #include <map>
 #include <memory>
 
-#include "balancer/policy.h"
+#include "balancer/upstream/policy.h"
 
 using namespace balancer;
 

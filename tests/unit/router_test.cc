@@ -1,6 +1,6 @@
 #include <catch2/catch.hpp>
 
-#include "balancer/router.h"
+#include "balancer/routing/router.h"
 
 using balancer::RouteConfig;
 using balancer::Router;

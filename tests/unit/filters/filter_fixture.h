@@ -25,7 +25,7 @@
 #include "balancer/metrics/worker_metrics.h"
 #include "balancer/rate_limit/local_limiter.h"
 #include "balancer/rate_limit/redis_limiter.h"
-#include "balancer/router.h"
+#include "balancer/routing/router.h"
 #include "common/http/header_list.h"
 #include "common/jwt/token_cache.h"
 #include "common/jwt/verifier.h"

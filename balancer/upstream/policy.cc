@@ -1,4 +1,4 @@
-#include "balancer/policy.h"
+#include "balancer/upstream/policy.h"
 
 namespace balancer {
 

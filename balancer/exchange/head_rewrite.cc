@@ -1,4 +1,4 @@
-#include "balancer/head_rewrite.h"
+#include "balancer/exchange/head_rewrite.h"
 
 #include "common/http/header_list.h"
 #include "common/http/status.h"

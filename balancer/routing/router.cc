@@ -1,4 +1,4 @@
-#include "balancer/router.h"
+#include "balancer/routing/router.h"
 
 #include <algorithm>
 #include <vector>

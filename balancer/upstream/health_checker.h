@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "balancer/backend.h"
+#include "balancer/upstream/backend.h"
 #include "balancer/config.h"
 
 namespace balancer {

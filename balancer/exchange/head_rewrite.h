@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "balancer/router.h"
+#include "balancer/routing/router.h"
 #include "common/http/parser.h"
 
 namespace balancer {

@@ -1,4 +1,4 @@
-#include "balancer/health_checker.h"
+#include "balancer/upstream/health_checker.h"
 
 #include <cstring>
 

@@ -5,7 +5,7 @@
 #include <span>
 #include <vector>
 
-#include "balancer/backend.h"
+#include "balancer/upstream/backend.h"
 #include "balancer/config.h"
 
 namespace balancer {
