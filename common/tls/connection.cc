@@ -25,7 +25,11 @@ bool Connection::takeRecords(const char* data, size_t len, bool* done_now) {
 }
 
 bool Connection::encrypt(const char* data, size_t len) {
-  return len == 0 || SSL_write(ssl_, data, static_cast<int>(len)) > 0;
+  if (len == 0 || SSL_write(ssl_, data, static_cast<int>(len)) > 0) {
+    return true;
+  }
+  ERR_clear_error();  // see read(): nothing is left for the next connection on this thread
+  return false;
 }
 
 void Connection::shutdown() {

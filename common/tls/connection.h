@@ -28,7 +28,8 @@ class Connection {
 
   enum class ReadStatus {
     kOk,               // all records taken (the rest of a record waits for the next read)
-    kHandshakeFailed,  // plain HTTP on the TLS port, a scanner, a bad hello
+    kHandshakeFailed,  // plain HTTP on the TLS port, a scanner, a bad hello; OpenSSL's reason
+                       // stays on the error queue for the caller to log (tls::lastError())
     kPeerClosed,       // close_notify
     kError,
     kStopped,          // the reader said stop
@@ -43,7 +44,8 @@ class Connection {
   template <typename OnPlain>
   ReadResult read(const char* data, size_t len, char* buf, size_t buf_len, OnPlain&& on_plain);
 
-  // Encrypts plaintext into records. False on an error (the connection is then broken).
+  // Encrypts plaintext into records. False on an error (the connection is then broken; the
+  // error queue is cleared).
   bool encrypt(const char* data, size_t len);
   // Sends close_notify (into records()) once the handshake is done.
   void shutdown();
@@ -62,6 +64,9 @@ template <typename OnPlain>
 Connection::ReadResult Connection::read(const char* data, size_t len, char* buf,
                                         size_t buf_len, OnPlain&& on_plain) {
   ReadResult result;
+  // OpenSSL reads its thread's error queue after a failed call: one left over from another
+  // connection on this thread would fail this one.
+  ERR_clear_error();
   if (!takeRecords(data, len, &result.handshake_done_now)) {
     result.status = ReadStatus::kHandshakeFailed;
     return result;
