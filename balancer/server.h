@@ -9,7 +9,7 @@
 #include "balancer/discovery/dns_discovery.h"
 #include "balancer/control/control.h"
 #include "balancer/upstream/health_checker.h"
-#include "balancer/listener_runtime.h"
+#include "balancer/downstream/listener_runtime.h"
 #include "balancer/access_log/access_log.h"
 #include "balancer/metrics/registry.h"
 #include "balancer/shared_state.h"

@@ -4,7 +4,7 @@
 
 #include <chrono>
 
-#include "balancer/session.h"
+#include "balancer/downstream/session.h"
 #include "balancer/snapshot.h"
 #include "common/log/log.h"
 

@@ -12,12 +12,12 @@
 #include <vector>
 
 #include "balancer/exchange/exchange_buffers.h"
-#include "balancer/listener_runtime.h"
+#include "balancer/downstream/listener_runtime.h"
 #include "balancer/metrics/worker_metrics.h"
 #include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/shared_state.h"
 #include "common/jwt/token_cache.h"
-#include "balancer/upstream_pool.h"
+#include "balancer/upstream/upstream_pool.h"
 
 namespace balancer {
 

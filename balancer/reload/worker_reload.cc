@@ -2,7 +2,7 @@
 // loop callbacks, so no request sees half of it. Kept here so worker.cc only calls it.
 #include <unistd.h>
 
-#include "balancer/session.h"
+#include "balancer/downstream/session.h"
 #include "balancer/snapshot.h"
 #include "balancer/worker.h"
 #include "common/log/log.h"

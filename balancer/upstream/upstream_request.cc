@@ -5,8 +5,8 @@
 #include "balancer/access_log/exchange_record.h"
 #include "balancer/exchange/exchange_buffers.h"
 #include "balancer/outlier/outlier.h"
-#include "balancer/upstream_connection.h"
-#include "balancer/upstream_pool.h"
+#include "balancer/upstream/upstream_connection.h"
+#include "balancer/upstream/upstream_pool.h"
 #include "common/http/output_queue.h"
 #include "common/log/log.h"
 

@@ -7,7 +7,7 @@
 #include "balancer/upstream/policy.h"
 #include "balancer/upstream/upstream_error.h"
 #include "balancer/upstream/upstream_listener.h"
-#include "balancer/upstream_connection.h"
+#include "balancer/upstream/upstream_connection.h"
 
 namespace balancer {
 

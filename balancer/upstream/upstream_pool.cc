@@ -1,8 +1,8 @@
-#include "balancer/upstream_pool.h"
+#include "balancer/upstream/upstream_pool.h"
 
 #include <algorithm>
 
-#include "balancer/upstream_connection.h"
+#include "balancer/upstream/upstream_connection.h"
 #include "balancer/worker.h"
 
 namespace balancer {

@@ -1,6 +1,6 @@
-#include "balancer/upstream_connection.h"
+#include "balancer/upstream/upstream_connection.h"
 
-#include "balancer/upstream_pool.h"
+#include "balancer/upstream/upstream_pool.h"
 #include "balancer/worker.h"
 #include "common/http/read_switch.h"
 #include "common/log/log.h"

@@ -9,11 +9,11 @@
 #include "balancer/access_log/exchange_record.h"
 #include "balancer/exchange/exchange_buffers.h"
 #include "balancer/filters/filter_chain.h"
-#include "balancer/listener_runtime.h"
+#include "balancer/downstream/listener_runtime.h"
 #include "balancer/upstream/policy.h"
 #include "balancer/routing/router.h"
 #include "balancer/upstream/upstream_request.h"
-#include "balancer/upstream_connection.h"
+#include "balancer/upstream/upstream_connection.h"
 #include "balancer/worker_filter_services.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
@@ -158,6 +158,8 @@ class Session final : public http::ParserListener,
   // client's end: the client said it sends nothing more and nothing of it is left unread.
   bool clientDoneSending() const;
   void startTimer(util::Millis timeout);
+  // The index of the session's listener in its snapshot's config.
+  size_t listenerIndex() const;
   void stopTimer();
   // The exchange is over (or its response decided): counts it and writes its access log line.
   void logExchange(int status);
