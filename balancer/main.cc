@@ -10,7 +10,7 @@
 #include <string>
 
 #include "balancer/config.h"
-#include "balancer/server.h"
+#include "balancer/server/server.h"
 #include "balancer/snapshot.h"
 #include "common/log/log.h"
 

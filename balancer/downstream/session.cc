@@ -11,7 +11,7 @@
 #include <openssl/err.h>
 
 #include "balancer/snapshot.h"
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 #include "common/http/read_switch.h"
 #include "common/log/log.h"
 #include "common/tls/connection.h"

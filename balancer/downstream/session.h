@@ -14,7 +14,7 @@
 #include "balancer/routing/router.h"
 #include "balancer/upstream/upstream_request.h"
 #include "balancer/upstream/upstream_connection.h"
-#include "balancer/worker_filter_services.h"
+#include "balancer/worker/filter_services.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
 

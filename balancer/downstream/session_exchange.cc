@@ -9,7 +9,7 @@
 #include "balancer/exchange/head_rewrite.h"
 #include "balancer/snapshot.h"
 #include "balancer/upstream/upstream_pool.h"
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 #include "common/http/header_list.h"
 #include "common/http/status.h"
 #include "common/log/log.h"

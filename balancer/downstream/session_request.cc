@@ -3,7 +3,7 @@
 #include "balancer/downstream/session.h"
 
 #include "balancer/snapshot.h"
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 #include "common/http/header_list.h"
 #include "common/log/log.h"
 

@@ -1,7 +1,7 @@
 #include "balancer/upstream/upstream_connection.h"
 
 #include "balancer/upstream/upstream_pool.h"
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 #include "common/http/read_switch.h"
 #include "common/log/log.h"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "balancer/upstream/upstream_connection.h"
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 
 namespace balancer {
 

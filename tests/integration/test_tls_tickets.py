@@ -6,7 +6,7 @@ each resumption hands the client a new ticket under the same key; a SIGHUP reloa
 keys; a ticket under a key the balancer no longer holds (here: from before a restart) gets a
 full handshake and a new ticket under the new key.
 
-The rotation itself runs on a fixed 6 h timer (balancer/server.cc, kTicketKeyRotationMs; no
+The rotation itself runs on a fixed 6 h timer (balancer/server/server.cc, kTicketKeyRotationMs; no
 config key), which no test can wait for: tests/unit/ticket_keys_test.cc rotates the keys
 directly and checks that a ticket resumes after one rotation (renewed under the new key) and
 not after two."""

@@ -16,7 +16,7 @@ from . import register
 JWT_MINT = os.path.join(PERF_DIR, "jwt-mint.mjs")
 WRK_ROTATE_LUA = os.path.join(WRK_DIR, "rotate-tokens.lua")
 # auth-uncached rotates among this many distinct tokens: 4x the balancer's
-# per-worker token cache (jwt::TokenCache of 4096 in balancer/worker.h), so
+# per-worker token cache (jwt::TokenCache of 4096 in balancer/worker/worker.h), so
 # every request misses it
 JWT_UNCACHED_TOKENS = 16384
 

@@ -1,4 +1,4 @@
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 
 #include <unistd.h>
 

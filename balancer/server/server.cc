@@ -1,4 +1,4 @@
-#include "balancer/server.h"
+#include "balancer/server/server.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>

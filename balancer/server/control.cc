@@ -1,8 +1,8 @@
-// Server's hooks for the admin API, runtime backends and DNS discovery, kept here so server.cc only calls
-// them.
+// Server: its hooks for the admin API, runtime backends and DNS discovery, kept here so
+// server.cc only calls them.
 #include <unistd.h>
 
-#include "balancer/server.h"
+#include "balancer/server/server.h"
 #include "common/log/log.h"
 
 namespace balancer {

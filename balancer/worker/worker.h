@@ -57,7 +57,7 @@ class Worker {
   uv_buf_t readBuffer() { return uv_buf_init(read_buffer_.get(), kReadBufferSize); }
   // The pool of a snapshot's upstream (a session may still be on an older snapshot).
   UpstreamPool& pool(const Snapshot* snapshot, size_t upstream_index);
-  // SIGHUP (balancer/reload/worker_reload.cc). What a worker takes on with a new snapshot.
+  // SIGHUP (worker/reload.cc). What a worker takes on with a new snapshot.
   struct Reload {
     const Snapshot* snapshot = nullptr;
     std::shared_ptr<WorkerMetrics> metrics;  // null: the current block still fits

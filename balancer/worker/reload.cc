@@ -4,7 +4,7 @@
 
 #include "balancer/downstream/session.h"
 #include "balancer/snapshot.h"
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 #include "common/log/log.h"
 
 namespace balancer {

@@ -1,6 +1,6 @@
-#include "balancer/worker_filter_services.h"
+#include "balancer/worker/filter_services.h"
 
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 
 namespace balancer {
 

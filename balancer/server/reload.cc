@@ -1,5 +1,6 @@
-// SIGHUP: the whole configuration is loaded again and, when it is good, swapped in without
-// closing a kept listener or cutting an exchange. Kept here so server.cc only calls it.
+// Server, its part of SIGHUP: the whole configuration is loaded again and, when it is good,
+// swapped in without closing a kept listener or cutting an exchange. Kept here so server.cc
+// only calls it.
 //
 // Order: load and validate the file; build the snapshot and carry the backends that stay
 // (health, ejection, counters) and the admin API's changes into it; load its certificates;
@@ -9,7 +10,7 @@
 // began with; old snapshots are kept (they are small) so nothing they point to dies.
 #include <unistd.h>
 
-#include "balancer/server.h"
+#include "balancer/server/server.h"
 #include "common/log/log.h"
 
 namespace balancer {

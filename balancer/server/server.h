@@ -14,7 +14,7 @@
 #include "balancer/metrics/registry.h"
 #include "balancer/shared_state.h"
 #include "balancer/snapshot.h"
-#include "balancer/worker.h"
+#include "balancer/worker/worker.h"
 
 namespace balancer {
 
@@ -54,12 +54,12 @@ class Server {
   bool loadJwks();
   static void onRotateTicketKeys(uv_timer_t* timer);
   void beginShutdown(int signum);
-  // The admin API and runtime backend control (balancer/control/server_hooks.cc). Exits the
+  // The admin API and runtime backend control (server/control.cc). Exits the
   // process (status 1) when admin.address cannot be bound.
   void startControl();
   void stopControl();
   void finish();
-  // SIGHUP (balancer/reload/server_reload.cc): loads config_path_ again and, if it is good,
+  // SIGHUP (server/reload.cc): loads config_path_ again and, if it is good,
   // swaps the new snapshot in; otherwise logs why and keeps the running one.
   void reload();
 
