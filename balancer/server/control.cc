@@ -7,7 +7,7 @@
 
 namespace balancer {
 
-void Server::startControl() {
+bool Server::startControl() {
   control_ = std::make_unique<Control>(&loop_, snapshot_.get(), health_checker_.get(), [this] {
     if (shutting_down_) {
       return;  // workers close their loops once drained: no wake-ups then
@@ -16,31 +16,26 @@ void Server::startControl() {
       worker->wakeUpstreams();
     }
   });
+  const Config& config = snapshot_->config();
+  if (config.admin_address) {
+    // Bound before anything else starts: a failure is a plain startup error.
+    MetricsRegistry* registry = metrics_.get();
+    admin_ = std::make_unique<AdminServer>(&loop_, control_.get(), config.admin_token,
+                                           [registry] { return registry->render(); });
+    int r = admin_->listen(*config.admin_address);
+    if (r != 0) {
+      LOG_ERROR("admin: cannot listen on %s: %s", config.admin_address->text.c_str(),
+                uv_strerror(r));
+      return false;
+    }
+    LOG_INFO("admin listening address=%s port=%d%s", config.admin_address->text.c_str(),
+             admin_->port(), config.admin_token.empty() ? "" : " (bearer token required)");
+  }
   control_->start();
   discovery_ = std::make_unique<DnsDiscovery>(&loop_, control_.get());
   discovery_->start(*snapshot_);
-  if (metrics_) {
-    metrics_->setDnsDiscovery(discovery_.get());
-  }
-  const Config& config = snapshot_->config();
-  if (!config.admin_address) {
-    return;
-  }
-  // GET /metrics: the observability registry (AdminServer::basicMetrics is the fallback for
-  // a process without one).
-  MetricsRegistry* registry = metrics_.get();
-  const Snapshot* snapshot = snapshot_.get();
-  admin_ = std::make_unique<AdminServer>(
-      &loop_, control_.get(), config.admin_token, [registry, snapshot] {
-        return registry != nullptr ? registry->render() : AdminServer::basicMetrics(*snapshot);
-      });
-  int r = admin_->listen(*config.admin_address);
-  if (r != 0) {
-    LOG_ERROR("admin: cannot listen on %s: %s", config.admin_address->text.c_str(), uv_strerror(r));
-    _exit(1);  // the workers already run; there is nothing to unwind
-  }
-  LOG_INFO("admin listening address=%s port=%d%s", config.admin_address->text.c_str(),
-           admin_->port(), config.admin_token.empty() ? "" : " (bearer token required)");
+  metrics_->setDnsDiscovery(discovery_.get());
+  return true;
 }
 
 void Server::stopControl() {

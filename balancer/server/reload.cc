@@ -124,14 +124,6 @@ void warnRestartOnly(const Config& running, const Config& loaded) {
   }
 }
 
-void closeAll(const std::vector<std::vector<Worker::Listening>>& fds) {
-  for (const auto& per_worker : fds) {
-    for (const Worker::Listening& l : per_worker) {
-      ::close(l.fd);
-    }
-  }
-}
-
 }  // namespace
 
 void Server::reload() {
@@ -202,7 +194,7 @@ void Server::reload() {
       if (fd < 0) {
         LOG_ERROR("SIGHUP: listener %s: cannot listen on %s: %s", l.name.c_str(),
                   address.text.c_str(), error.c_str());
-        closeAll(fds);
+        closeListening(fds);
         listeners_.swap(runtimes);
         fail("listener");
         return;
@@ -222,7 +214,7 @@ void Server::reload() {
   snapshot_.swap(next);  // next: the running snapshot, until the commit
   if (!loadJwks()) {
     snapshot_.swap(next);
-    closeAll(fds);
+    closeListening(fds);
     listeners_.swap(runtimes);
     fail("JWT keys");
     return;

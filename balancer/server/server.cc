@@ -35,8 +35,16 @@ int openListeningSocket(const util::SocketAddress& address, std::string* error) 
   return fd;
 }
 
+void closeListening(const std::vector<std::vector<Worker::Listening>>& fds) {
+  for (const auto& per_worker : fds) {
+    for (const Worker::Listening& l : per_worker) {
+      ::close(l.fd);
+    }
+  }
+}
+
 Server::Server(std::unique_ptr<Snapshot> snapshot) : snapshot_(std::move(snapshot)) {
-  uv_loop_init(&loop_);
+  loop_error_ = uv_loop_init(&loop_);
   metrics_ = std::make_unique<MetricsRegistry>(snapshot_.get());
 }
 
@@ -45,7 +53,9 @@ Server::~Server() {
   control_.reset();
   workers_.clear();
   health_checker_.reset();
-  uv_loop_close(&loop_);
+  if (loop_error_ == 0) {
+    uv_loop_close(&loop_);
+  }
 }
 
 namespace {
@@ -115,6 +125,7 @@ bool Server::openListeners(int workers, std::vector<std::vector<Worker::Listenin
       if (fd < 0) {
         LOG_ERROR("listener %s: cannot listen on %s: %s", l.name.c_str(), address.text.c_str(),
                   error.c_str());
+        closeListening(*fds);
         return false;
       }
       if (w == 0 && address.port() == 0) {
@@ -147,6 +158,10 @@ void setHttpsPort(const std::vector<std::unique_ptr<ListenerRuntime>>& listeners
 }
 
 int Server::run() {
+  if (loop_error_ != 0) {
+    LOG_ERROR("uv_loop_init: %s; balancer not started", uv_strerror(loop_error_));
+    return 1;
+  }
   int workers = snapshot_->config().workers;
   if (workers <= 0) {
     workers = static_cast<int>(std::thread::hardware_concurrency());
@@ -159,59 +174,34 @@ int Server::run() {
     listeners_.push_back(std::move(runtime));
   }
   if (!loadTls() || !loadJwks()) {
-    return 1;
+    return notStarted();
   }
   if (const auto& al = snapshot_->config().access_log) {
     std::string error;
     access_log_ = AccessLog::open(al->path, &error);
     if (!access_log_) {
       LOG_ERROR("access_log: %s", error.c_str());
-      return 1;
+      return notStarted();
     }
     metrics_->setAccessLog(access_log_.get());
   }
+  // Everything that can fail on the main loop comes first, the admin API's socket included,
+  // so a failure leaves no listener open and no worker running.
+  if (!openHandles()) {
+    return notStarted();
+  }
+  health_checker_ = std::make_unique<HealthChecker>(&loop_, snapshot_.get());
+  if (!startControl()) {
+    return notStarted();
+  }
   std::vector<std::vector<Worker::Listening>> fds;
-  if (!openListeners(workers, &fds)) {
-    return 1;
-  }
-  uv_async_init(&loop_, &worker_finished_, &Server::onWorkerFinished);
-  worker_finished_.data = this;
-  uv_timer_init(&loop_, &shutdown_timer_);
-  shutdown_timer_.data = this;
-  uv_timer_init(&loop_, &ticket_timer_);
-  ticket_timer_.data = this;
-  uv_timer_start(&ticket_timer_, &Server::onRotateTicketKeys, kTicketKeyRotationMs,
-                 kTicketKeyRotationMs);
-  uv_signal_t* signals[] = {&sigterm_, &sigint_, &sighup_};
-  int numbers[] = {SIGTERM, SIGINT, SIGHUP};
-  for (int i = 0; i < 3; ++i) {
-    uv_signal_init(&loop_, signals[i]);
-    signals[i]->data = this;
-    uv_signal_start(signals[i], &Server::onSignal, numbers[i]);
-  }
-  uv_signal_init(&loop_, &sigusr1_);
-  sigusr1_.data = this;
-  uv_signal_start(&sigusr1_, &Server::onReopenLogs, SIGUSR1);
-  for (int w = 0; w < workers; ++w) {
-    workers_.push_back(std::make_unique<Worker>(w, snapshot_.get(), &shared_,
-                                                fds[static_cast<size_t>(w)],
-                                                [this] { uv_async_send(&worker_finished_); }));
-  }
-  for (auto& worker : workers_) {
-    metrics_->addWorker(worker->metricsBlock());
-    if (access_log_) {
-      worker->setAccessLog(access_log_->addSink());
-    }
+  if (!openListeners(workers, &fds) || !startWorkers(&fds)) {
+    return notStarted();
   }
   if (access_log_) {
     access_log_->start();
   }
-  for (auto& worker : workers_) {
-    worker->start();
-  }
-  health_checker_ = std::make_unique<HealthChecker>(&loop_, snapshot_.get());
   health_checker_->start();
-  startControl();
   LOG_INFO("balancer started workers=%d upstreams=%zu routes=%zu", workers,
            snapshot_->upstreams().size(), snapshot_->config().routes.size());
 
@@ -224,6 +214,99 @@ int Server::run() {
   }
   LOG_INFO("balancer stopped");
   return 0;
+}
+
+bool Server::openHandles() {
+  int r = uv_async_init(&loop_, &worker_finished_, &Server::onWorkerFinished);
+  if (r != 0) {
+    LOG_ERROR("uv_async_init: %s", uv_strerror(r));
+    return false;
+  }
+  worker_finished_.data = this;
+  open_handles_.push_back(reinterpret_cast<uv_handle_t*>(&worker_finished_));
+  for (uv_timer_t* timer : {&shutdown_timer_, &ticket_timer_}) {
+    if ((r = uv_timer_init(&loop_, timer)) != 0) {
+      LOG_ERROR("uv_timer_init: %s", uv_strerror(r));
+      return false;
+    }
+    timer->data = this;
+    open_handles_.push_back(reinterpret_cast<uv_handle_t*>(timer));
+  }
+  uv_timer_start(&ticket_timer_, &Server::onRotateTicketKeys, kTicketKeyRotationMs,
+                 kTicketKeyRotationMs);
+  struct Handler {
+    uv_signal_t* handle;
+    int number;
+    uv_signal_cb callback;
+  };
+  const Handler handlers[] = {{&sigterm_, SIGTERM, &Server::onSignal},
+                              {&sigint_, SIGINT, &Server::onSignal},
+                              {&sighup_, SIGHUP, &Server::onSignal},
+                              {&sigusr1_, SIGUSR1, &Server::onReopenLogs}};
+  for (const Handler& h : handlers) {
+    if ((r = uv_signal_init(&loop_, h.handle)) != 0) {
+      LOG_ERROR("uv_signal_init: %s", uv_strerror(r));
+      return false;
+    }
+    h.handle->data = this;
+    open_handles_.push_back(reinterpret_cast<uv_handle_t*>(h.handle));
+    if ((r = uv_signal_start(h.handle, h.callback, h.number)) != 0) {
+      LOG_ERROR("signal %s: %s", strsignal(h.number), uv_strerror(r));
+      return false;
+    }
+  }
+  return true;
+}
+
+bool Server::startWorkers(std::vector<std::vector<Worker::Listening>>* fds) {
+  for (auto& listening : *fds) {
+    auto id = static_cast<int>(workers_.size());
+    workers_.push_back(std::make_unique<Worker>(id, snapshot_.get(), &shared_,
+                                                std::move(listening),
+                                                [this] { uv_async_send(&worker_finished_); }));
+  }
+  for (auto& worker : workers_) {
+    metrics_->addWorker(worker->metricsBlock());
+    if (access_log_) {
+      worker->setAccessLog(access_log_->addSink());
+    }
+  }
+  for (auto& worker : workers_) {
+    std::string error;
+    if (!worker->start(&error)) {
+      LOG_ERROR("worker %d: %s", worker->id(), error.c_str());
+      return false;  // notStarted() stops the workers that run
+    }
+  }
+  return true;
+}
+
+int Server::notStarted() {
+  // Workers that started (a later one failed) stop at once: no connection came yet.
+  for (auto& worker : workers_) {
+    if (worker->started()) {
+      worker->stop();
+    }
+  }
+  for (auto& worker : workers_) {
+    worker->join();
+  }
+  workers_.clear();  // closes the listening sockets of workers that never started
+  stopControl();
+  if (health_checker_) {
+    health_checker_->stop();
+  }
+  closeHandles();
+  uv_run(&loop_, UV_RUN_DEFAULT);  // the close callbacks
+  LOG_ERROR("balancer not started");
+  return 1;
+}
+
+void Server::closeHandles() {
+  for (uv_handle_t* handle : open_handles_) {
+    uv_close(handle, nullptr);
+  }
+  open_handles_.clear();
 }
 
 void Server::onSignal(uv_signal_t* handle, int signum) {
@@ -287,13 +370,7 @@ void Server::finish() {
   finished_ = true;
   health_checker_->stop();
   stopControl();
-  uv_close(reinterpret_cast<uv_handle_t*>(&worker_finished_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&shutdown_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&ticket_timer_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sighup_), nullptr);
-  uv_close(reinterpret_cast<uv_handle_t*>(&sigusr1_), nullptr);
+  closeHandles();
 }
 
 }  // namespace balancer

@@ -21,6 +21,8 @@ namespace balancer {
 // A listening socket with SO_REUSEPORT (one per worker and listener). Returns the descriptor,
 // or -1 with the reason in `error`.
 int openListeningSocket(const util::SocketAddress& address, std::string* error);
+// Closes sockets opened for workers that did not take them.
+void closeListening(const std::vector<std::vector<Worker::Listening>>& fds);
 // Sets every runtime's https_port (where redirect_to_https sends clients) to the bound port
 // of the first TLS listener, 443 without one. After the ports are known (port 0 binds).
 void setHttpsPort(const std::vector<std::unique_ptr<ListenerRuntime>>& listeners);
@@ -54,10 +56,18 @@ class Server {
   bool loadJwks();
   static void onRotateTicketKeys(uv_timer_t* timer);
   void beginShutdown(int signum);
-  // The admin API and runtime backend control (server/control.cc). Exits the
-  // process (status 1) when admin.address cannot be bound.
-  void startControl();
+  // The admin API and runtime backend control (server/control.cc). Returns false, having
+  // said why, when admin.address cannot be bound.
+  bool startControl();
   void stopControl();
+  // The main loop's own handles (wake-up, timers, signals); false, having said why, if one
+  // could not be set up.
+  bool openHandles();
+  void closeHandles();
+  // Creates and starts a worker per entry of `fds`; false, having said why, if one failed.
+  bool startWorkers(std::vector<std::vector<Worker::Listening>>* fds);
+  // A startup step failed: stops what was started, says so and returns the exit status.
+  int notStarted();
   void finish();
   // SIGHUP (server/reload.cc): loads config_path_ again and, if it is good,
   // swaps the new snapshot in; otherwise logs why and keeps the running one.
@@ -70,6 +80,8 @@ class Server {
   std::vector<std::unique_ptr<Snapshot>> old_snapshots_;
   std::vector<std::unique_ptr<ListenerRuntime>> old_listeners_;
   uv_loop_t loop_;
+  int loop_error_ = 0;  // uv_loop_init's result: the loop is usable when 0
+  std::vector<uv_handle_t*> open_handles_;  // of those below, the ones initialized
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   uv_signal_t sighup_;

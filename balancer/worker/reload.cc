@@ -110,17 +110,10 @@ void Worker::applyReload(Reload reload) {
              [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
   }
   for (const Listening& l : reload.added) {
-    auto handle = std::make_unique<ListenerHandle>();
-    handle->worker = this;
-    handle->listener = l.listener;
-    uv_tcp_init(&loop_, &handle->tcp);
-    handle->tcp.data = handle.get();
-    uv_tcp_open(&handle->tcp, l.fd);
-    int r = uv_listen(reinterpret_cast<uv_stream_t*>(&handle->tcp), 4096, &Worker::onConnection);
-    if (r != 0) {
-      LOG_ERROR("worker %d: listen failed: %s", id_, uv_strerror(r));
+    std::string error;
+    if (!listen(l, &error)) {
+      LOG_ERROR("worker %d: %s", id_, error.c_str());
     }
-    listeners_.push_back(std::move(handle));
   }
   snapshot_ = next;
   if (reload.metrics) {

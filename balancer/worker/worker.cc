@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <system_error>
 
 #include "balancer/downstream/session.h"
 #include "balancer/snapshot.h"
@@ -17,21 +18,53 @@ Worker::Worker(int id, const Snapshot* snapshot, SharedState* shared,
       shared_(shared),
       metrics_(std::make_shared<WorkerMetrics>(snapshot->config())),
       on_finished_(std::move(on_finished)),
+      pending_listening_(std::move(listening)),
       read_buffer_(new char[kReadBufferSize]) {
-  uv_loop_init(&loop_);
-  uv_async_init(&loop_, &stop_async_, &Worker::onStop);
-  stop_async_.data = this;
-  uv_async_init(&loop_, &upstreams_async_, [](uv_async_t* async) {
-    for (auto& pool : static_cast<Worker*>(async->data)->pools_) {
-      pool->refresh();
-    }
-  });
-  upstreams_async_.data = this;
-  uv_async_init(&loop_, &reload_async_, &Worker::onReload);
-  reload_async_.data = this;
   random_state_ = static_cast<uint64_t>(
                       std::chrono::steady_clock::now().time_since_epoch().count()) ^
                   (static_cast<uint64_t>(id) << 32) ^ static_cast<uint64_t>(getpid());
+}
+
+Worker::~Worker() {
+  join();
+  for (const Listening& l : pending_listening_) {
+    ::close(l.fd);  // never started
+  }
+  if (loop_open_) {
+    uv_loop_close(&loop_);
+  }
+}
+
+bool Worker::start(std::string* error) {
+  auto failed = [&](const char* call, int r) {
+    *error = std::string(call) + ": " + uv_strerror(r);
+    abandonLoop();
+    return false;
+  };
+  int r = uv_loop_init(&loop_);
+  if (r != 0) {
+    return failed("uv_loop_init", r);
+  }
+  loop_open_ = true;
+  struct Wakeup {
+    uv_async_t* handle;
+    uv_async_cb callback;
+  };
+  const Wakeup wakeups[] = {
+      {&stop_async_, &Worker::onStop},
+      {&upstreams_async_,
+       [](uv_async_t* async) {
+         for (auto& pool : static_cast<Worker*>(async->data)->pools_) {
+           pool->refresh();
+         }
+       }},
+      {&reload_async_, &Worker::onReload}};
+  for (const Wakeup& w : wakeups) {
+    if ((r = uv_async_init(&loop_, w.handle, w.callback)) != 0) {
+      return failed("uv_async_init", r);
+    }
+    w.handle->data = this;
+  }
   for (size_t i = 0; i < snapshot_->upstreams().size(); ++i) {
     pools_.push_back(std::make_unique<UpstreamPool>(this, snapshot_->upstreams()[i].get(),
                                                     random_state_ + i * 7919));
@@ -49,30 +82,81 @@ Worker::Worker(int id, const Snapshot* snapshot, SharedState* shared,
     options.timeout_ms = static_cast<uint64_t>(redis->timeout.count());
     redis_limiter_ = std::make_unique<rate_limit::RedisLimiter>(&loop_, options);
   }
-  for (const Listening& l : listening) {
-    auto handle = std::make_unique<ListenerHandle>();
-    handle->worker = this;
-    handle->listener = l.listener;
-    uv_tcp_init(&loop_, &handle->tcp);
-    handle->tcp.data = handle.get();
-    uv_tcp_open(&handle->tcp, l.fd);
-    listeners_.push_back(std::move(handle));
-  }
-}
-
-Worker::~Worker() {
-  join();
-  uv_loop_close(&loop_);
-}
-
-void Worker::start() {
-  for (auto& handle : listeners_) {
-    int r = uv_listen(reinterpret_cast<uv_stream_t*>(&handle->tcp), 4096, &Worker::onConnection);
-    if (r != 0) {
-      LOG_ERROR("worker %d: listen failed: %s", id_, uv_strerror(r));
+  std::vector<Listening> listening;
+  listening.swap(pending_listening_);
+  for (size_t i = 0; i < listening.size(); ++i) {
+    if (!listen(listening[i], error)) {
+      pending_listening_.assign(listening.begin() + static_cast<long>(i) + 1, listening.end());
+      abandonLoop();
+      return false;
     }
   }
-  thread_ = std::thread([this] { run(); });
+  try {
+    thread_ = std::thread([this] { run(); });
+  } catch (const std::system_error& e) {
+    *error = std::string("cannot create its thread: ") + e.what();
+    abandonLoop();
+    return false;
+  }
+  started_ = true;
+  return true;
+}
+
+bool Worker::listen(const Listening& l, std::string* error) {
+  auto handle = std::make_unique<ListenerHandle>();
+  handle->worker = this;
+  handle->listener = l.listener;
+  handle->tcp.data = handle.get();
+  const char* call = "uv_tcp_init";
+  int r = uv_tcp_init(&loop_, &handle->tcp);
+  if (r != 0) {
+    ::close(l.fd);
+    *error = std::string(call) + ": " + uv_strerror(r);
+    return false;
+  }
+  call = "uv_tcp_open";
+  r = uv_tcp_open(&handle->tcp, l.fd);
+  if (r != 0) {
+    ::close(l.fd);  // not the handle's yet
+  } else {
+    call = "uv_listen";
+    r = uv_listen(reinterpret_cast<uv_stream_t*>(&handle->tcp), 4096, &Worker::onConnection);
+  }
+  if (r != 0) {
+    *error = std::string("listener ") + l.listener->config->name + ": " + call + ": " +
+             uv_strerror(r);
+    uv_close(reinterpret_cast<uv_handle_t*>(&handle->tcp),
+             [](uv_handle_t* h) { delete static_cast<ListenerHandle*>(h->data); });
+    handle.release();
+    return false;
+  }
+  listeners_.push_back(std::move(handle));
+  return true;
+}
+
+void Worker::abandonLoop() {
+  for (const Listening& l : pending_listening_) {
+    ::close(l.fd);
+  }
+  pending_listening_.clear();
+  if (!loop_open_) {
+    return;
+  }
+  if (redis_limiter_) {
+    redis_limiter_->close();
+  }
+  uv_walk(
+      &loop_,
+      [](uv_handle_t* handle, void*) {
+        if (!uv_is_closing(handle)) {
+          uv_close(handle, nullptr);
+        }
+      },
+      nullptr);
+  uv_run(&loop_, UV_RUN_DEFAULT);  // the close callbacks
+  listeners_.clear();
+  uv_loop_close(&loop_);
+  loop_open_ = false;
 }
 
 void Worker::run() {
@@ -205,7 +289,11 @@ void Worker::onConnection(uv_stream_t* server, int status) {
     // Over the cap: take the connection off the queue and close it at once, rather than let
     // the kernel's queue grow with clients that would only time out.
     auto* refused = new uv_tcp_t;
-    uv_tcp_init(&self->loop_, refused);
+    if (int r = uv_tcp_init(&self->loop_, refused); r != 0) {
+      delete refused;
+      LOG_WARN("worker %d: cannot refuse a connection: %s", self->id_, uv_strerror(r));
+      return;
+    }
     uv_accept(server, reinterpret_cast<uv_stream_t*>(refused));
     uv_close(reinterpret_cast<uv_handle_t*>(refused),
              [](uv_handle_t* h) { delete reinterpret_cast<uv_tcp_t*>(h); });

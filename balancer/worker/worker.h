@@ -35,14 +35,18 @@ class Worker {
     int fd;
     const ListenerRuntime* listener;
   };
-  // `on_finished` is called from the worker's thread once it has stopped.
+  // `on_finished` is called from the worker's thread once it has stopped. Nothing runs
+  // before start().
   Worker(int id, const Snapshot* snapshot, SharedState* shared, std::vector<Listening> listening,
          std::function<void()> on_finished);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  void start();
+  // Sets up the loop, its wake-ups and listening sockets, and starts the thread. On failure
+  // returns false with why in `error`; nothing then runs and the sockets are closed.
+  bool start(std::string* error);
+  bool started() const { return started_; }
   // Thread-safe: stop accepting, let sessions finish their exchanges, then end the loop.
   void stop();
   // Thread-safe: the admin API changed an upstream's backends; refresh the pools now, so idle
@@ -113,6 +117,11 @@ class Worker {
   static void onStop(uv_async_t* async);
   static void onReload(uv_async_t* async);
   void applyReload(Reload reload);
+  // Takes a listening socket into the loop and starts accepting. On failure closes it and
+  // returns false with why in `error`.
+  bool listen(const Listening& l, std::string* error);
+  // start() failed: closes what it opened and the loop.
+  void abandonLoop();
   void run();
   void beginStop();
   void finishIfDone();
@@ -134,7 +143,10 @@ class Worker {
   AccessLogSink* access_log_ = nullptr;
   std::string log_scratch_;
   std::function<void()> on_finished_;
+  std::vector<Listening> pending_listening_;  // until start() takes them
   uv_loop_t loop_;
+  bool loop_open_ = false;
+  bool started_ = false;
   uv_async_t stop_async_;
   uv_async_t upstreams_async_;  // wakeUpstreams()
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
