@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <memory>
+#include <vector>
 
 #include "balancer/config.h"
 #include "common/tls/server_context.h"
@@ -16,6 +17,10 @@ struct ListenerRuntime {
   int https_port = 443;  // where redirect_to_https sends clients
   int port = 0;          // the bound port: the kernel's pick when the address says port 0
 };
+
+// A configuration's listeners, in its order. Shared: each worker holds the list of every
+// snapshot its sessions still use, and the last holder frees it.
+using ListenerRuntimes = std::vector<std::unique_ptr<ListenerRuntime>>;
 
 // Whether a listener of a reloaded configuration is the running one (keeps its sockets): the
 // same address, and for port 0 (which names no port: several listeners may say IP:0) also the

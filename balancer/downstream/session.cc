@@ -39,7 +39,7 @@ Session::Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime
       listener_(listener),
       metrics_(&worker->metrics()),
       filter_services_(worker),
-      parser_(http::Parser::Kind::kRequest, this, &snapshot->requestLimits()),
+      parser_(http::Parser::Kind::kRequest, this, worker->requestLimits()),
       out_(asStream(&tcp_), this) {
   uv_tcp_init(worker_->loop(), &tcp_);
   uv_timer_init(worker_->loop(), &timer_);

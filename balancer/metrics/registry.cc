@@ -37,19 +37,26 @@ void appendRouteLabel(std::string* out, const RouteConfig& route, size_t index) 
 
 namespace {
 
-std::vector<std::string> routeLabels(const Snapshot& snapshot) {
-  std::vector<std::string> labels;
-  const auto& routes = snapshot.config().routes;
-  for (size_t i = 0; i < routes.size(); ++i) {
-    labels.push_back(routeLabel(routes[i], i));
-  }
-  return labels;
-}
-
 }  // namespace
 
+MetricsRegistry::Group MetricsRegistry::labelsOf(const Snapshot& snapshot) {
+  Group g;
+  const Config& config = snapshot.config();
+  for (size_t i = 0; i < config.routes.size(); ++i) {
+    g.route_labels.push_back(routeLabel(config.routes[i], i));
+    g.route_upstreams.push_back(config.upstreams[snapshot.upstreamOfRoute(i)].name);
+  }
+  for (const auto& u : config.upstreams) {
+    g.upstreams.push_back(u.name);
+  }
+  for (const auto& l : config.listeners) {
+    g.listeners.push_back({l.name, l.tls.has_value()});
+  }
+  return g;
+}
+
 MetricsRegistry::MetricsRegistry(const Snapshot* snapshot) : current_(snapshot) {
-  groups_.push_back({snapshot, routeLabels(*snapshot), {}});
+  groups_.push_back(labelsOf(*snapshot));
   last_reload_ok_s_.store(static_cast<int64_t>(time(nullptr)));
 }
 
@@ -63,7 +70,23 @@ void MetricsRegistry::addSnapshot(const Snapshot* snapshot,
   std::lock_guard<std::mutex> lock(mutex_);
   current_ = snapshot;
   if (!blocks.empty()) {
-    groups_.push_back({snapshot, routeLabels(*snapshot), std::move(blocks)});
+    groups_.push_back(labelsOf(*snapshot));
+    groups_.back().workers = std::move(blocks);
+  }
+  // Groups whose blocks no worker holds any more (every session on their snapshots has
+  // closed) are folded into retired_: their counts stay, their memory goes.
+  for (size_t i = 0; i + 1 < groups_.size();) {
+    bool held = false;
+    for (const auto& block : groups_[i].workers) {
+      held = held || block.use_count() > 1;
+    }
+    if (held) {
+      ++i;
+      continue;
+    }
+    std::atomic_thread_fence(std::memory_order_acquire);  // the workers' last counts
+    addGroup(groups_[i], &retired_);
+    groups_.erase(groups_.begin() + static_cast<std::ptrdiff_t>(i));
   }
 }
 
@@ -76,95 +99,83 @@ void MetricsRegistry::countReload(bool ok) {
   }
 }
 
+// Each group's counters summed over its workers, then merged by label with the other
+// groups' (a route or upstream that stays across reloads is one series).
+void MetricsRegistry::addGroup(const Group& g, Totals* totals) {
+  auto& routes = totals->routes;
+  auto& upstream_totals = totals->upstreams;
+  auto& listener_totals = totals->listeners;
+  for (const auto& wp : g.workers) {
+    const WorkerMetrics& w = *wp;
+    totals->connections += w.client_connections.get();
+    for (size_t slot = 0; slot <= g.route_labels.size(); ++slot) {
+      bool configured = slot < g.route_labels.size();
+      RouteTotals& t = configured ? routes[{g.route_labels[slot], g.route_upstreams[slot]}]
+                                  : routes[{"unmatched", "none"}];
+      t.configured = t.configured || configured;
+      const WorkerMetrics::Route& r = w.routeAt(slot);
+      for (size_t c = 0; c < t.codes.size(); ++c) {
+        t.codes[c] += r.codes[c].get();
+      }
+      for (size_t b = 0; b < t.buckets.size(); ++b) {
+        t.buckets[b] += r.duration_buckets[b].get();
+      }
+      t.duration_sum_ns += r.duration_sum_ns.get();
+      t.rate_limited += r.rate_limited.get();
+      t.headers_dropped += r.headers_dropped.get();
+      for (size_t j = 0; j < t.jwt.size(); ++j) {
+        t.jwt[j] += r.jwt_rejected[j].get();
+      }
+    }
+    for (size_t u = 0; u < g.upstreams.size(); ++u) {
+      UpstreamTotals& t = upstream_totals[g.upstreams[u]];
+      t.connect_errors += w.upstream(u).connect_errors.get();
+      t.retries += w.upstream(u).retries.get();
+      t.fresh += w.upstream(u).connections_new.get();
+      t.reused += w.upstream(u).connections_reused.get();
+    }
+    for (size_t l = 0; l < g.listeners.size(); ++l) {
+      ListenerTotals& t = listener_totals[g.listeners[l].name];
+      const WorkerMetrics::Listener& c = w.listener(l);
+      t.accepted += c.connections_accepted.get();
+      t.bytes_in += c.bytes_in.get();
+      t.bytes_out += c.bytes_out.get();
+      t.tls_12 += c.tls_ok_12.get();
+      t.tls_13 += c.tls_ok_13.get();
+      t.tls_other += c.tls_ok_other.get();
+      t.tls_failed += c.tls_failed.get();
+      t.tls = t.tls || g.listeners[l].tls;
+    }
+  }
+  // A snapshot's routes, upstreams and listeners appear even before a worker counts one.
+  for (size_t slot = 0; slot < g.route_labels.size(); ++slot) {
+    routes[{g.route_labels[slot], g.route_upstreams[slot]}].configured = true;
+  }
+  for (const auto& u : g.upstreams) {
+    upstream_totals[u];
+  }
+  for (const auto& l : g.listeners) {
+    listener_totals[l.name].tls = listener_totals[l.name].tls || l.tls;
+  }
+}
+
 std::string MetricsRegistry::render() const {
   std::vector<Group> groups;
   const Snapshot* current = nullptr;
+  Totals totals;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     groups = groups_;
     current = current_;
+    totals = retired_;
   }
-  // Each group's counters summed over its workers, then merged by label with the other
-  // groups' (a route or upstream that stays across reloads is one series).
-  struct RouteTotals {
-    std::array<uint64_t, kStatusSlots> codes{};
-    std::array<uint64_t, kDurationBounds.size() + 1> buckets{};
-    uint64_t duration_sum_ns = 0;
-    uint64_t rate_limited = 0;
-    uint64_t headers_dropped = 0;
-    std::array<uint64_t, kJwtReasons.size()> jwt{};
-    bool configured = false;  // a route of some snapshot (not the unmatched slot)
-  };
-  struct UpstreamTotals {
-    uint64_t connect_errors = 0, retries = 0, fresh = 0, reused = 0;
-  };
-  struct ListenerTotals {
-    uint64_t accepted = 0, bytes_in = 0, bytes_out = 0;
-    uint64_t tls_12 = 0, tls_13 = 0, tls_other = 0, tls_failed = 0;
-    bool tls = false;
-  };
-  std::map<std::pair<std::string, std::string>, RouteTotals> routes;  // route, upstream
-  std::map<std::string, UpstreamTotals> upstream_totals;
-  std::map<std::string, ListenerTotals> listener_totals;
-  int64_t connections = 0;
   for (const Group& g : groups) {
-    const Config& config = g.snapshot->config();
-    for (const auto& wp : g.workers) {
-      const WorkerMetrics& w = *wp;
-      connections += w.client_connections.get();
-      for (size_t slot = 0; slot <= config.routes.size(); ++slot) {
-        bool configured = slot < config.routes.size();
-        RouteTotals& t =
-            configured ? routes[{g.route_labels[slot],
-                                 config.upstreams[g.snapshot->upstreamOfRoute(slot)].name}]
-                       : routes[{"unmatched", "none"}];
-        t.configured = t.configured || configured;
-        const WorkerMetrics::Route& r = w.routeAt(slot);
-        for (size_t c = 0; c < t.codes.size(); ++c) {
-          t.codes[c] += r.codes[c].get();
-        }
-        for (size_t b = 0; b < t.buckets.size(); ++b) {
-          t.buckets[b] += r.duration_buckets[b].get();
-        }
-        t.duration_sum_ns += r.duration_sum_ns.get();
-        t.rate_limited += r.rate_limited.get();
-        t.headers_dropped += r.headers_dropped.get();
-        for (size_t j = 0; j < t.jwt.size(); ++j) {
-          t.jwt[j] += r.jwt_rejected[j].get();
-        }
-      }
-      for (size_t u = 0; u < config.upstreams.size(); ++u) {
-        UpstreamTotals& t = upstream_totals[config.upstreams[u].name];
-        t.connect_errors += w.upstream(u).connect_errors.get();
-        t.retries += w.upstream(u).retries.get();
-        t.fresh += w.upstream(u).connections_new.get();
-        t.reused += w.upstream(u).connections_reused.get();
-      }
-      for (size_t l = 0; l < config.listeners.size(); ++l) {
-        ListenerTotals& t = listener_totals[config.listeners[l].name];
-        const WorkerMetrics::Listener& c = w.listener(l);
-        t.accepted += c.connections_accepted.get();
-        t.bytes_in += c.bytes_in.get();
-        t.bytes_out += c.bytes_out.get();
-        t.tls_12 += c.tls_ok_12.get();
-        t.tls_13 += c.tls_ok_13.get();
-        t.tls_other += c.tls_ok_other.get();
-        t.tls_failed += c.tls_failed.get();
-        t.tls = t.tls || config.listeners[l].tls.has_value();
-      }
-    }
-    // A snapshot's routes, upstreams and listeners appear even before a worker counts one.
-    for (size_t slot = 0; slot < config.routes.size(); ++slot) {
-      routes[{g.route_labels[slot], config.upstreams[g.snapshot->upstreamOfRoute(slot)].name}]
-          .configured = true;
-    }
-    for (const auto& u : config.upstreams) {
-      upstream_totals[u.name];
-    }
-    for (const auto& l : config.listeners) {
-      listener_totals[l.name].tls = listener_totals[l.name].tls || l.tls.has_value();
-    }
+    addGroup(g, &totals);
   }
+  const auto& routes = totals.routes;
+  const auto& upstream_totals = totals.upstreams;
+  const auto& listener_totals = totals.listeners;
+  int64_t connections = totals.connections;
 
   metrics::Exposition out;
 

@@ -1,9 +1,12 @@
 #pragma once
 
+#include <array>
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "balancer/metrics/worker_metrics.h"
@@ -50,16 +53,51 @@ class MetricsRegistry {
   std::string render() const;
 
  private:
-  // The blocks sized for one snapshot, and its route labels.
+  // The blocks sized for one snapshot, and the labels of their series (copied: the snapshot
+  // may be freed before its blocks are).
   struct Group {
-    const Snapshot* snapshot;
-    std::vector<std::string> route_labels;
+    std::vector<std::string> route_labels;     // by route index
+    std::vector<std::string> route_upstreams;  // the upstream of each route, by name
+    std::vector<std::string> upstreams;        // by upstream index
+    struct Listener {
+      std::string name;
+      bool tls;
+    };
+    std::vector<Listener> listeners;  // by listener index
     std::vector<std::shared_ptr<const WorkerMetrics>> workers;
   };
+  // Counters summed by label.
+  struct RouteTotals {
+    std::array<uint64_t, kStatusSlots> codes{};
+    std::array<uint64_t, kDurationBounds.size() + 1> buckets{};
+    uint64_t duration_sum_ns = 0;
+    uint64_t rate_limited = 0;
+    uint64_t headers_dropped = 0;
+    std::array<uint64_t, kJwtReasons.size()> jwt{};
+    bool configured = false;  // a route of some snapshot (not the unmatched slot)
+  };
+  struct UpstreamTotals {
+    uint64_t connect_errors = 0, retries = 0, fresh = 0, reused = 0;
+  };
+  struct ListenerTotals {
+    uint64_t accepted = 0, bytes_in = 0, bytes_out = 0;
+    uint64_t tls_12 = 0, tls_13 = 0, tls_other = 0, tls_failed = 0;
+    bool tls = false;
+  };
+  struct Totals {
+    std::map<std::pair<std::string, std::string>, RouteTotals> routes;  // route, upstream
+    std::map<std::string, UpstreamTotals> upstreams;
+    std::map<std::string, ListenerTotals> listeners;
+    int64_t connections = 0;
+  };
+  static Group labelsOf(const Snapshot& snapshot);
+  static void addGroup(const Group& group, Totals* totals);
+
   const AccessLog* access_log_ = nullptr;
   const DnsDiscovery* discovery_ = nullptr;
-  mutable std::mutex mutex_;  // guards groups_ and current_ (changed on reload, read by scrapes)
+  mutable std::mutex mutex_;  // guards groups_, retired_ and current_ (changed on reload)
   std::vector<Group> groups_;
+  Totals retired_;  // the counts of groups no worker writes to any more
   const Snapshot* current_;
   std::atomic<uint64_t> reloads_ok_{0};
   std::atomic<uint64_t> reloads_failed_{0};

@@ -7,7 +7,7 @@
 // bind its new listeners; load its JWKS. Any failure leaves everything as it was. Then the
 // commit: metrics, health checks and the admin API move to the new snapshot, and each
 // worker takes it within one loop turn. Sessions finish their exchange on the snapshot it
-// began with; old snapshots are kept (they are small) so nothing they point to dies.
+// began with; a snapshot is freed when the last session on it closes (worker/reload.cc).
 #include <unistd.h>
 
 #include "balancer/server/server.h"
@@ -152,18 +152,18 @@ void Server::reload() {
     return;
   }
   warnRestartOnly(snapshot_->config(), *result.config);
-  auto next = std::make_unique<Snapshot>(std::move(*result.config));
+  auto next = std::make_shared<Snapshot>(std::move(*result.config));
   carryBackends(*snapshot_, *next, control_->changes());
   control_->changes().applyTo(*next);
   discovery_->carryInto(*snapshot_, *next);
 
   // Listener runtimes for the new config, certificates loaded (for kept TLS listeners too:
   // the files may have been renewed).
-  std::vector<std::unique_ptr<ListenerRuntime>> runtimes;
+  auto runtimes = std::make_shared<ListenerRuntimes>();
   for (const ListenerConfig& l : next->config().listeners) {
     auto runtime = std::make_unique<ListenerRuntime>();
     runtime->config = &l;
-    runtimes.push_back(std::move(runtime));
+    runtimes->push_back(std::move(runtime));
   }
   listeners_.swap(runtimes);  // runtimes: the running ones, until the commit
   if (!loadTls()) {
@@ -175,10 +175,10 @@ void Server::reload() {
   // New listeners (an address the running config has not) are bound now, one socket per
   // worker as at start, and handed over to the workers with the snapshot.
   std::vector<std::vector<Worker::Listening>> fds(workers_.size());
-  for (const auto& runtime : listeners_) {
+  for (const auto& runtime : *listeners_) {
     const ListenerConfig& l = *runtime->config;
     bool open = false;
-    for (const auto& running : runtimes) {
+    for (const auto& running : *runtimes) {
       if (sameListener(*running->config, l)) {
         open = true;
         runtime->port = running->port;  // the port it was bound to (port 0: the kernel's)
@@ -209,7 +209,7 @@ void Server::reload() {
     LOG_INFO("listening name=%s address=%s", l.name.c_str(),
              util::formatAddress(address.get()).c_str());
   }
-  setHttpsPort(listeners_);
+  setHttpsPort(*listeners_);
 
   snapshot_.swap(next);  // next: the running snapshot, until the commit
   if (!loadJwks()) {
@@ -229,25 +229,19 @@ void Server::reload() {
     }
   }
   metrics_->addSnapshot(current, {blocks.begin(), blocks.end()});
-  old_snapshots_.push_back(std::move(next));
-  for (auto& runtime : runtimes) {
-    old_listeners_.push_back(std::move(runtime));
-  }
   health_checker_->retarget(current);
   control_->retarget(snapshot_.get());
   discovery_->retarget(*current);
-  std::vector<const ListenerRuntime*> runtime_view;
-  for (const auto& runtime : listeners_) {
-    runtime_view.push_back(runtime.get());
-  }
   for (size_t w = 0; w < workers_.size(); ++w) {
     Worker::Reload r;
-    r.snapshot = current;
+    r.snapshot = snapshot_;
+    r.listeners = listeners_;
     r.metrics = blocks.empty() ? nullptr : blocks[w];
     r.added = std::move(fds[w]);
-    r.listeners = runtime_view;
     workers_[w]->reload(std::move(r));
   }
+  // `next` and `runtimes`, the replaced snapshot and listeners, are let go here: each worker
+  // frees its part (pools, metrics block) and its hold once no session of it uses them.
   metrics_->countReload(true);
   LOG_INFO("SIGHUP: configuration reloaded listeners=%zu upstreams=%zu routes=%zu",
            current->config().listeners.size(), current->upstreams().size(),

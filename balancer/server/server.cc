@@ -43,7 +43,8 @@ void closeListening(const std::vector<std::vector<Worker::Listening>>& fds) {
   }
 }
 
-Server::Server(std::unique_ptr<Snapshot> snapshot) : snapshot_(std::move(snapshot)) {
+Server::Server(std::unique_ptr<Snapshot> snapshot)
+    : snapshot_(std::move(snapshot)), listeners_(std::make_shared<ListenerRuntimes>()) {
   loop_error_ = uv_loop_init(&loop_);
   metrics_ = std::make_unique<MetricsRegistry>(snapshot_.get());
 }
@@ -65,7 +66,7 @@ constexpr uint64_t kTicketKeyRotationMs = 6 * 3600 * 1000;
 
 bool Server::loadTls() {
   bool ok = true;
-  for (auto& runtime : listeners_) {
+  for (auto& runtime : *listeners_) {
     const ListenerConfig& l = *runtime->config;
     if (!l.tls) {
       continue;
@@ -133,17 +134,17 @@ bool Server::openListeners(int workers, std::vector<std::vector<Worker::Listenin
         socklen_t len = sizeof address.storage;
         getsockname(fd, reinterpret_cast<sockaddr*>(&address.storage), &len);
       }
-      (*fds)[static_cast<size_t>(w)].push_back({fd, listeners_[li].get()});
+      (*fds)[static_cast<size_t>(w)].push_back({fd, (*listeners_)[li].get()});
     }
-    listeners_[li]->port = address.port();
+    (*listeners_)[li]->port = address.port();
     LOG_INFO("listening name=%s address=%s", l.name.c_str(),
              util::formatAddress(address.get()).c_str());
   }
-  setHttpsPort(listeners_);
+  setHttpsPort(*listeners_);
   return true;
 }
 
-void setHttpsPort(const std::vector<std::unique_ptr<ListenerRuntime>>& listeners) {
+void setHttpsPort(const ListenerRuntimes& listeners) {
   // The first TLS listener's bound port, so a listener on port 0 redirects to the real one.
   int https_port = 443;
   for (const auto& runtime : listeners) {
@@ -171,7 +172,7 @@ int Server::run() {
   for (const ListenerConfig& l : snapshot_->config().listeners) {
     auto runtime = std::make_unique<ListenerRuntime>();
     runtime->config = &l;
-    listeners_.push_back(std::move(runtime));
+    listeners_->push_back(std::move(runtime));
   }
   if (!loadTls() || !loadJwks()) {
     return notStarted();
@@ -261,7 +262,7 @@ bool Server::openHandles() {
 bool Server::startWorkers(std::vector<std::vector<Worker::Listening>>* fds) {
   for (auto& listening : *fds) {
     auto id = static_cast<int>(workers_.size());
-    workers_.push_back(std::make_unique<Worker>(id, snapshot_.get(), &shared_,
+    workers_.push_back(std::make_unique<Worker>(id, snapshot_, listeners_, &shared_,
                                                 std::move(listening),
                                                 [this] { uv_async_send(&worker_finished_); }));
   }

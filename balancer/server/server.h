@@ -25,7 +25,7 @@ int openListeningSocket(const util::SocketAddress& address, std::string* error);
 void closeListening(const std::vector<std::vector<Worker::Listening>>& fds);
 // Sets every runtime's https_port (where redirect_to_https sends clients) to the bound port
 // of the first TLS listener, 443 without one. After the ports are known (port 0 binds).
-void setHttpsPort(const std::vector<std::unique_ptr<ListenerRuntime>>& listeners);
+void setHttpsPort(const ListenerRuntimes& listeners);
 
 // The process: opens the listening sockets, starts the workers, runs the health checks and
 // handles signals on the main thread's loop until a graceful shutdown ends it.
@@ -73,12 +73,11 @@ class Server {
   // swaps the new snapshot in; otherwise logs why and keeps the running one.
   void reload();
 
-  std::unique_ptr<Snapshot> snapshot_;
+  // The running configuration and its listeners' runtimes. The workers hold them too, and
+  // those replaced by a reload until the last session on them closes.
+  std::shared_ptr<Snapshot> snapshot_;
+  std::shared_ptr<ListenerRuntimes> listeners_;
   std::string config_path_;
-  // Snapshots and listener runtimes replaced by reloads: sessions may still use them. Kept
-  // until exit (a few kilobytes per reload).
-  std::vector<std::unique_ptr<Snapshot>> old_snapshots_;
-  std::vector<std::unique_ptr<ListenerRuntime>> old_listeners_;
   uv_loop_t loop_;
   int loop_error_ = 0;  // uv_loop_init's result: the loop is usable when 0
   std::vector<uv_handle_t*> open_handles_;  // of those below, the ones initialized
@@ -89,7 +88,6 @@ class Server {
   uv_async_t worker_finished_;
   uv_timer_t shutdown_timer_;
   uv_timer_t ticket_timer_;
-  std::vector<std::unique_ptr<ListenerRuntime>> listeners_;
   std::shared_ptr<tls::TicketKeys> ticket_keys_;
   SharedState shared_;
   std::unique_ptr<MetricsRegistry> metrics_;  // sums the workers' counters at scrape time

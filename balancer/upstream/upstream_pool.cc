@@ -7,14 +7,15 @@
 
 namespace balancer {
 
-UpstreamPool::UpstreamPool(Worker* worker, const Upstream* upstream, uint64_t seed)
+UpstreamPool::UpstreamPool(Worker* worker, std::shared_ptr<const Upstream> upstream,
+                           uint64_t seed)
     : worker_(worker),
       loop_(worker->loop()),
-      upstream_(upstream),
+      upstream_(std::move(upstream)),
       seed_(seed),
-      generation_(upstream->generation()),
-      set_(upstream->backends()),
-      policy_(makePolicy(upstream->config->balance, seed)),
+      generation_(upstream_->generation()),
+      set_(upstream_->backends()),
+      policy_(makePolicy(upstream_->config->balance, seed)),
       idle_(set_->view.size()),
       usage_(set_->view.size()),
       window_start_ms_(uv_now(loop_)) {}
@@ -81,6 +82,7 @@ UpstreamConnection* UpstreamPool::acquire(size_t backend_index) {
     conn->leaveIdle();
   } else {
     conn = new UpstreamConnection(worker_, this, backend_index, set_->backends[backend_index]);
+    ++connections_;
     ++usage.open;
     if (conn->connect(config().connect_timeout) != 0) {
       return nullptr;  // the connection has closed itself (forget() counted it) and reported nothing
@@ -154,6 +156,7 @@ void UpstreamPool::release(UpstreamConnection* conn) {
 }
 
 void UpstreamPool::forget(UpstreamConnection* conn) {
+  --connections_;  // called once, by the connection's close()
   int index = indexOf(conn);
   if (index < 0) {
     return;

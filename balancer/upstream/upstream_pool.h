@@ -21,7 +21,8 @@ class Worker;
 // connections over, closing those to backends that left.
 class UpstreamPool {
  public:
-  UpstreamPool(Worker* worker, const Upstream* upstream, uint64_t seed);
+  // `upstream` keeps what it belongs to (its snapshot) alive as long as the pool uses it.
+  UpstreamPool(Worker* worker, std::shared_ptr<const Upstream> upstream, uint64_t seed);
   ~UpstreamPool();
   UpstreamPool(const UpstreamPool&) = delete;
   UpstreamPool& operator=(const UpstreamPool&) = delete;
@@ -49,13 +50,16 @@ class UpstreamPool {
   void forget(UpstreamConnection* conn);
   // Closes every idle connection (shutdown).
   void closeIdle();
+  // Connections of this pool not yet closed: busy, idle, or flushing after their session
+  // left. The pool may be freed once none is left (a closed one only calls forget()).
+  size_t connections() const { return connections_; }
   // Takes the upstream's current set if it changed. Called on each pick, and when the admin
   // API wakes the worker so idle connections to a removed backend close at once.
   void refresh();
   // SIGHUP: the same upstream (by name) in a new snapshot. Takes its backend set and policy;
   // idle connections to backends that stayed are kept.
-  void rebind(const Upstream* upstream) {
-    upstream_ = upstream;
+  void rebind(std::shared_ptr<const Upstream> upstream) {
+    upstream_ = std::move(upstream);
     generation_ = UINT64_MAX;  // the new upstream counts from 0: refresh() must not skip
     refresh();
   }
@@ -87,7 +91,8 @@ class UpstreamPool {
 
   Worker* worker_;
   uv_loop_t* loop_;
-  const Upstream* upstream_;
+  size_t connections_ = 0;
+  std::shared_ptr<const Upstream> upstream_;
   uint64_t seed_;
   uint64_t generation_;
   std::shared_ptr<const BackendSet> set_;

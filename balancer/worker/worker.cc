@@ -11,15 +11,18 @@
 
 namespace balancer {
 
-Worker::Worker(int id, const Snapshot* snapshot, SharedState* shared,
+Worker::Worker(int id, std::shared_ptr<const Snapshot> snapshot,
+               std::shared_ptr<const ListenerRuntimes> runtimes, SharedState* shared,
                std::vector<Listening> listening, std::function<void()> on_finished)
     : id_(id),
-      snapshot_(snapshot),
+      snapshot_(snapshot.get()),
       shared_(shared),
       metrics_(std::make_shared<WorkerMetrics>(snapshot->config())),
       on_finished_(std::move(on_finished)),
       pending_listening_(std::move(listening)),
       read_buffer_(new char[kReadBufferSize]) {
+  generations_.push_back({std::move(snapshot), std::move(runtimes), metrics_, {}, 0});
+  keepRequestLimits();
   random_state_ = static_cast<uint64_t>(
                       std::chrono::steady_clock::now().time_since_epoch().count()) ^
                   (static_cast<uint64_t>(id) << 32) ^ static_cast<uint64_t>(getpid());
@@ -54,8 +57,10 @@ bool Worker::start(std::string* error) {
       {&stop_async_, &Worker::onStop},
       {&upstreams_async_,
        [](uv_async_t* async) {
-         for (auto& pool : static_cast<Worker*>(async->data)->pools_) {
-           pool->refresh();
+         for (const Generation& g : static_cast<Worker*>(async->data)->generations_) {
+           for (UpstreamPool* pool : g.pools) {
+             pool->refresh();
+           }
          }
        }},
       {&reload_async_, &Worker::onReload}};
@@ -65,13 +70,16 @@ bool Worker::start(std::string* error) {
     }
     w.handle->data = this;
   }
-  for (size_t i = 0; i < snapshot_->upstreams().size(); ++i) {
-    pools_.push_back(std::make_unique<UpstreamPool>(this, snapshot_->upstreams()[i].get(),
-                                                    random_state_ + i * 7919));
+  if ((r = uv_idle_init(&loop_, &sweep_)) != 0) {
+    return failed("uv_idle_init", r);
   }
-  generations_.push_back({snapshot_, {}});
-  for (auto& pool : pools_) {
-    generations_.back().pools.push_back(pool.get());
+  sweep_.data = this;
+  Generation& first = generations_.back();
+  for (const auto& upstream : snapshot_->upstreams()) {
+    pools_.push_back(std::make_unique<UpstreamPool>(
+        this, std::shared_ptr<const Upstream>(first.snapshot, upstream.get()),
+        random_state_ + pools_created_++ * 7919));
+    first.pools.push_back(pools_.back().get());
   }
   if (const auto& redis = snapshot_->config().redis) {
     rate_limit::RedisLimiter::Options options;
@@ -198,6 +206,7 @@ void Worker::sessionOpened(Session* session) {
   }
   sessions_ = session;
   ++session_count_;
+  ++generationOf(session->snapshot_).sessions;
   metrics_->client_connections.add(1);
 }
 
@@ -212,6 +221,7 @@ void Worker::sessionClosed(Session* session) {
   }
   --session_count_;
   metrics_->client_connections.add(-1);
+  leave(generationOf(session->snapshot_));
   finishIfDone();
 }
 
@@ -253,6 +263,9 @@ void Worker::returnBuffers(ExchangeBuffers* buffers) {
 
 void Worker::upstreamClosed() {
   --upstream_connections_;
+  if (draining_pools_ != 0) {
+    scheduleSweep();  // perhaps the last connection of a pool no generation uses
+  }
   finishIfDone();
 }
 
@@ -272,6 +285,7 @@ void Worker::finishIfDone() {
   uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&upstreams_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reload_async_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {

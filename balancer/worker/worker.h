@@ -18,6 +18,7 @@
 #include "balancer/shared_state.h"
 #include "common/jwt/token_cache.h"
 #include "balancer/upstream/upstream_pool.h"
+#include "common/http/parser.h"
 
 namespace balancer {
 
@@ -37,8 +38,9 @@ class Worker {
   };
   // `on_finished` is called from the worker's thread once it has stopped. Nothing runs
   // before start().
-  Worker(int id, const Snapshot* snapshot, SharedState* shared, std::vector<Listening> listening,
-         std::function<void()> on_finished);
+  Worker(int id, std::shared_ptr<const Snapshot> snapshot,
+         std::shared_ptr<const ListenerRuntimes> runtimes, SharedState* shared,
+         std::vector<Listening> listening, std::function<void()> on_finished);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -63,10 +65,10 @@ class Worker {
   UpstreamPool& pool(const Snapshot* snapshot, size_t upstream_index);
   // SIGHUP (worker/reload.cc). What a worker takes on with a new snapshot.
   struct Reload {
-    const Snapshot* snapshot = nullptr;
+    std::shared_ptr<const Snapshot> snapshot;
+    std::shared_ptr<const ListenerRuntimes> listeners;  // by index in snapshot's listeners
     std::shared_ptr<WorkerMetrics> metrics;  // null: the current block still fits
     std::vector<Listening> added;            // sockets of listeners new in this snapshot
-    std::vector<const ListenerRuntime*> listeners;  // by index in snapshot's listeners
   };
   // Thread-safe: switches to a new snapshot within one loop turn. Not after stop().
   void reload(Reload reload);
@@ -75,6 +77,9 @@ class Worker {
   bool follow(const Snapshot** snapshot, const ListenerRuntime** listener,
               WorkerMetrics** metrics);
   const Snapshot* snapshot() const { return snapshot_; }
+  // The current snapshot's request limits, at an address that stays valid while the worker
+  // lives: a session's parser keeps the limits it began with, past the snapshot that set them.
+  const http::ParserLimits* requestLimits() const { return request_limits_; }
   void newRequestId(std::string* out);
 
   // Exchange buffers from a free list: warm ones are reused without allocating.
@@ -117,6 +122,24 @@ class Worker {
   static void onStop(uv_async_t* async);
   static void onReload(uv_async_t* async);
   void applyReload(Reload reload);
+  // What this worker holds for one snapshot; the last of generations_ is the current one.
+  struct Generation {
+    std::shared_ptr<const Snapshot> snapshot;
+    std::shared_ptr<const ListenerRuntimes> listeners;  // what its sessions' listener_ point to
+    std::shared_ptr<WorkerMetrics> metrics;              // the block sized for it
+    std::vector<UpstreamPool*> pools;                    // by upstream index
+    size_t sessions = 0;                                 // this worker's sessions on it
+  };
+  Generation& generationOf(const Snapshot* snapshot);
+  // A session left `generation`: once no session uses an old one, a sweep frees it.
+  void leave(Generation& generation);
+  // Soon (the next loop turn, after the close callbacks now due): sweep().
+  void scheduleSweep();
+  // Frees the old generations no session uses, then the pools no generation uses once their
+  // last connection has closed (a detached one may still be flushing).
+  void sweep();
+  // Points request_limits_ at a kept copy of the current snapshot's limits.
+  void keepRequestLimits();
   // Takes a listening socket into the loop and starts accepting. On failure closes it and
   // returns false with why in `error`.
   bool listen(const Listening& l, std::string* error);
@@ -150,14 +173,16 @@ class Worker {
   uv_async_t stop_async_;
   uv_async_t upstreams_async_;  // wakeUpstreams()
   std::vector<std::unique_ptr<ListenerHandle>> listeners_;
-  std::vector<std::unique_ptr<UpstreamPool>> pools_;  // every pool, of every snapshot
-  // What each snapshot this worker has run maps to; the last is the current one. Kept while
-  // the worker lives, like the snapshots (see README, "Reloading the configuration").
-  struct Generation {
-    const Snapshot* snapshot;
-    std::vector<UpstreamPool*> pools;  // by upstream index
-  };
+  std::vector<std::unique_ptr<UpstreamPool>> pools_;  // every pool of generations_, and
+                                                      // those closing their last connections
+  size_t pools_created_ = 0;                          // seeds each new pool differently
+  size_t draining_pools_ = 0;  // pools of no generation with connections still open
   std::vector<Generation> generations_;
+  uv_idle_t sweep_;  // started by scheduleSweep()
+  // Each distinct set of request limits the worker has run with (a few: they change only when
+  // an operator edits them), and the current one.
+  std::vector<std::unique_ptr<const http::ParserLimits>> kept_limits_;
+  const http::ParserLimits* request_limits_ = nullptr;
   uv_async_t reload_async_;
   std::mutex reload_mutex_;
   std::vector<Reload> pending_reloads_;

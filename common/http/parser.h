@@ -18,6 +18,7 @@ struct ParserLimits {
   size_t max_header_bytes = 32 * 1024;  // request line or status line plus all header fields
   size_t max_headers = 100;
   uint64_t max_body_size = UINT64_MAX;
+  bool operator==(const ParserLimits&) const = default;
 };
 
 // The head of one message as the parser collects it. A connection that keeps many idle

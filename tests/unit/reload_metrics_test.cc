@@ -84,4 +84,40 @@ TEST_CASE("MetricsRegistry merges the series of the snapshots before and after a
   CHECK(count(text, "balancer_rate_limited_total{route=\"1:/extra\"}") == 1);
 }
 
+TEST_CASE("MetricsRegistry keeps the counts of a snapshot freed after a reload") {
+  auto before = snapshotOf("  - { match: { path_prefix: /api }, upstream: app }\n");
+  MetricsRegistry registry(before.get());
+  auto old_block = std::make_shared<WorkerMetrics>(before->config());
+  registry.addWorker(old_block);
+  old_block->countRequest(0, 200, 1000);
+  old_block->client_connections.add(1);
+
+  auto after = snapshotOf(
+      "  - { match: { path_prefix: /api }, upstream: app }\n"
+      "  - { match: { path_prefix: /extra }, upstream: app }\n");
+  auto new_block = std::make_shared<WorkerMetrics>(after->config());
+  registry.addSnapshot(after.get(), {new_block});
+  // The worker lets go of the old block and the old snapshot is freed; the next reload folds
+  // the block's counts into the registry's.
+  old_block.reset();
+  before.reset();
+  auto again = snapshotOf("  - { match: { path_prefix: /api }, upstream: app }\n");
+  auto again_block = std::make_shared<WorkerMetrics>(again->config());
+  registry.addSnapshot(again.get(), {again_block});
+  new_block->countRequest(1, 200, 1000);
+  again_block->countRequest(0, 200, 1000);
+  again_block->client_connections.add(-1);  // the old block's session closed
+
+  std::string text = registry.render();
+  INFO(text);
+  CHECK(count(text, "balancer_requests_total{route=\"0:/api\",upstream=\"app\",code=\"200\"}") ==
+        1);
+  CHECK(text.find("balancer_requests_total{route=\"0:/api\",upstream=\"app\",code=\"200\"} 2\n") !=
+        std::string::npos);
+  CHECK(text.find(
+            "balancer_requests_total{route=\"1:/extra\",upstream=\"app\",code=\"200\"} 1\n") !=
+        std::string::npos);
+  CHECK(text.find("balancer_client_connections 0\n") != std::string::npos);
+}
+
 }  // namespace balancer
