@@ -11,7 +11,7 @@
 
 namespace balancer {
 
-class Backend;
+struct Backend;
 class UpstreamPool;
 struct ExchangeBuffers;
 struct ExchangeRecord;
