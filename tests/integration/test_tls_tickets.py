@@ -7,7 +7,7 @@ keys; a ticket under a key the balancer no longer holds (here: from before a res
 full handshake and a new ticket under the new key.
 
 The rotation itself runs on a fixed 6 h timer (balancer/server/server.cc, kTicketKeyRotationMs; no
-config key), which no test can wait for: tests/unit/ticket_keys_test.cc rotates the keys
+config key), which no test can wait for: tests/common/tls/ticket_keys_test.cc rotates the keys
 directly and checks that a ticket resumes after one rotation (renewed under the new key) and
 not after two."""
 import os

@@ -61,3 +61,18 @@ TEST_CASE("https_redirect gives back the target as sent, not normalized", "[filt
   FilterFixture f;
   CHECK(locationFor(f, "/a/./b/%7euser", "shop.example") == "https://shop.example/a/./b/%7euser");
 }
+
+TEST_CASE("https_redirect answers 400 when there is no host or no path to send to",
+          "[filters]") {
+  FilterFixture f;
+  HttpsRedirect redirect;
+  FilterContext& no_host = f.request("/p");  // HTTP/1.0 without Host
+  no_host.request.target = {};
+  Verdict v = redirect.onRequestHead(no_host);
+  CHECK(v.action == Verdict::Action::kReply);
+  CHECK(v.status == 400);
+  CHECK(v.headers.find("Location") == std::string::npos);
+  FilterContext& star = f.request("*", {{"Host", "a.example"}});  // OPTIONS *
+  star.request.target = {};
+  CHECK(redirect.onRequestHead(star).status == 400);
+}
