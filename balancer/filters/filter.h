@@ -27,10 +27,45 @@ class RedisLimiter;
 
 namespace filters {
 
+// Where a local response's body goes: the exchange, which writes it to the client.
+class LocalBodySink {
+ public:
+  // The next piece of the body (copied before the call returns).
+  virtual void onBody(std::string_view piece) = 0;
+  // The body is complete.
+  virtual void onEnd() = 0;
+  // The body cannot be finished (a read failed): the exchange closes the connection, as a
+  // proxy does when an upstream's body breaks off.
+  virtual void onFailed() = 0;
+
+ protected:
+  ~LocalBodySink() = default;
+};
+
+// A response the balancer makes itself instead of asking an upstream: a cached object, a
+// file. The exchange frames it (Content-Length or chunked, Connection, X-Request-Id), writes
+// its head, then pulls its body piece by piece as the client drains, so a large body never
+// sits whole in the output queue. It goes through the route's response filters like an
+// upstream's response (a file can be compressed).
+class LocalResponse {
+ public:
+  virtual ~LocalResponse() = default;
+  int status = 200;
+  // Header lines, each ending in CRLF, without Content-Length, Transfer-Encoding or Connection.
+  std::string headers;
+  std::optional<uint64_t> content_length;  // none: sent chunked (closed for HTTP/1.0)
+  // Asks for the next piece of at most `max` bytes. The response answers once per pull, now
+  // or later (a file read on the thread pool), with sink.onBody, onEnd or onFailed; it is not
+  // pulled again before it has answered. Not called for HEAD or for a body-less status.
+  // Destroying the response cancels it: one with a read in flight keeps what that read needs
+  // alive on its own and calls the sink no more.
+  virtual void pull(LocalBodySink& sink, size_t max) = 0;
+};
+
 // What a filter decides at a phase: go on to the next filter, answer locally (the request
 // goes no further), or pause until it calls its Resumer (the Redis rate limit does).
 struct Verdict {
-  enum class Action : uint8_t { kContinue, kReply, kPause };
+  enum class Action : uint8_t { kContinue, kReply, kPause, kRespond };
   Action action = Action::kContinue;
   int status = 0;        // kReply: the answer's status
   std::string message;   // kReply: the error message of its JSON body
@@ -38,6 +73,7 @@ struct Verdict {
   // response the exchange gets later (a rate limit's RateLimit-Remaining, CORS headers).
   std::string headers;
   bool close = false;    // kReply: close the connection after it, even if it could be kept
+  std::shared_ptr<LocalResponse> response;  // kRespond: the whole answer (a cache hit, a file)
 
   static Verdict next() { return {}; }
   static Verdict next(std::string response_headers) {
@@ -58,6 +94,13 @@ struct Verdict {
     v.headers = std::move(headers);
     return v;
   }
+  // Answers with a response of the filter's own making: no upstream is asked.
+  static Verdict respond(std::shared_ptr<LocalResponse> response) {
+    Verdict v;
+    v.action = Action::kRespond;
+    v.response = std::move(response);
+    return v;
+  }
   bool goesOn() const { return action == Action::kContinue; }
 };
 
@@ -74,11 +117,20 @@ struct RequestFacts {
   int https_port = 443;  // where this listener's redirect_to_https sends clients
 };
 
-// The response as filters see it once its head is read.
+// The response as filters see it once its head is read. For a local response (a filter's
+// kRespond) `headers` is null and `local_headers` holds its lines.
 struct ResponseFacts {
   int status = 0;
   const http::HeaderList* headers = nullptr;
+  std::string_view local_headers;
   std::optional<uint64_t> content_length;
+  bool local = false;
+};
+
+// Why no upstream response came (for a filter that can answer anyway: stale-if-error).
+struct UpstreamErrorFacts {
+  int status = 0;  // what the client would get: 502, 503, 504
+  bool timeout = false;
 };
 
 // What filters leave on the exchange: for the forwarded request, the rate limits and the log.
@@ -92,6 +144,13 @@ struct FilterOutput {
   // the upstream's Content-Length, chunked (or ended by closing, to an HTTP/1.0 client).
   // Set at the response head.
   bool response_body_rewritten = false;
+  // The body changes but stays equivalent (compressed): a strong ETag is sent weak (W/"..."),
+  // as it no longer names these bytes. Set at the response head.
+  bool weaken_etag = false;
+  // Set by a response-head or upstream-error filter: the client gets this instead of the
+  // upstream's response (a cached object after a 304 revalidation, a stale object when the
+  // origin failed). The upstream's body is read and dropped.
+  std::shared_ptr<LocalResponse> replacement;
   bool drop_access_token = false;           // the token came in the query: not forwarded
   int64_t token_expires_s = 0;  // a verified token's exp plus leeway (Unix seconds); 0: none
   uint64_t body_bytes = 0;                  // request body read so far
@@ -216,6 +275,14 @@ class Filter {
     next.write(piece);
   }
   virtual bool wantsResponseBody() const { return false; }
+  // No upstream response will come (only filters that say wantsUpstreamError()): the filter
+  // may set ctx.out.replacement to answer anyway; else the client gets the error.
+  virtual void onUpstreamError(FilterContext& /*ctx*/, const UpstreamErrorFacts& /*error*/) {}
+  virtual bool wantsUpstreamError() const { return false; }
+  // The exchange is over, its response sent or broken off (only filters that say
+  // wantsLog()): what a filter counts per exchange (a cache's hit or miss) is counted here.
+  virtual void onLog(FilterContext& /*ctx*/, int /*status*/) {}
+  virtual bool wantsLog() const { return false; }
 };
 
 }  // namespace filters

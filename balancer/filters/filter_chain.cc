@@ -12,6 +12,8 @@ void FilterChain::add(std::unique_ptr<Filter> filter) {
   wants_request_body_ = wants_request_body_ || filter->wantsRequestBody();
   wants_response_head_ = wants_response_head_ || filter->wantsResponseHead();
   wants_response_body_ = wants_response_body_ || filter->wantsResponseBody();
+  wants_upstream_error_ = wants_upstream_error_ || filter->wantsUpstreamError();
+  wants_log_ = wants_log_ || filter->wantsLog();
   filters_.push_back(std::move(filter));
 }
 
@@ -47,6 +49,25 @@ void FilterChain::runResponseHead(FilterContext& ctx, const ResponseFacts& respo
   for (const auto& filter : filters_) {
     if (filter->wantsResponseHead()) {
       filter->onResponseHead(ctx, response);
+    }
+  }
+}
+
+void FilterChain::runUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& error) const {
+  for (const auto& filter : filters_) {
+    if (ctx.out.replacement) {
+      return;
+    }
+    if (filter->wantsUpstreamError()) {
+      filter->onUpstreamError(ctx, error);
+    }
+  }
+}
+
+void FilterChain::runLog(FilterContext& ctx, int status) const {
+  for (const auto& filter : filters_) {
+    if (filter->wantsLog()) {
+      filter->onLog(ctx, status);
     }
   }
 }

@@ -40,12 +40,20 @@ class FilterChain {
   void runResponseBody(FilterContext& ctx, std::string_view piece, bool end,
                        BodySink& client) const;
   bool wantsResponseBody() const { return wants_response_body_; }
+  // Runs the upstream-error phase until a filter sets ctx.out.replacement.
+  void runUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& error) const;
+  bool wantsUpstreamError() const { return wants_upstream_error_; }
+  // Runs the log phase: the exchange is over.
+  void runLog(FilterContext& ctx, int status) const;
+  bool wantsLog() const { return wants_log_; }
 
  private:
   std::vector<std::unique_ptr<Filter>> filters_;
   bool wants_request_body_ = false;
   bool wants_response_head_ = false;
   bool wants_response_body_ = false;
+  bool wants_upstream_error_ = false;
+  bool wants_log_ = false;
   // The body phase from the filter at `from` on.
   void passBody(FilterContext& ctx, size_t from, std::string_view piece, bool end,
                 BodySink& client) const;
