@@ -1,5 +1,7 @@
 #include "balancer/filters/filter_chain.h"
 
+#include <algorithm>
+
 #include "balancer/config.h"
 #include "balancer/filters/body_limit.h"
 #include "balancer/filters/https_redirect.h"
@@ -45,21 +47,20 @@ Verdict FilterChain::runRequestBody(FilterContext& ctx, std::string_view piece) 
   return Verdict::next();
 }
 
-void FilterChain::runResponseHead(FilterContext& ctx, const ResponseFacts& response) const {
-  for (const auto& filter : filters_) {
-    if (filter->wantsResponseHead()) {
-      filter->onResponseHead(ctx, response);
+void FilterChain::runResponseHead(FilterContext& ctx, const ResponseFacts& response,
+                                  size_t below) const {
+  for (size_t i = std::min(below, filters_.size()); i > 0; --i) {
+    Filter& filter = *filters_[i - 1];
+    if (filter.wantsResponseHead()) {
+      filter.onResponseHead(ctx, response);
     }
   }
 }
 
 void FilterChain::runUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& error) const {
-  for (const auto& filter : filters_) {
-    if (ctx.out.replacement) {
-      return;
-    }
-    if (filter->wantsUpstreamError()) {
-      filter->onUpstreamError(ctx, error);
+  for (size_t i = filters_.size(); i > 0 && !ctx.out.replacement; --i) {
+    if (filters_[i - 1]->wantsUpstreamError()) {
+      filters_[i - 1]->onUpstreamError(ctx, error);
     }
   }
 }
@@ -98,26 +99,26 @@ class NextFilters final : public BodySink {
 }  // namespace
 
 void FilterChain::runResponseBody(FilterContext& ctx, std::string_view piece, bool end,
-                                  BodySink& client) const {
-  passBody(ctx, 0, piece, end, client);
+                                  BodySink& client, size_t below) const {
+  passBody(ctx, std::min(below, filters_.size()), piece, end, client);
 }
 
-void FilterChain::passBody(FilterContext& ctx, size_t from, std::string_view piece, bool end,
+void FilterChain::passBody(FilterContext& ctx, size_t below, std::string_view piece, bool end,
                            BodySink& client) const {
-  size_t i = from;
-  while (i < filters_.size() && !filters_[i]->wantsResponseBody()) {
-    ++i;
+  size_t i = below;
+  while (i > 0 && !filters_[i - 1]->wantsResponseBody()) {
+    --i;
   }
-  if (i == filters_.size()) {
+  if (i == 0) {
     if (!piece.empty()) {
       client.write(piece);
     }
     return;
   }
-  NextFilters next(*this, ctx, i + 1, client, &FilterChain::passBody);
-  filters_[i]->onResponseBody(ctx, piece, end, next);
+  NextFilters next(*this, ctx, i - 1, client, &FilterChain::passBody);
+  filters_[i - 1]->onResponseBody(ctx, piece, end, next);
   if (end) {
-    passBody(ctx, i + 1, {}, true, client);  // then the filters after it let go, in order
+    passBody(ctx, i - 1, {}, true, client);  // then the filters before it let go, in turn
   }
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <vector>
 
@@ -13,7 +14,12 @@ struct ListenerConfig;
 namespace filters {
 
 // The filters of one route (or listener), in order, built when the snapshot is built. A
-// phase runs the filters one after the other until one does not continue.
+// phase runs the filters one after the other until one does not continue. Request phases
+// run first to last; response phases last to first (as Envoy's encoder filters do), so that
+// a filter sees the response as the filters after it left it: the cache, before compress in
+// the chain, stores the compressed variant. A response a filter made itself (kRespond) goes
+// only through the filters before that one (`below` is its index): the others never saw the
+// request.
 class FilterChain {
  public:
   FilterChain() = default;
@@ -32,13 +38,15 @@ class FilterChain {
   // Runs the request-body phase over the filters that want bodies.
   Verdict runRequestBody(FilterContext& ctx, std::string_view piece) const;
   bool wantsRequestBody() const { return wants_request_body_; }
-  // Runs the response-head phase over the filters that want it.
-  void runResponseHead(FilterContext& ctx, const ResponseFacts& response) const;
+  // Runs the response-head phase over the filters that want it, from the last below `below`.
+  void runResponseHead(FilterContext& ctx, const ResponseFacts& response,
+                       size_t below = SIZE_MAX) const;
   bool wantsResponseHead() const { return wants_response_head_; }
-  // Runs the response-body phase: `piece` through the filters that want bodies, in order, to
-  // `client`. With `end` (an empty piece) each filter lets go of what it holds, in order.
-  void runResponseBody(FilterContext& ctx, std::string_view piece, bool end,
-                       BodySink& client) const;
+  // Runs the response-body phase: `piece` through the filters below `below` that want
+  // bodies, last to first, to `client`. With `end` (an empty piece) each filter lets go of
+  // what it holds, in that order.
+  void runResponseBody(FilterContext& ctx, std::string_view piece, bool end, BodySink& client,
+                       size_t below = SIZE_MAX) const;
   bool wantsResponseBody() const { return wants_response_body_; }
   // Runs the upstream-error phase until a filter sets ctx.out.replacement.
   void runUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& error) const;
@@ -54,8 +62,8 @@ class FilterChain {
   bool wants_response_body_ = false;
   bool wants_upstream_error_ = false;
   bool wants_log_ = false;
-  // The body phase from the filter at `from` on.
-  void passBody(FilterContext& ctx, size_t from, std::string_view piece, bool end,
+  // The body phase from the filter below `below` down.
+  void passBody(FilterContext& ctx, size_t below, std::string_view piece, bool end,
                 BodySink& client) const;
 };
 

@@ -319,7 +319,7 @@ class Hold final : public Filter {
     }
     held->bytes.append(piece);
     if (end) {
-      next.write("[" + held->bytes + "]");
+      next.write("[" + held->bytes + "]h");
     }
   }
   bool wantsResponseBody() const override { return true; }
@@ -332,7 +332,7 @@ struct Collect final : balancer::filters::BodySink {
 
 }  // namespace
 
-TEST_CASE("the response-body phase passes pieces through the filters in order, then the end",
+TEST_CASE("the response-body phase passes pieces through the filters last to first, then the end",
           "[filters]") {
   FilterFixture f;
   FilterChain chain;
@@ -348,10 +348,11 @@ TEST_CASE("the response-body phase passes pieces through the filters in order, t
   CHECK(client.writes.empty());  // held
   chain.runResponseBody(ctx, {}, true, client);
   REQUIRE(client.writes.size() == 1);
-  CHECK(client.writes[0] == "[ABCD]");  // upper-cased first, then held and framed
+  // Held and framed by the last filter first, then upper-cased by the one before it.
+  CHECK(client.writes[0] == "[ABCD]H");
   REQUIRE(ctx.stateOf<Upper::Seen>(&chain.at(1)) != nullptr);
-  CHECK(ctx.stateOf<Upper::Seen>(&chain.at(1))->pieces == 2);
-  CHECK(ctx.stateOf<Hold::Held>(&chain.at(2))->bytes == "ABCD");  // each filter its own
+  CHECK(ctx.stateOf<Upper::Seen>(&chain.at(1))->pieces == 1);  // the one Hold let go
+  CHECK(ctx.stateOf<Hold::Held>(&chain.at(2))->bytes == "abcd");  // each filter its own
   CHECK(ctx.stateOf<Upper::Seen>(&chain.at(0)) == nullptr);       // a filter without: none
 
   // Without body filters the pieces go straight to the client.
