@@ -100,7 +100,7 @@ void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   }
   // EOF or a read error. A client that half-closes after its request still gets its answer.
   if (self->state_ == State::kTunnel) {
-    UpstreamRequest& upstream = self->exchange_.upstream;
+    UpstreamRequest& upstream = self->exchange_->upstream();
     if (upstream.conn() != nullptr) {
       upstream.conn()->closeWhenFlushed();
     }
@@ -108,11 +108,11 @@ void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     self->close();
     return;
   }
-  if (self->state_ == State::kOpen && self->exchange_.active && self->exchange_.request_complete &&
-      nread == UV_EOF) {
+  if (self->state_ == State::kOpen && self->exchangeActive() &&
+      self->exchange_->requestComplete() && nread == UV_EOF) {
     self->reading_ = false;
     uv_read_stop(stream);
-    self->exchange_.close_after = true;
+    self->framing_.close_after = true;
     return;
   }
   self->close();
@@ -144,8 +144,8 @@ void Session::handleTlsInput(const char* data, size_t len) {
       close();
       return;
     case tls::Connection::ReadStatus::kPeerClosed:
-      if (exchange_.active && exchange_.request_complete) {
-        exchange_.close_after = true;  // close_notify after the request: answer, then close
+      if (exchangeActive() && exchange_->requestComplete()) {
+        framing_.close_after = true;  // close_notify after the request: answer, then close
         break;
       }
       close();
@@ -164,9 +164,9 @@ void Session::handleInput(const char* data, size_t len) {
     case State::kClosed:
       return;  // discarded: the session is closing
     case State::kTunnel:
-      if (UpstreamConnection* conn = exchange_.upstream.conn()) {
+      if (UpstreamConnection* conn = exchange_->upstream().conn()) {
         conn->out().addRef(data, len);
-        exchange_.upstream.flush();
+        exchange_->upstream().flush();
         startTimer(snapshot_->config().timeouts.tunnel_idle);
         updateReading();
       }
@@ -181,7 +181,7 @@ void Session::handleInput(const char* data, size_t len) {
   }
   http::Parser::Result result = parser_.execute(data, len);
   afterParse(result, data, len, false);
-  if (state_ == State::kOpen && !exchange_.active && !close_when_flushed_) {
+  if (state_ == State::kOpen && !exchangeActive() && !close_when_flushed_) {
     processPending();
   }
   updateReading();
@@ -197,7 +197,7 @@ ExchangeBuffers& Session::buffers() {
 }
 
 void Session::releaseBuffersIfIdle() {
-  if (buffers_ == nullptr || exchange_.active || in_message_ || !out_.empty() ||
+  if (buffers_ == nullptr || exchangeActive() || in_message_ || !out_.empty() ||
       !pending_input_.empty()) {
     return;
   }
@@ -218,12 +218,13 @@ void Session::updateReading() {
         // its connection is noticed now (499, the upstream request abandoned) and not when
         // the answer comes. What it pipelines meanwhile fills pending_input_, which stops
         // reading again after one read.
-        want = exchange_.active && exchange_.request_complete && !exchange_.local &&
-               !exchange_.upgrade;
-      } else if (exchange_.active) {
+        want = exchangeActive() && exchange_->requestComplete() && !exchange_->local() &&
+               !exchange_->upgrade();
+      } else if (exchangeActive()) {
         // Stream the body while the upstream keeps up; otherwise wait.
-        want = !exchange_.request_complete && !exchange_.local && exchange_.upstream.takesBody();
-        if (exchange_.local && !exchange_.request_complete) {
+        const Exchange& ex = *exchange_;
+        want = !ex.requestComplete() && !ex.local() && exchange_->upstream().takesBody();
+        if (ex.local() && !ex.requestComplete()) {
           want = true;  // drop the rest of a body we already answered
         }
       } else {
@@ -231,8 +232,8 @@ void Session::updateReading() {
       }
       break;
     case State::kTunnel:
-      want = exchange_.upstream.conn() != nullptr &&
-             !exchange_.upstream.conn()->out().aboveHighWater();
+      want = exchange_->upstream().conn() != nullptr &&
+             !exchange_->upstream().conn()->out().aboveHighWater();
       break;
     case State::kLingering:
       want = true;
@@ -245,9 +246,8 @@ void Session::updateReading() {
 
 
 void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len) {
-  logExchange(101);
   state_ = State::kTunnel;
-  if (int64_t expires_s = filter_ctx_.out.token_expires_s; expires_s != 0) {
+  if (int64_t expires_s = exchange_->filterOutput().token_expires_s; expires_s != 0) {
     // A WebSocket lives no longer than the token that opened it (plus leeway): the tunnel's
     // timer fires then at the latest (see startTimer).
     int64_t left_ms = (expires_s - static_cast<int64_t>(time(nullptr))) * 1000;
@@ -262,24 +262,19 @@ void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len
   if (!pending_input_.empty()) {
     conn->out().addCopy(pending_input_);
     pending_input_.clear();
-    exchange_.upstream.flush();
+    exchange_->upstream().flush();
   }
   startTimer(snapshot_->config().timeouts.tunnel_idle);
   updateReading();
 }
 
-void Session::onTunnelFromUpstream(const char* data, size_t len) {
+void Session::onTunnelData(const char* data, size_t len) {
   out_.addRef(data, len);
   flushOut();
   startTimer(snapshot_->config().timeouts.tunnel_idle);
-  if (out_.aboveHighWater() && exchange_.upstream.conn() != nullptr) {
-    exchange_.upstream.conn()->pauseReading();
+  if (out_.aboveHighWater() && exchange_->upstream().conn() != nullptr) {
+    exchange_->upstream().conn()->pauseReading();
   }
-}
-
-void Session::onTunnelClosedByUpstream() {
-  exchange_.upstream.dropConnection();
-  closeWhenFlushed();
 }
 
 
@@ -301,12 +296,18 @@ void Session::onOutputDrained() {
     }
     return;
   }
-  UpstreamConnection* conn = exchange_.upstream.conn();
-  if (conn != nullptr && (state_ == State::kTunnel || exchange_.response_started)) {
+  if (state_ == State::kTunnel) {
+    if (UpstreamConnection* conn = exchange_->upstream().conn()) {
+      conn->resumeReading();
+    }
+  } else if (exchange_ && exchange_->responseStarted()) {
     if (client_write_timer_) {
       stopTimer();  // the client took its response: client_write starts over
     }
-    conn->resumeReading();
+    exchange_->onClientDrained();
+    if (state_ == State::kClosed) {
+      return;
+    }
   }
   updateReading();
 }
@@ -349,10 +350,8 @@ void Session::onTimer(uv_timer_t* timer) {
   self->timer_deadline_ms_ = 0;
   switch (self->state_) {
     case State::kOpen:
-      if (!self->close_when_flushed_ && self->in_message_ && !self->exchange_.active) {
-        self->worker_->newRequestId(&self->buffers().request_id);
-        self->exchange_.active = true;
-        self->reply(408, "request header timeout", true);
+      if (!self->close_when_flushed_ && self->in_message_ && !self->exchangeActive()) {
+        self->newExchange(true).reply(408, "request header timeout", true);
         return;
       }
       self->close();  // keep-alive idle, or a client that would not read its answer
@@ -360,7 +359,7 @@ void Session::onTimer(uv_timer_t* timer) {
     case State::kTunnel:
       if (self->tunnel_expires_ms_ != 0 && now >= self->tunnel_expires_ms_) {
         LOG_INFO("request_id=%s client=%s the token of this WebSocket expired: closed",
-                 self->requestId(), self->client_ip_);
+                 self->buffers().request_id.c_str(), self->client_ip_);
       }
       self->close();
       return;
@@ -411,7 +410,7 @@ bool Session::clientDoneSending() const {
   // Connection: close (or HTTP/1.0 without keep-alive) after a request read whole: the client
   // promised no more bytes. Only a close with unread bytes sends a RST; FIONREAD says there
   // are none, and a client breaking its promise later gets the RST it asked for.
-  if (exchange_.client_keep_alive || !exchange_.request_complete || in_message_ ||
+  if (framing_.keep_alive || !exchange_ || !exchange_->requestComplete() || in_message_ ||
       !pending_input_.empty()) {
     return false;
   }
@@ -434,7 +433,7 @@ void Session::onShutdown(uv_shutdown_t* req, int status) {
 
 void Session::drain() {
   draining_ = true;
-  if (state_ == State::kOpen && !exchange_.active && !in_message_) {
+  if (state_ == State::kOpen && !exchangeActive() && !in_message_) {
     close();
   }
 }
@@ -443,14 +442,13 @@ void Session::close() {
   if (state_ == State::kClosed) {
     return;
   }
-  if (record_.open) {
-    logExchange(record_.status != 0 ? record_.status : 499);  // 499: the client left first
+  if (record_.open && !exchange_ && buffers_ != nullptr) {
+    newExchange(true);  // a request that began and never became an exchange: logged too
   }
   state_ = State::kClosed;
-  if (alive_) {
-    *alive_ = nullptr;
+  if (exchange_) {
+    exchange_->onConnectionClosed(499);  // 499: the client left first
   }
-  exchange_.upstream.abandon();
   if (buffers_ != nullptr) {
     out_.discard();
     parser_.detachHead();

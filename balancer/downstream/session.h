@@ -7,6 +7,7 @@
 #include <string>
 
 #include "balancer/access_log/exchange_record.h"
+#include "balancer/exchange/exchange.h"
 #include "balancer/exchange/exchange_buffers.h"
 #include "balancer/filters/filter_chain.h"
 #include "balancer/downstream/listener_runtime.h"
@@ -29,14 +30,14 @@ class UpstreamPool;
 class Worker;
 class WorkerMetrics;
 
-// One client connection's life: it reads requests, proxies each as an exchange to an
-// upstream connection, and writes the responses back in order. Pipelined requests wait in
-// `pending_input_` until the exchange before them is done. After a 101 the session becomes a
-// tunnel that copies bytes both ways.
+// One client connection and its HTTP/1.1 codec: it reads requests, hands each to an
+// Exchange (one at a time: pipelined requests wait in `pending_input_` until the exchange
+// before them is done), and writes the responses back framed for HTTP/1.1 (Content-Length or
+// chunked, keep-alive or close). After a 101 the connection becomes a tunnel that copies
+// bytes both ways.
 class Session final : public http::ParserListener,
                       public http::OutputListener,
-                      public filters::ChainHost,
-                      public UpstreamListener {
+                      public ExchangeCodec {
  public:
   Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime* listener);
   ~Session();
@@ -51,20 +52,6 @@ class Session final : public http::ParserListener,
   // Closes at once; the object frees itself in the close callbacks. Idempotent.
   void close();
 
-  // UpstreamListener: the exchange's upstream connection
-  void onUpstreamConnected(UpstreamConnection* conn) override;
-  void onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure) override;
-  bool retriesOnStatus(int status) override;
-  int onUpstreamHeaders(UpstreamConnection* conn) override;
-  int onUpstreamBody(const char* data, size_t len) override;
-  void onUpstreamReadDone(UpstreamConnection* conn) override;
-  void onUpstreamComplete(UpstreamConnection* conn, bool reusable) override;
-  void onUpstreamAborted(UpstreamConnection* conn) override;
-  void onUpstreamUpgraded(UpstreamConnection* conn, const char* rest, size_t len) override;
-  void onUpstreamDrained() override;
-  void onTunnelFromUpstream(const char* data, size_t len) override;
-  void onTunnelClosedByUpstream() override;
-
   // http::ParserListener, for requests
   int onMessageBegin() override;
   int onHeadersComplete() override;
@@ -73,41 +60,33 @@ class Session final : public http::ParserListener,
   // http::OutputListener, for the client socket
   void onOutputDrained() override;
   void onOutputError(int status) override;
-  // filters::ChainHost, for a filter that pauses (the Redis rate limit)
-  filters::Resumer pauseExchange() override;
-  void onFilterResumed(uint64_t exchange, filters::Verdict verdict) override;
+
+  // ExchangeCodec: the current exchange's response, framed for HTTP/1.1
+  void sendInterim(const http::Parser& response) override;
+  void sendHead(const ResponseHead& head) override;
+  void sendBody(std::string_view bytes, bool stable) override;
+  void sendEnd() override;
+  void flush() override { flushOut(); }
+  bool outputFull() override;
+  void abort() override { close(); }
+  void onExchangeDone(bool close) override;
+  void onRequestBodyWanted() override { updateReading(); }
+  void enterTunnel(UpstreamConnection* conn, const char* rest, size_t len) override;
+  void onTunnelData(const char* data, size_t len) override;
+  void onTunnelClosed() override { closeWhenFlushed(); }
+  bool open() const override { return state_ == State::kOpen; }
+  bool closed() const override { return state_ == State::kClosed; }
 
  private:
   enum class State { kOpen, kTunnel, kLingering, kClosed };
 
-  // The end of the response-body filters: the client's output queue.
-  class ClientBody final : public filters::BodySink {
-   public:
-    explicit ClientBody(Session* session) : session_(session) {}
-    void write(std::string_view bytes) override;
-
-   private:
-    Session* session_;
-  };
-
-  // One request and its response.
-  struct Exchange {
-    bool active = false;
-    bool local = false;  // answered by the balancer itself; the request body is dropped
-    bool request_complete = false;
-    bool response_started = false;
-    bool chunked_request = false;
-    bool rechunk_response = false;
-    bool head_request = false;
-    bool upgrade = false;
-    bool client_keep_alive = true;
-    bool client_http10 = false;
-    bool close_after = false;
-    uint64_t number = 0;  // counts the session's exchanges: a late filter answer names one
-    const filters::FilterChain* filters = nullptr;  // the route's, once routed
-    const filters::FilterChain* paused_chain = nullptr;  // the chain a filter paused
-    size_t paused_at = 0;                                // and that filter's index
-    UpstreamRequest upstream;  // once routed
+  // HTTP/1.1's side of the current exchange: how its response is framed and whether the
+  // connection is kept after it. Built fresh with each request.
+  struct Framing {
+    bool rechunk = false;      // the body goes out chunked (its length is not known)
+    bool http10 = false;       // an HTTP/1.0 client: no chunks, no interim responses
+    bool keep_alive = true;    // the client keeps the connection
+    bool close_after = false;  // the connection closes after this response
   };
 
   static void onAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
@@ -126,33 +105,17 @@ class Session final : public http::ParserListener,
   void updateReading();
   void flushOut();
 
-  // The stages of a request after its head: the listener's filters, routing, the route's
-  // filters, forwarding. Each goes on to the next unless it answered or a filter paused.
-  void startFilters();
-  void routeRequest();
-  void forwardRequest();
-  // Runs `chain` from the filter at `from`: true when every filter went on; false when one
-  // answered (the answer is written) or paused (onFilterResumed goes on).
-  bool runFilters(const filters::FilterChain& chain, size_t from);
-  void answerFromFilter(filters::Verdict& verdict);
-  void buildUpstreamHead(std::string_view strip_prefix);
-  void dispatch();
-  void sendRequest();
-  // The request will not be completed (an error in its body): closes the upstream connection
-  // that has part of it. Returns false when a response had begun, the session then closed.
-  bool abandonUpstream();
-  void finishExchange();
-  void reply(int status, std::string_view message, bool close_after,
-             std::string_view extra_headers = {});
-  void failExchange(int status, std::string_view message, std::string_view extra_headers = {});
+  // Starts an exchange for the request whose head was read (or, with `bare`, for an error
+  // answered before a head was whole: a parse error, a header timeout).
+  Exchange& newExchange(bool bare);
+  bool exchangeActive() const { return exchange_ && exchange_->active(); }
+  // Answers a request that never became an exchange of its own.
+  void replyBare(int status, std::string_view message);
 
   // The exchange's buffers, leased from the worker on first use.
   ExchangeBuffers& buffers();
   // Gives the buffers back once the session is idle (no exchange, no partial request).
   void releaseBuffersIfIdle();
-  const char* requestId() { return buffers().request_id.c_str(); }
-
-  void enterTunnel(UpstreamConnection* conn, const char* rest, size_t len);
   void closeWhenFlushed();
   // Whether the connection may close at once, without the half-close and wait for the
   // client's end: the client said it sends nothing more and nothing of it is left unread.
@@ -161,8 +124,6 @@ class Session final : public http::ParserListener,
   // The index of the session's listener in its snapshot's config.
   size_t listenerIndex() const;
   void stopTimer();
-  // The exchange is over (or its response decided): counts it and writes its access log line.
-  void logExchange(int status);
 
   Worker* worker_;
   const Snapshot* snapshot_;
@@ -187,18 +148,16 @@ class Session final : public http::ParserListener,
   http::OutputQueue out_;
   std::string pending_input_;  // bytes read past the current request
   ExchangeBuffers* buffers_ = nullptr;
-  Exchange exchange_;
+  // The current (or last) exchange, built in place for each request; it stays after it is
+  // done until the next one begins (a callback of it may still be on the stack).
+  std::optional<Exchange> exchange_;
+  Framing framing_;
   uint64_t exchanges_ = 0;
-  filters::FilterContext filter_ctx_;  // the exchange's pass through its filters
-  bool filters_running_ = false;
-  std::optional<filters::Verdict> resumed_inside_;  // a paused filter answered before it returned
   char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
   uint8_t client_ip_length_ = 0;  // measured once: the address is used in every request
   std::string_view clientIp() const { return {client_ip_, client_ip_length_}; }
   ExchangeRecord record_;     // for the metrics and the access log
   // The worker's list of its sessions (for graceful shutdown), linked without allocating.
-  // Lets an answer that comes after the session closed (Redis) see that it did.
-  std::shared_ptr<filters::ChainHost*> alive_;
   Session* prev_ = nullptr;
   Session* next_ = nullptr;
   friend class Worker;

@@ -6,6 +6,7 @@
 #include "balancer/worker/worker.h"
 #include "common/http/header_list.h"
 #include "common/log/log.h"
+#include "common/tls/connection.h"
 
 namespace balancer {
 
@@ -45,7 +46,9 @@ bool acceptableRequestId(std::string_view id) {
 void Session::afterParse(const http::Parser::Result& result, const char* data, size_t len,
                          bool from_pending) {
   // The body pieces refer to the input: send them before it is reused.
-  exchange_.upstream.flush();
+  if (exchange_) {
+    exchange_->upstream().flush();
+  }
   if (state_ != State::kOpen) {
     return;
   }
@@ -69,17 +72,22 @@ void Session::afterParse(const http::Parser::Result& result, const char* data, s
       break;
   }
   flushOut();
-  if (exchange_.active && exchange_.local && exchange_.request_complete) {
+  if (exchangeActive() && exchange_->local() && exchange_->requestComplete() &&
+      !exchange_->responseStarted()) {
+    return;  // a filter's answer is still coming (a file being read)
+  }
+  if (exchangeActive() && exchange_->local() && exchange_->requestComplete() &&
+      state_ == State::kOpen) {
     // Answered by the balancer and fully read: the next request may go on.
-    exchange_.active = false;
-    if (exchange_.close_after || draining_ || !exchange_.client_keep_alive) {
+    exchange_->finishLocal();
+    if (framing_.close_after || draining_ || !framing_.keep_alive) {
       closeWhenFlushed();
     }
   }
 }
 
 void Session::processPending() {
-  while (state_ == State::kOpen && !exchange_.active && !close_when_flushed_ &&
+  while (state_ == State::kOpen && !exchangeActive() && !close_when_flushed_ &&
          !pending_input_.empty()) {
     if (parser_paused_) {
       parser_.resume();
@@ -89,7 +97,7 @@ void Session::processPending() {
     http::Parser::Result result = parser_.execute(pending_input_.data(), pending_input_.size());
     afterParse(result, pending_input_.data(), pending_input_.size(), true);
   }
-  if (state_ == State::kOpen && !exchange_.active && !close_when_flushed_ && !in_message_) {
+  if (state_ == State::kOpen && !exchangeActive() && !close_when_flushed_ && !in_message_) {
     if (parser_paused_) {
       parser_.resume();
       parser_paused_ = false;
@@ -114,17 +122,45 @@ void Session::handleParseError() {
     default:
       break;
   }
-  if (exchange_.active && !exchange_.local && !abandonUpstream()) {
+  if (exchangeActive() && !exchange_->local() && !exchange_->abandonUpstream()) {
     return;  // the error is in the body, and the response had begun
   }
-  if (!exchange_.active) {
-    worker_->newRequestId(&buffers().request_id);
+  if (!exchangeActive()) {
+    newExchange(true);
   }
-  exchange_.active = true;
-  exchange_.client_http10 = false;
-  LOG_INFO("request_id=%s client=%s status=%d error=\"%s: %s\"", requestId(),
+  framing_.http10 = false;
+  LOG_INFO("request_id=%s client=%s status=%d error=\"%s: %s\"", buffers().request_id.c_str(),
            client_ip_, status, std::string(message).c_str(), parser_.errorReason());
-  reply(status, message, true);
+  exchange_->reply(status, message, true);
+}
+
+Exchange& Session::newExchange(bool bare) {
+  ExchangeBuffers& buf = buffers();
+  ExchangeEnv env;
+  env.worker = worker_;
+  env.snapshot = snapshot_;
+  env.listener = listener_;
+  env.listener_index = listenerIndex();
+  env.metrics = metrics_;
+  env.services = &filter_services_;
+  env.buffers = &buf;
+  env.record = &record_;
+  env.request = &parser_;
+  env.client_ip = clientIp();
+  env.tls = tls_ != nullptr;
+  if (tls_ != nullptr) {
+    env.tls_version = tls_->versionName();
+  }
+  if (bare) {
+    worker_->newRequestId(&buf.request_id);
+    framing_ = Framing{};
+  } else {
+    llhttp_method_t method = parser_.method();
+    env.head_request = method == HTTP_HEAD;
+    env.chunked_request = parser_.chunked();
+    env.upgrade = parser_.upgrade();
+  }
+  return exchange_.emplace(this, env, ++exchanges_);
 }
 
 int Session::onMessageBegin() {
@@ -141,10 +177,6 @@ int Session::onHeadersComplete() {
     worker_->follow(&snapshot_, &listener_, &metrics_);  // SIGHUP: new exchanges, new config
   }
   record_.head = true;
-  exchange_ = Exchange{};  // built fresh: nothing of the last exchange is left
-  Exchange& ex = exchange_;
-  ex.active = true;
-  ex.number = ++exchanges_;
   ExchangeBuffers& buf = buffers();
   buf.early_body.clear();
   buf.identity_headers.clear();
@@ -160,61 +192,42 @@ int Session::onHeadersComplete() {
     worker_->newRequestId(&buf.request_id);
   }
   llhttp_method_t method = parser_.method();
-  ex.head_request = method == HTTP_HEAD;
-  ex.client_http10 = parser_.versionMajor() == 1 && parser_.versionMinor() == 0;
-  ex.client_keep_alive = parser_.keepAlive();
-  ex.chunked_request = parser_.chunked();
-  ex.upgrade = parser_.upgrade();
-  if (ex.upgrade && method != HTTP_CONNECT && !upgradesToWebSocket(headers)) {
+  framing_ = Framing{};  // built fresh: nothing of the last exchange is left
+  framing_.http10 = parser_.versionMajor() == 1 && parser_.versionMinor() == 0;
+  framing_.keep_alive = parser_.keepAlive();
+  bool upgrade = parser_.upgrade();
+  if (upgrade && method != HTTP_CONNECT && !upgradesToWebSocket(headers)) {
     // Only WebSocket is tunnelled: an h2c or TLS upgrade is served as the plain HTTP/1.1
     // request it also is (RFC 9110 section 7.8 lets a server ignore Upgrade), and its
     // Upgrade header is not forwarded, so no backend switches this connection to h2.
     parser_.ignoreUpgrade();
-    ex.upgrade = false;
+    upgrade = false;
   }
+  Exchange& ex = newExchange(false);
   if (method == HTTP_CONNECT) {
-    reply(405, "CONNECT is not supported", true);
+    ex.reply(405, "CONNECT is not supported", true);
     return kPause;
   }
-  if (ex.upgrade) {
+  if (upgrade) {
     // Unless the upstream switches protocols, nothing after this request can be parsed.
-    ex.close_after = true;
+    framing_.close_after = true;
   }
-  startFilters();
+  ex.start();
   return close_when_flushed_ ? kPause : 0;
 }
 
 
 int Session::onBody(const char* data, size_t len) {
-  if (exchange_.local) {
-    return 0;
-  }
-  const filters::FilterChain* chain = exchange_.filters;
-  if (chain != nullptr && chain->wantsRequestBody()) {
-    filters::Verdict verdict = chain->runRequestBody(filter_ctx_, {data, len});
-    if (verdict.action == filters::Verdict::Action::kReply) {
-      // A body filter's answer (413 for a chunked body past the route's limit): the upstream
-      // has part of the request and must not take it for a whole one.
-      if (abandonUpstream()) {
-        reply(verdict.status, verdict.message, true, verdict.headers);
-      }
-      return kPause;
-    }
-  }
-  exchange_.upstream.forwardBody(data, len);
-  return 0;
+  return exchange_->onRequestBody(data, len) ? 0 : kPause;
 }
 
 int Session::onMessageComplete() {
   in_message_ = false;
-  Exchange& ex = exchange_;
-  ex.request_complete = true;
-  if (!ex.local && ex.upstream.routed()) {
-    ex.upstream.endBody();
-  }
+  Exchange& ex = *exchange_;
+  ex.onRequestComplete();
   // One exchange at a time: pipelined requests wait until this response is written.
   // An upgrade pauses by itself, with the tunnel's first bytes after it.
-  return ex.upgrade ? 0 : kPause;
+  return ex.upgrade() ? 0 : kPause;
 }
 
 

@@ -58,7 +58,9 @@ class LocalResponse {
   // or later (a file read on the thread pool), with sink.onBody, onEnd or onFailed; it is not
   // pulled again before it has answered. Not called for HEAD or for a body-less status.
   // Destroying the response cancels it: one with a read in flight keeps what that read needs
-  // alive on its own and calls the sink no more.
+  // alive on its own and calls the sink no more. A sink call made later (from a callback) may
+  // end the exchange and destroy the response: it is the last thing that callback does with
+  // the response. One made within pull() is safe: the exchange acts on it after pull returns.
   virtual void pull(LocalBodySink& sink, size_t max) = 0;
 };
 

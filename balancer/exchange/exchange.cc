@@ -1,0 +1,645 @@
+// The exchange: the listener's and the route's filters, routing, the upstream request and
+// its retries, the response on its way back (through the response filters), local answers,
+// and the access log.
+#include "balancer/exchange/exchange.h"
+
+#include <uv.h>
+
+#include "balancer/access_log/exchange_record.h"
+#include "balancer/downstream/listener_runtime.h"
+#include "balancer/exchange/exchange_buffers.h"
+#include "balancer/exchange/head_rewrite.h"
+#include "balancer/snapshot.h"
+#include "balancer/upstream/upstream_pool.h"
+#include "balancer/worker/worker.h"
+#include "common/log/log.h"
+
+namespace balancer {
+
+namespace {
+
+bool isIdempotent(llhttp_method_t method) {
+  switch (method) {
+    case HTTP_GET:
+    case HTTP_HEAD:
+    case HTTP_OPTIONS:
+    case HTTP_TRACE:
+    case HTTP_PUT:
+    case HTTP_DELETE:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// How much of a local response's body is asked for at once.
+constexpr size_t kLocalPiece = 64 * 1024;
+
+}  // namespace
+
+Exchange::Exchange(ExchangeCodec* codec, const ExchangeEnv& env, uint64_t number)
+    : codec_(codec), env_(env), number_(number) {}
+
+Exchange::~Exchange() {
+  if (alive_) {
+    *alive_ = nullptr;
+  }
+}
+
+std::string_view Exchange::requestId() const { return env_.buffers->request_id; }
+
+bool Exchange::headOnly(int status) const {
+  return env_.head_request || status < 200 || status == 204 || status == 304;
+}
+
+void Exchange::start() {
+  filters::FilterContext& ctx = ctx_;
+  filters::RequestFacts& req = ctx.request;
+  const http::Parser& request = *env_.request;
+  req.headers = &request.headers();
+  req.raw_target = request.target();
+  req.client_ip = env_.client_ip;
+  if (request.hasContentLength()) {
+    req.content_length = request.contentLength();
+  }
+  req.has_body = request.hasBody();
+  req.upgrade = env_.upgrade;
+  req.https_port = env_.listener->https_port;
+  ExchangeBuffers& buf = *env_.buffers;
+  ctx.out.user = &buf.user;
+  ctx.out.identity_headers = &buf.identity_headers;
+  ctx.out.limit_key = &buf.limit_key;
+  ctx.out.response_headers = &buf.response_headers;
+  ctx.services = env_.services;
+  ctx.metrics = env_.metrics;
+  ctx.host = this;
+  const filters::FilterChain& chain = env_.snapshot->listenerFilters(env_.listener_index);
+  if (chain.empty() || runFilters(chain, 0)) {
+    routeRequest();
+  }
+}
+
+void Exchange::routeRequest() {
+  filters::RequestFacts& req = ctx_.request;
+  const http::Parser& request = *env_.request;
+  req.target = splitTarget(request.target(), request.headers().find(http::HeaderKind::kHost),
+                           &env_.buffers->path);
+  if (req.target.path_invalid) {
+    close_after_ = true;
+    fail(400, "invalid path: a bad %-escape, or '..' above the root");
+    return;
+  }
+  int route = env_.snapshot->router().match(req.target.host, req.target.path,
+                                            request.methodName());
+  env_.record->route = route;
+  req.route = route;
+  if (route < 0) {
+    fail(404, "no route");
+    return;
+  }
+  size_t upstream = env_.snapshot->upstreamOfRoute(static_cast<size_t>(route));
+  UpstreamRequest::Setup& setup = upstream_.setup();
+  setup.pool = &env_.worker->pool(env_.snapshot, upstream);
+  setup.listener = this;
+  setup.buffers = env_.buffers;
+  setup.record = env_.record;
+  setup.counters = &env_.metrics->upstream(upstream);
+  setup.worker_id = env_.worker->id();
+  setup.request_id = env_.buffers->request_id;
+  setup.idempotent = isIdempotent(request.method());
+  setup.head_request = env_.head_request;
+  setup.upgrade = env_.upgrade;
+  setup.chunked = env_.chunked_request;
+  filters_ = &env_.snapshot->routeFilters(static_cast<size_t>(route));
+  if (filters_->empty() || runFilters(*filters_, 0)) {
+    forwardRequest();
+  }
+}
+
+void Exchange::forwardRequest() {
+  const RouteConfig& rc = env_.snapshot->config().routes[static_cast<size_t>(env_.record->route)];
+  buildUpstreamHead(rc.strip_prefix);
+  dispatch();
+}
+
+bool Exchange::runFilters(const filters::FilterChain& chain, size_t from) {
+  size_t at = 0;
+  resumed_inside_.reset();
+  filters_running_ = true;
+  filters::Verdict verdict = chain.runRequestHead(ctx_, from, &at);
+  filters_running_ = false;
+  if (verdict.action != filters::Verdict::Action::kPause) {
+    resumed_inside_.reset();  // only a filter that pauses may be resumed
+  } else {
+    paused_chain_ = &chain;
+    paused_at_ = at;
+    if (!resumed_inside_) {
+      return false;  // onFilterResumed goes on
+    }
+    verdict = std::move(*resumed_inside_);  // it decided before it returned (Redis is down)
+    resumed_inside_.reset();
+    if (verdict.goesOn()) {
+      ctx_.out.response_headers->append(verdict.headers);
+      return runFilters(chain, at + 1);
+    }
+  }
+  if (verdict.goesOn()) {
+    return true;  // the chain kept what the filters add to the response
+  }
+  // A listener's filter answered before routing: no route's response filters apply.
+  answerFromFilter(verdict, &chain == filters_ ? at : 0);
+  return false;
+}
+
+void Exchange::answerFromFilter(filters::Verdict& verdict, size_t filter_index) {
+  if (verdict.close) {
+    close_after_ = true;
+  }
+  if (verdict.action == filters::Verdict::Action::kRespond && verdict.response) {
+    local_ = true;  // the request body, if any, is read and dropped
+    ctx_.out.response_headers->append(verdict.headers);
+    startLocalResponse(std::move(verdict.response), filter_index);
+    return;
+  }
+  fail(verdict.status, verdict.message, verdict.headers);
+}
+
+filters::Resumer Exchange::pauseExchange() {
+  if (!alive_) {
+    alive_ = std::make_shared<filters::ChainHost*>(this);
+  }
+  return filters::Resumer(alive_, number_);
+}
+
+void Exchange::onFilterResumed(uint64_t exchange, filters::Verdict verdict) {
+  if (exchange != number_ || !active_ || !codec_->open()) {
+    return;  // the client left, or the exchange ended, while the filter waited
+  }
+  if (filters_running_) {
+    resumed_inside_ = std::move(verdict);
+    return;
+  }
+  const filters::FilterChain& chain = *paused_chain_;
+  if (!verdict.goesOn()) {
+    answerFromFilter(verdict, &chain == filters_ ? paused_at_ : 0);
+    return;
+  }
+  ctx_.out.response_headers->append(verdict.headers);
+  if (!runFilters(chain, paused_at_ + 1)) {
+    return;
+  }
+  if (&chain == filters_) {
+    forwardRequest();
+  } else {
+    routeRequest();  // a listener's filter paused
+  }
+}
+
+void Exchange::buildUpstreamHead(std::string_view strip_prefix) {
+  RequestRewrite rewrite;
+  rewrite.strip_prefix = strip_prefix;
+  rewrite.client_ip = env_.client_ip;
+  rewrite.request_id = env_.buffers->request_id;
+  rewrite.tls = env_.tls;
+  rewrite.upgrade = env_.upgrade;
+  rewrite.default_host = upstream_.pool()->upstream().config->name;
+  rewrite.drop_headers = env_.snapshot->identityHeaders();
+  rewrite.extra_headers = env_.buffers->identity_headers;
+  if (ctx_.out.drop_access_token) {
+    rewrite.drop_query_param = "access_token";
+  }
+  size_t dropped_underscore = 0;
+  rewrite.dropped_underscore = &dropped_underscore;
+  rewriteRequestHead(*env_.request, ctx_.request.target, rewrite, &env_.buffers->upstream_head);
+  if (dropped_underscore > 0) {
+    env_.metrics->countHeadersDropped(env_.record->route, dropped_underscore);
+  }
+}
+
+void Exchange::dispatch() {
+  UpstreamError error;
+  if (!upstream_.dispatch(&error)) {
+    failUpstream(error, false);
+    return;
+  }
+  if (upstream_.conn()->connected()) {
+    sendRequest();
+  }
+}
+
+void Exchange::onUpstreamConnected(UpstreamConnection* conn) {
+  if (conn == upstream_.conn()) {
+    sendRequest();
+  }
+}
+
+void Exchange::sendRequest() {
+  upstream_.send();
+  codec_->onRequestBodyWanted();
+}
+
+bool Exchange::onRequestBody(const char* data, size_t len) {
+  if (local_) {
+    return true;  // answered already: the rest is dropped
+  }
+  if (filters_ != nullptr && filters_->wantsRequestBody()) {
+    filters::Verdict verdict = filters_->runRequestBody(ctx_, {data, len});
+    if (verdict.action == filters::Verdict::Action::kReply) {
+      // A body filter's answer (413 for a chunked body past the route's limit): the upstream
+      // has part of the request and must not take it for a whole one.
+      if (abandonUpstream()) {
+        reply(verdict.status, verdict.message, true, verdict.headers);
+      }
+      return false;
+    }
+  }
+  upstream_.forwardBody(data, len);
+  return true;
+}
+
+void Exchange::onRequestComplete() {
+  request_complete_ = true;
+  if (!local_ && upstream_.routed()) {
+    upstream_.endBody();
+  }
+}
+
+bool Exchange::abandonUpstream() {
+  upstream_.abandon();
+  if (response_started_) {
+    codec_->abort();
+    return false;
+  }
+  return true;
+}
+
+void Exchange::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failure) {
+  if (conn != upstream_.conn()) {
+    return;
+  }
+  if (!active_ || !codec_->open()) {
+    upstream_.dropConnection();
+    return;
+  }
+  UpstreamRequest::Next next = upstream_.onFailure(conn, failure);
+  if (next.retry) {
+    dispatch();
+    return;
+  }
+  failUpstream(next.error, failure == UpstreamFailure::kResponseTimeout ||
+                               failure == UpstreamFailure::kConnectTimeout);
+}
+
+void Exchange::failUpstream(const UpstreamError& error, bool timeout) {
+  if (filters_ != nullptr && filters_->wantsUpstreamError() && !response_started_) {
+    filters::UpstreamErrorFacts facts;
+    facts.status = error.status;
+    facts.timeout = timeout;
+    filters_->runUpstreamError(ctx_, facts);
+    if (ctx_.out.replacement) {
+      startLocalResponse(std::move(ctx_.out.replacement), filters_->size());
+      return;
+    }
+  }
+  fail(error.status, error.message);
+}
+
+bool Exchange::retriesOnStatus(int status) {
+  return upstream_.retriesOnStatus(status, request_complete_);
+}
+
+int Exchange::onUpstreamHeaders(UpstreamConnection* conn) {
+  const http::Parser& resp = conn->response();
+  int status = resp.status();
+  if (status < 200 && status != 101) {
+    codec_->sendInterim(resp);  // 100 Continue and the like go through as they are
+    return 0;
+  }
+  response_started_ = true;
+  upstream_.onResponseHead(status);
+  bool no_body = headOnly(status) || status == 101;
+  if (filters_ != nullptr && filters_->wantsResponseHead()) {
+    filters::ResponseFacts facts;
+    facts.status = status;
+    facts.headers = &resp.headers();
+    if (resp.hasContentLength()) {
+      facts.content_length = resp.contentLength();
+    }
+    filters_->runResponseHead(ctx_, facts);
+    if (ctx_.out.replacement && status != 101) {
+      // The client gets the filter's response (a cached object after a 304) once this one's
+      // body is read and dropped, so that the connection can go back to the pool.
+      replaced_ = true;
+      return 0;
+    }
+  }
+  ResponseHead head;
+  head.status = status;
+  head.upstream = &resp;
+  head.extra_headers = env_.buffers->response_headers;
+  head.no_body = no_body;
+  bool rewritten = ctx_.out.response_body_rewritten && !no_body;
+  if (resp.hasContentLength() && !rewritten) {
+    head.content_length = resp.contentLength();
+  }
+  head.length_changed = rewritten;
+  head.weaken_etag = ctx_.out.weaken_etag;
+  head.close = close_after_;
+  env_.record->status = status;
+  codec_->sendHead(head);
+  return 0;
+}
+
+int Exchange::onUpstreamBody(const char* data, size_t len) {
+  if (replaced_) {
+    return 0;  // dropped: the client gets the replacement
+  }
+  if (filters_ != nullptr && filters_->wantsResponseBody()) {
+    ClientBody client(this);
+    filters_->runResponseBody(ctx_, {data, len}, false, client);
+    return 0;
+  }
+  env_.record->bytes_out += len;
+  codec_->sendBody({data, len}, true);
+  return 0;
+}
+
+void Exchange::ClientBody::write(std::string_view bytes) {
+  // What a filter made may live in its own buffer, reused after this call: copied.
+  exchange_->env_.record->bytes_out += bytes.size();
+  exchange_->codec_->sendBody(bytes, false);
+}
+
+void Exchange::onUpstreamReadDone(UpstreamConnection* conn) {
+  codec_->flush();
+  if (codec_->open() && codec_->outputFull()) {
+    conn->pauseReading();  // resumed when the client drains (onClientDrained)
+  }
+}
+
+void Exchange::onClientDrained() {
+  if (local_response_) {
+    if (active_ && !pulling_ && !local_ended_) {
+      pullLocal();
+    }
+    return;
+  }
+  if (UpstreamConnection* conn = upstream_.conn(); conn != nullptr && response_started_) {
+    conn->resumeReading();
+  }
+}
+
+void Exchange::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
+  env_.record->upstream_end_ns = uv_hrtime();
+  if (replaced_) {
+    upstream_.finish(conn, reusable && request_complete_);
+    startLocalResponse(std::move(ctx_.out.replacement), filters_->size());
+    return;
+  }
+  if (filters_ != nullptr && filters_->wantsResponseBody()) {
+    ClientBody client(this);
+    filters_->runResponseBody(ctx_, {}, true, client);  // what the filters hold
+  }
+  log(conn->response().status());
+  codec_->sendEnd();
+  codec_->flush();
+  if (codec_->closed()) {
+    return;  // the client went away while we wrote; its close has closed `conn` too
+  }
+  upstream_.finish(conn, reusable && request_complete_);
+  if (!codec_->open()) {
+    return;
+  }
+  complete();
+}
+
+void Exchange::complete() {
+  active_ = false;
+  codec_->onExchangeDone(close_after_ || !request_complete_);
+}
+
+void Exchange::onUpstreamAborted(UpstreamConnection* conn) {
+  if (conn != upstream_.conn()) {
+    return;
+  }
+  LOG_WARN("request_id=%s upstream response aborted", env_.buffers->request_id.c_str());
+  upstream_.dropConnection();
+  codec_->flush();
+  codec_->abort();  // the client sees a truncated response, as it must
+}
+
+void Exchange::onUpstreamUpgraded(UpstreamConnection* conn, const char* rest, size_t len) {
+  if (conn->response().status() != 101) {
+    // A non-101 answer to an upgrade request: llhttp still treats it as a switch.
+    onUpstreamComplete(conn, false);
+    return;
+  }
+  log(101);
+  codec_->enterTunnel(conn, rest, len);
+}
+
+void Exchange::onUpstreamDrained() { codec_->onRequestBodyWanted(); }
+
+void Exchange::onTunnelFromUpstream(const char* data, size_t len) {
+  codec_->onTunnelData(data, len);
+}
+
+void Exchange::onTunnelClosedByUpstream() {
+  upstream_.dropConnection();
+  codec_->onTunnelClosed();
+}
+
+void Exchange::startLocalResponse(std::shared_ptr<filters::LocalResponse> response,
+                                  size_t below) {
+  response_started_ = true;
+  local_response_ = std::move(response);
+  local_below_ = below;
+  filters::LocalResponse& r = *local_response_;
+  bool no_body = headOnly(r.status);
+  if (filters_ != nullptr && filters_->wantsResponseHead()) {
+    filters::ResponseFacts facts;
+    facts.status = r.status;
+    facts.local_headers = r.headers;
+    facts.content_length = r.content_length;
+    facts.local = true;
+    filters_->runResponseHead(ctx_, facts, below);
+  }
+  ResponseHead head;
+  head.status = r.status;
+  head.headers = r.headers;
+  head.extra_headers = env_.buffers->response_headers;
+  head.no_body = no_body;
+  bool rewritten = ctx_.out.response_body_rewritten && !no_body;
+  if (!rewritten) {
+    head.content_length = r.content_length;
+  }
+  head.weaken_etag = ctx_.out.weaken_etag;
+  head.close = close_after_;
+  env_.record->status = r.status;
+  codec_->sendHead(head);
+  if (no_body) {
+    endLocalResponse();
+    return;
+  }
+  pullLocal();
+}
+
+void Exchange::pullLocal() {
+  if (in_pull_) {
+    pull_again_ = true;  // a synchronous answer: the loop below asks again
+    return;
+  }
+  in_pull_ = true;
+  do {
+    pull_again_ = false;
+    pulling_ = true;
+    local_response_->pull(local_body_, kLocalPiece);
+  } while (pull_again_ && !body_done_ && codec_->open());
+  in_pull_ = false;
+  if (body_done_) {
+    endLocalResponse();  // only now that pull() has returned: the exchange may end here
+  }
+}
+
+void Exchange::LocalBody::onBody(std::string_view piece) {
+  Exchange& ex = *exchange_;
+  ex.pulling_ = false;
+  if (ex.filters_ != nullptr && ex.filters_->wantsResponseBody()) {
+    ClientBody client(&ex);
+    ex.filters_->runResponseBody(ex.ctx_, piece, false, client, ex.local_below_);
+  } else {
+    ex.env_.record->bytes_out += piece.size();
+    ex.codec_->sendBody(piece, false);
+  }
+  ex.codec_->flush();
+  if (!ex.codec_->open() || ex.codec_->outputFull()) {
+    return;  // onClientDrained pulls again
+  }
+  ex.pullLocal();
+}
+
+void Exchange::LocalBody::onEnd() {
+  Exchange& ex = *exchange_;
+  ex.pulling_ = false;
+  ex.body_done_ = true;
+  if (!ex.in_pull_) {
+    ex.endLocalResponse();
+  }
+}
+
+void Exchange::LocalBody::onFailed() {
+  Exchange& ex = *exchange_;
+  ex.pulling_ = false;
+  ex.body_done_ = true;
+  ex.local_ended_ = true;
+  LOG_WARN("request_id=%s local response body failed", ex.env_.buffers->request_id.c_str());
+  ex.log(ex.env_.record->status);
+  ex.codec_->abort();  // closes the connection; the exchange lives until the session goes
+}
+
+void Exchange::endLocalResponse() {
+  if (local_ended_) {
+    return;
+  }
+  local_ended_ = true;
+  if (filters_ != nullptr && filters_->wantsResponseBody() && !headOnly(local_response_->status)) {
+    ClientBody client(this);
+    filters_->runResponseBody(ctx_, {}, true, client, local_below_);
+  }
+  log(local_response_->status);
+  codec_->sendEnd();
+  codec_->flush();
+  if (!codec_->open()) {
+    return;
+  }
+  if (!request_complete_) {
+    return;  // the codec drops the rest of the request body, then ends the exchange
+  }
+  complete();
+}
+
+void Exchange::reply(int status, std::string_view message, bool close,
+                     std::string_view extra_headers) {
+  local_ = true;
+  response_started_ = true;
+  if (close) {
+    close_after_ = true;
+  }
+  const std::string& request_id = env_.buffers->request_id;
+  std::string body;
+  body.reserve(96);
+  body.append("{\"error\":\"").append(message).append("\",\"request_id\":\"");
+  body.append(request_id).append("\"}\n");
+  std::string headers;
+  headers.reserve(64 + extra_headers.size());
+  headers.append("Content-Type: application/json\r\n").append(extra_headers);
+  ResponseHead head;
+  head.status = status;
+  head.headers = headers;
+  head.content_length = body.size();
+  head.no_body = env_.head_request;
+  head.close = close_after_;
+  env_.record->status = status;
+  codec_->sendHead(head);
+  if (!env_.head_request) {
+    env_.record->bytes_out += body.size();
+    codec_->sendBody(body, false);
+  }
+  log(status);
+  codec_->sendEnd();
+  codec_->flush();
+  if (close_after_ && codec_->open()) {
+    // Closing with the body unread, or asked to: the exchange is over now, whatever the
+    // client still sends is dropped.
+    active_ = false;
+    codec_->onExchangeDone(true);
+  }
+}
+
+void Exchange::fail(int status, std::string_view message, std::string_view extra_headers) {
+  if (response_started_) {
+    codec_->abort();
+    return;
+  }
+  bool body_unread = !request_complete_ && env_.request->hasBody();
+  reply(status, message, close_after_ || body_unread, extra_headers);
+  if (request_complete_ && active_ && codec_->open()) {
+    complete();  // outside the parser: the next pipelined request may go on
+  }
+}
+
+void Exchange::onConnectionClosed(int status) {
+  if (alive_) {
+    *alive_ = nullptr;
+  }
+  if (env_.record->open) {
+    log(env_.record->status != 0 ? env_.record->status : status);
+  }
+  upstream_.abandon();
+  active_ = false;  // a local response may be inside a pull: it is freed with the exchange
+}
+
+void Exchange::log(int status) {
+  ExchangeRecord* record = env_.record;
+  if (!record->open) {
+    return;
+  }
+  if (filters_ != nullptr && filters_->wantsLog()) {
+    filters_->runLog(ctx_, status);
+  }
+  ExchangeFacts facts;
+  facts.status = status;
+  if (record->head) {
+    facts.method = env_.request->methodName();
+    facts.path = env_.request->target();
+    facts.user = env_.buffers->user;
+  }
+  facts.request_id = env_.buffers->request_id;
+  facts.client = env_.client_ip;
+  facts.tls_version = env_.tls_version;
+  AccessLogSink* sink = env_.listener->config->access_log ? env_.worker->accessLog() : nullptr;
+  recordExchange(record, facts, *env_.snapshot, *env_.listener->config, env_.metrics, sink,
+                 &env_.worker->logScratch());
+}
+
+}  // namespace balancer
