@@ -73,6 +73,14 @@ int Session::start(uv_stream_t* server) {
     client_ip_length_ = static_cast<uint8_t>(std::strlen(client_ip_));
   }
   metrics_->listener(listenerIndex()).connections_accepted.add();
+  env_.worker = worker_;
+  env_.listener = listener_;
+  env_.listener_index = listenerIndex();
+  env_.services = &filter_services_;
+  env_.record = &record_;
+  env_.request = &parser_;
+  env_.client_ip = clientIp();
+  env_.tls = tls_ != nullptr;
   // The first request must come as promptly as any later header section.
   startTimer(snapshot_->config().timeouts.client_header);
   updateReading();
@@ -129,6 +137,7 @@ void Session::handleTlsInput(const char* data, size_t len) {
         return state_ != State::kClosed && state_ != State::kLingering;
       });
   if (result.handshake_done_now) {
+    env_.tls_version = tls_->versionName();
     metrics_->countTlsHandshake(listenerIndex(), tls_->version());
   }
   switch (result.status) {
@@ -190,6 +199,7 @@ void Session::handleInput(const char* data, size_t len) {
 ExchangeBuffers& Session::buffers() {
   if (buffers_ == nullptr) {
     buffers_ = worker_->leaseBuffers();
+    env_.buffers = buffers_;
     parser_.attachHead(&buffers_->request_head);
     out_.attachStorage(&buffers_->client_output);
   }
@@ -205,6 +215,7 @@ void Session::releaseBuffersIfIdle() {
   out_.detachStorage();
   worker_->returnBuffers(buffers_);
   buffers_ = nullptr;
+  env_.buffers = nullptr;
 }
 
 void Session::updateReading() {
@@ -455,6 +466,7 @@ void Session::close() {
     out_.detachStorage();
     worker_->returnBuffers(buffers_);
     buffers_ = nullptr;
+    env_.buffers = nullptr;
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Session::onClose);

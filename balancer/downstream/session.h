@@ -152,6 +152,7 @@ class Session final : public http::ParserListener,
   // done until the next one begins (a callback of it may still be on the stack).
   std::optional<Exchange> exchange_;
   Framing framing_;
+  ExchangeEnv env_;  // what every exchange of this connection runs in
   uint64_t exchanges_ = 0;
   char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
   uint8_t client_ip_length_ = 0;  // measured once: the address is used in every request

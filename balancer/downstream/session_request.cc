@@ -136,31 +136,19 @@ void Session::handleParseError() {
 
 Exchange& Session::newExchange(bool bare) {
   ExchangeBuffers& buf = buffers();
-  ExchangeEnv env;
-  env.worker = worker_;
-  env.snapshot = snapshot_;
-  env.listener = listener_;
-  env.listener_index = listenerIndex();
-  env.metrics = metrics_;
-  env.services = &filter_services_;
-  env.buffers = &buf;
-  env.record = &record_;
-  env.request = &parser_;
-  env.client_ip = clientIp();
-  env.tls = tls_ != nullptr;
-  if (tls_ != nullptr) {
-    env.tls_version = tls_->versionName();
-  }
+  ExchangeStart start;
+  start.snapshot = snapshot_;
+  start.metrics = metrics_;
   if (bare) {
     worker_->newRequestId(&buf.request_id);
     framing_ = Framing{};
   } else {
     llhttp_method_t method = parser_.method();
-    env.head_request = method == HTTP_HEAD;
-    env.chunked_request = parser_.chunked();
-    env.upgrade = parser_.upgrade();
+    start.head_request = method == HTTP_HEAD;
+    start.chunked_request = parser_.chunked();
+    start.upgrade = parser_.upgrade();
   }
-  return exchange_.emplace(this, env, ++exchanges_);
+  return exchange_.emplace(this, &env_, start, ++exchanges_);
 }
 
 int Session::onMessageBegin() {
@@ -175,6 +163,8 @@ int Session::onHeadersComplete() {
   stopTimer();
   if (snapshot_ != worker_->snapshot()) {
     worker_->follow(&snapshot_, &listener_, &metrics_);  // SIGHUP: new exchanges, new config
+    env_.listener = listener_;
+    env_.listener_index = listenerIndex();
   }
   record_.head = true;
   ExchangeBuffers& buf = buffers();

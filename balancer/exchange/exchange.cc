@@ -37,8 +37,16 @@ constexpr size_t kLocalPiece = 64 * 1024;
 
 }  // namespace
 
-Exchange::Exchange(ExchangeCodec* codec, const ExchangeEnv& env, uint64_t number)
-    : codec_(codec), env_(env), number_(number) {}
+Exchange::Exchange(ExchangeCodec* codec, const ExchangeEnv* env, const ExchangeStart& start,
+                   uint64_t number)
+    : codec_(codec),
+      env_(env),
+      snapshot_(start.snapshot),
+      metrics_(start.metrics),
+      number_(number),
+      head_request_(start.head_request),
+      upgrade_(start.upgrade),
+      chunked_request_(start.chunked_request) {}
 
 Exchange::~Exchange() {
   if (alive_) {
@@ -46,34 +54,34 @@ Exchange::~Exchange() {
   }
 }
 
-std::string_view Exchange::requestId() const { return env_.buffers->request_id; }
+std::string_view Exchange::requestId() const { return env_->buffers->request_id; }
 
 bool Exchange::headOnly(int status) const {
-  return env_.head_request || status < 200 || status == 204 || status == 304;
+  return head_request_ || status < 200 || status == 204 || status == 304;
 }
 
 void Exchange::start() {
   filters::FilterContext& ctx = ctx_;
   filters::RequestFacts& req = ctx.request;
-  const http::Parser& request = *env_.request;
+  const http::Parser& request = *env_->request;
   req.headers = &request.headers();
   req.raw_target = request.target();
-  req.client_ip = env_.client_ip;
+  req.client_ip = env_->client_ip;
   if (request.hasContentLength()) {
     req.content_length = request.contentLength();
   }
   req.has_body = request.hasBody();
-  req.upgrade = env_.upgrade;
-  req.https_port = env_.listener->https_port;
-  ExchangeBuffers& buf = *env_.buffers;
+  req.upgrade = upgrade_;
+  req.https_port = env_->listener->https_port;
+  ExchangeBuffers& buf = *env_->buffers;
   ctx.out.user = &buf.user;
   ctx.out.identity_headers = &buf.identity_headers;
   ctx.out.limit_key = &buf.limit_key;
   ctx.out.response_headers = &buf.response_headers;
-  ctx.services = env_.services;
-  ctx.metrics = env_.metrics;
+  ctx.services = env_->services;
+  ctx.metrics = metrics_;
   ctx.host = this;
-  const filters::FilterChain& chain = env_.snapshot->listenerFilters(env_.listener_index);
+  const filters::FilterChain& chain = snapshot_->listenerFilters(env_->listener_index);
   if (chain.empty() || runFilters(chain, 0)) {
     routeRequest();
   }
@@ -81,43 +89,43 @@ void Exchange::start() {
 
 void Exchange::routeRequest() {
   filters::RequestFacts& req = ctx_.request;
-  const http::Parser& request = *env_.request;
+  const http::Parser& request = *env_->request;
   req.target = splitTarget(request.target(), request.headers().find(http::HeaderKind::kHost),
-                           &env_.buffers->path);
+                           &env_->buffers->path);
   if (req.target.path_invalid) {
     close_after_ = true;
     fail(400, "invalid path: a bad %-escape, or '..' above the root");
     return;
   }
-  int route = env_.snapshot->router().match(req.target.host, req.target.path,
+  int route = snapshot_->router().match(req.target.host, req.target.path,
                                             request.methodName());
-  env_.record->route = route;
+  env_->record->route = route;
   req.route = route;
   if (route < 0) {
     fail(404, "no route");
     return;
   }
-  size_t upstream = env_.snapshot->upstreamOfRoute(static_cast<size_t>(route));
+  size_t upstream = snapshot_->upstreamOfRoute(static_cast<size_t>(route));
   UpstreamRequest::Setup& setup = upstream_.setup();
-  setup.pool = &env_.worker->pool(env_.snapshot, upstream);
+  setup.pool = &env_->worker->pool(snapshot_, upstream);
   setup.listener = this;
-  setup.buffers = env_.buffers;
-  setup.record = env_.record;
-  setup.counters = &env_.metrics->upstream(upstream);
-  setup.worker_id = env_.worker->id();
-  setup.request_id = env_.buffers->request_id;
+  setup.buffers = env_->buffers;
+  setup.record = env_->record;
+  setup.counters = &metrics_->upstream(upstream);
+  setup.worker_id = env_->worker->id();
+  setup.request_id = env_->buffers->request_id;
   setup.idempotent = isIdempotent(request.method());
-  setup.head_request = env_.head_request;
-  setup.upgrade = env_.upgrade;
-  setup.chunked = env_.chunked_request;
-  filters_ = &env_.snapshot->routeFilters(static_cast<size_t>(route));
+  setup.head_request = head_request_;
+  setup.upgrade = upgrade_;
+  setup.chunked = chunked_request_;
+  filters_ = &snapshot_->routeFilters(static_cast<size_t>(route));
   if (filters_->empty() || runFilters(*filters_, 0)) {
     forwardRequest();
   }
 }
 
 void Exchange::forwardRequest() {
-  const RouteConfig& rc = env_.snapshot->config().routes[static_cast<size_t>(env_.record->route)];
+  const RouteConfig& rc = snapshot_->config().routes[static_cast<size_t>(env_->record->route)];
   buildUpstreamHead(rc.strip_prefix);
   dispatch();
 }
@@ -198,21 +206,21 @@ void Exchange::onFilterResumed(uint64_t exchange, filters::Verdict verdict) {
 void Exchange::buildUpstreamHead(std::string_view strip_prefix) {
   RequestRewrite rewrite;
   rewrite.strip_prefix = strip_prefix;
-  rewrite.client_ip = env_.client_ip;
-  rewrite.request_id = env_.buffers->request_id;
-  rewrite.tls = env_.tls;
-  rewrite.upgrade = env_.upgrade;
+  rewrite.client_ip = env_->client_ip;
+  rewrite.request_id = env_->buffers->request_id;
+  rewrite.tls = env_->tls;
+  rewrite.upgrade = upgrade_;
   rewrite.default_host = upstream_.pool()->upstream().config->name;
-  rewrite.drop_headers = env_.snapshot->identityHeaders();
-  rewrite.extra_headers = env_.buffers->identity_headers;
+  rewrite.drop_headers = snapshot_->identityHeaders();
+  rewrite.extra_headers = env_->buffers->identity_headers;
   if (ctx_.out.drop_access_token) {
     rewrite.drop_query_param = "access_token";
   }
   size_t dropped_underscore = 0;
   rewrite.dropped_underscore = &dropped_underscore;
-  rewriteRequestHead(*env_.request, ctx_.request.target, rewrite, &env_.buffers->upstream_head);
+  rewriteRequestHead(*env_->request, ctx_.request.target, rewrite, &env_->buffers->upstream_head);
   if (dropped_underscore > 0) {
-    env_.metrics->countHeadersDropped(env_.record->route, dropped_underscore);
+    metrics_->countHeadersDropped(env_->record->route, dropped_underscore);
   }
 }
 
@@ -336,7 +344,7 @@ int Exchange::onUpstreamHeaders(UpstreamConnection* conn) {
   ResponseHead head;
   head.status = status;
   head.upstream = &resp;
-  head.extra_headers = env_.buffers->response_headers;
+  head.extra_headers = env_->buffers->response_headers;
   head.no_body = no_body;
   bool rewritten = ctx_.out.response_body_rewritten && !no_body;
   if (resp.hasContentLength() && !rewritten) {
@@ -345,7 +353,7 @@ int Exchange::onUpstreamHeaders(UpstreamConnection* conn) {
   head.length_changed = rewritten;
   head.weaken_etag = ctx_.out.weaken_etag;
   head.close = close_after_;
-  env_.record->status = status;
+  env_->record->status = status;
   codec_->sendHead(head);
   return 0;
 }
@@ -359,14 +367,14 @@ int Exchange::onUpstreamBody(const char* data, size_t len) {
     filters_->runResponseBody(ctx_, {data, len}, false, client);
     return 0;
   }
-  env_.record->bytes_out += len;
+  env_->record->bytes_out += len;
   codec_->sendBody({data, len}, true);
   return 0;
 }
 
 void Exchange::ClientBody::write(std::string_view bytes) {
   // What a filter made may live in its own buffer, reused after this call: copied.
-  exchange_->env_.record->bytes_out += bytes.size();
+  exchange_->env_->record->bytes_out += bytes.size();
   exchange_->codec_->sendBody(bytes, false);
 }
 
@@ -390,7 +398,7 @@ void Exchange::onClientDrained() {
 }
 
 void Exchange::onUpstreamComplete(UpstreamConnection* conn, bool reusable) {
-  env_.record->upstream_end_ns = uv_hrtime();
+  env_->record->upstream_end_ns = uv_hrtime();
   if (replaced_) {
     upstream_.finish(conn, reusable && request_complete_);
     startLocalResponse(std::move(ctx_.out.replacement), filters_->size());
@@ -422,7 +430,7 @@ void Exchange::onUpstreamAborted(UpstreamConnection* conn) {
   if (conn != upstream_.conn()) {
     return;
   }
-  LOG_WARN("request_id=%s upstream response aborted", env_.buffers->request_id.c_str());
+  LOG_WARN("request_id=%s upstream response aborted", env_->buffers->request_id.c_str());
   upstream_.dropConnection();
   codec_->flush();
   codec_->abort();  // the client sees a truncated response, as it must
@@ -467,7 +475,7 @@ void Exchange::startLocalResponse(std::shared_ptr<filters::LocalResponse> respon
   ResponseHead head;
   head.status = r.status;
   head.headers = r.headers;
-  head.extra_headers = env_.buffers->response_headers;
+  head.extra_headers = env_->buffers->response_headers;
   head.no_body = no_body;
   bool rewritten = ctx_.out.response_body_rewritten && !no_body;
   if (!rewritten) {
@@ -475,7 +483,7 @@ void Exchange::startLocalResponse(std::shared_ptr<filters::LocalResponse> respon
   }
   head.weaken_etag = ctx_.out.weaken_etag;
   head.close = close_after_;
-  env_.record->status = r.status;
+  env_->record->status = r.status;
   codec_->sendHead(head);
   if (no_body) {
     endLocalResponse();
@@ -508,7 +516,7 @@ void Exchange::LocalBody::onBody(std::string_view piece) {
     ClientBody client(&ex);
     ex.filters_->runResponseBody(ex.ctx_, piece, false, client, ex.local_below_);
   } else {
-    ex.env_.record->bytes_out += piece.size();
+    ex.env_->record->bytes_out += piece.size();
     ex.codec_->sendBody(piece, false);
   }
   ex.codec_->flush();
@@ -532,8 +540,8 @@ void Exchange::LocalBody::onFailed() {
   ex.pulling_ = false;
   ex.body_done_ = true;
   ex.local_ended_ = true;
-  LOG_WARN("request_id=%s local response body failed", ex.env_.buffers->request_id.c_str());
-  ex.log(ex.env_.record->status);
+  LOG_WARN("request_id=%s local response body failed", ex.env_->buffers->request_id.c_str());
+  ex.log(ex.env_->record->status);
   ex.codec_->abort();  // closes the connection; the exchange lives until the session goes
 }
 
@@ -565,7 +573,7 @@ void Exchange::reply(int status, std::string_view message, bool close,
   if (close) {
     close_after_ = true;
   }
-  const std::string& request_id = env_.buffers->request_id;
+  const std::string& request_id = env_->buffers->request_id;
   std::string body;
   body.reserve(96);
   body.append("{\"error\":\"").append(message).append("\",\"request_id\":\"");
@@ -577,12 +585,12 @@ void Exchange::reply(int status, std::string_view message, bool close,
   head.status = status;
   head.headers = headers;
   head.content_length = body.size();
-  head.no_body = env_.head_request;
+  head.no_body = head_request_;
   head.close = close_after_;
-  env_.record->status = status;
+  env_->record->status = status;
   codec_->sendHead(head);
-  if (!env_.head_request) {
-    env_.record->bytes_out += body.size();
+  if (!head_request_) {
+    env_->record->bytes_out += body.size();
     codec_->sendBody(body, false);
   }
   log(status);
@@ -601,7 +609,7 @@ void Exchange::fail(int status, std::string_view message, std::string_view extra
     codec_->abort();
     return;
   }
-  bool body_unread = !request_complete_ && env_.request->hasBody();
+  bool body_unread = !request_complete_ && env_->request->hasBody();
   reply(status, message, close_after_ || body_unread, extra_headers);
   if (request_complete_ && active_ && codec_->open()) {
     complete();  // outside the parser: the next pipelined request may go on
@@ -612,15 +620,15 @@ void Exchange::onConnectionClosed(int status) {
   if (alive_) {
     *alive_ = nullptr;
   }
-  if (env_.record->open) {
-    log(env_.record->status != 0 ? env_.record->status : status);
+  if (env_->record->open) {
+    log(env_->record->status != 0 ? env_->record->status : status);
   }
   upstream_.abandon();
   active_ = false;  // a local response may be inside a pull: it is freed with the exchange
 }
 
 void Exchange::log(int status) {
-  ExchangeRecord* record = env_.record;
+  ExchangeRecord* record = env_->record;
   if (!record->open) {
     return;
   }
@@ -630,16 +638,16 @@ void Exchange::log(int status) {
   ExchangeFacts facts;
   facts.status = status;
   if (record->head) {
-    facts.method = env_.request->methodName();
-    facts.path = env_.request->target();
-    facts.user = env_.buffers->user;
+    facts.method = env_->request->methodName();
+    facts.path = env_->request->target();
+    facts.user = env_->buffers->user;
   }
-  facts.request_id = env_.buffers->request_id;
-  facts.client = env_.client_ip;
-  facts.tls_version = env_.tls_version;
-  AccessLogSink* sink = env_.listener->config->access_log ? env_.worker->accessLog() : nullptr;
-  recordExchange(record, facts, *env_.snapshot, *env_.listener->config, env_.metrics, sink,
-                 &env_.worker->logScratch());
+  facts.request_id = env_->buffers->request_id;
+  facts.client = env_->client_ip;
+  facts.tls_version = env_->tls_version;
+  AccessLogSink* sink = env_->listener->config->access_log ? env_->worker->accessLog() : nullptr;
+  recordExchange(record, facts, *snapshot_, *env_->listener->config, metrics_, sink,
+                 &env_->worker->logScratch());
 }
 
 }  // namespace balancer

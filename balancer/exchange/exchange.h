@@ -20,15 +20,14 @@ struct ExchangeBuffers;
 struct ExchangeRecord;
 struct ListenerRuntime;
 
-// What an exchange runs in, given by its codec when the request head is read.
+// What an exchange runs in, given by its codec: the connection's side of it. HTTP/1.1 has
+// one per connection (its exchanges come one at a time); it outlives the exchange.
 struct ExchangeEnv {
   Worker* worker = nullptr;
-  const Snapshot* snapshot = nullptr;  // the exchange keeps the snapshot it began with
   const ListenerRuntime* listener = nullptr;
   size_t listener_index = 0;
-  WorkerMetrics* metrics = nullptr;  // the block sized for `snapshot`
   filters::FilterServices* services = nullptr;
-  ExchangeBuffers* buffers = nullptr;  // leased by the codec for this exchange
+  ExchangeBuffers* buffers = nullptr;  // leased by the codec while an exchange runs
   ExchangeRecord* record = nullptr;    // the access log record, begun by the codec
   // The request head as parsed. HTTP/1.1's parser today; an HTTP/2 codec gives its own
   // (the head rewriting reads method, target and header list only).
@@ -36,6 +35,12 @@ struct ExchangeEnv {
   std::string_view client_ip;
   std::string_view tls_version;  // empty for plain TCP
   bool tls = false;
+};
+
+// What is particular to one exchange when it begins.
+struct ExchangeStart {
+  const Snapshot* snapshot = nullptr;  // the exchange keeps the snapshot it began with
+  WorkerMetrics* metrics = nullptr;    // the block sized for `snapshot`
   bool head_request = false;
   bool upgrade = false;          // a WebSocket upgrade
   bool chunked_request = false;  // the body comes chunked
@@ -48,7 +53,8 @@ struct ExchangeEnv {
 // bytes (ExchangeCodec); it knows nothing of HTTP/1.1 framing, keep-alive or pipelining.
 class Exchange final : public filters::ChainHost, public UpstreamListener {
  public:
-  Exchange(ExchangeCodec* codec, const ExchangeEnv& env, uint64_t number);
+  Exchange(ExchangeCodec* codec, const ExchangeEnv* env, const ExchangeStart& start,
+           uint64_t number);
   ~Exchange();
   Exchange(const Exchange&) = delete;
   Exchange& operator=(const Exchange&) = delete;
@@ -82,7 +88,7 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   bool local() const { return local_; }
   bool requestComplete() const { return request_complete_; }
   bool responseStarted() const { return response_started_; }
-  bool upgrade() const { return env_.upgrade; }
+  bool upgrade() const { return upgrade_; }
   // Ends the exchange once the codec has dropped the rest of a locally answered request.
   void finishLocal() { active_ = false; }
   UpstreamRequest& upstream() { return upstream_; }
@@ -152,8 +158,13 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   bool headOnly(int status) const;
 
   ExchangeCodec* codec_;
-  ExchangeEnv env_;
+  const ExchangeEnv* env_;
+  const Snapshot* snapshot_;
+  WorkerMetrics* metrics_;
   uint64_t number_;
+  bool head_request_;
+  bool upgrade_;
+  bool chunked_request_;
   bool active_ = true;
   bool local_ = false;
   bool request_complete_ = false;

@@ -1,5 +1,7 @@
 #include "balancer/exchange/head_rewrite.h"
 
+#include <charconv>
+
 #include "common/http/header_list.h"
 #include "common/http/status.h"
 
@@ -98,6 +100,20 @@ void appendStatusLine(const http::Parser& response, std::string* out) {
 
 }  // namespace
 
+namespace {
+
+// "Content-Length: N\r\n", formatted in place (std::to_string goes through a temporary).
+void appendContentLength(uint64_t length, std::string* out) {
+  char line[40] = "Content-Length: ";
+  constexpr size_t kName = sizeof "Content-Length: " - 1;
+  char* end = std::to_chars(line + kName, line + sizeof line - 2, length).ptr;
+  *end++ = '\r';
+  *end++ = '\n';
+  out->append(line, static_cast<size_t>(end - line));
+}
+
+}  // namespace
+
 void rewriteRequestHead(const http::Parser& request, const RequestTarget& target,
                         const RequestRewrite& rewrite, std::string* out) {
   std::string& h = *out;
@@ -168,7 +184,7 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
   if (request.chunked()) {
     h.append("Transfer-Encoding: chunked\r\n"sv);
   } else if (request.hasContentLength()) {
-    h.append("Content-Length: "sv).append(std::to_string(request.contentLength())).append("\r\n"sv);
+    appendContentLength(request.contentLength(), &h);
   }
   h.append("X-Forwarded-For: "sv);
   if (!previous_xff.empty()) {
@@ -207,8 +223,7 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
   }
   // A 204 never has a body, and RFC 9110 section 8.6 forbids its Content-Length.
   if (response.hasContentLength() && status != 204 && status != 101 && !rewrite.body_rewritten) {
-    head.append("Content-Length: "sv).append(std::to_string(response.contentLength()));
-    head.append("\r\n"sv);
+    appendContentLength(response.contentLength(), &head);
   } else if (rewrite.rechunk) {
     head.append("Transfer-Encoding: chunked\r\n"sv);
   }

@@ -1,5 +1,8 @@
 #include "balancer/worker/worker.h"
 
+#include <array>
+#include <cstring>
+
 #include <unistd.h>
 
 #include <chrono>
@@ -318,17 +321,33 @@ void Worker::onConnection(uv_stream_t* server, int status) {
   session->start(server);
 }
 
+namespace {
+
+// "000102...ff": two hex digits per byte, so an id is 16 two-byte copies, not 32 lookups.
+constexpr auto kHexPairs = [] {
+  std::array<char, 512> table{};
+  constexpr char kHex[] = "0123456789abcdef";
+  for (size_t i = 0; i < 256; ++i) {
+    table[2 * i] = kHex[i >> 4];
+    table[2 * i + 1] = kHex[i & 0xF];
+  }
+  return table;
+}();
+
+}  // namespace
+
 void Worker::newRequestId(std::string* out) {
-  static constexpr char kHex[] = "0123456789abcdef";
   out->resize(32);
+  char* p = out->data();
   for (int half = 0; half < 2; ++half) {
     // splitmix64: one multiply-xorshift round per 16 hex digits.
     uint64_t z = (random_state_ += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     z ^= z >> 31;
-    for (int i = 0; i < 16; ++i) {
-      (*out)[static_cast<size_t>(half * 16 + i)] = kHex[(z >> (i * 4)) & 0xF];
+    for (int i = 0; i < 8; ++i, z >>= 8) {
+      std::memcpy(p, &kHexPairs[2 * (z & 0xFF)], 2);
+      p += 2;
     }
   }
 }

@@ -64,12 +64,9 @@ HeaderKind classifyHeader(std::string_view name) {
   }
 }
 
-HeaderKind HeaderList::kind(size_t i) const {
-  const Entry& e = entries_[i];
-  if (!e.classified) {
-    e.kind = classifyHeader(name(i));
-    e.classified = true;
-  }
+HeaderKind HeaderList::classify(const Entry& e) const {
+  e.kind = classifyHeader(std::string_view(storage_.data() + e.name_offset, e.name_length));
+  e.classified = true;
   return e.kind;
 }
 
@@ -118,18 +115,6 @@ void HeaderList::appendValue(const char* data, size_t len) {
   e.value_length += static_cast<uint32_t>(len);
 }
 
-std::string_view HeaderList::name(size_t i) const {
-  const Entry& e = entries_[i];
-  return std::string_view(storage_).substr(e.name_offset, e.name_length);
-}
-
-std::string_view HeaderList::value(size_t i) const {
-  const Entry& e = entries_[i];
-  if (e.value_length == 0) {
-    return {};
-  }
-  return std::string_view(storage_).substr(e.value_offset, e.value_length);
-}
 
 std::string_view HeaderList::find(std::string_view wanted, bool* found) const {
   for (size_t i = 0; i < entries_.size(); ++i) {

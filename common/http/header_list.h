@@ -53,9 +53,19 @@ class HeaderList {
   void appendValue(const char* data, size_t len);
 
   size_t size() const { return entries_.size(); }
-  std::string_view name(size_t i) const;
-  std::string_view value(size_t i) const;
-  HeaderKind kind(size_t i) const;
+  // Inline: the head rewriting calls these for every field of every message.
+  std::string_view name(size_t i) const {
+    const Entry& e = entries_[i];
+    return {storage_.data() + e.name_offset, e.name_length};
+  }
+  std::string_view value(size_t i) const {
+    const Entry& e = entries_[i];
+    return {storage_.data() + e.value_offset, e.value_length};
+  }
+  HeaderKind kind(size_t i) const {
+    const Entry& e = entries_[i];
+    return e.classified ? e.kind : classify(e);
+  }
 
   // Returns the first value of the named header, or an empty view with found=false.
   std::string_view find(std::string_view name, bool* found = nullptr) const;
@@ -71,6 +81,8 @@ class HeaderList {
     mutable HeaderKind kind = HeaderKind::kOther;
     mutable bool classified = false;
   };
+  HeaderKind classify(const Entry& e) const;
+
   std::string storage_;
   std::vector<Entry> entries_;
   bool in_value_ = false;  // the current field's name is complete
