@@ -444,12 +444,19 @@ void Session::onShutdown(uv_shutdown_t* req, int status) {
 
 void Session::drain() {
   draining_ = true;
-  if (state_ == State::kOpen && !exchangeActive() && !in_message_) {
-    close();
+  if (state_ != State::kOpen || exchangeActive() || in_message_) {
+    return;  // the exchange's end closes the connection
   }
+  if (!pending_input_.empty()) {
+    processPending();  // a pipelined request was read: it is answered, with Connection: close
+    if (state_ != State::kOpen || exchangeActive() || in_message_ || close_when_flushed_) {
+      return;
+    }
+  }
+  close();
 }
 
-void Session::close() {
+void Session::close(int status) {
   if (state_ == State::kClosed) {
     return;
   }
@@ -458,7 +465,7 @@ void Session::close() {
   }
   state_ = State::kClosed;
   if (exchange_) {
-    exchange_->onConnectionClosed(499);  // 499: the client left first
+    exchange_->onConnectionClosed(status);
   }
   if (buffers_ != nullptr) {
     out_.discard();

@@ -47,10 +47,12 @@ class Session final : public http::ParserListener,
   // Accepts the pending connection on `server` and starts reading. Returns 0 or an error,
   // in which case the session has closed itself.
   int start(uv_stream_t* server);
-  // Graceful shutdown: an idle session closes now, a busy one after its exchange.
+  // Graceful shutdown: an idle session closes now, a busy one after its exchange; a request
+  // already read and waiting behind the last one is answered first.
   void drain();
-  // Closes at once; the object frees itself in the close callbacks. Idempotent.
-  void close();
+  // Closes at once; the object frees itself in the close callbacks. Idempotent. An exchange
+  // in flight is logged with `status` unless its response had begun (499: the client left).
+  void close(int status = 499);
 
   // http::ParserListener, for requests
   int onMessageBegin() override;

@@ -356,12 +356,30 @@ void Server::onWorkerFinished(uv_async_t* async) {
   self->finish();
 }
 
+namespace {
+// How long workers get to close their connections after shutdown_timeout.
+constexpr std::chrono::milliseconds kAbortGrace{2000};
+}  // namespace
+
 void Server::onShutdownTimeout(uv_timer_t* timer) {
   auto* self = static_cast<Server*>(timer->data);
-  LOG_WARN("shutdown_timeout passed with requests still in flight; exiting");
-  // Workers may still hold tunnels or slow exchanges; their sockets die with the process.
-  _exit(0);
-  (void)self;
+  if (self->aborting_) {
+    // The workers did not finish even with every session closed: end the process.
+    LOG_WARN("workers did not stop %lldms after closing their connections; exiting",
+             static_cast<long long>(kAbortGrace.count()));
+    _exit(0);
+  }
+  LOG_WARN("shutdown_timeout passed with requests still in flight; closing them");
+  // Each in-flight exchange is logged (503) as its connection closes; then the workers end
+  // as on a drain, and the access log is flushed by the normal exit.
+  self->aborting_ = true;
+  for (auto& worker : self->workers_) {
+    if (!worker->finished()) {
+      worker->abortSessions();
+    }
+  }
+  uv_timer_start(timer, &Server::onShutdownTimeout, static_cast<uint64_t>(kAbortGrace.count()),
+                 0);
 }
 
 void Server::finish() {

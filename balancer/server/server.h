@@ -98,6 +98,7 @@ class Server {
   std::unique_ptr<AdminServer> admin_;   // admin.address, when configured
   std::vector<std::unique_ptr<Worker>> workers_;
   bool shutting_down_ = false;
+  bool aborting_ = false;  // shutdown_timeout passed: the workers close their connections
   bool finished_ = false;
 };
 

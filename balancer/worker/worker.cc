@@ -184,7 +184,24 @@ void Worker::join() {
 
 void Worker::stop() { uv_async_send(&stop_async_); }
 
-void Worker::onStop(uv_async_t* async) { static_cast<Worker*>(async->data)->beginStop(); }
+void Worker::abortSessions() {
+  abort_sessions_.store(true);
+  std::lock_guard<std::mutex> lock(stop_async_mutex_);
+  if (!stop_async_closed_) {
+    uv_async_send(&stop_async_);
+  }
+}
+
+void Worker::onStop(uv_async_t* async) {
+  auto* self = static_cast<Worker*>(async->data);
+  self->beginStop();
+  if (self->abort_sessions_.load() && !self->loop_closing_) {
+    // close() unlinks a session only in its close callback: the walk is safe.
+    for (Session* s = self->sessions_; s != nullptr; s = s->next_) {
+      s->close(503);
+    }
+  }
+}
 
 void Worker::beginStop() {
   if (stopping_) {
@@ -285,7 +302,11 @@ void Worker::finishIfDone() {
   if (redis_limiter_) {
     redis_limiter_->close();
   }
-  uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+  {
+    std::lock_guard<std::mutex> lock(stop_async_mutex_);
+    stop_async_closed_ = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&stop_async_), nullptr);
+  }
   uv_close(reinterpret_cast<uv_handle_t*>(&upstreams_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reload_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);

@@ -51,6 +51,9 @@ class Worker {
   bool started() const { return started_; }
   // Thread-safe: stop accepting, let sessions finish their exchanges, then end the loop.
   void stop();
+  // Thread-safe: shutdown_timeout passed: stop, and close every session now, logging each
+  // exchange still in flight (503: the balancer gave up on it) so that no line is lost.
+  void abortSessions();
   // Thread-safe: the admin API changed an upstream's backends; refresh the pools now, so idle
   // connections to a removed backend close. Not after stop().
   void wakeUpstreams() { uv_async_send(&upstreams_async_); }
@@ -197,6 +200,10 @@ class Worker {
   uint64_t random_state_;
   size_t upstream_connections_ = 0;
   bool stopping_ = false;
+  // abortSessions() was called; and the lock that keeps it from waking a closed handle.
+  std::atomic<bool> abort_sessions_{false};
+  std::mutex stop_async_mutex_;
+  bool stop_async_closed_ = false;
   bool loop_closing_ = false;
   std::atomic<bool> finished_{false};
   std::thread thread_;

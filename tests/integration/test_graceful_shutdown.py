@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """SIGTERM/SIGINT: stop accepting (while the in-flight request still runs), finish in-flight
 requests, exit 0 once they are done, not at shutdown_timeout."""
+import json
 import signal
+import socket
 import threading
 import time
 
@@ -87,6 +89,39 @@ def test(h):
                  f"exited {exited_after:.2f}s after SIGTERM with only an idle connection open "
                  f"(shutdown_timeout {SHUTDOWN_TIMEOUT:g}s)")
         conn.close()
+        if code is None:
+            lb.kill()
+
+    with h.step("shutdown_timeout passes with a request in flight: its connection is closed, "
+                "its access log line written (503), exit 0"):
+        log = h.dir / "timeout-access.log"
+        lb = h.balancer(simple_config(0, [backend.port], workers=2, shutdown_timeout="1s",
+                                      request_timeout="60s",
+                                      extra_top=f"access_log: {{ path: {log} }}"))
+        s = socket.create_connection(("127.0.0.1", lb.port), timeout=10)
+        slow_before = backend.stats()["by_path"].get("GET /slow", 0)
+        s.sendall(b"GET /slow?ms=30000 HTTP/1.1\r\nHost: x\r\nX-Request-Id: cut-1\r\n\r\n")
+        h.expect(wait_for(lambda: backend.stats()["by_path"].get("GET /slow", 0) > slow_before,
+                          10), "the slow request reached the backend")
+        lb.stopped = True
+        sigterm_at = time.monotonic()
+        lb.proc.send_signal(signal.SIGTERM)
+        code = lb.wait_exit(10)
+        exited_after = time.monotonic() - sigterm_at
+        h.expect_eq(code, 0, "exit code after shutdown_timeout")
+        h.expect(0.9 < exited_after < 5, f"exited {exited_after:.2f}s after SIGTERM "
+                 "(shutdown_timeout 1s)")
+        try:
+            rest = s.recv(1024)
+        except ConnectionResetError:
+            rest = b""
+        h.expect_eq(rest, b"", "the client's connection was closed without an answer")
+        s.close()
+        lines = [json.loads(x) for x in log.read_text().splitlines() if x.strip()] \
+            if log.exists() else []
+        cut = [x for x in lines if x.get("request_id") == "cut-1"]
+        h.expect_eq([x.get("status") for x in cut], [503],
+                    f"access log lines for the cut request ({lines})")
         if code is None:
             lb.kill()
 
