@@ -1,6 +1,7 @@
 #include "balancer/admin/admin_server.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 
 #include <nlohmann/json.hpp>
 
@@ -77,6 +78,37 @@ std::string parseBody(const std::string& body, std::string* address, int* weight
   return "";
 }
 
+// 'sha256-BASE64' of `text`, as a Content-Security-Policy source.
+std::string hashSource(std::string_view text) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(text.data(), text.size(), digest, &length, EVP_sha256(), nullptr);
+  unsigned char base64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+  int n = EVP_EncodeBlock(base64, digest, static_cast<int>(length));
+  return "'sha256-" + std::string(reinterpret_cast<const char*>(base64), static_cast<size_t>(n)) +
+         "'";
+}
+
+// The text between `open` and `close` in `html`.
+std::string_view between(std::string_view html, std::string_view open, std::string_view close) {
+  size_t start = html.find(open);
+  if (start == std::string_view::npos) {
+    return {};
+  }
+  start += open.size();
+  size_t end = html.find(close, start);
+  return end == std::string_view::npos ? std::string_view() : html.substr(start, end - start);
+}
+
+// Nothing but the page's own inline script and style (by hash), and requests to this origin:
+// an injected script or a frame around the page does not run.
+std::string pagePolicy(std::string_view html) {
+  return "default-src 'none'; script-src " + hashSource(between(html, "<script>", "</script>")) +
+         "; style-src " + hashSource(between(html, "<style>", "</style>")) +
+         "; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; "
+         "frame-ancestors 'none'";
+}
+
 http::Response fromOutcome(const Control::Outcome& outcome) {
   if (!outcome.error.empty()) {
     return error(outcome.status, outcome.error);
@@ -86,9 +118,12 @@ http::Response fromOutcome(const Control::Outcome& outcome) {
 
 }  // namespace
 
-AdminServer::AdminServer(uv_loop_t* loop, Control* control, std::string token,
+AdminServer::AdminServer(uv_loop_t* loop, Control* control, AdminAccess access,
                          std::function<std::string()> render_metrics)
-    : control_(control), token_(std::move(token)), render_metrics_(std::move(render_metrics)) {
+    : control_(control),
+      access_(std::move(access)),
+      page_policy_(pagePolicy(statusPageHtml())),
+      render_metrics_(std::move(render_metrics)) {
   http::ServerOptions options;
   options.limits.max_body_size = 64 * 1024;
   server_ = std::make_unique<http::Server>(
@@ -135,18 +170,24 @@ std::string AdminServer::basicMetrics(const Snapshot& snapshot) {
   return out.take();
 }
 
-bool AdminServer::authorized(const http::Request& request) const {
-  if (token_.empty()) {
-    return true;
-  }
-  std::string_view header = request.header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (header.size() != kBearer.size() + token_.size() ||
-      header.substr(0, kBearer.size()) != kBearer) {
-    return false;
-  }
-  // In constant time, so the token cannot be guessed a byte at a time from response times.
-  return CRYPTO_memcmp(header.data() + kBearer.size(), token_.data(), token_.size()) == 0;
+http::Response AdminServer::statusPage() const {
+  // The page is static; the server puts in the CSRF token its writes must carry.
+  std::string_view html = statusPageHtml();
+  constexpr std::string_view kCharset = "<meta charset=\"utf-8\">";
+  size_t at = html.find(kCharset);
+  at = at == std::string_view::npos ? 0 : at + kCharset.size();
+  http::Response page;
+  page.content_type = "text/html; charset=utf-8";
+  page.body.reserve(html.size() + 64);
+  page.body.append(html.substr(0, at));
+  page.body.append("\n<meta name=\"csrf-token\" content=\"").append(access_.csrfToken());
+  page.body.append("\">").append(html.substr(at));
+  page.headers.emplace_back("Cache-Control", "no-store");
+  page.headers.emplace_back("Content-Security-Policy", page_policy_);
+  page.headers.emplace_back("X-Frame-Options", "DENY");
+  page.headers.emplace_back("X-Content-Type-Options", "nosniff");
+  page.headers.emplace_back("Referrer-Policy", "no-referrer");  // ?token= is in the address
+  return page;
 }
 
 http::Response AdminServer::handle(const http::Request& request) {
@@ -155,14 +196,13 @@ http::Response AdminServer::handle(const http::Request& request) {
   if (parts.size() == 1 && parts[0] == "health") {
     return get ? http::Response::json(200, R"({"status":"ok"})") : methodNotAllowed("GET");
   }
-  if (parts.empty() && get) {  // the status page: static, its data comes with the token
-    http::Response page;
-    page.content_type = "text/html; charset=utf-8";
-    page.body = std::string(statusPageHtml());
-    page.headers.emplace_back("Cache-Control", "no-cache");
-    return page;
+  if (http::Response refusal = access_.check(request); refusal.status != 0) {
+    return refusal;
   }
-  if (!authorized(request)) {
+  if (parts.empty() && get) {  // the status page: static, its data comes with the token
+    return statusPage();
+  }
+  if (!access_.authorized(request)) {
     http::Response r = error(401, "missing or wrong bearer token");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return r;

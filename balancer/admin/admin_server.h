@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "balancer/admin/admin_access.h"
 #include "common/http/server.h"
 #include "common/util/address.h"
 
@@ -24,12 +25,14 @@ class Snapshot;
 //   POST /upstreams/NAME/backends                {"address":"host:port","weight":1} -> 201
 //   PUT /upstreams/NAME/backends/ADDRESS         {"weight":N} -> 200
 //   DELETE /upstreams/NAME/backends/ADDRESS      -> 202, the backend drains then leaves
-// With a token configured every other request needs `Authorization: Bearer TOKEN` (401).
+// Who may call it is AdminAccess's to say (Host, Origin, Content-Type, CSRF and token
+// checks); with a token configured every other request needs `Authorization: Bearer TOKEN`
+// (401). The status page goes out with a strict Content-Security-Policy.
 // Errors are JSON {"error": "..."}: 400 bad input, 404 unknown upstream, backend or path,
 // 405 wrong method, 409 a backend that is already there.
 class AdminServer {
  public:
-  AdminServer(uv_loop_t* loop, Control* control, std::string token,
+  AdminServer(uv_loop_t* loop, Control* control, AdminAccess access,
               std::function<std::string()> render_metrics);
   ~AdminServer();
   AdminServer(const AdminServer&) = delete;
@@ -48,10 +51,11 @@ class AdminServer {
   http::Response handle(const http::Request& request);
 
  private:
-  bool authorized(const http::Request& request) const;
+  http::Response statusPage() const;
 
   Control* control_;
-  std::string token_;
+  AdminAccess access_;
+  std::string page_policy_;  // the status page's Content-Security-Policy
   std::function<std::string()> render_metrics_;
   std::unique_ptr<http::Server> server_;
 };

@@ -164,6 +164,9 @@ struct Config {
   std::vector<ListenerConfig> listeners;
   std::optional<util::SocketAddress> admin_address;
   std::string admin_token;  // empty: the admin API asks for no bearer token
+  // Hosts (lower case, without port) the admin API answers besides loopback ones: a
+  // browser led to it by DNS rebinding names a host that is not on this list.
+  std::vector<std::string> admin_allowed_hosts;
   std::optional<JwtConfig> jwt;
   std::optional<RedisConfig> redis;
   std::optional<AccessLogConfig> access_log;  // off unless configured (and enabled)

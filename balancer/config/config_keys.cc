@@ -3,6 +3,9 @@
 
 #include "balancer/config/sections.h"
 
+#include <fstream>
+#include <sstream>
+
 namespace balancer::config {
 
 namespace {
@@ -33,12 +36,40 @@ const Section<LimitsConfig>& limitsKeys() {
   return keys;
 }
 
+// The admin token read from a file (a Kubernetes Secret, the stack's .run/admin-token), so
+// that it is not written in the configuration itself.
+Key<Config> adminTokenFile() {
+  return {"token_file", "file", "admin.token read from this file (surrounding blanks dropped)",
+          [](Reader& r, const YAML::Node& v, const At& at, Config& out) {
+            auto path = r.readableFile(v, at.label);
+            if (!path) {
+              return;
+            }
+            std::ifstream in(*path);
+            std::stringstream text;
+            text << in.rdbuf();
+            std::string token = text.str();
+            size_t first = token.find_first_not_of(" \t\r\n");
+            size_t last = token.find_last_not_of(" \t\r\n");
+            if (first == std::string::npos) {
+              r.error(v, at.label + ": '" + *path + "' is empty");
+              return;
+            }
+            out.admin_token = token.substr(first, last - first + 1);
+          },
+          nullptr};
+}
+
 // admin's keys fill members of Config itself.
 const Section<Config>& adminKeys() {
   static const Section<Config> keys{"admin", "admin.", {
-      address("address", &Config::admin_address, "IP:port of the admin API; none: no admin API"),
+      address("address", &Config::admin_address,
+              "IP:port of the admin API; none: no admin API. Not loopback: a token is required"),
       text("token", &Config::admin_token,
            "when set, admin requests but GET /health need Authorization: Bearer TOKEN"),
+      adminTokenFile(),
+      textList("allowed_hosts", &Config::admin_allowed_hosts,
+                "Host names the admin API answers besides loopback ones (DNS rebinding)"),
   }};
   return keys;
 }

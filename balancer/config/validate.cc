@@ -80,9 +80,24 @@ void validateRoute(const Config& config, const RouteConfig& route, const std::st
   }
 }
 
+// An admin API other machines can reach drains backends and adds its own: not without a token.
+void validateAdmin(const Config& config, const Positions& at, std::vector<ConfigError>* errors) {
+  if (at.has("admin.token") && at.has("admin.token_file")) {
+    errors->push_back(at.error("admin.token_file", "admin takes token or token_file, not both"));
+  }
+  if (config.admin_address && config.admin_token.empty() &&
+      !util::isLoopback(config.admin_address->get())) {
+    errors->push_back(at.error(
+        "admin.address", "admin.address " + config.admin_address->text +
+                             " can be reached from other machines: set admin.token (or "
+                             "admin.token_file), or bind a loopback address"));
+  }
+}
+
 }  // namespace
 
 void validate(const Config& config, const Positions& at, std::vector<ConfigError>* errors) {
+  validateAdmin(config, at, errors);
   validateListeners(config, at, errors);
   validateUpstreams(config, at, errors);
   for (size_t i = 0; i < config.routes.size(); ++i) {

@@ -20,7 +20,9 @@ bool Server::startControl() {
   if (config.admin_address) {
     // Bound before anything else starts: a failure is a plain startup error.
     MetricsRegistry* registry = metrics_.get();
-    admin_ = std::make_unique<AdminServer>(&loop_, control_.get(), config.admin_token,
+    admin_ = std::make_unique<AdminServer>(&loop_, control_.get(),
+                                           AdminAccess(config.admin_token,
+                                                       config.admin_allowed_hosts),
                                            [registry] { return registry->render(); });
     int r = admin_->listen(*config.admin_address);
     if (r != 0) {

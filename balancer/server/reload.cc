@@ -105,7 +105,8 @@ void warnRestartOnly(const Config& running, const Config& loaded) {
     LOG_WARN("SIGHUP: workers changed: ignored until restart");
   }
   if (text(running.admin_address) != text(loaded.admin_address) ||
-      running.admin_token != loaded.admin_token) {
+      running.admin_token != loaded.admin_token ||
+      running.admin_allowed_hosts != loaded.admin_allowed_hosts) {
     LOG_WARN("SIGHUP: admin address or token changed: ignored until restart");
   }
   if (running.access_log.has_value() != loaded.access_log.has_value() ||

@@ -18,6 +18,9 @@ struct SocketAddress {
   int port() const;
 };
 
+// 127.0.0.0/8 or ::1 (or ::ffff:127.x.x.x): reachable from this machine only.
+bool isLoopback(const sockaddr* address);
+
 // Parses "host:port". Returns nullopt and sets *error on a bad address.
 std::optional<SocketAddress> parseSocketAddress(std::string_view text, std::string* error);
 

@@ -3,6 +3,7 @@
 health check passes), weights changed at run time, draining a backend under load with no
 failed request, and the 400/404/409/401 answers."""
 import json
+import re
 import threading
 import time
 
@@ -22,7 +23,7 @@ class Admin:
         data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
         hdrs = dict(headers or {})
         if data is not None:
-            hdrs["Content-Type"] = "application/json"
+            hdrs.setdefault("Content-Type", "application/json")
         return http_request(self.port, method, path, body=data, headers=hdrs, timeout=5)
 
     def backends(self, upstream="app"):
@@ -127,6 +128,58 @@ def test(h):
         print(f"   a={na} b={seen.count('b')} of 60 with weights 4:1")
         h.expect(42 <= na <= 54, f"a's share with weight 4:1: {na}/60")
         admin.call("PUT", f"/upstreams/app/backends/{addr_a}", {"weight": 1})
+
+    with h.step("a page in a browser cannot drive it: foreign Host, Origin, Sec-Fetch-Site, "
+                "a write without JSON or without the CSRF token"):
+        add_b = json.dumps({"address": addr_b}).encode()
+        plain = {"Content-Type": "text/plain"}
+        r = admin.call("POST", "/upstreams/app/backends", add_b, headers={**AUTH, **plain})
+        h.expect_eq(r.status, 415, f"a text/plain write (a form or a no-cors fetch): {r.body!r}")
+        # DNS rebinding: the page's own name in Host, no token (it cannot know it).
+        for host in ("evil.example", "127.0.0.1.evil.example", "localhost.evil"):
+            r = admin.call("GET", "/", headers={"Host": f"{host}:{admin_port}"})
+            h.expect_eq(r.status, 403, f"GET / with Host {host}")
+            r = admin.call("GET", "/upstreams", headers={"Host": host})
+            h.expect_eq(r.status, 403, f"GET /upstreams with Host {host} and no token")
+        for host in ("127.0.0.1", f"127.0.0.1:{admin_port}", f"localhost:{admin_port}",
+                     f"[::1]:{admin_port}"):
+            r = admin.call("GET", "/upstreams", headers={**AUTH, "Host": host})
+            h.expect_eq(r.status, 200, f"GET /upstreams with Host {host}")
+        r = admin.call("GET", "/upstreams", headers={**AUTH, "Host": "monitoring.internal"})
+        h.expect_eq(r.status, 200, "a foreign Host with the token (a scraper on another machine)")
+        r = admin.call("GET", "/upstreams", headers={**AUTH, "Sec-Fetch-Site": "cross-site"})
+        h.expect_eq(r.status, 403, "Sec-Fetch-Site: cross-site")
+        r = admin.call("GET", "/upstreams", headers={**AUTH, "Sec-Fetch-Site": "same-site"})
+        h.expect_eq(r.status, 403, "Sec-Fetch-Site: same-site (another port of this host)")
+        r = admin.call("POST", "/upstreams/app/backends", {"address": addr_b},
+                       headers={**AUTH, "Origin": "http://evil.example"})
+        h.expect_eq(r.status, 403, "a write from a foreign Origin")
+        r = admin.call("POST", "/upstreams/app/backends", {"address": addr_b},
+                       headers={**AUTH, "Origin": "http://127.0.0.1:8080",
+                                "Host": f"127.0.0.1:{admin_port}"})
+        h.expect_eq(r.status, 403, "a write from another port of this host (same site)")
+        # The status page: a strict CSP, and the CSRF token its writes must carry.
+        page = admin.call("GET", "/", headers={})
+        h.expect_eq(page.status, 200, "the status page")
+        csp = page.header("Content-Security-Policy") or ""
+        h.expect("frame-ancestors 'none'" in csp and "script-src 'sha256-" in csp and
+                 "unsafe-inline" not in csp, f"Content-Security-Policy: {csp}")
+        h.expect_eq(page.header("X-Frame-Options"), "DENY", "X-Frame-Options")
+
+        m = re.search(rb'<meta name="csrf-token" content="([0-9a-f]{32})">', page.body)
+        h.expect(m is not None, "the page carries a CSRF token")
+        same = {**AUTH, "Origin": f"http://127.0.0.1:{admin_port}",
+                "Host": f"127.0.0.1:{admin_port}", "Sec-Fetch-Site": "same-origin"}
+        r = admin.call("PUT", f"/upstreams/app/backends/{addr_a}", {"weight": 1}, headers=same)
+        h.expect_eq(r.status, 403, "the page's write without X-CSRF-Token")
+        r = admin.call("PUT", f"/upstreams/app/backends/{addr_a}", {"weight": 1},
+                       headers={**same, "X-CSRF-Token": "0" * 32})
+        h.expect_eq(r.status, 403, "a wrong X-CSRF-Token")
+        if m:
+            r = admin.call("PUT", f"/upstreams/app/backends/{addr_a}", {"weight": 1},
+                           headers={**same, "X-CSRF-Token": m.group(1).decode()})
+            h.expect_eq(r.status, 200, f"the page's write with its token: {r.body!r}")
+        h.expect(addr_b in admin.backends(), "b is still there, nothing was added or removed")
 
     with h.step("DELETE drains under load: no failed request, then the backend is gone"):
         stop = threading.Event()

@@ -101,6 +101,23 @@ def test(h):
         h.expect_eq(len(expected), 3, "test setup: three error lines")
         check_errors(h, h.write("bad.yaml", text), expected, "three errors")
 
+    with h.step("an admin API other machines can reach needs a token (or a token_file)"):
+        open_admin = GOOD + "admin:\n  address: 0.0.0.0:29901\n"
+        line = open_admin.splitlines().index("  address: 0.0.0.0:29901") + 1
+        check_errors(h, h.write("open_admin.yaml", open_admin), {line: "admin without token"},
+                     "non-loopback admin without a token")
+        token_file = h.write("admin-token", "  t0k3n-from-a-secret\n")
+        res = run_cli("-t", "-c", h.write("admin_token_file.yaml", open_admin +
+                                          f"  token_file: {token_file}\n"))
+        h.expect_eq(res.returncode, 0, f"with token_file: {res.stderr.strip()[:400]!r}")
+        res = run_cli("-t", "-c", h.write("admin_loopback.yaml",
+                                          GOOD + "admin: { address: '[::1]:29901' }\n"))
+        h.expect_eq(res.returncode, 0, f"loopback without a token: {res.stderr.strip()[:400]!r}")
+        both = open_admin + "  token: x\n  token_file: " + str(token_file) + "\n"
+        line = both.splitlines().index("  token_file: " + str(token_file)) + 1
+        check_errors(h, h.write("admin_both.yaml", both), {line: "token and token_file"},
+                     "token and token_file")
+
     with h.step("a YAML syntax error is reported with its line"):
         path = h.write("syntax.yaml", "workers: 1\nlisteners:\n  - { name: public, address: \n"
                                       "upstreams: [\n")

@@ -70,7 +70,7 @@ def env_of(container):
 
 class Pod:
     """A pod's volumes made into folders of a temporary directory: ConfigMaps with their keys,
-    Secrets with throwaway TLS files, emptyDirs empty. `local(path)` maps a path inside a
+    Secrets with throwaway TLS files and a token, emptyDirs empty. `local(path)` maps a path inside a
     container to its copy here."""
 
     def __init__(self, docs, workload, root):
@@ -85,6 +85,7 @@ class Pod:
                     (folder / key).write_text(text)
             elif "secret" in v:
                 self._tls_files(folder, root / "certs")
+                (folder / "token").write_text("a-throwaway-admin-token\n")
         for c in m.containers(workload, init=True):
             for mount in c.get("volumeMounts") or []:
                 self.mounts[mount["mountPath"].rstrip("/")] = root / mount["name"]

@@ -229,7 +229,8 @@ TEST_CASE("admin: token, routes and errors without a socket") {
   uv_loop_t loop;
   uv_loop_init(&loop);
   {
-    AdminServer admin(&loop, &control, "tok", [] { return std::string("m 1\n"); });
+    AdminServer admin(&loop, &control, AdminAccess("tok", {}),
+                      [] { return std::string("m 1\n"); });
     http::HeaderList headers;
     http::Request req;
     req.headers = &headers;
@@ -247,6 +248,10 @@ TEST_CASE("admin: token, routes and errors without a socket") {
     req.method = HTTP_POST;
     req.path = "/upstreams/app/backends";
     req.body = R"({"address":"127.0.0.1:7109","weight":2})";
+    CHECK(admin.handle(req).status == 415);  // a write must say it is JSON
+    headers.appendName("Content-Type", 12);
+    headers.endName();
+    headers.appendValue("application/json; charset=utf-8", 31);
     CHECK(admin.handle(req).status == 201);
     CHECK(admin.handle(req).status == 409);
     req.body = R"({"address":"127.0.0.1:7110","weight":1.5})";
