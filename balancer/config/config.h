@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/util/address.h"
+#include "common/util/cidr.h"
 #include "common/util/units.h"
 
 namespace balancer {
@@ -93,6 +94,16 @@ struct RedisConfig {
   bool fail_open = true;  // when Redis cannot answer: serve (and count) rather than refuse
 };
 
+// Cross-origin requests a route allows (the Fetch standard's CORS protocol).
+struct CorsConfig {
+  std::vector<std::string> origins;  // exact "https://shop.test", or "*" for any
+  std::vector<std::string> methods{"GET", "HEAD", "POST"};
+  std::vector<std::string> headers;  // request headers a page may send
+  std::vector<std::string> expose;   // response headers a page may read
+  Millis max_age{0};                 // how long a browser keeps a preflight; 0: not said
+  bool credentials = false;          // cookies and Authorization may come along
+};
+
 struct RouteConfig {
   std::string host;         // empty: any host; "*.example.com" matches subdomains
   std::string path;         // exact path
@@ -104,6 +115,9 @@ struct RouteConfig {
   std::vector<std::string> require_roles;
   std::optional<uint64_t> max_body_size;  // tighter than limits.max_body_size for this route
   std::optional<RateLimitConfig> rate_limit;
+  std::vector<util::Cidr> allow;  // only these clients (empty: any); then deny
+  std::vector<util::Cidr> deny;   // never these clients
+  std::optional<CorsConfig> cors;
 };
 
 struct TlsCertificateConfig {

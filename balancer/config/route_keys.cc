@@ -87,6 +87,59 @@ const Section<RateLimitConfig>& rateLimitKeys() {
   return keys;
 }
 
+// Client networks ("10.0.0.0/8", "2001:db8::/32", one address).
+Key<RouteConfig> cidrs(std::string name, std::vector<util::Cidr> RouteConfig::*member,
+                       std::string meaning) {
+  return {std::move(name), "list of CIDR", std::move(meaning),
+          [member](Reader& r, const YAML::Node& v, const At& at, RouteConfig& out) {
+            if (!v.IsSequence()) {
+              r.error(v, at.label + " must be a list of networks, e.g. [10.0.0.0/8]");
+              return;
+            }
+            for (const YAML::Node& item : v) {
+              auto text = r.scalar(item, at.label);
+              if (!text) {
+                continue;
+              }
+              std::string why;
+              if (auto cidr = util::Cidr::parse(*text, &why)) {
+                (out.*member).push_back(*cidr);
+              } else {
+                r.error(item, at.label + ": " + why);
+              }
+            }
+          },
+          nullptr};
+}
+
+Key<CorsConfig> corsMethods() {
+  return {"methods", "list", "methods a page may use (GET, HEAD, POST by default)",
+          [](Reader& r, const YAML::Node& v, const At& at, CorsConfig& out) {
+            out.methods = r.stringList(v, at.label);
+            for (const auto& method : out.methods) {
+              if (!isMethod(method)) {
+                r.error(v, "invalid method '" + method + "' (use upper case, e.g. PUT)");
+              }
+            }
+          },
+          nullptr};
+}
+
+const Section<CorsConfig>& corsKeys() {
+  using T = CorsConfig;
+  static const Section<T> keys{"cors", "cors.", {
+      textList("origins", &T::origins,
+               "origins allowed, exactly as browsers send them (https://shop.test), or *")
+          .required("origins"),
+      corsMethods(),
+      textList("headers", &T::headers, "request headers a page may send (preflight)"),
+      textList("expose", &T::expose, "response headers a page may read"),
+      duration("max_age", &T::max_age, "how long a browser may keep a preflight's answer"),
+      flag("credentials", &T::credentials, "cookies and Authorization may come along"),
+  }};
+  return keys;
+}
+
 }  // namespace
 
 const Section<RouteConfig>& routeKeys() {
@@ -103,6 +156,9 @@ const Section<RouteConfig>& routeKeys() {
       textList("require_roles", &T::require_roles, "the token's roles must hold one of these"),
       optionalSection("rate_limit", &T::rate_limit, rateLimitKeys, "requests per client"),
       size("max_body_size", &T::max_body_size, "a tighter body limit for this route"),
+      cidrs("allow", &T::allow, "only clients in these networks (403 for others)"),
+      cidrs("deny", &T::deny, "never clients in these networks (403); checked before allow"),
+      optionalSection("cors", &T::cors, corsKeys, "cross-origin requests from web pages"),
   }};
   return keys;
 }

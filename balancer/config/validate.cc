@@ -1,5 +1,6 @@
 #include "balancer/config/validate.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 
@@ -72,6 +73,13 @@ void validateRoute(const Config& config, const RouteConfig& route, const std::st
   }
   if (!route.require_roles.empty() && route.auth == AuthMode::kNone) {
     errors->push_back(at.error(path + ".require_roles", "require_roles needs auth: jwt"));
+  }
+  if (route.cors && route.cors->credentials &&
+      std::find(route.cors->origins.begin(), route.cors->origins.end(), "*") !=
+          route.cors->origins.end()) {
+    errors->push_back(at.error(path + ".cors.credentials",
+                               "credentials: true needs listed origins, not * (browsers refuse "
+                               "a wildcard with credentials)"));
   }
   if (route.rate_limit && route.rate_limit->scope == RateLimitConfig::Scope::kGlobal &&
       !config.redis) {

@@ -141,6 +141,7 @@ Exchange& Session::newExchange(bool bare) {
   start.metrics = metrics_;
   if (bare) {
     worker_->newRequestId(&buf.request_id);
+    buf.response_headers.clear();
     framing_ = Framing{};
   } else {
     llhttp_method_t method = parser_.method();

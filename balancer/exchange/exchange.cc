@@ -65,6 +65,7 @@ void Exchange::start() {
   filters::RequestFacts& req = ctx.request;
   const http::Parser& request = *env_->request;
   req.headers = &request.headers();
+  req.method = request.methodName();
   req.raw_target = request.target();
   req.client_ip = env_->client_ip;
   if (request.hasContentLength()) {
@@ -584,6 +585,7 @@ void Exchange::reply(int status, std::string_view message, bool close,
   ResponseHead head;
   head.status = status;
   head.headers = headers;
+  head.extra_headers = env_->buffers->response_headers;  // what filters that went on added (CORS)
   head.content_length = body.size();
   head.no_body = head_request_;
   head.close = close_after_;

@@ -4,7 +4,9 @@
 
 #include "balancer/config.h"
 #include "balancer/filters/body_limit.h"
+#include "balancer/filters/cors.h"
 #include "balancer/filters/https_redirect.h"
+#include "balancer/filters/ip_rules.h"
 #include "balancer/filters/jwt_auth.h"
 #include "balancer/filters/rate_limit.h"
 
@@ -122,12 +124,19 @@ void FilterChain::passBody(FilterContext& ctx, size_t below, std::string_view pi
   }
 }
 
-// The order is the order of the questions: is the request too big (cheap, and nothing else
-// needs to be read), who sends it (the token), then may they send it now (a limit keyed by
-// user needs the token's sub).
+// The order is the order of the questions: may this address ask at all (cheapest), is it a
+// browser's preflight (answered before any token: preflights carry none), is the request too
+// big (nothing else needs to be read), who sends it (the token), then may they send it now (a
+// limit keyed by user needs the token's sub).
 FilterChain buildRouteChain(const Config& config, size_t route) {
   const RouteConfig& rc = config.routes[route];
   FilterChain chain;
+  if (!rc.allow.empty() || !rc.deny.empty()) {
+    chain.add(std::make_unique<IpRules>(rc.allow, rc.deny));
+  }
+  if (rc.cors) {
+    chain.add(std::make_unique<Cors>(*rc.cors));
+  }
   if (rc.max_body_size) {
     chain.add(std::make_unique<BodyLimit>(*rc.max_body_size));
   }
