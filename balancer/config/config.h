@@ -86,12 +86,19 @@ struct RateLimitConfig {
   double burst = 1;
   Key key = Key::kIp;
   Scope scope = Scope::kLocal;
+  // key: ip groups IPv6 clients by this prefix: one host holds a /64 and could rotate
+  // through it, a bucket per address would never fill.
+  int ipv6_prefix = 64;
 };
 
 struct RedisConfig {
+  // What a global limit does while Redis cannot answer (down, slower than `timeout`, its
+  // queue full): kLocal applies the route's limit in this balancer alone, kAllow serves
+  // everyone (no limit: brute force is free), kDeny answers 503.
+  enum class OnUnavailable { kLocal, kAllow, kDeny };
   util::SocketAddress address;
-  Millis timeout{50};     // a global limit check slower than this fails open (or closed)
-  bool fail_open = true;  // when Redis cannot answer: serve (and count) rather than refuse
+  Millis timeout{50};  // a global limit check slower than this: Redis is unavailable
+  OnUnavailable on_unavailable = OnUnavailable::kLocal;
 };
 
 // Cross-origin requests a route allows (the Fetch standard's CORS protocol).

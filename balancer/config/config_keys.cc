@@ -74,13 +74,29 @@ const Section<Config>& adminKeys() {
   return keys;
 }
 
+// The older spelling of on_unavailable: true is allow, false is deny.
+Key<RedisConfig> failOpen() {
+  return {"fail_open", "true|false", "older spelling: true is on_unavailable: allow, false deny",
+          [](Reader& r, const YAML::Node& v, const At& at, RedisConfig& out) {
+            if (auto b = r.flag(v, at.label)) {
+              out.on_unavailable =
+                  *b ? RedisConfig::OnUnavailable::kAllow : RedisConfig::OnUnavailable::kDeny;
+            }
+          },
+          nullptr};
+}
+
 const Section<RedisConfig>& redisKeys() {
   using T = RedisConfig;
+  using Mode = RedisConfig::OnUnavailable;
   static const Section<T> keys{"redis", "redis.", {
       address("address", &T::address, "Redis for scope: global rate limits")
           .required("an address"),
       duration("timeout", &T::timeout, "a slower answer counts as Redis unavailable"),
-      flag("fail_open", &T::fail_open, "Redis unavailable: serve (and count) rather than 503"),
+      failOpen(),
+      choice("on_unavailable", &T::on_unavailable,
+             {{"local", Mode::kLocal}, {"allow", Mode::kAllow}, {"deny", Mode::kDeny}},
+             "Redis unavailable: local (this balancer's own limit), allow (none) or deny (503)"),
   }};
   return keys;
 }

@@ -83,6 +83,8 @@ const Section<RateLimitConfig>& rateLimitKeys() {
              "what one bucket counts: the client address, the token's sub, or the route"),
       choice("scope", &T::scope, {{"local", Scope::kLocal}, {"global", Scope::kGlobal}},
              "local: this balancer's workers share it; global: in Redis"),
+      count("ipv6_prefix", &T::ipv6_prefix, 1, 128,
+            "key: ip counts IPv6 clients per network of this length (a host holds a /64)"),
   }};
   return keys;
 }

@@ -89,6 +89,14 @@ void validateRoute(const Config& config, const RouteConfig& route, const std::st
 }
 
 // An admin API other machines can reach drains backends and adds its own: not without a token.
+void validateRedis(const Positions& at, std::vector<ConfigError>* errors) {
+  if (at.has("redis.fail_open") && at.has("redis.on_unavailable")) {
+    errors->push_back(at.error("redis.fail_open",
+                               "redis takes on_unavailable or fail_open (its older spelling), "
+                               "not both"));
+  }
+}
+
 void validateAdmin(const Config& config, const Positions& at, std::vector<ConfigError>* errors) {
   if (at.has("admin.token") && at.has("admin.token_file")) {
     errors->push_back(at.error("admin.token_file", "admin takes token or token_file, not both"));
@@ -106,6 +114,7 @@ void validateAdmin(const Config& config, const Positions& at, std::vector<Config
 
 void validate(const Config& config, const Positions& at, std::vector<ConfigError>* errors) {
   validateAdmin(config, at, errors);
+  validateRedis(at, errors);
   validateListeners(config, at, errors);
   validateUpstreams(config, at, errors);
   for (size_t i = 0; i < config.routes.size(); ++i) {

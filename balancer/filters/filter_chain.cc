@@ -148,8 +148,9 @@ FilterChain buildRouteChain(const Config& config, size_t route) {
                                         leeway_s));
   }
   if (rc.rate_limit) {
-    chain.add(std::make_unique<RateLimit>(*rc.rate_limit,
-                                          !config.redis || config.redis->fail_open));
+    chain.add(std::make_unique<RateLimit>(
+        *rc.rate_limit, config.redis ? config.redis->on_unavailable
+                                     : RedisConfig::OnUnavailable::kAllow));
   }
   return chain;
 }

@@ -4,6 +4,11 @@
 #include "balancer/rate_limit/local_limiter.h"
 #include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/rate_limit/token_bucket.h"
+#include "common/util/cidr.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
 
 namespace balancer::filters {
 
@@ -32,6 +37,31 @@ Verdict decide(const rate_limit::Decision& decision, const RateLimitConfig& limi
   return Verdict::reply(429, "rate limited", std::move(h));
 }
 
+// The client's bucket name: its address, or for IPv6 its network of `prefix` bits ("2001:db8:1:2::/64"),
+// since one host is given a whole /64 and could rotate through it.
+void appendClient(std::string_view ip, int prefix, std::string* key) {
+  if (ip.find(':') == std::string_view::npos || prefix >= 128) {
+    key->append(ip);
+    return;
+  }
+  auto address = util::IpAddress::parse(ip);
+  if (!address || address->v4) {
+    key->append(ip);  // an IPv4 client on a dual-stack socket: per address
+    return;
+  }
+  for (int i = 0; i < 16; ++i) {
+    int keep = std::min(8, std::max(0, prefix - 8 * i));
+    address->bytes[static_cast<size_t>(i)] &= static_cast<uint8_t>(0xff00 >> keep);
+  }
+  char text[INET6_ADDRSTRLEN];
+  if (inet_ntop(AF_INET6, address->bytes.data(), text, sizeof text) == nullptr) {
+    key->append(ip);
+    return;
+  }
+  key->append(text).push_back('/');
+  key->append(std::to_string(prefix));
+}
+
 }  // namespace
 
 Verdict RateLimit::onRequestHead(FilterContext& ctx) {
@@ -40,14 +70,14 @@ Verdict RateLimit::onRequestHead(FilterContext& ctx) {
   key.assign(std::to_string(req.route)).push_back(':');
   switch (limit_.key) {
     case RateLimitConfig::Key::kIp:
-      key.append(req.client_ip);
+      appendClient(req.client_ip, limit_.ipv6_prefix, &key);
       break;
     case RateLimitConfig::Key::kUser: {
       // A user's bucket is marked as one: a sub that reads like an address must not share
       // the anonymous bucket of that address.
       const std::string& user = *ctx.out.user;
       if (user.empty()) {
-        key.append(req.client_ip);
+        appendClient(req.client_ip, limit_.ipv6_prefix, &key);
       } else {
         key.append("u:").append(user);
       }
@@ -69,12 +99,12 @@ Verdict RateLimit::onRequestHead(FilterContext& ctx) {
   // keeps copies of what it needs, and touches the services only while the exchange lives.
   Resumer resumer = ctx.host->pauseExchange();
   RateLimitConfig limit = limit_;
-  bool fail_open = fail_open_;
+  RedisConfig::OnUnavailable on_unavailable = on_unavailable_;
   int route = req.route;
   FilterServices* services = ctx.services;
   WorkerMetrics* metrics = ctx.metrics;
   redis->check(key, limit.rate, limit.burst,
-               [=](const rate_limit::RedisLimiter::Outcome& outcome) {
+               [=, key = key](const rate_limit::RedisLimiter::Outcome& outcome) {
                  if (!resumer.alive()) {
                    return;
                  }
@@ -83,9 +113,23 @@ Verdict RateLimit::onRequestHead(FilterContext& ctx) {
                    return;
                  }
                  services->countRateLimitUnavailable();
-                 // Redis down or slow: serve rather than hold or refuse every client.
-                 resumer.resume(fail_open ? Verdict::next()
-                                          : Verdict::reply(503, "rate limiter unavailable"));
+                 metrics->countLimitUnavailable(route);
+                 switch (on_unavailable) {
+                   case RedisConfig::OnUnavailable::kLocal: {
+                     // Redis down or slow: the limit still holds, counted by this balancer
+                     // alone (N balancers let N times the rate through, not unlimited).
+                     rate_limit::Decision d =
+                         services->localLimiter().check(key, {limit.rate, limit.burst});
+                     resumer.resume(decide(d, limit, route, *metrics));
+                     return;
+                   }
+                   case RedisConfig::OnUnavailable::kAllow:
+                     resumer.resume(Verdict::next());
+                     return;
+                   case RedisConfig::OnUnavailable::kDeny:
+                     resumer.resume(Verdict::reply(503, "rate limiter unavailable"));
+                     return;
+                 }
                });
   return Verdict::pause();
 }

@@ -9,16 +9,19 @@ namespace balancer::filters {
 // its token's user, or the route). A local limit is this balancer's shared table; a global
 // one asks Redis and pauses the exchange until it answers (the body waits meanwhile, as it
 // does while an upstream connects). 429 with Retry-After and RateLimit-* when the bucket is
-// empty. When Redis cannot answer: served (fail_open, counted) or 503.
+// empty. When Redis cannot answer (counted): redis.on_unavailable says, by default this
+// balancer applies the limit alone (local), else it serves everyone (allow) or 503 (deny).
+// key: ip counts an IPv6 client by its /64 (ipv6_prefix).
 class RateLimit final : public Filter {
  public:
-  RateLimit(RateLimitConfig limit, bool fail_open) : limit_(limit), fail_open_(fail_open) {}
+  RateLimit(RateLimitConfig limit, RedisConfig::OnUnavailable on_unavailable)
+      : limit_(limit), on_unavailable_(on_unavailable) {}
   std::string_view name() const override { return "rate_limit"; }
   Verdict onRequestHead(FilterContext& ctx) override;
 
  private:
   RateLimitConfig limit_;
-  bool fail_open_;
+  RedisConfig::OnUnavailable on_unavailable_;
 };
 
 }  // namespace balancer::filters

@@ -122,6 +122,7 @@ void MetricsRegistry::addGroup(const Group& g, Totals* totals) {
       }
       t.duration_sum_ns += r.duration_sum_ns.get();
       t.rate_limited += r.rate_limited.get();
+      t.limit_unavailable += r.limit_unavailable.get();
       t.headers_dropped += r.headers_dropped.get();
       for (size_t j = 0; j < t.jwt.size(); ++j) {
         t.jwt[j] += r.jwt_rejected[j].get();
@@ -219,6 +220,22 @@ std::string MetricsRegistry::render() const {
     }
     for (const auto& [route, n] : by_route) {
       out.sample("balancer_rate_limited_total", {{"route", route}}, static_cast<double>(n));
+    }
+  }
+
+  out.family("balancer_rate_limit_unavailable_total", "counter",
+             "Global rate limit checks Redis could not answer (down, slow, queue full), by route; "
+             "redis.on_unavailable says what they got.");
+  {
+    std::map<std::string, uint64_t> by_route;
+    for (const auto& [key, t] : routes) {
+      if (t.configured) {
+        by_route[key.first] += t.limit_unavailable;
+      }
+    }
+    for (const auto& [route, n] : by_route) {
+      out.sample("balancer_rate_limit_unavailable_total", {{"route", route}},
+                 static_cast<double>(n));
     }
   }
 

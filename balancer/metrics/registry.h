@@ -72,6 +72,7 @@ class MetricsRegistry {
     std::array<uint64_t, kDurationBounds.size() + 1> buckets{};
     uint64_t duration_sum_ns = 0;
     uint64_t rate_limited = 0;
+    uint64_t limit_unavailable = 0;
     uint64_t headers_dropped = 0;
     std::array<uint64_t, kJwtReasons.size()> jwt{};
     bool configured = false;  // a route of some snapshot (not the unmatched slot)

@@ -38,6 +38,7 @@ class alignas(64) WorkerMetrics {
     std::array<Counter, kDurationBounds.size() + 1> duration_buckets;
     Counter duration_sum_ns;
     Counter rate_limited;
+    Counter limit_unavailable;  // global limit checks Redis could not answer
     Counter headers_dropped;  // request headers not forwarded for a '_' in their name
     std::array<Counter, kJwtReasons.size()> jwt_rejected;
   };
@@ -84,6 +85,7 @@ class alignas(64) WorkerMetrics {
   void countRequest(int route, int status, uint64_t duration_ns);
   void countJwtRejection(int route, std::string_view reason);
   void countRateLimited(int route) { this->route(route).rate_limited.add(); }
+  void countLimitUnavailable(int route) { this->route(route).limit_unavailable.add(); }
   void countHeadersDropped(int route, size_t n) { this->route(route).headers_dropped.add(n); }
   // version: SSL_version(); 0 for a failed handshake.
   void countTlsHandshake(size_t listener, int version);

@@ -75,7 +75,8 @@ def test(h):
         h.expect(numbers == sorted(numbers, reverse=True) and numbers[-1] <= 1,
                  f"RateLimit-Remaining counts the shared bucket down: {numbers}")
 
-    with h.step("Redis stopped: requests are served at once (fail open)"):
+    with h.step("Redis stopped: requests are answered at once, and the limit still holds "
+                "(on_unavailable: local, the default)"):
         redis.terminate(timeout=5)
         deadline = time.monotonic() + 5
         while port_accepts(redis_port) and time.monotonic() < deadline:
@@ -87,6 +88,12 @@ def test(h):
                 # Wide for a loaded machine; a limiter that waited on Redis would hang until
                 # request_timeout (30 s) instead of its 200 ms.
                 h.expect(r.elapsed < 10.0, f"answered in {r.elapsed:.2f}s (Redis timeout 200ms)")
+        # Each balancer now counts alone, with the route's burst of 10: it refuses again.
+        for lb in lbs:
+            more = [lb.get("/limited", timeout=30).status for _ in range(8)]
+            h.expect(429 in more, f"the limit holds without Redis: statuses {more}")
+            r = lb.get("/limited", timeout=30)
+            h.expect_error_json(r, 429, "refused by this balancer alone")
 
 
 if __name__ == "__main__":

@@ -182,33 +182,69 @@ TEST_CASE("a route's chain takes claims_to_headers from the jwt section", "[filt
   CHECK(f.identity == "X-User-Id: bob\r\n");
 }
 
-TEST_CASE("a route's global limit fails open unless the redis section says not", "[filters]") {
+TEST_CASE("a route's global limit without Redis: this balancer's own limit, or none, or 503",
+          "[filters]") {
   Config config = configWithRoutes(1);
   RateLimitConfig global;
-  global.rate = 1;
+  global.rate = 1.0 / 60;
   global.burst = 1;
   global.scope = RateLimitConfig::Scope::kGlobal;
   config.routes[0].rate_limit = global;
+  using Mode = balancer::RedisConfig::OnUnavailable;
 
-  auto resumedWith = [&](const Config& c) {
+  // The verdicts of `n` requests from one client while Redis cannot answer.
+  auto resumedWith = [&](const Config& c, int n) {
     FilterFixture f(1);
     FilterChain chain = buildRouteChain(c, 0);
-    size_t at = 0;
-    Verdict v = chain.runRequestHead(f.request("/"), 0, &at);
-    CHECK(v.action == Verdict::Action::kPause);
-    REQUIRE(f.host.resumed.size() == 1);
-    return f.host.resumed[0].verdict;
+    std::vector<Verdict> verdicts;
+    for (int i = 0; i < n; ++i) {
+      size_t at = 0;
+      Verdict v = chain.runRequestHead(f.request("/"), 0, &at);
+      CHECK(v.action == Verdict::Action::kPause);
+      REQUIRE(f.host.resumed.size() == static_cast<size_t>(i + 1));
+      verdicts.push_back(f.host.resumed[static_cast<size_t>(i)].verdict);
+    }
+    return verdicts;
   };
 
   // No redis section (a config check refuses that; the filter must still decide): open.
-  CHECK(resumedWith(config).goesOn());
+  CHECK(resumedWith(config, 1)[0].goesOn());
   config.redis.emplace();
-  config.redis->fail_open = true;
-  CHECK(resumedWith(config).goesOn());
-  config.redis->fail_open = false;
-  Verdict closed = resumedWith(config);
+  CHECK(config.redis->on_unavailable == Mode::kLocal);  // the default
+  auto local = resumedWith(config, 2);
+  CHECK(local[0].goesOn());
+  CHECK(local[1].action == Verdict::Action::kReply);  // the burst of 1 holds without Redis
+  CHECK(local[1].status == 429);
+  config.redis->on_unavailable = Mode::kAllow;
+  auto allow = resumedWith(config, 2);
+  CHECK(allow[1].goesOn());
+  config.redis->on_unavailable = Mode::kDeny;
+  Verdict closed = resumedWith(config, 1)[0];
   CHECK(closed.action == Verdict::Action::kReply);
   CHECK(closed.status == 503);
+}
+
+TEST_CASE("key: ip counts an IPv6 client by its /64, an IPv4 one by its address", "[filters]") {
+  Config config = configWithRoutes(1);
+  RateLimitConfig limit;
+  limit.rate = 1.0 / 60;
+  limit.burst = 1;
+  config.routes[0].rate_limit = limit;
+  FilterFixture f(1);
+  FilterChain chain = buildRouteChain(config, 0);
+  auto from = [&](std::string_view ip) {
+    auto& ctx = f.request("/");
+    ctx.request.client_ip = ip;
+    size_t at = 0;
+    return chain.runRequestHead(ctx, 0, &at).goesOn();
+  };
+  CHECK(from("2001:db8:1:2::1"));
+  CHECK_FALSE(from("2001:db8:1:2:ffff::9"));  // the same /64: the same bucket
+  CHECK(f.limit_key == "0:2001:db8:1:2::/64");
+  CHECK(from("2001:db8:1:3::1"));             // the next /64
+  CHECK(from("10.0.0.1"));
+  CHECK(from("10.0.0.2"));                    // IPv4: per address
+  CHECK(from("::ffff:10.0.0.3"));
 }
 
 TEST_CASE("a listener's chain has https_redirect only with redirect_to_https", "[filters]") {

@@ -11,6 +11,11 @@ using balancer::filters::RateLimit;
 using namespace filters_test;
 
 namespace {
+constexpr auto kAllow = balancer::RedisConfig::OnUnavailable::kAllow;
+constexpr auto kDeny = balancer::RedisConfig::OnUnavailable::kDeny;
+}  // namespace
+
+namespace {
 
 // Slow enough that no token comes back while a test runs.
 RateLimitConfig localLimit(double burst, RateLimitConfig::Key key = RateLimitConfig::Key::kIp) {
@@ -52,7 +57,7 @@ int64_t headerValue(const std::string& headers, const std::string& name) {
 TEST_CASE("a local limit allows its burst, then answers 429 with the RateLimit headers",
           "[filters]") {
   FilterFixture f;
-  RateLimit filter(localLimit(3), true);
+  RateLimit filter(localLimit(3), kAllow);
   for (int i = 0; i < 3; ++i) {
     INFO("request " << i);
     Verdict allowed = from(f, filter, "10.0.0.1");
@@ -90,7 +95,7 @@ TEST_CASE("a local limit allows its burst, then answers 429 with the RateLimit h
 
 TEST_CASE("under key ip each client address has its own bucket", "[filters]") {
   FilterFixture f;
-  RateLimit filter(localLimit(1, RateLimitConfig::Key::kIp), true);
+  RateLimit filter(localLimit(1, RateLimitConfig::Key::kIp), kAllow);
   CHECK(from(f, filter, "10.0.0.1").goesOn());
   CHECK(f.limit_key == "0:10.0.0.1");
   CHECK(from(f, filter, "10.0.0.1").status == 429);
@@ -105,7 +110,7 @@ TEST_CASE("under key ip each client address has its own bucket", "[filters]") {
 
 TEST_CASE("under key route every client shares the route's bucket", "[filters]") {
   FilterFixture f;
-  RateLimit filter(localLimit(2, RateLimitConfig::Key::kRoute), true);
+  RateLimit filter(localLimit(2, RateLimitConfig::Key::kRoute), kAllow);
   CHECK(from(f, filter, "10.0.0.1").goesOn());
   CHECK(f.limit_key == "0:");
   CHECK(from(f, filter, "10.0.0.2").goesOn());
@@ -116,7 +121,7 @@ TEST_CASE("under key route every client shares the route's bucket", "[filters]")
 TEST_CASE("under key user the token's sub chooses the bucket, else the address",
           "[filters]") {
   FilterFixture f;
-  RateLimit filter(localLimit(1, RateLimitConfig::Key::kUser), true);
+  RateLimit filter(localLimit(1, RateLimitConfig::Key::kUser), kAllow);
   CHECK(from(f, filter, "10.0.0.1", 0, "alice").goesOn());
   CHECK(f.limit_key == "0:u:alice");
   // alice from another address: her bucket is empty.
@@ -131,10 +136,10 @@ TEST_CASE("under key user the token's sub chooses the bucket, else the address",
   CHECK(from(f, filter, "10.0.0.9", 0, "10.0.0.1").goesOn());
 }
 
-TEST_CASE("a global limit with Redis down fails open: paused, then resumed to go on",
+TEST_CASE("a global limit with Redis down, on_unavailable: allow: paused, then resumed to go on",
           "[filters]") {
   FilterFixture f;
-  RateLimit filter(globalLimit(), true);
+  RateLimit filter(globalLimit(), kAllow);
   FilterContext& ctx = f.request("/api", {}, 1);
   Verdict v = filter.onRequestHead(ctx);
   CHECK(v.action == Verdict::Action::kPause);
@@ -150,7 +155,7 @@ TEST_CASE("a global limit with Redis down fails open: paused, then resumed to go
 
 TEST_CASE("a global limit with Redis down fails closed with 503 when told to", "[filters]") {
   FilterFixture f;
-  RateLimit filter(globalLimit(), false);
+  RateLimit filter(globalLimit(), kDeny);
   Verdict v = filter.onRequestHead(f.request("/api"));
   CHECK(v.action == Verdict::Action::kPause);
   REQUIRE(f.host.resumed.size() == 1);
@@ -166,7 +171,7 @@ TEST_CASE("a global limit whose client has left touches nothing when Redis answe
           "[filters]") {
   FilterFixture f;
   f.host.leave();  // the Resumer the filter gets is dead from the start
-  RateLimit filter(globalLimit(), true);
+  RateLimit filter(globalLimit(), kAllow);
   CHECK(filter.onRequestHead(f.request("/api")).action == Verdict::Action::kPause);
   CHECK(f.host.resumed.empty());
   CHECK(f.services.unavailable == 0);
@@ -175,7 +180,7 @@ TEST_CASE("a global limit whose client has left touches nothing when Redis answe
 TEST_CASE("a global limit without a Redis limiter answers 503 at once", "[filters]") {
   FilterFixture f;
   f.services.without_redis = true;
-  RateLimit filter(globalLimit(), true);
+  RateLimit filter(globalLimit(), kAllow);
   Verdict v = filter.onRequestHead(f.request("/api"));
   CHECK(v.action == Verdict::Action::kReply);
   CHECK(v.status == 503);
