@@ -69,4 +69,13 @@ struct ObjectHead {
 // Makes an object with an empty, growing body; freshness is computed with `heuristic`.
 std::shared_ptr<CachedObject> makeObject(ObjectHead head, const HeuristicPolicy& heuristic);
 
+// The stored response freshened by a 304 (RFC 9111 4.3.4 and 3.2): each field the 304 carries
+// replaces the stored ones of that name, except hop-by-hop and Connection-named fields and
+// Content-Length; times, directives and lifetime are computed anew from the merged head and
+// the revalidation's request and response times. The body is shared, not copied.
+std::shared_ptr<CachedObject> freshenedBy304(const CachedObject& stored,
+                                             const http::HeaderList& not_modified,
+                                             int64_t request_ms, int64_t response_ms,
+                                             const HeuristicPolicy& heuristic);
+
 }  // namespace balancer::cache

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "balancer/cache/http_date.h"
 #include "test_headers.h"
 
 using namespace balancer::cache;
@@ -161,4 +162,27 @@ TEST_CASE("a response destroyed while it waits calls its sink no more", "[cache]
   loop.runPending();
   CHECK(sink.body.empty());
   CHECK_FALSE(sink.ended);
+}
+
+TEST_CASE("a 304 freshens the stored head and keeps the body", "[cache]") {
+  auto stored = growing(5);
+  stored->body->append("hello");
+  stored->body->finish();
+  auto not_modified = cache_test::headers({{"Cache-Control", "max-age=600"},
+                                           {"ETag", "\"x\""},
+                                           {"X-New", "1"},
+                                           {"Content-Length", "0"},
+                                           {"Connection", "close"}});
+  auto fresh = freshenedBy304(*stored, not_modified, 2000000, 2000000, {});
+  CHECK(fresh->body == stored->body);
+  CHECK(fresh->lifetime_ms == 600000);
+  CHECK(fresh->times.response_ms == 2000000);
+  CHECK(fresh->ageMs(2000000) == 0);  // the stored Age (5) went: the 304 is the newer response
+  CHECK(combinedValue(fresh->headers, "age").empty());
+  CHECK(combinedValue(fresh->headers, "date") == formatHttpDate(2000));
+  CHECK(combinedValue(fresh->headers, "cache-control") == "max-age=600");
+  CHECK(combinedValue(fresh->headers, "x-new") == "1");
+  CHECK(combinedValue(fresh->headers, "content-length").empty());
+  CHECK(combinedValue(fresh->headers, "connection").empty());
+  CHECK(stored->lifetime_ms == 60000);  // the old object is unchanged
 }
