@@ -68,15 +68,11 @@ CacheControl parseCacheControl(std::string_view value) {
   cc.present = true;
   for (std::string_view member : splitList(value)) {
     size_t eq = member.find('=');
+    // No whitespace around '=' (RFC 9111 5.2): "max-age =5" is an unknown directive and
+    // "max-age= 5" an invalid argument, as strict caches read them.
     std::string name = toLower(member.substr(0, eq));
-    while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) {
-      name.pop_back();
-    }
     bool has_arg = eq != std::string_view::npos;
     std::string_view raw_arg = has_arg ? member.substr(eq + 1) : std::string_view{};
-    while (!raw_arg.empty() && (raw_arg.front() == ' ' || raw_arg.front() == '\t')) {
-      raw_arg.remove_prefix(1);
-    }
     std::string arg = unquote(raw_arg);
     if (name == "max-age") {
       setDelta(cc.max_age, parseDelta(has_arg, arg), cc.conflicting);

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/http/header_list.h"
+
 namespace balancer::cache {
 
 namespace {
@@ -44,9 +46,18 @@ struct Reader {
     *out = value;
     return n >= min_digits;
   }
+  // Month names and GMT are taken in any case ("AUG", "gmt"): lenient where nothing is
+  // ambiguous, as browsers and caches are.
+  bool literalIgnoreCase(std::string_view text) {
+    if (!http::equalsIgnoreCase(s.substr(at, text.size()), text)) {
+      return false;
+    }
+    at += text.size();
+    return true;
+  }
   bool month(int* out) {
     for (int i = 0; i < 12; ++i) {
-      if (literal(kMonths[i])) {
+      if (literalIgnoreCase(kMonths[i])) {
         *out = i + 1;
         return true;
       }
@@ -87,14 +98,14 @@ std::optional<int64_t> parseHttpDate(std::string_view value) {
     size_t after_day_name = r.at;
     // IMF-fixdate: "06 Nov 1994 08:49:37 GMT"
     if (r.number(2, 2, &day) && r.literal(" ") && r.month(&month) && r.literal(" ") &&
-        r.number(4, 4, &year) && r.literal(" ") && r.time(&h, &m, &s) && r.literal(" GMT") &&
+        r.number(4, 4, &year) && r.literal(" ") && r.time(&h, &m, &s) && r.literalIgnoreCase(" GMT") &&
         r.at == value.size()) {
       return toUnix(year, month, day, h, m, s);
     }
     // RFC 850: "06-Nov-94 08:49:37 GMT"; a two-digit year is taken as 1970..2069.
     r.at = after_day_name;
     if (r.number(2, 2, &day) && r.literal("-") && r.month(&month) && r.literal("-") &&
-        r.number(2, 2, &year) && r.literal(" ") && r.time(&h, &m, &s) && r.literal(" GMT") &&
+        r.number(2, 2, &year) && r.literal(" ") && r.time(&h, &m, &s) && r.literalIgnoreCase(" GMT") &&
         r.at == value.size()) {
       return toUnix(year < 70 ? 2000 + year : 1900 + year, month, day, h, m, s);
     }

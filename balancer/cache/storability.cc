@@ -116,7 +116,9 @@ Fields storedFields(const http::HeaderList& response, const CacheControl& respon
   for (size_t i = 0; i < response.size(); ++i) {
     http::HeaderKind kind = response.kind(i);
     std::string_view name = response.name(i);
+    // Proxy-Authentication-Info answers the proxy's own authentication (RFC 9110 11.6.5).
     if (http::isHopByHop(kind) || kind == http::HeaderKind::kContentLength ||
+        http::equalsIgnoreCase(name, "proxy-authentication-info") ||
         named(connection_named, name) || named(response_cc.no_cache_fields, name) ||
         named(response_cc.private_fields, name)) {
       continue;

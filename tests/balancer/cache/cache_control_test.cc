@@ -31,7 +31,11 @@ TEST_CASE("a malformed delta-seconds is present but not valid", "[cache]") {
     CHECK(cc.max_age.present);
     CHECK_FALSE(cc.max_age.valid);
   }
-  CHECK(parseCacheControl("max-age = 5").max_age.seconds == 5);  // whitespace tolerated
+  // No whitespace around '=': before it the name is another one, after it the value is bad.
+  CHECK_FALSE(parseCacheControl("max-age =5").max_age.present);
+  CHECK_FALSE(parseCacheControl("max-age= 5").max_age.valid);
+  CHECK(parseCacheControl("max-age=003600").max_age.seconds == 3600);
+  CHECK_FALSE(parseCacheControl("max-age='3600'").max_age.valid);
 }
 
 TEST_CASE("a delta-seconds past 2^31 is taken as 2^31", "[cache]") {
@@ -59,6 +63,12 @@ TEST_CASE("no-cache and private list field names; without names they cover every
   CHECK(parseCacheControl("no-cache").no_cache);
   CHECK(parseCacheControl("private").is_private);
   CHECK(parseCacheControl("no-cache=\"\"").no_cache);  // an empty list: the strict reading
+}
+
+TEST_CASE("a directive inside a quoted argument is not a directive", "[cache]") {
+  CHECK(parseCacheControl("extension=\"max-age=3600\", max-age=1").max_age.seconds == 1);
+  CHECK(parseCacheControl("max-age=1, extension=\"max-age=3600\"").max_age.seconds == 1);
+  CHECK_FALSE(parseCacheControl("max-age=1, extension=\"max-age=3600\"").conflicting);
 }
 
 TEST_CASE("commas inside a quoted argument do not split directives", "[cache]") {

@@ -13,7 +13,24 @@ TEST_CASE("an HTTP-date is read in its three forms", "[cache]") {
   CHECK(parseHttpDate(" Sun, 06 Nov 1994 08:49:37 GMT ") == kExpected);
 }
 
+TEST_CASE("month names and GMT are read in any case; two-digit years near now", "[cache]") {
+  CHECK(parseHttpDate("THU, 18 AUG 2050 02:01:18 gMT") ==
+        parseHttpDate("Thu, 18 Aug 2050 02:01:18 GMT"));
+  CHECK(parseHttpDate("Thursday, 18-Aug-50 02:01:18 GMT") ==
+        parseHttpDate("Thu, 18 Aug 2050 02:01:18 GMT"));
+  CHECK(parseHttpDate("Tue, 19 Jan 2038 14:14:08 GMT") == 2147523248);
+}
+
 TEST_CASE("a value that is not an HTTP-date is refused", "[cache]") {
+  // The shapes an independent cache test suite sends as invalid Expires values.
+  for (const char* bad :
+       {"Thu, 18 Aug 2050 02:01:18 UTC", "Thu, 18 Aug 2050 02:01:18 AEST",
+        "Thu, 18 Aug 50 02:01:18 GMT", "Thu 18 Aug 2050 02:01:18 GMT",
+        "Thu, 18  Aug  2050 02:01:18 GMT", "Thu, 18-Aug-2050 02:01:18 GMT",
+        "Thu, 18 Aug 2050 02.01.18 GMT", "Thu, 18 Aug 2050 2:01:18 GMT"}) {
+    INFO(bad);
+    CHECK_FALSE(parseHttpDate(bad));
+  }
   CHECK_FALSE(parseHttpDate(""));
   CHECK_FALSE(parseHttpDate("0"));
   CHECK_FALSE(parseHttpDate("-1"));

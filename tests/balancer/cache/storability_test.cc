@@ -96,6 +96,9 @@ TEST_CASE("stored fields drop hop-by-hop, Connection-named and no-cache/private-
                            {"X-Hop", "1"},
                            {"X-A", "2"},
                            {"X-B", "3"},
+                           {"Proxy-Authentication-Info", "x"},
+                           {"Proxy-Connection", "keep-alive"},
+                           {"TE", "trailers"},
                            {"ETag", "\"v1\""}});
   Fields stored = storedFields(response, responseCacheControl(response));
   REQUIRE(stored.size() == 2);
