@@ -6,6 +6,7 @@
 #include <string>
 
 #include "balancer/cache/cached_object.h"
+#include "balancer/cache/loop_poster.h"
 #include "balancer/filters/filter.h"
 
 namespace balancer::cache {
@@ -18,7 +19,7 @@ class ObjectResponse final : public filters::LocalResponse {
  public:
   // Runs a task on the worker's loop thread that owns this response; callable from any
   // thread (a worker implements it with a uv_async_t and a locked queue).
-  using Post = std::function<void(std::function<void()>)>;
+  using Post = cache::Post;
 
   // `extra_headers`: lines (each ending in CRLF) added after the stored ones: X-Cache.
   ObjectResponse(std::shared_ptr<const CachedObject> object, Post post, int64_t now_ms,

@@ -109,6 +109,7 @@ struct Verdict {
 // The request as filters see it, gathered by the codec once its head is read.
 struct RequestFacts {
   const http::HeaderList* headers = nullptr;
+  std::string_view method;      // "GET", "POST", ... (the cache keys and invalidates by it)
   std::string_view raw_target;  // as the client sent it
   RequestTarget target;         // split and normalized (see splitTarget)
   std::string_view client_ip;
