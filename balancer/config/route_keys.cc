@@ -87,6 +87,20 @@ const Section<RateLimitConfig>& rateLimitKeys() {
   return keys;
 }
 
+const Section<RouteCacheConfig>& cacheKeys() {
+  using T = RouteCacheConfig;
+  static const Section<T> keys{"cache", "cache.", {
+      text("zone", &T::zone, "the cache zone's name").required("a zone"),
+      textList("key_headers", &T::key_headers, "request headers whose values split the key"),
+      textList("key_cookies", &T::key_cookies, "cookies whose values split the key"),
+      textList("ignore_query", &T::ignore_query, "query parameters left out of the key"),
+      duration("default_ttl", &T::default_ttl,
+               "freshness for responses that give none, where a heuristic is allowed"),
+      flag("store_set_cookie", &T::store_set_cookie, "store responses that set cookies"),
+  }};
+  return keys;
+}
+
 }  // namespace
 
 const Section<RouteConfig>& routeKeys() {
@@ -103,6 +117,7 @@ const Section<RouteConfig>& routeKeys() {
       textList("require_roles", &T::require_roles, "the token's roles must hold one of these"),
       optionalSection("rate_limit", &T::rate_limit, rateLimitKeys, "requests per client"),
       size("max_body_size", &T::max_body_size, "a tighter body limit for this route"),
+      optionalSection("cache", &T::cache, cacheKeys, "responses cached in a zone"),
   }};
   return keys;
 }

@@ -23,9 +23,10 @@ constexpr std::array<std::string_view, 5> kCacheResults = {"HIT", "MISS", "STALE
 // One `cache_zones:` entry: its store and its fills, shared by every worker and route naming
 // it (and kept across reloads by whoever owns the zones).
 struct CacheZone {
-  CacheZone(std::string zone_name, const cache::StoreLimits& limits)
-      : name(std::move(zone_name)), store(limits) {}
+  CacheZone(std::string zone_name, const cache::StoreLimits& zone_limits)
+      : name(std::move(zone_name)), limits(zone_limits), store(zone_limits) {}
   std::string name;
+  cache::StoreLimits limits;
   cache::Store store;
   cache::FillTable fills;
   cache::KeyMaker keys;

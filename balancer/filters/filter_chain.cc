@@ -4,6 +4,8 @@
 
 #include "balancer/config.h"
 #include "balancer/filters/body_limit.h"
+#include "balancer/filters/cache.h"
+#include "balancer/filters/cache_zones.h"
 #include "balancer/filters/https_redirect.h"
 #include "balancer/filters/jwt_auth.h"
 #include "balancer/filters/rate_limit.h"
@@ -124,8 +126,9 @@ void FilterChain::passBody(FilterContext& ctx, size_t below, std::string_view pi
 
 // The order is the order of the questions: is the request too big (cheap, and nothing else
 // needs to be read), who sends it (the token), then may they send it now (a limit keyed by
-// user needs the token's sub).
-FilterChain buildRouteChain(const Config& config, size_t route) {
+// user needs the token's sub), then is there a stored answer (only for requests let through;
+// before compress, so the cache stores what compress made of a response).
+FilterChain buildRouteChain(const Config& config, size_t route, const CacheZones* zones) {
   const RouteConfig& rc = config.routes[route];
   FilterChain chain;
   if (rc.max_body_size) {
@@ -141,6 +144,11 @@ FilterChain buildRouteChain(const Config& config, size_t route) {
   if (rc.rate_limit) {
     chain.add(std::make_unique<RateLimit>(*rc.rate_limit,
                                           !config.redis || config.redis->fail_open));
+  }
+  if (rc.cache && zones != nullptr) {
+    if (std::shared_ptr<CacheZone> zone = zones->find(rc.cache->zone)) {
+      chain.add(std::make_unique<Cache>(std::move(zone), cacheOptionsOf(*rc.cache)));
+    }
   }
   return chain;
 }

@@ -8,6 +8,8 @@
 
 #include "../cache/test_headers.h"
 #include "balancer/cache/loop_poster.h"
+#include "balancer/filters/cache_zones.h"
+#include "balancer/filters/filter_chain.h"
 #include "filter_fixture.h"
 
 using namespace balancer::filters;
@@ -318,4 +320,32 @@ TEST_CASE("cache filter: a fill whose client leaves lets the waiters go to the o
   CHECK(waiter_f.host.resumed[0].verdict.goesOn());
   CHECK(c.zone->fills.inProgress() == 0);
   balancer::cache::setThreadPoster(nullptr);
+}
+
+TEST_CASE("cache zones: a reload keeps a zone whose sizes are unchanged", "[cache][filters]") {
+  balancer::Config config;
+  config.cache_zones.push_back({"edge", 1 << 20, 1 << 16});
+  config.cache_zones.push_back({"other", 1 << 20, 1 << 16});
+  auto first = CacheZones::reconcile(nullptr, config);
+  REQUIRE(first->size() == 2);
+  config.cache_zones[1].memory = 2 << 20;
+  auto second = CacheZones::reconcile(first.get(), config);
+  CHECK(second->find("edge") == first->find("edge"));
+  CHECK(second->find("other") != first->find("other"));
+  CHECK(second->find("none") == nullptr);
+}
+
+TEST_CASE("a route with cache: gets the cache filter on its zone, last in the chain",
+          "[cache][filters]") {
+  balancer::Config config = configWithRoutes(2);
+  config.cache_zones.push_back({"edge", 1 << 20, 1 << 16});
+  config.routes[0].rate_limit.emplace();
+  config.routes[0].cache = balancer::RouteCacheConfig{};
+  config.routes[0].cache->zone = "edge";
+  auto zones = CacheZones::reconcile(nullptr, config);
+  FilterChain chain = buildRouteChain(config, 0, zones.get());
+  REQUIRE(chain.size() == 2);
+  CHECK(chain.at(1).name() == "cache");
+  CHECK(buildRouteChain(config, 0).size() == 1);  // no zones: no cache
+  CHECK(buildRouteChain(config, 1, zones.get()).empty());
 }
