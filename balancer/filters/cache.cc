@@ -216,7 +216,8 @@ Verdict Cache::joinFill(FilterContext& ctx, State& state) {
 
 void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
   State* state = ctx.stateOf<State>(this);
-  if (state == nullptr || response.local || response.headers == nullptr) {
+  if (state == nullptr || response.local || response.headers == nullptr ||
+      ctx.request.upgrade) {
     return;
   }
   if (state->unsafe) {
