@@ -111,6 +111,23 @@ struct CorsConfig {
   bool credentials = false;          // cookies and Authorization may come along
 };
 
+// A route's `cache:` (RFC 9111 shared cache, in a zone of `cache_zones`).
+struct RouteCacheConfig {
+  std::string zone;
+  std::vector<std::string> key_headers;   // request header values that split the key
+  std::vector<std::string> key_cookies;   // cookie values that split the key
+  std::vector<std::string> ignore_query;  // query parameters left out of the key
+  Millis default_ttl{0};  // freshness for responses without any (where a heuristic may apply)
+  bool store_set_cookie = false;  // store responses that set cookies
+};
+
+// `cache_zones: NAME: {...}`: one store shared by every worker and every route naming it.
+struct CacheZoneConfig {
+  std::string name;
+  uint64_t memory = uint64_t{256} << 20;
+  uint64_t max_object = uint64_t{8} << 20;
+};
+
 struct RouteConfig {
   std::string host;         // empty: any host; "*.example.com" matches subdomains
   std::string path;         // exact path
@@ -125,6 +142,7 @@ struct RouteConfig {
   std::vector<util::Cidr> allow;  // only these clients (empty: any); then deny
   std::vector<util::Cidr> deny;   // never these clients
   std::optional<CorsConfig> cors;
+  std::optional<RouteCacheConfig> cache;
 };
 
 struct TlsCertificateConfig {
@@ -192,6 +210,7 @@ struct Config {
   std::optional<RedisConfig> redis;
   std::optional<AccessLogConfig> access_log;  // off unless configured (and enabled)
   std::vector<UpstreamConfig> upstreams;
+  std::vector<CacheZoneConfig> cache_zones;
   std::vector<RouteConfig> routes;
 
   const UpstreamConfig* findUpstream(const std::string& name) const;

@@ -193,6 +193,38 @@ Key<Config> upstreams() {
           nullptr, ".NAME", [] { return upstreamKeys().declare(); }};
 }
 
+const Section<CacheZoneConfig>& cacheZoneKeys() {
+  using T = CacheZoneConfig;
+  static const Section<T> keys{"cache zone", "", {
+      size("memory", &T::memory, "bytes the zone's objects may take, all workers together"),
+      size("max_object", &T::max_object, "larger responses stream through uncached"),
+  }};
+  return keys;
+}
+
+// cache_zones: { NAME: {...} }; each zone's messages name it ("cache zone 'edge'").
+Key<Config> cacheZones() {
+  return {"cache_zones", "mapping", "response caches routes store in, by name",
+          [](Reader& r, const YAML::Node& v, const At& at, Config& out) {
+            if (!v.IsMap()) {
+              r.error(v, at.label + " must be a mapping");
+              return;
+            }
+            for (const auto& item : v) {
+              CacheZoneConfig zone;
+              zone.name = item.first.Scalar();
+              cacheZoneKeys().read(r, item.second, at.path + "." + zone.name, zone,
+                                   "cache zone '" + zone.name + "'");
+              if (zone.memory == 0 || zone.max_object > zone.memory) {
+                r.error(item.second, "cache zone '" + zone.name +
+                                         "': memory must be positive and at least max_object");
+              }
+              out.cache_zones.push_back(std::move(zone));
+            }
+          },
+          nullptr, ".NAME", [] { return cacheZoneKeys().declare(); }};
+}
+
 // access_log: off unless the section is there, and then off again with enabled: false.
 Key<Config> accessLog() {
   Key<Config> key = optionalSection("access_log", &Config::access_log, accessLogKeys,
@@ -222,6 +254,7 @@ const Section<Config>& configKeys() {
       optionalSection("redis", &T::redis, redisKeys, "Redis, for global rate limits"),
       optionalSection("jwt", &T::jwt, jwtKeys, "how JWTs are checked on auth routes"),
       upstreams().required("upstreams"),
+      cacheZones(),
       listOf("routes", &T::routes, routeKeys, "which requests go to which upstream")
           .required("routes"),
       accessLog(),

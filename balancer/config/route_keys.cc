@@ -142,6 +142,20 @@ const Section<CorsConfig>& corsKeys() {
   return keys;
 }
 
+const Section<RouteCacheConfig>& cacheKeys() {
+  using T = RouteCacheConfig;
+  static const Section<T> keys{"cache", "cache.", {
+      text("zone", &T::zone, "the cache zone's name").required("a zone"),
+      textList("key_headers", &T::key_headers, "request headers whose values split the key"),
+      textList("key_cookies", &T::key_cookies, "cookies whose values split the key"),
+      textList("ignore_query", &T::ignore_query, "query parameters left out of the key"),
+      duration("default_ttl", &T::default_ttl,
+               "freshness for responses that give none, where a heuristic is allowed"),
+      flag("store_set_cookie", &T::store_set_cookie, "store responses that set cookies"),
+  }};
+  return keys;
+}
+
 }  // namespace
 
 const Section<RouteConfig>& routeKeys() {
@@ -161,6 +175,7 @@ const Section<RouteConfig>& routeKeys() {
       cidrs("allow", &T::allow, "only clients in these networks (403 for others)"),
       cidrs("deny", &T::deny, "never clients in these networks (403); checked before allow"),
       optionalSection("cors", &T::cors, corsKeys, "cross-origin requests from web pages"),
+      optionalSection("cache", &T::cache, cacheKeys, "responses cached in a zone"),
   }};
   return keys;
 }

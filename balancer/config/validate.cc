@@ -59,6 +59,16 @@ void validateRoute(const Config& config, const RouteConfig& route, const std::st
     errors->push_back(at.error(path + ".upstream",
                                "route names unknown upstream '" + route.upstream + "'"));
   }
+  if (route.cache && !route.cache->zone.empty()) {
+    bool known = false;
+    for (const CacheZoneConfig& zone : config.cache_zones) {
+      known = known || zone.name == route.cache->zone;
+    }
+    if (!known) {
+      errors->push_back(at.error(path + ".cache.zone",
+                                 "route names unknown cache zone '" + route.cache->zone + "'"));
+    }
+  }
   const std::string& strip = route.strip_prefix;
   if (!strip.empty() && strip.front() == '/' && !route.path_prefix.empty() &&
       route.path_prefix.rfind(strip, 0) != 0) {

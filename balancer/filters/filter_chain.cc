@@ -5,6 +5,8 @@
 #include "balancer/config.h"
 #include "balancer/filters/body_limit.h"
 #include "balancer/filters/cors.h"
+#include "balancer/filters/cache.h"
+#include "balancer/filters/cache_zones.h"
 #include "balancer/filters/https_redirect.h"
 #include "balancer/filters/ip_rules.h"
 #include "balancer/filters/jwt_auth.h"
@@ -126,9 +128,11 @@ void FilterChain::passBody(FilterContext& ctx, size_t below, std::string_view pi
 
 // The order is the order of the questions: may this address ask at all (cheapest), is it a
 // browser's preflight (answered before any token: preflights carry none), is the request too
-// big (nothing else needs to be read), who sends it (the token), then may they send it now (a
-// limit keyed by user needs the token's sub).
-FilterChain buildRouteChain(const Config& config, size_t route) {
+// big (nothing else needs to be read), who sends it (the token), may they send it now (a
+// limit keyed by user needs the token's sub), then is there a stored answer (only for
+// requests let through; before compress, so the cache stores what compress made of a
+// response).
+FilterChain buildRouteChain(const Config& config, size_t route, const CacheZones* zones) {
   const RouteConfig& rc = config.routes[route];
   FilterChain chain;
   if (!rc.allow.empty() || !rc.deny.empty()) {
@@ -151,6 +155,11 @@ FilterChain buildRouteChain(const Config& config, size_t route) {
     chain.add(std::make_unique<RateLimit>(
         *rc.rate_limit, config.redis ? config.redis->on_unavailable
                                      : RedisConfig::OnUnavailable::kAllow));
+  }
+  if (rc.cache && zones != nullptr) {
+    if (std::shared_ptr<CacheZone> zone = zones->find(rc.cache->zone)) {
+      chain.add(std::make_unique<Cache>(std::move(zone), cacheOptionsOf(*rc.cache)));
+    }
   }
   return chain;
 }

@@ -68,7 +68,10 @@ class FilterChain {
 };
 
 // The chains a snapshot holds, one per route and one per listener, in config order.
-FilterChain buildRouteChain(const Config& config, size_t route);
+class CacheZones;
+// `zones` (may be null: no route caches) holds the zones a route's `cache:` names.
+FilterChain buildRouteChain(const Config& config, size_t route,
+                            const CacheZones* zones = nullptr);
 FilterChain buildListenerChain(const ListenerConfig& listener);
 
 }  // namespace filters

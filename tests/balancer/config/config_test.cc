@@ -267,3 +267,41 @@ TEST_CASE("rate limits: rate, burst, key and scope, global needing redis") {
   CHECK(findError(result.errors, "rate_limit.key must be") != nullptr);
   CHECK(findError(result.errors, "needs a top-level redis section") != nullptr);
 }
+
+TEST_CASE("cache zones and a route's cache: sizes, key settings, the zone must exist") {
+  std::string yaml = kGood;
+  yaml += "    cache: { zone: edge, key_headers: [X-Tenant], key_cookies: [lang], "
+          "ignore_query: [utm_source], default_ttl: 30s, store_set_cookie: true }\n";
+  yaml += "cache_zones:\n  edge: { memory: 64MiB, max_object: 1MiB }\n  other: {}\n";
+  auto ok = loadConfigString(yaml);
+  REQUIRE(ok.errors.empty());
+  REQUIRE(ok.config->cache_zones.size() == 2);
+  CHECK(ok.config->cache_zones[0].name == "edge");
+  CHECK(ok.config->cache_zones[0].memory == 64u << 20);
+  CHECK(ok.config->cache_zones[0].max_object == 1u << 20);
+  CHECK(ok.config->cache_zones[1].memory == 256u << 20);  // the defaults
+  CHECK(ok.config->cache_zones[1].max_object == 8u << 20);
+  const auto& cache = *ok.config->routes[0].cache;
+  CHECK(cache.zone == "edge");
+  CHECK(cache.key_headers == std::vector<std::string>{"X-Tenant"});
+  CHECK(cache.key_cookies == std::vector<std::string>{"lang"});
+  CHECK(cache.ignore_query == std::vector<std::string>{"utm_source"});
+  CHECK(cache.default_ttl.count() == 30000);
+  CHECK(cache.store_set_cookie);
+
+  std::string unknown = kGood;
+  unknown += "    cache: { zone: nowhere }\n";
+  auto bad = loadConfigString(unknown);
+  REQUIRE_FALSE(bad.config);
+  CHECK(findError(bad.errors, "unknown cache zone 'nowhere'") != nullptr);
+
+  std::string no_zone = kGood;
+  no_zone += "    cache: { default_ttl: 1s }\n";
+  CHECK_FALSE(loadConfigString(no_zone).config);
+
+  std::string too_big = kGood;
+  too_big += "cache_zones:\n  edge: { memory: 1MiB, max_object: 2MiB }\n";
+  auto big = loadConfigString(too_big);
+  REQUIRE_FALSE(big.config);
+  CHECK(findError(big.errors, "at least max_object") != nullptr);
+}

@@ -1,0 +1,125 @@
+#include "balancer/cache/growing_body.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace balancer::cache {
+
+void GrowingBody::append(std::string_view bytes) {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (state_ != State::kGrowing) {
+    return;
+  }
+  while (!bytes.empty()) {
+    if (chunks_.empty() || size_ == chunks_.back().start + chunks_.back().capacity) {
+      addChunk(bytes.size());
+    }
+    Chunk& last = chunks_.back();
+    const size_t used = static_cast<size_t>(size_ - last.start);
+    const size_t n = std::min(bytes.size(), last.capacity - used);
+    std::memcpy(last.bytes.get() + used, bytes.data(), n);
+    size_ += n;
+    bytes.remove_prefix(n);
+  }
+  wakeReady(lock);
+}
+
+void GrowingBody::addChunk(size_t at_least) {
+  size_t capacity = 0;
+  if (hint_ && *hint_ > size_) {
+    capacity = static_cast<size_t>(std::min<uint64_t>(*hint_ - size_, kChunkBytes));
+  } else {
+    capacity = chunks_.empty() ? kFirstChunkBytes : chunks_.back().capacity * 2;
+  }
+  capacity = std::max(capacity, std::min(at_least, kChunkBytes));
+  capacity = std::min(capacity, kChunkBytes);
+  // Allocated under the lock: a reader may be indexing chunks_ at the same time.
+  chunks_.push_back({std::make_unique<char[]>(capacity), size_, capacity});
+  held_bytes_ += capacity;
+}
+
+void GrowingBody::finish() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (state_ == State::kGrowing) {
+    state_ = State::kComplete;
+  }
+  wakeReady(lock);
+}
+
+void GrowingBody::fail() {
+  std::unique_lock<std::mutex> lock(mu_);
+  if (state_ == State::kGrowing) {
+    state_ = State::kFailed;
+  }
+  wakeReady(lock);
+}
+
+void GrowingBody::wakeReady(std::unique_lock<std::mutex>& lock) {
+  std::vector<Wake> ready;
+  auto it = std::remove_if(waiters_.begin(), waiters_.end(), [&](Waiter& w) {
+    if (w.offset < size_ || state_ != State::kGrowing) {
+      ready.push_back(std::move(w.wake));
+      return true;
+    }
+    return false;
+  });
+  waiters_.erase(it, waiters_.end());
+  lock.unlock();  // a wake-up may take another lock (a loop's queue): never under ours
+  for (Wake& wake : ready) {
+    wake();
+  }
+}
+
+std::string_view GrowingBody::read(uint64_t offset, size_t max) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (offset >= size_) {
+    return {};
+  }
+  // The last chunk whose start is at or before the offset.
+  auto it = std::upper_bound(chunks_.begin(), chunks_.end(), offset,
+                             [](uint64_t off, const Chunk& c) { return off < c.start; });
+  const Chunk& chunk = *(it - 1);
+  const size_t in_chunk = static_cast<size_t>(offset - chunk.start);
+  const uint64_t filled = std::min<uint64_t>(chunk.capacity, size_ - chunk.start);
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(max, filled - in_chunk));
+  return {chunk.bytes.get() + in_chunk, n};
+}
+
+uint64_t GrowingBody::size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return size_;
+}
+
+GrowingBody::State GrowingBody::state() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return state_;
+}
+
+uint64_t GrowingBody::waitBeyond(uint64_t offset, Wake wake) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (offset < size_ || state_ != State::kGrowing) {
+    return 0;
+  }
+  uint64_t ticket = next_ticket_++;
+  waiters_.push_back({ticket, offset, std::move(wake)});
+  return ticket;
+}
+
+void GrowingBody::cancelWait(uint64_t ticket) const {
+  Wake dropped;  // destroyed after the lock is released
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto it = waiters_.begin(); it != waiters_.end(); ++it) {
+    if (it->ticket == ticket) {
+      dropped = std::move(it->wake);
+      waiters_.erase(it);
+      return;
+    }
+  }
+}
+
+size_t GrowingBody::capacityBytes() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return held_bytes_;
+}
+
+}  // namespace balancer::cache

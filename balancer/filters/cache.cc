@@ -1,0 +1,376 @@
+#include "balancer/filters/cache.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "balancer/cache/cache_control.h"
+#include "balancer/cache/loop_poster.h"
+#include "balancer/cache/object_response.h"
+
+namespace balancer::filters {
+
+using cache::CachedObject;
+using cache::FillTable;
+
+// One exchange's pass through the cache.
+struct Cache::State final : FilterState {
+  CacheZone* zone = nullptr;
+  CacheResult result = CacheResult::kBypass;
+  cache::Key primary;
+  cache::CacheControl request_cc;
+  int64_t request_ms = 0;
+  std::shared_ptr<const CachedObject> stored;  // a stale object being revalidated
+  bool added_validators = false;               // the conditional headers are ours
+  std::shared_ptr<CachedObject> filling;       // the response being stored
+  uint64_t filled = 0;
+  bool filler = false;  // holds the key's fill: must publish/abandon and finish it
+  uint64_t wait_ticket = 0;
+  bool unsafe = false;
+
+  ~State() override {
+    // An exchange that ends before its body did (client gone, upstream broken): readers of
+    // the object see the failure; waiters go to the origin.
+    if (filling && filling->body->state() == cache::GrowingBody::State::kGrowing) {
+      filling->body->fail();
+    }
+    if (filler) {
+      zone->fills.abandon(primary);
+    }
+    if (wait_ticket != 0) {
+      zone->fills.leave(primary, wait_ticket);
+    }
+  }
+};
+
+namespace {
+
+int64_t systemMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view withoutQuestionMark(std::string_view query) {
+  return !query.empty() && query.front() == '?' ? query.substr(1) : query;
+}
+
+bool isSafe(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
+}
+
+bool hasConditional(const http::HeaderList& headers) {
+  for (const char* name : {"if-none-match", "if-modified-since", "if-match",
+                           "if-unmodified-since", "if-range", "range"}) {
+    bool found = false;
+    headers.find(name, &found);
+    if (found) {
+      return true;
+    }
+  }
+  return false;
+}
+
+}  // namespace
+
+Cache::Cache(std::shared_ptr<CacheZone> zone, CacheOptions options, Clock clock)
+    : zone_(std::move(zone)), options_(std::move(options)), clock_(std::move(clock)) {
+  if (!clock_) {
+    clock_ = systemMs;
+  }
+}
+
+cache::Key Cache::secondaryFor(const FilterContext& ctx,
+                               const std::vector<std::string>& vary) const {
+  return zone_->keys.secondary(*ctx.request.headers, options_.key, vary);
+}
+
+std::shared_ptr<LocalResponse> Cache::responseFor(std::shared_ptr<const CachedObject> object,
+                                                  CacheResult result) const {
+  const cache::Post* post = cache::threadPoster();
+  std::string extra = "X-Cache: ";
+  extra += kCacheResults[static_cast<size_t>(result)];
+  extra += "\r\n";
+  return std::make_shared<cache::ObjectResponse>(std::move(object), post ? *post : nullptr,
+                                                 clock_(), extra);
+}
+
+Verdict Cache::serve(State& state, std::shared_ptr<const CachedObject> object,
+                     CacheResult result) {
+  state.result = result;
+  return Verdict::respond(responseFor(std::move(object), result));
+}
+
+Verdict Cache::onRequestHead(FilterContext& ctx) {
+  State& state = ctx.makeState<State>(this);
+  state.zone = zone_.get();
+  state.request_ms = clock_();
+  const RequestTarget& target = ctx.request.target;
+  state.primary = zone_->keys.primary(target.host, target.path,
+                                      withoutQuestionMark(target.query), options_.key);
+  const std::string_view method = ctx.request.method;
+  if (method != "GET" && method != "HEAD") {
+    state.unsafe = !method.empty() && !isSafe(method);
+    return Verdict::next();
+  }
+  if (ctx.request.upgrade) {
+    return Verdict::next();
+  }
+  state.request_cc = cache::requestCacheControl(*ctx.request.headers);
+  return lookup(ctx, state);
+}
+
+Verdict Cache::lookup(FilterContext& ctx, State& state) {
+  const int64_t now = clock_();
+  auto object = zone_->store.lookup(state.primary, [&](const std::vector<std::string>& vary) {
+    return secondaryFor(ctx, vary);
+  });
+  if (object) {
+    switch (object->reuseFor(state.request_cc, now)) {
+      case cache::Reuse::kFresh:
+        return serve(state, std::move(object), CacheResult::kHit);
+      case cache::Reuse::kStale:
+      case cache::Reuse::kStaleWhileRevalidate:
+        return serve(state, std::move(object), CacheResult::kStale);
+      case cache::Reuse::kValidate:
+        break;
+    }
+  }
+  if (state.request_cc.only_if_cached) {
+    return Verdict::reply(cache::kOnlyIfCachedStatus, "not in the cache (only-if-cached)");
+  }
+  if (object) {
+    // Stale: ask the origin with the stored validators, unless the client has conditions of
+    // its own (then the origin's answer is the client's).
+    state.result = CacheResult::kMiss;
+    state.stored = object;
+    if (!hasConditional(*ctx.request.headers) &&
+        (!object->etag.empty() || !object->last_modified.empty())) {
+      std::string& lines = *ctx.out.identity_headers;
+      if (!object->etag.empty()) {
+        lines += "If-None-Match: " + object->etag + "\r\n";
+      }
+      if (!object->last_modified.empty()) {
+        lines += "If-Modified-Since: " + object->last_modified + "\r\n";
+      }
+      state.added_validators = true;
+    }
+    return Verdict::next();
+  }
+  state.result = CacheResult::kMiss;
+  if (ctx.request.method != "GET" || state.request_cc.no_store) {
+    return Verdict::next();  // a HEAD or no-store request fills nothing
+  }
+  return joinFill(ctx, state);
+}
+
+Verdict Cache::joinFill(FilterContext& ctx, State& state) {
+  const cache::Post* post = cache::threadPoster();
+  // The wake-up may come from another worker as soon as join() returns: it only posts to this
+  // loop, where the task runs after onRequestHead has returned and `resumer` is set.
+  auto resumer = std::make_shared<Resumer>();
+  FillTable::Wake wake = [](FillTable::Outcome, std::shared_ptr<const CachedObject>) {};
+  if (post != nullptr && ctx.host != nullptr) {
+    FilterContext* context = &ctx;
+    wake = [this, post = *post, resumer, context](FillTable::Outcome outcome,
+                                                  std::shared_ptr<const CachedObject> object) {
+      post([this, resumer, context, outcome, object = std::move(object)] {
+        if (!resumer->alive()) {
+          return;  // the client left: the context is gone
+        }
+        State* st = context->stateOf<State>(this);
+        if (st == nullptr) {
+          return;
+        }
+        st->wait_ticket = 0;
+        if (outcome == FillTable::Outcome::kObject && object &&
+            object->secondary == secondaryFor(*context, object->vary)) {
+          resumer->resume(serve(*st, object, CacheResult::kHit));
+        } else {
+          resumer->resume(Verdict::next());  // uncacheable, or another variant: the origin
+        }
+      });
+    };
+  }
+  FillTable::Join join = zone_->fills.join(state.primary, std::move(wake));
+  switch (join.role) {
+    case FillTable::Role::kFiller:
+      state.filler = true;
+      return Verdict::next();
+    case FillTable::Role::kFollow:
+      if (post != nullptr && join.object->secondary == secondaryFor(ctx, join.object->vary)) {
+        return serve(state, std::move(join.object), CacheResult::kHit);
+      }
+      return Verdict::next();
+    case FillTable::Role::kWait:
+      if (post == nullptr || ctx.host == nullptr) {
+        zone_->fills.leave(state.primary, join.ticket);
+        return Verdict::next();
+      }
+      // Bounded by the filler's exchange: its head, its upstream error or its end wakes us.
+      state.wait_ticket = join.ticket;
+      *resumer = ctx.host->pauseExchange();
+      return Verdict::pause();
+  }
+  return Verdict::next();
+}
+
+void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
+  State* state = ctx.stateOf<State>(this);
+  if (state == nullptr || response.local || response.headers == nullptr ||
+      ctx.request.upgrade) {
+    return;
+  }
+  if (state->unsafe) {
+    if (response.status >= 200 && response.status < 400) {
+      invalidate(ctx, response);
+    }
+    return;
+  }
+  const int64_t now = clock_();
+  if (state->stored) {
+    if (response.status == 304 && state->added_validators) {
+      auto fresh = cache::freshenedBy304(*state->stored, *response.headers, state->request_ms,
+                                         now, options_.store.heuristic);
+      zone_->store.refresh(state->stored, fresh);
+      state->result = CacheResult::kRevalidated;
+      ctx.out.replacement = responseFor(std::move(fresh), CacheResult::kRevalidated);
+      return;
+    }
+    if (response.status >= 500 && state->stored->usableOnErrorFor(state->request_cc, now)) {
+      state->result = CacheResult::kStale;
+      ctx.out.replacement = responseFor(state->stored, CacheResult::kStale);
+      return;
+    }
+  }
+  if (state->result == CacheResult::kMiss) {
+    store(ctx, *state, response);
+  }
+  std::string& lines = *ctx.out.response_headers;
+  lines += "X-Cache: ";
+  lines += kCacheResults[static_cast<size_t>(state->result)];
+  lines += "\r\n";
+}
+
+void Cache::store(FilterContext& ctx, State& state, const ResponseFacts& response) {
+  const http::HeaderList& headers = *response.headers;
+  const cache::CacheControl response_cc = cache::responseCacheControl(headers);
+  cache::StoreVerdict verdict =
+      cache::mayStore(ctx.request.method, *ctx.request.headers, state.request_cc,
+                      response.status, headers, response_cc, options_.store);
+  const bool too_big =
+      response.content_length && *response.content_length > zone_->store.maxObject();
+  if (verdict != cache::StoreVerdict::kStore || too_big) {
+    if (state.filler) {
+      state.filler = false;
+      zone_->fills.abandon(state.primary);
+    }
+    return;
+  }
+  cache::ObjectHead head;
+  head.status = response.status;
+  head.headers = cache::storedFields(headers, response_cc);
+  head.content_length = response.content_length;
+  head.request_ms = state.request_ms;
+  head.response_ms = clock_();
+  head.primary = state.primary;
+  head.secondary = secondaryFor(ctx, cache::varyNames(headers));
+  head.host = std::string(ctx.request.target.host);
+  head.path = std::string(ctx.request.target.path);
+  state.filling = cache::makeObject(std::move(head), options_.store.heuristic);
+  if (state.filler) {
+    zone_->fills.publish(state.primary, state.filling);
+  }
+}
+
+void Cache::onResponseBody(FilterContext& ctx, std::string_view piece, bool end,
+                           BodySink& next) {
+  next.write(piece);
+  State* state = ctx.stateOf<State>(this);
+  if (state == nullptr || !state->filling) {
+    return;
+  }
+  state->filled += piece.size();
+  if (state->filled > zone_->store.maxObject()) {
+    // Larger than a zone keeps (no Content-Length said so): no new reader follows it, and
+    // once no reader does, it is no longer kept at all.
+    if (state->filler) {
+      state->filler = false;
+      zone_->fills.abandon(state->primary);
+    }
+    if (state->filling.use_count() == 1) {
+      state->filling->body->fail();
+      state->filling.reset();
+      return;
+    }
+  }
+  state->filling->body->append(piece);
+  if (!end) {
+    return;
+  }
+  state->filling->body->finish();
+  if (state->filled <= zone_->store.maxObject()) {
+    zone_->store.insert(state->filling);  // before finish(): see FillTable::finish
+  }
+  if (state->filler) {
+    state->filler = false;
+    zone_->fills.finish(state->primary);
+  }
+}
+
+void Cache::onUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& /*error*/) {
+  State* state = ctx.stateOf<State>(this);
+  if (state == nullptr) {
+    return;
+  }
+  if (state->filler) {
+    state->filler = false;
+    zone_->fills.abandon(state->primary);
+  }
+  if (state->stored && state->stored->usableOnErrorFor(state->request_cc, clock_())) {
+    state->result = CacheResult::kStale;
+    ctx.out.replacement = responseFor(state->stored, CacheResult::kStale);
+  }
+}
+
+void Cache::onLog(FilterContext& ctx, int /*status*/) {
+  State* state = ctx.stateOf<State>(this);
+  if (state != nullptr) {
+    zone_->results[static_cast<size_t>(state->result)].fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void Cache::invalidate(FilterContext& ctx, const ResponseFacts& response) {
+  State* state = ctx.stateOf<State>(this);
+  const RequestTarget& target = ctx.request.target;
+  zone_->store.invalidate(state->primary);
+  // Location and Content-Location too, but only on the same host (RFC 9111 4.4): a response
+  // must not be able to evict another origin's objects.
+  for (const char* name : {"location", "content-location"}) {
+    bool found = false;
+    std::string_view uri = response.headers->find(name, &found);
+    if (!found || uri.empty()) {
+      continue;
+    }
+    std::string_view host = target.host;
+    for (std::string_view scheme : {"http://", "https://"}) {
+      if (uri.size() > scheme.size() && http::equalsIgnoreCase(uri.substr(0, scheme.size()),
+                                                               scheme)) {
+        uri.remove_prefix(scheme.size());
+        const size_t slash = uri.find('/');
+        host = uri.substr(0, std::min(uri.find(':'), slash));
+        uri = slash == std::string_view::npos ? std::string_view("/") : uri.substr(slash);
+        break;
+      }
+    }
+    if (uri.front() != '/' || !http::equalsIgnoreCase(host, target.host)) {
+      continue;
+    }
+    const size_t question = uri.find('?');
+    std::string_view path = uri.substr(0, question);
+    std::string_view query =
+        question == std::string_view::npos ? std::string_view{} : uri.substr(question + 1);
+    zone_->store.invalidate(zone_->keys.primary(target.host, path, query, options_.key));
+  }
+}
+
+}  // namespace balancer::filters

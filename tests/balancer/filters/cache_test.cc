@@ -1,0 +1,351 @@
+#include "balancer/filters/cache.h"
+
+#include <catch2/catch.hpp>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "../cache/test_headers.h"
+#include "balancer/cache/loop_poster.h"
+#include "balancer/filters/cache_zones.h"
+#include "balancer/filters/filter_chain.h"
+#include "filter_fixture.h"
+
+using namespace balancer::filters;
+using namespace filters_test;
+using cache_test::headers;
+
+namespace {
+
+struct StringSink final : BodySink {
+  std::string bytes;
+  void write(std::string_view piece) override { bytes.append(piece); }
+};
+
+struct Collector final : LocalBodySink {
+  std::string body;
+  bool ended = false;
+  bool failed = false;
+  void onBody(std::string_view piece) override { body.append(piece); }
+  void onEnd() override { ended = true; }
+  void onFailed() override { failed = true; }
+};
+
+// The whole body of a local response whose object is complete (answers within pull).
+std::string drain(LocalResponse& response) {
+  Collector sink;
+  while (!sink.ended && !sink.failed) {
+    size_t before = sink.body.size();
+    response.pull(sink, 1 << 20);
+    if (!sink.ended && !sink.failed && sink.body.size() == before) {
+      FAIL("the response did not answer within pull");
+    }
+  }
+  return sink.body;
+}
+
+struct CacheFixture {
+  std::shared_ptr<CacheZone> zone = std::make_shared<CacheZone>("z", balancer::cache::StoreLimits{});
+  int64_t now_ms = 1764892800000;
+  Cache cache{zone, CacheOptions{}, [this] { return now_ms; }};
+
+  FilterContext& start(FilterFixture& f, std::string_view target, std::string_view method = "GET",
+                       std::initializer_list<std::pair<std::string, std::string>> extra = {}) {
+    std::vector<std::pair<std::string, std::string>> fields = {{"Host", "shop.example"}};
+    fields.insert(fields.end(), extra.begin(), extra.end());
+    FilterContext& ctx = f.request(target);
+    f.headers.clear();
+    for (const auto& [name, value] : fields) {
+      f.headers.appendName(name.data(), name.size());
+      f.headers.endName();
+      f.headers.appendValue(value.data(), value.size());
+    }
+    ctx.request.target = balancer::splitTarget(f.target, "shop.example", &f.path);
+    ctx.request.method = method;
+    return ctx;
+  }
+
+  // The origin answers: head, then the body in one piece. Returns what the client got.
+  std::string respond(FilterContext& ctx, int status, const http::HeaderList& response,
+                      std::string body) {
+    ResponseFacts facts;
+    facts.status = status;
+    facts.headers = &response;
+    facts.content_length = body.size();
+    cache.onResponseHead(ctx, facts);
+    StringSink sink;
+    cache.onResponseBody(ctx, body, false, sink);
+    cache.onResponseBody(ctx, "", true, sink);
+    cache.onLog(ctx, status);
+    return sink.bytes;
+  }
+
+  uint64_t count(CacheResult result) {
+    return zone->results[static_cast<size_t>(result)].load();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("cache filter: a miss is stored as it streams, the next request is a hit",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& miss = c.start(f, "/p?id=1");
+  CHECK(c.cache.onRequestHead(miss).goesOn());
+  auto origin = headers({{"Cache-Control", "max-age=60"}, {"ETag", "\"v1\""}});
+  CHECK(c.respond(miss, 200, origin, "product") == "product");
+  CHECK(*miss.out.response_headers == "X-Cache: MISS\r\n");
+  CHECK(c.zone->store.objects() == 1);
+
+  c.now_ms += 10000;
+  FilterContext& hit = c.start(f, "/p?id=1");
+  Verdict v = c.cache.onRequestHead(hit);
+  REQUIRE(v.action == Verdict::Action::kRespond);
+  CHECK(v.response->status == 200);
+  CHECK(v.response->content_length == 7u);
+  CHECK(v.response->headers ==
+        "Cache-Control: max-age=60\r\nETag: \"v1\"\r\nAge: 10\r\nX-Cache: HIT\r\n");
+  CHECK(drain(*v.response) == "product");
+  c.cache.onLog(hit, 200);
+  CHECK(c.count(CacheResult::kHit) == 1);
+  CHECK(c.count(CacheResult::kMiss) == 1);
+}
+
+TEST_CASE("cache filter: an uncacheable response is not stored", "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  for (int i = 0; i < 2; ++i) {
+    FilterContext& ctx = c.start(f, "/private");
+    CHECK(c.cache.onRequestHead(ctx).goesOn());
+    c.respond(ctx, 200, headers({{"Cache-Control", "private, max-age=60"}}), "x");
+  }
+  CHECK(c.zone->store.objects() == 0);
+  CHECK(c.count(CacheResult::kMiss) == 2);
+  CHECK(c.zone->fills.inProgress() == 0);
+}
+
+TEST_CASE("cache filter: a stale object is revalidated with its validators; a 304 freshens it",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/r");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200,
+            headers({{"Cache-Control", "max-age=5"},
+                     {"ETag", "\"v1\""},
+                     {"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"}}),
+            "body");
+  c.now_ms += 6000;
+  FilterContext& stale = c.start(f, "/r");
+  REQUIRE(c.cache.onRequestHead(stale).goesOn());
+  CHECK(*stale.out.identity_headers ==
+        "If-None-Match: \"v1\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+  ResponseFacts not_modified;
+  not_modified.status = 304;
+  auto fields = headers({{"Cache-Control", "max-age=100"}, {"ETag", "\"v1\""}});
+  not_modified.headers = &fields;
+  c.cache.onResponseHead(stale, not_modified);
+  REQUIRE(stale.out.replacement);
+  CHECK(stale.out.replacement->headers.find("X-Cache: REVALIDATED\r\n") != std::string::npos);
+  CHECK(drain(*stale.out.replacement) == "body");
+
+  c.now_ms += 50000;  // fresh again for 100 s from the 304
+  FilterContext& hit = c.start(f, "/r");
+  CHECK(c.cache.onRequestHead(hit).action == Verdict::Action::kRespond);
+}
+
+TEST_CASE("cache filter: the client's own conditionals are left to the origin",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/c");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200, headers({{"Cache-Control", "max-age=0"}, {"ETag", "\"v1\""}}), "b");
+  FilterContext& conditional = c.start(f, "/c", "GET", {{"If-None-Match", "\"v0\""}});
+  CHECK(c.cache.onRequestHead(conditional).goesOn());
+  CHECK(conditional.out.identity_headers->empty());
+}
+
+TEST_CASE("cache filter: stale-if-error answers when the origin fails", "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/s");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200, headers({{"Cache-Control", "max-age=1, stale-if-error=60"}}), "old");
+  c.now_ms += 30000;
+  FilterContext& failing = c.start(f, "/s");
+  REQUIRE(c.cache.onRequestHead(failing).goesOn());
+  c.cache.onUpstreamError(failing, UpstreamErrorFacts{502, false});
+  REQUIRE(failing.out.replacement);
+  CHECK(drain(*failing.out.replacement) == "old");
+  CHECK(failing.out.replacement->headers.find("X-Cache: STALE") != std::string::npos);
+
+  c.now_ms += 60000;  // past the window: the error goes to the client
+  FilterContext& late = c.start(f, "/s");
+  c.cache.onRequestHead(late);
+  c.cache.onUpstreamError(late, UpstreamErrorFacts{504, true});
+  CHECK_FALSE(late.out.replacement);
+}
+
+TEST_CASE("cache filter: only-if-cached without a stored response is a 504", "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& ctx = c.start(f, "/none", "GET", {{"Cache-Control", "only-if-cached"}});
+  Verdict v = c.cache.onRequestHead(ctx);
+  CHECK(v.action == Verdict::Action::kReply);
+  CHECK(v.status == 504);
+}
+
+TEST_CASE("cache filter: a successful POST invalidates its URI and same-host Location",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  for (const char* path : {"/api/products", "/api/products/7", "/elsewhere"}) {
+    FilterContext& ctx = c.start(f, path);
+    c.cache.onRequestHead(ctx);
+    c.respond(ctx, 200, headers({{"Cache-Control", "max-age=600"}}), "x");
+  }
+  REQUIRE(c.zone->store.objects() == 3);
+  FilterContext& post = c.start(f, "/api/products", "POST");
+  CHECK(c.cache.onRequestHead(post).goesOn());
+  c.respond(post, 201,
+            headers({{"Location", "http://shop.example/api/products/7"},
+                     {"Content-Location", "http://other.example/elsewhere"}}),
+            "");
+  CHECK(c.zone->store.objects() == 1);  // the other host's URI is left alone
+  FilterContext& failed = c.start(f, "/elsewhere", "DELETE");
+  c.cache.onRequestHead(failed);
+  c.respond(failed, 500, headers({}), "");
+  CHECK(c.zone->store.objects() == 1);  // an error invalidates nothing
+}
+
+TEST_CASE("cache filter: variants per Vary; HEAD is answered from the GET", "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  for (const char* encoding : {"gzip", "br"}) {
+    FilterContext& ctx = c.start(f, "/v", "GET", {{"Accept-Encoding", encoding}});
+    c.cache.onRequestHead(ctx);
+    c.respond(ctx, 200, headers({{"Cache-Control", "max-age=60"}, {"Vary", "Accept-Encoding"}}),
+              encoding);
+  }
+  FilterContext& br = c.start(f, "/v", "GET", {{"Accept-Encoding", "br"}});
+  Verdict v = c.cache.onRequestHead(br);
+  REQUIRE(v.action == Verdict::Action::kRespond);
+  CHECK(drain(*v.response) == "br");
+  FilterContext& other = c.start(f, "/v", "GET", {{"Accept-Encoding", "zstd"}});
+  CHECK(c.cache.onRequestHead(other).goesOn());
+  FilterContext& head = c.start(f, "/v", "HEAD", {{"Accept-Encoding", "gzip"}});
+  CHECK(c.cache.onRequestHead(head).action == Verdict::Action::kRespond);
+}
+
+TEST_CASE("cache filter: concurrent misses collapse onto the first one's fill",
+          "[cache][filters]") {
+  CacheFixture c;
+  std::deque<std::function<void()>> loop;  // this worker's loop, run by hand
+  balancer::cache::setThreadPoster([&](std::function<void()> task) { loop.push_back(task); });
+  FilterFixture filler_f, waiter_f, follower_f;
+  FilterContext& filler = c.start(filler_f, "/hot");
+  CHECK(c.cache.onRequestHead(filler).goesOn());
+  FilterContext& waiter = c.start(waiter_f, "/hot");
+  CHECK(c.cache.onRequestHead(waiter).action == Verdict::Action::kPause);
+  CHECK(waiter_f.host.pauses == 1);
+
+  ResponseFacts facts;
+  facts.status = 200;
+  auto origin = headers({{"Cache-Control", "max-age=60"}});
+  facts.headers = &origin;
+  c.cache.onResponseHead(filler, facts);  // no Content-Length: the body grows
+  StringSink sink;
+  c.cache.onResponseBody(filler, "part one, ", false, sink);
+  while (!loop.empty()) {
+    auto task = loop.front();
+    loop.pop_front();
+    task();
+  }
+  REQUIRE(waiter_f.host.resumed.size() == 1);
+  Verdict resumed = waiter_f.host.resumed[0].verdict;
+  REQUIRE(resumed.action == Verdict::Action::kRespond);
+  CHECK_FALSE(resumed.response->content_length);  // chunked: it is still filling
+
+  FilterContext& follower = c.start(follower_f, "/hot");  // joins mid-fill
+  Verdict followed = c.cache.onRequestHead(follower);
+  REQUIRE(followed.action == Verdict::Action::kRespond);
+
+  Collector waiter_body, follower_body;
+  resumed.response->pull(waiter_body, 1024);
+  followed.response->pull(follower_body, 1024);
+  CHECK(waiter_body.body == "part one, ");
+  resumed.response->pull(waiter_body, 1024);  // nothing more yet: waits
+  c.cache.onResponseBody(filler, "part two", false, sink);
+  c.cache.onResponseBody(filler, "", true, sink);
+  while (!loop.empty()) {
+    auto task = loop.front();
+    loop.pop_front();
+    task();
+  }
+  CHECK(waiter_body.body == "part one, part two");
+  resumed.response->pull(waiter_body, 1024);
+  CHECK(waiter_body.ended);
+  while (!follower_body.ended) {
+    followed.response->pull(follower_body, 1024);
+  }
+  CHECK(follower_body.body == "part one, part two");
+  CHECK(sink.bytes == "part one, part two");
+  CHECK(c.zone->store.objects() == 1);
+  CHECK(c.zone->fills.inProgress() == 0);
+  balancer::cache::setThreadPoster(nullptr);
+}
+
+TEST_CASE("cache filter: a fill whose client leaves lets the waiters go to the origin",
+          "[cache][filters]") {
+  CacheFixture c;
+  std::deque<std::function<void()>> loop;
+  balancer::cache::setThreadPoster([&](std::function<void()> task) { loop.push_back(task); });
+  FilterFixture waiter_f;
+  {
+    FilterFixture filler_f;
+    FilterContext& filler = c.start(filler_f, "/gone");
+    CHECK(c.cache.onRequestHead(filler).goesOn());
+    FilterContext& waiter = c.start(waiter_f, "/gone");
+    CHECK(c.cache.onRequestHead(waiter).action == Verdict::Action::kPause);
+  }  // the filler's exchange ends without a response
+  while (!loop.empty()) {
+    auto task = loop.front();
+    loop.pop_front();
+    task();
+  }
+  REQUIRE(waiter_f.host.resumed.size() == 1);
+  CHECK(waiter_f.host.resumed[0].verdict.goesOn());
+  CHECK(c.zone->fills.inProgress() == 0);
+  balancer::cache::setThreadPoster(nullptr);
+}
+
+TEST_CASE("cache zones: a reload keeps a zone whose sizes are unchanged", "[cache][filters]") {
+  balancer::Config config;
+  config.cache_zones.push_back({"edge", 1 << 20, 1 << 16});
+  config.cache_zones.push_back({"other", 1 << 20, 1 << 16});
+  auto first = CacheZones::reconcile(nullptr, config);
+  REQUIRE(first->size() == 2);
+  config.cache_zones[1].memory = 2 << 20;
+  auto second = CacheZones::reconcile(first.get(), config);
+  CHECK(second->find("edge") == first->find("edge"));
+  CHECK(second->find("other") != first->find("other"));
+  CHECK(second->find("none") == nullptr);
+}
+
+TEST_CASE("a route with cache: gets the cache filter on its zone, last in the chain",
+          "[cache][filters]") {
+  balancer::Config config = configWithRoutes(2);
+  config.cache_zones.push_back({"edge", 1 << 20, 1 << 16});
+  config.routes[0].rate_limit.emplace();
+  config.routes[0].cache = balancer::RouteCacheConfig{};
+  config.routes[0].cache->zone = "edge";
+  auto zones = CacheZones::reconcile(nullptr, config);
+  FilterChain chain = buildRouteChain(config, 0, zones.get());
+  REQUIRE(chain.size() == 2);
+  CHECK(chain.at(1).name() == "cache");
+  CHECK(buildRouteChain(config, 0).size() == 1);  // no zones: no cache
+  CHECK(buildRouteChain(config, 1, zones.get()).empty());
+}
