@@ -4,7 +4,8 @@
 
 namespace balancer {
 
-Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.routes) {
+Snapshot::Snapshot(Config config, const Snapshot* previous)
+    : config_(std::move(config)), router_(config_.routes) {
   request_limits_.max_header_bytes = config_.limits.max_header_bytes;
   request_limits_.max_headers = config_.limits.max_headers;
   request_limits_.max_body_size = config_.limits.max_body_size;
@@ -33,8 +34,10 @@ Snapshot::Snapshot(Config config) : config_(std::move(config)), router_(config_.
     }
     route_upstream_.push_back(index);
   }
+  cache_zones_ = filters::CacheZones::reconcile(
+      previous != nullptr ? previous->cache_zones_.get() : nullptr, config_);
   for (size_t i = 0; i < config_.routes.size(); ++i) {
-    route_filters_.push_back(filters::buildRouteChain(config_, i));
+    route_filters_.push_back(filters::buildRouteChain(config_, i, cache_zones_.get()));
   }
   for (const ListenerConfig& listener : config_.listeners) {
     listener_filters_.push_back(filters::buildListenerChain(listener));

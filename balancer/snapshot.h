@@ -5,6 +5,7 @@
 
 #include "balancer/upstream/backend.h"
 #include "balancer/config.h"
+#include "balancer/filters/cache_zones.h"
 #include "balancer/filters/filter_chain.h"
 #include "balancer/routing/router.h"
 #include "common/http/parser.h"
@@ -15,7 +16,9 @@ namespace balancer {
 // worker without locks: the config itself, the route table and the upstreams' backends.
 class Snapshot {
  public:
-  explicit Snapshot(Config config);
+  // `previous` (the snapshot a reload replaces, or null) hands over its cache zones that the
+  // new config keeps as they were: a reload does not empty the cache.
+  explicit Snapshot(Config config, const Snapshot* previous = nullptr);
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
 
@@ -33,6 +36,8 @@ class Snapshot {
   const filters::FilterChain& listenerFilters(size_t listener) const {
     return listener_filters_[listener];
   }
+  // The cache zones (shared by every worker; one store each).
+  const filters::CacheZones& cacheZones() const { return *cache_zones_; }
 
  private:
   Config config_;
@@ -41,6 +46,7 @@ class Snapshot {
   std::vector<std::string> identity_headers_;
   std::vector<std::unique_ptr<Upstream>> upstreams_;
   std::vector<size_t> route_upstream_;
+  std::shared_ptr<const filters::CacheZones> cache_zones_;
   std::vector<filters::FilterChain> route_filters_;
   std::vector<filters::FilterChain> listener_filters_;
 };

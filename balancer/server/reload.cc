@@ -153,7 +153,7 @@ void Server::reload() {
     return;
   }
   warnRestartOnly(snapshot_->config(), *result.config);
-  auto next = std::make_shared<Snapshot>(std::move(*result.config));
+  auto next = std::make_shared<Snapshot>(std::move(*result.config), snapshot_.get());
   carryBackends(*snapshot_, *next, control_->changes());
   control_->changes().applyTo(*next);
   discovery_->carryInto(*snapshot_, *next);

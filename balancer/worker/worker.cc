@@ -8,6 +8,8 @@
 #include <chrono>
 #include <system_error>
 
+#include "balancer/cache/loop_mailbox.h"
+#include "balancer/cache/loop_poster.h"
 #include "balancer/downstream/session.h"
 #include "balancer/snapshot.h"
 #include "common/log/log.h"
@@ -77,6 +79,12 @@ bool Worker::start(std::string* error) {
     return failed("uv_idle_init", r);
   }
   sweep_.data = this;
+  // Tasks other workers post here (a cache fill this worker's clients wait for).
+  mailbox_ = cache::LoopMailbox::make();
+  if ((r = mailbox_->open(&loop_)) != 0) {
+    mailbox_.reset();
+    return failed("uv_async_init", r);
+  }
   Generation& first = generations_.back();
   for (const auto& upstream : snapshot_->upstreams()) {
     pools_.push_back(std::make_unique<UpstreamPool>(
@@ -156,6 +164,9 @@ void Worker::abandonLoop() {
   if (redis_limiter_) {
     redis_limiter_->close();
   }
+  if (mailbox_) {
+    mailbox_->close();
+  }
   uv_walk(
       &loop_,
       [](uv_handle_t* handle, void*) {
@@ -171,7 +182,9 @@ void Worker::abandonLoop() {
 }
 
 void Worker::run() {
+  cache::setThreadPoster(mailbox_->poster());
   uv_run(&loop_, UV_RUN_DEFAULT);
+  cache::setThreadPoster(nullptr);
   finished_.store(true);
   on_finished_();
 }
@@ -302,6 +315,7 @@ void Worker::finishIfDone() {
   if (redis_limiter_) {
     redis_limiter_->close();
   }
+  mailbox_->close();
   {
     std::lock_guard<std::mutex> lock(stop_async_mutex_);
     stop_async_closed_ = true;

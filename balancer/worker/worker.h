@@ -23,6 +23,9 @@
 namespace balancer {
 
 class AccessLogSink;
+namespace cache {
+class LoopMailbox;
+}
 class Session;
 class Snapshot;
 
@@ -200,6 +203,7 @@ class Worker {
   uint64_t random_state_;
   size_t upstream_connections_ = 0;
   bool stopping_ = false;
+  std::shared_ptr<cache::LoopMailbox> mailbox_;  // other threads' tasks for this loop
   // abortSessions() was called; and the lock that keeps it from waking a closed handle.
   std::atomic<bool> abort_sessions_{false};
   std::mutex stop_async_mutex_;
