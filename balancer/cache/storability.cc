@@ -117,8 +117,11 @@ Fields storedFields(const http::HeaderList& response, const CacheControl& respon
     http::HeaderKind kind = response.kind(i);
     std::string_view name = response.name(i);
     // Proxy-Authentication-Info answers the proxy's own authentication (RFC 9110 11.6.5).
+    // X-Cache: every answer from the store says what the balancer's cache did; an upstream's
+    // own (a service's cache) would contradict it.
     if (http::isHopByHop(kind) || kind == http::HeaderKind::kContentLength ||
         http::equalsIgnoreCase(name, "proxy-authentication-info") ||
+        http::equalsIgnoreCase(name, "x-cache") ||
         named(connection_named, name) || named(response_cc.no_cache_fields, name) ||
         named(response_cc.private_fields, name)) {
       continue;

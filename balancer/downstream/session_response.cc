@@ -45,6 +45,7 @@ void Session::sendHead(const ResponseHead& response) {
     rewrite.body_rewritten = response.length_changed;
     rewrite.keep_alive = keep_alive;
     rewrite.client_http10 = f.http10;
+    rewrite.drop_headers = response.drop_headers;
     rewriteResponseHead(*response.upstream, rewrite, &head);
   } else {
     head.clear();

@@ -353,6 +353,7 @@ int Exchange::onUpstreamHeaders(UpstreamConnection* conn) {
   }
   head.length_changed = rewritten;
   head.weaken_etag = ctx_.out.weaken_etag;
+  head.drop_headers = ctx_.out.replaced_response_headers;
   head.close = close_after_;
   env_->record->status = status;
   codec_->sendHead(head);

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace http {
@@ -27,6 +28,8 @@ struct ResponseHead {
   bool no_body = false;        // HEAD, 1xx, 204, 304: no body follows, whatever the length
   bool length_changed = false;  // the upstream's Content-Length no longer holds (dropped)
   bool weaken_etag = false;    // a strong ETag goes out weak (the body was re-encoded)
+  // An upstream's fields left out: a filter says them itself (the cache's X-Cache).
+  std::span<const std::string_view> drop_headers;
   bool close = false;          // the connection closes after this response
 };
 

@@ -112,6 +112,16 @@ void appendContentLength(uint64_t length, std::string* out) {
   out->append(line, static_cast<size_t>(end - line));
 }
 
+// Whether `name` is one of `names` (case-insensitive).
+bool droppedView(std::span<const std::string_view> names, std::string_view name) {
+  for (std::string_view n : names) {
+    if (http::equalsIgnoreCase(n, name)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 }  // namespace
 
 void rewriteRequestHead(const http::Parser& request, const RequestTarget& target,
@@ -216,6 +226,9 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
     } else if (http::isHopByHop(kind) || kind == http::HeaderKind::kContentLength) {
       continue;
     } else if (kind == http::HeaderKind::kOther && listed.contains(headers.name(i))) {
+      continue;
+    } else if (kind == http::HeaderKind::kOther && !rewrite.drop_headers.empty() &&
+               droppedView(rewrite.drop_headers, headers.name(i))) {
       continue;
     }
     has_id = has_id || kind == http::HeaderKind::kXRequestId;

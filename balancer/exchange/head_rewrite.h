@@ -45,6 +45,8 @@ struct ResponseRewrite {
   bool client_http10 = false;   // say Connection: keep-alive explicitly
   std::string_view extra_headers;  // lines the route's filters add, each ending in CRLF
   bool body_rewritten = false;     // a filter changes the body: its Content-Length is dropped
+  // Fields left out (case-insensitive): a filter sends its own (the cache's X-Cache).
+  std::span<const std::string_view> drop_headers;
 };
 
 // Writes the head for the client of a final (>= 200) or 101 response into *out.

@@ -245,6 +245,8 @@ void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
   if (state->result == CacheResult::kMiss) {
     store(ctx, *state, response);
   }
+  static constexpr std::string_view kOwn[] = {"X-Cache"};
+  ctx.out.replaced_response_headers = kOwn;  // an upstream's X-Cache (a service's) is not ours
   std::string& lines = *ctx.out.response_headers;
   lines += "X-Cache: ";
   lines += kCacheResults[static_cast<size_t>(state->result)];

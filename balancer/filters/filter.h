@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -150,6 +151,9 @@ struct FilterOutput {
   // The body changes but stays equivalent (compressed): a strong ETag is sent weak (W/"..."),
   // as it no longer names these bytes. Set at the response head.
   bool weaken_etag = false;
+  // Upstream response fields a filter answers for itself with lines of its own (the cache's
+  // X-Cache): left out of what the client gets. Set at the response head.
+  std::span<const std::string_view> replaced_response_headers;
   // Set by a response-head or upstream-error filter: the client gets this instead of the
   // upstream's response (a cached object after a 304 revalidation, a stale object when the
   // origin failed). The upstream's body is read and dropped.

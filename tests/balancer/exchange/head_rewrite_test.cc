@@ -145,3 +145,18 @@ TEST_CASE("an HTTP/1.0 client is told keep-alive; an upstream request id is kept
         "HTTP/1.1 404 Nope\r\nX-Request-Id: up\r\nContent-Length: 0\r\n"
         "Connection: keep-alive\r\n\r\n");
 }
+
+TEST_CASE("fields a filter says itself are left out of the upstream's response head") {
+  Parsed resp(http::Parser::Kind::kResponse,
+              "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nx-cache: MISS\r\nX-Cached: keep\r\n\r\n");
+  static constexpr std::string_view kOwn[] = {"X-Cache"};
+  ResponseRewrite rw;
+  rw.request_id = "rid";
+  rw.drop_headers = kOwn;
+  rw.extra_headers = "X-Cache: HIT\r\n";
+  std::string out;
+  rewriteResponseHead(resp.parser, rw, &out);
+  CHECK(out ==
+        "HTTP/1.1 200 OK\r\nX-Cached: keep\r\nContent-Length: 2\r\nX-Request-Id: rid\r\n"
+        "X-Cache: HIT\r\n\r\n");
+}
