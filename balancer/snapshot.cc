@@ -44,4 +44,12 @@ Snapshot::Snapshot(Config config, const Snapshot* previous)
   }
 }
 
+const std::string& Snapshot::upstreamLabelOfRoute(size_t route) const {
+  static const std::string kStatic = "static";
+  if (config_.routes[route].static_files) {
+    return kStatic;
+  }
+  return config_.upstreams[route_upstream_[route]].name;
+}
+
 }  // namespace balancer

@@ -28,8 +28,11 @@ class Snapshot {
   // The headers the balancer sets from tokens: a client's own copies are never forwarded.
   const std::vector<std::string>& identityHeaders() const { return identity_headers_; }
   const std::vector<std::unique_ptr<Upstream>>& upstreams() const { return upstreams_; }
-  // The index in upstreams() of the upstream a route sends to.
+  // The index in upstreams() of the upstream a route sends to (0 for a static route, which
+  // sends nowhere: its filter answers every request).
   size_t upstreamOfRoute(size_t route) const { return route_upstream_[route]; }
+  // The `upstream` label of a route's metrics: its upstream's name, or "static".
+  const std::string& upstreamLabelOfRoute(size_t route) const;
   // The filters a route's requests pass (built from its config), and a listener's, which
   // run before routing.
   const filters::FilterChain& routeFilters(size_t route) const { return route_filters_[route]; }

@@ -128,12 +128,19 @@ struct CacheZoneConfig {
   uint64_t max_object = uint64_t{8} << 20;
 };
 
+// A route that serves files from a folder instead of sending to an upstream.
+struct StaticFilesConfig {
+  std::string root;                  // resolved: relative to the config's folder
+  std::string index = "index.html";  // what a directory's URL (ending in '/') serves
+};
+
 struct RouteConfig {
   std::string host;         // empty: any host; "*.example.com" matches subdomains
   std::string path;         // exact path
   std::string path_prefix;  // segment-aware prefix
   std::vector<std::string> methods;  // empty: any method
-  std::string upstream;
+  std::string upstream;  // empty for a static route
+  std::optional<StaticFilesConfig> static_files;  // instead of an upstream
   std::string strip_prefix;
   AuthMode auth = AuthMode::kNone;
   std::vector<std::string> require_roles;

@@ -4,6 +4,8 @@
 
 #include "balancer/rate_limit/rate.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 namespace balancer::config {
@@ -114,6 +116,25 @@ Key<RouteConfig> cidrs(std::string name, std::vector<util::Cidr> RouteConfig::*m
           nullptr};
 }
 
+// A folder that must exist when the configuration is loaded; relative to its folder.
+Key<StaticFilesConfig> root() {
+  return {"root", "folder", "the folder files are served from (relative: to this file's)",
+          [](Reader& r, const YAML::Node& v, const At& at, StaticFilesConfig& out) {
+            auto text = r.scalar(v, at.label);
+            if (!text) {
+              return;
+            }
+            std::string path = r.resolve(*text);
+            struct stat st {};
+            if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+              r.error(v, at.label + ": '" + path + "' is not a folder");
+              return;
+            }
+            out.root = path;
+          },
+          nullptr};
+}
+
 Key<CorsConfig> corsMethods() {
   return {"methods", "list", "methods a page may use (GET, HEAD, POST by default)",
           [](Reader& r, const YAML::Node& v, const At& at, CorsConfig& out) {
@@ -156,6 +177,32 @@ const Section<RouteCacheConfig>& cacheKeys() {
   return keys;
 }
 
+// A file name, not a path: it is looked up in the folder the URL names.
+Key<StaticFilesConfig> index() {
+  return {"index", "file name", "served for a URL that names a folder (ending in '/')",
+          [](Reader& r, const YAML::Node& v, const At& at, StaticFilesConfig& out) {
+            auto text = r.scalar(v, at.label);
+            if (!text) {
+              return;
+            }
+            if (text->empty() || *text == "." || *text == ".." ||
+                text->find_first_of(std::string_view("/\\\0", 3)) != std::string::npos) {
+              r.error(v, at.label + " must be a file name, without '/'");
+              return;
+            }
+            out.index = *text;
+          },
+          [](const StaticFilesConfig& d) { return d.index; }};
+}
+
+const Section<StaticFilesConfig>& staticKeys() {
+  static const Section<StaticFilesConfig> keys{"static", "static.", {
+      root().required("a root"),
+      index(),
+  }};
+  return keys;
+}
+
 }  // namespace
 
 const Section<RouteConfig>& routeKeys() {
@@ -163,7 +210,9 @@ const Section<RouteConfig>& routeKeys() {
   static const Section<T> keys{"route", "", {
       inlineSection("match", matchKeys, "path or path_prefix, optional host and methods")
           .required("a match"),
-      text("upstream", &T::upstream, "the upstream's name").required("an upstream"),
+      text("upstream", &T::upstream, "the upstream's name"),
+      optionalSection("static", &T::static_files, staticKeys,
+                      "serve files from a folder instead of an upstream"),
       urlPath("strip_prefix", &T::strip_prefix, "removed from the path before forwarding"),
       choice("auth", &T::auth,
              {{"none", AuthMode::kNone}, {"jwt", AuthMode::kJwt},

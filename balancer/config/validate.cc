@@ -55,6 +55,13 @@ void validateRoute(const Config& config, const RouteConfig& route, const std::st
       errors->push_back(at.error(path + ".match", "match needs path or path_prefix"));
     }
   }
+  bool has_upstream = at.has(path + ".upstream");
+  bool has_static = at.has(path + ".static");
+  if (has_upstream && has_static) {
+    errors->push_back(at.error(path + ".static", "a route takes upstream or static, not both"));
+  } else if (!has_upstream && !has_static) {
+    errors->push_back(at.error(path, "route needs an upstream (or static)"));
+  }
   if (!route.upstream.empty() && config.findUpstream(route.upstream) == nullptr) {
     errors->push_back(at.error(path + ".upstream",
                                "route names unknown upstream '" + route.upstream + "'"));

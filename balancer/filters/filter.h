@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include <uv.h>
+
 #include "balancer/routing/router.h"
 #include "common/http/header_list.h"
 
@@ -173,6 +175,8 @@ class FilterServices {
   virtual rate_limit::LocalLimiter& localLimiter() = 0;
   virtual rate_limit::RedisLimiter* redisLimiter() = 0;  // null without a redis section
   virtual void countRateLimitUnavailable() = 0;
+  // The worker's loop: a filter's own I/O (a file read on the thread pool) runs on it.
+  virtual uv_loop_t* loop() = 0;
 };
 
 class Resumer;

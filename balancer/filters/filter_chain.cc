@@ -11,6 +11,7 @@
 #include "balancer/filters/ip_rules.h"
 #include "balancer/filters/jwt_auth.h"
 #include "balancer/filters/rate_limit.h"
+#include "balancer/filters/static_files.h"
 
 namespace balancer::filters {
 
@@ -131,7 +132,7 @@ void FilterChain::passBody(FilterContext& ctx, size_t below, std::string_view pi
 // big (nothing else needs to be read), who sends it (the token), may they send it now (a
 // limit keyed by user needs the token's sub), then is there a stored answer (only for
 // requests let through; before compress, so the cache stores what compress made of a
-// response).
+// response). A static route's files come last: they answer what passed.
 FilterChain buildRouteChain(const Config& config, size_t route, const CacheZones* zones) {
   const RouteConfig& rc = config.routes[route];
   FilterChain chain;
@@ -160,6 +161,9 @@ FilterChain buildRouteChain(const Config& config, size_t route, const CacheZones
     if (std::shared_ptr<CacheZone> zone = zones->find(rc.cache->zone)) {
       chain.add(std::make_unique<Cache>(std::move(zone), cacheOptionsOf(*rc.cache)));
     }
+  }
+  if (rc.static_files) {
+    chain.add(std::make_unique<StaticFiles>(*rc.static_files, rc.strip_prefix));
   }
   return chain;
 }

@@ -44,7 +44,7 @@ MetricsRegistry::Group MetricsRegistry::labelsOf(const Snapshot& snapshot) {
   const Config& config = snapshot.config();
   for (size_t i = 0; i < config.routes.size(); ++i) {
     g.route_labels.push_back(routeLabel(config.routes[i], i));
-    g.route_upstreams.push_back(config.upstreams[snapshot.upstreamOfRoute(i)].name);
+    g.route_upstreams.push_back(snapshot.upstreamLabelOfRoute(i));
   }
   for (const auto& u : config.upstreams) {
     g.upstreams.push_back(u.name);

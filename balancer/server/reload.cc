@@ -78,7 +78,7 @@ bool sameMetricShape(const Snapshot& a, const Snapshot& b) {
   }
   for (size_t i = 0; i < x.routes.size(); ++i) {
     if (routeLabel(x.routes[i], i) != routeLabel(y.routes[i], i) ||
-        x.upstreams[a.upstreamOfRoute(i)].name != y.upstreams[b.upstreamOfRoute(i)].name) {
+        a.upstreamLabelOfRoute(i) != b.upstreamLabelOfRoute(i)) {
       return false;
     }
   }

@@ -105,8 +105,8 @@ TEST_CASE("an unknown key names the keys its section declares") {
                                  "upstream_timeout: 1s\n");
   REQUIRE(result.errors.size() == 2);
   CHECK(result.errors[0].message ==
-        "unknown key 'colour' in route (expected one of: match, upstream, strip_prefix, auth, "
-        "require_roles, rate_limit, max_body_size, allow, deny, cors, cache)");
+        "unknown key 'colour' in route (expected one of: match, upstream, static, strip_prefix, "
+        "auth, require_roles, rate_limit, max_body_size, allow, deny, cors, cache)");
   CHECK(result.errors[0].line == 10);
   CHECK(result.errors[0].column == 5);
   // The list is the declaration: every key of the top level, nothing else.

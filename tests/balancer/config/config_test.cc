@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
 #include "balancer/config.h"
 
 using balancer::BalanceKind;
@@ -304,4 +309,68 @@ TEST_CASE("cache zones and a route's cache: sizes, key settings, the zone must e
   auto big = loadConfigString(too_big);
   REQUIRE_FALSE(big.config);
   CHECK(findError(big.errors, "at least max_object") != nullptr);
+}
+
+TEST_CASE("a static route: root and index, instead of an upstream") {
+  std::string dir = std::string(SOURCE_DIR) + "/tests";
+  std::string yaml = kGood;
+  yaml += "  - match: { path_prefix: /web }\n    static: { root: " + dir +
+          ", index: home.html }\n    strip_prefix: /web\n";
+  auto ok = loadConfigString(yaml);
+  for (const auto& e : ok.errors) {
+    INFO(e.line << ":" << e.column << ": " << e.message);
+  }
+  REQUIRE(ok.errors.empty());
+  const auto& route = ok.config->routes[1];
+  REQUIRE(route.static_files);
+  CHECK(route.static_files->root == dir);
+  CHECK(route.static_files->index == "home.html");
+  CHECK(route.upstream.empty());
+  yaml = kGood;
+  yaml += "  - match: { path_prefix: /web }\n    static: { root: " + dir + " }\n";
+  CHECK(loadConfigString(yaml).config->routes[1].static_files->index == "index.html");
+}
+
+TEST_CASE("a static route's errors: both or neither of upstream and static, bad root or index") {
+  std::string yaml = kGood;
+  yaml += "  - match: { path_prefix: /both }\n"       // line 25
+          "    upstream: products\n"
+          "    static: { root: /nonexistent-folder, index: a/b.html }\n"
+          "  - match: { path_prefix: /neither }\n"     // line 28
+          "  - match: { path_prefix: /noroot }\n"
+          "    static: { index: x.html }\n";
+  auto result = loadConfigString(yaml);
+  REQUIRE_FALSE(result.config);
+  const ConfigError* both = findError(result.errors, "upstream or static, not both");
+  REQUIRE(both != nullptr);
+  CHECK(both->line == 27);
+  const ConfigError* root = findError(result.errors, "'/nonexistent-folder' is not a folder");
+  REQUIRE(root != nullptr);
+  CHECK(root->line == 27);
+  CHECK(findError(result.errors, "index must be a file name") != nullptr);
+  const ConfigError* neither = findError(result.errors, "route needs an upstream (or static)");
+  REQUIRE(neither != nullptr);
+  CHECK(neither->line == 28);
+  CHECK(findError(result.errors, "static needs a root") != nullptr);
+}
+
+TEST_CASE("a static root is relative to the configuration file's folder") {
+  namespace fs = std::filesystem;
+  std::string pattern = (fs::temp_directory_path() / "static-config-XXXXXX").string();
+  REQUIRE(mkdtemp(pattern.data()) != nullptr);
+  fs::create_directories(pattern + "/conf");
+  fs::create_directories(pattern + "/web");
+  std::string yaml = kGood;
+  yaml += "  - match: { path_prefix: /web }\n    static: { root: ../web }\n";
+  {
+    std::ofstream(pattern + "/conf/balancer.yaml") << yaml;
+  }
+  auto loaded = balancer::loadConfigFile(pattern + "/conf/balancer.yaml");
+  fs::remove_all(pattern);
+  for (const auto& e : loaded.errors) {
+    INFO(e.line << ":" << e.column << ": " << e.message);
+  }
+  REQUIRE(loaded.errors.empty());
+  CHECK(fs::path(loaded.config->routes.back().static_files->root).lexically_normal() ==
+        fs::path(pattern + "/web"));
 }

@@ -96,6 +96,7 @@ class TestServices final : public balancer::filters::FilterServices {
     return without_redis ? nullptr : redis_.get();
   }
   void countRateLimitUnavailable() override { ++unavailable; }
+  uv_loop_t* loop() override { return &loop_; }
 
   uint64_t unavailable = 0;    // countRateLimitUnavailable() calls
   bool without_redis = false;  // as a worker with no redis section
@@ -165,6 +166,7 @@ class FilterFixture {
     limit_key.clear();
     ctx = FilterContext{};
     ctx.request.headers = &headers;
+    ctx.request.method = method;
     ctx.request.raw_target = target;
     ctx.request.target =
         balancer::splitTarget(target, headers.find(http::HeaderKind::kHost), &path);
@@ -197,6 +199,7 @@ class FilterFixture {
   TestServices services;
   FakeHost host;
   http::HeaderList headers;
+  std::string method = "GET";  // the next request()'s method
   std::string target;
   std::string path;
   std::string user;

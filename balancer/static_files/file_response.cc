@@ -1,0 +1,131 @@
+#include "balancer/static_files/file_response.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace balancer::static_files {
+
+struct FileResponse::Reader {
+  uv_loop_t* loop = nullptr;
+  uv_file fd = -1;
+  uint64_t offset = 0;
+  uint64_t remaining = 0;
+  uv_fs_t req{};
+  std::unique_ptr<char[]> buffer;
+  size_t capacity = 0;
+  // The buffer a callback is handing to the sink when the sink pulls again: the new read
+  // must not write into bytes the sink may still be copying.
+  std::unique_ptr<char[]> handed_out;
+  filters::LocalBodySink* sink = nullptr;
+  bool reading = false;       // a read is in flight
+  bool in_callback = false;   // onRead is calling the sink
+  bool orphaned = false;      // the response was dropped: clean up once idle
+
+  bool idle() const { return !reading && !in_callback; }
+  static void onRead(uv_fs_t* req);
+  // Closes the file on the thread pool and frees this.
+  void finish();
+};
+
+namespace {
+
+void onClosed(uv_fs_t* req) {
+  uv_fs_req_cleanup(req);
+  delete req;
+}
+
+}  // namespace
+
+void FileResponse::Reader::finish() {
+  if (fd >= 0) {
+    auto* close = new uv_fs_t;
+    if (uv_fs_close(loop, close, fd, onClosed) != 0) {
+      delete close;
+    }
+  }
+  delete this;
+}
+
+void FileResponse::Reader::onRead(uv_fs_t* req) {
+  auto* self = static_cast<Reader*>(req->data);
+  ssize_t result = req->result;
+  uv_fs_req_cleanup(req);
+  self->reading = false;
+  if (self->orphaned) {
+    self->finish();
+    return;
+  }
+  self->in_callback = true;
+  if (result <= 0) {
+    // An error, or the file shrank below the length the head promised: the body cannot be
+    // finished.
+    self->sink->onFailed();
+  } else {
+    auto n = static_cast<uint64_t>(result);
+    self->offset += n;
+    self->remaining -= std::min(n, self->remaining);
+    self->sink->onBody(std::string_view(self->buffer.get(), static_cast<size_t>(n)));
+  }
+  // The sink may have pulled again, or dropped the response (then this is freed once idle).
+  self->in_callback = false;
+  self->handed_out.reset();
+  if (self->orphaned && self->idle()) {
+    self->finish();
+  }
+}
+
+FileResponse::FileResponse(uv_loop_t* loop, int fd, uint64_t offset, uint64_t length)
+    : reader_(new Reader) {
+  reader_->loop = loop;
+  reader_->fd = fd;
+  reader_->offset = offset;
+  reader_->remaining = length;
+  content_length = length;
+}
+
+FileResponse::~FileResponse() {
+  if (!reader_->idle()) {
+    reader_->orphaned = true;  // the read's callback frees it
+  } else {
+    reader_->finish();
+  }
+}
+
+void FileResponse::pull(filters::LocalBodySink& sink, size_t max) {
+  Reader& r = *reader_;
+  if (r.remaining == 0) {
+    sink.onEnd();
+    return;
+  }
+  size_t want = static_cast<size_t>(std::min<uint64_t>(std::max<size_t>(max, 1), r.remaining));
+  if (r.in_callback) {
+    r.handed_out = std::move(r.buffer);
+    r.capacity = 0;
+  }
+  if (want > r.capacity) {
+    r.buffer = std::make_unique<char[]>(want);
+    r.capacity = want;
+  }
+  r.sink = &sink;
+  r.reading = true;
+  r.req.data = &r;
+  uv_buf_t buf = uv_buf_init(r.buffer.get(), static_cast<unsigned>(want));
+  int rc = uv_fs_read(r.loop, &r.req, r.fd, &buf, 1, static_cast<int64_t>(r.offset),
+                      Reader::onRead);
+  if (rc != 0) {
+    r.reading = false;
+    sink.onFailed();
+  }
+}
+
+void BufferedResponse::pull(filters::LocalBodySink& sink, size_t max) {
+  if (sent_ == body_.size()) {
+    sink.onEnd();
+    return;
+  }
+  size_t n = std::min(std::max<size_t>(max, 1), body_.size() - sent_);
+  sent_ += n;
+  sink.onBody(std::string_view(body_).substr(sent_ - n, n));
+}
+
+}  // namespace balancer::static_files

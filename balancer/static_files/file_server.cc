@@ -1,0 +1,166 @@
+#include "balancer/static_files/file_server.h"
+
+#include <cinttypes>
+#include <memory>
+#include <optional>
+
+#include "balancer/static_files/encoding_choice.h"
+#include "balancer/static_files/file_response.h"
+#include "balancer/static_files/path_resolver.h"
+#include "common/http/conditional.h"
+#include "common/http/date.h"
+#include "common/http/range.h"
+
+namespace balancer::static_files {
+
+namespace {
+
+using filters::Verdict;
+
+std::optional<std::string_view> field(const http::HeaderList* headers, std::string_view name) {
+  bool found = false;
+  std::string_view value = headers != nullptr ? headers->find(name, &found) : std::string_view();
+  return found ? std::optional<std::string_view>(value) : std::nullopt;
+}
+
+// nginx's form: the modification time and the size in hex. It changes when the file is
+// replaced or rewritten, and differs between a file and its precompressed sibling.
+// A precompressed sibling's tag names its coding too: a sibling may well have the same
+// size and time as the file, and two representations must never share a strong tag.
+std::string entityTag(const struct stat& st, Coding coding) {
+  char buf[96];
+  int n = snprintf(buf, sizeof(buf), "%" PRIx64 "-%" PRIx64,
+                   static_cast<uint64_t>(st.st_mtim.tv_sec), static_cast<uint64_t>(st.st_size));
+  std::string tag = "\"" + std::string(buf, static_cast<size_t>(n));
+  if (coding != Coding::kIdentity) {
+    tag += "-" + std::string(codingName(coding));
+  }
+  return tag + "\"";
+}
+
+// A sibling opened while choosing the coding.
+struct Sibling {
+  FileDescriptor fd;
+  struct stat stat {};
+};
+
+// 301 to the folder's URL with its trailing slash, the query kept.
+Verdict addSlash(const filters::RequestFacts& request) {
+  auto moved = std::make_shared<BufferedResponse>();
+  moved->status = 301;
+  moved->headers = "Location: " + std::string(request.target.path) + "/" +
+                   std::string(request.target.query) + "\r\n";
+  return Verdict::respond(std::move(moved));
+}
+
+}  // namespace
+
+FileServer::FileServer(std::string root, std::string index, std::string strip_prefix,
+                       const MimeTypes& types)
+    : root_(std::move(root)),
+      index_(std::move(index)),
+      strip_prefix_(std::move(strip_prefix)),
+      types_(types) {}
+
+Verdict FileServer::serve(const filters::RequestFacts& request, uv_loop_t* loop) const {
+  bool head = request.method == "HEAD";
+  if (!head && request.method != "GET") {
+    return Verdict::reply(405, "method not allowed: a static route serves GET and HEAD",
+                          "Allow: GET, HEAD\r\n");
+  }
+  if (request.target.path_invalid || request.target.path.empty()) {
+    return Verdict::reply(400, "invalid path for a file");  // the session refuses it first
+  }
+  std::string_view path = request.target.path;
+  if (!strip_prefix_.empty() && path.substr(0, strip_prefix_.size()) == strip_prefix_) {
+    path.remove_prefix(strip_prefix_.size());
+  }
+  if (path.empty() && request.target.path.back() != '/') {
+    return addSlash(request);  // "/static" for the root: relative links need "/static/"
+  }
+  std::string rooted;
+  if (path.empty() || path.front() != '/') {
+    rooted = "/" + std::string(path);
+    path = rooted;
+  }
+  ResolvedFile found = resolveUnderRoot(root_, path, index_);
+  switch (found.outcome) {
+    case ResolvedFile::Outcome::kBadPath:
+      return Verdict::reply(400, "invalid path for a file");
+    case ResolvedFile::Outcome::kNotFound:
+      return Verdict::reply(404, "no such file");
+    case ResolvedFile::Outcome::kAddSlash:
+      return addSlash(request);
+    case ResolvedFile::Outcome::kFile:
+      break;
+  }
+
+  // The coding: a precompressed sibling the client accepts, preferred at equal weight.
+  AcceptEncoding accept(field(request.headers, "Accept-Encoding"));
+  Sibling siblings[3];
+  Coding coding = chooseCoding(accept, [&](Coding c) {
+    Sibling& s = siblings[static_cast<size_t>(c)];
+    s.fd = openRegularFile(found.directory.get(), found.name + std::string(siblingSuffix(c)),
+                           &s.stat);
+    return s.fd.valid();
+  });
+  FileDescriptor file = std::move(found.file);
+  struct stat st = found.stat;
+  if (coding != Coding::kIdentity) {
+    file = std::move(siblings[static_cast<size_t>(coding)].fd);
+    st = siblings[static_cast<size_t>(coding)].stat;
+  }
+
+  std::string etag = entityTag(st, coding);
+  http::Validators validators;
+  validators.etag = etag;
+  validators.last_modified = static_cast<int64_t>(st.st_mtim.tv_sec);
+  std::string headers = "ETag: " + etag + "\r\nLast-Modified: " +
+                        http::formatHttpDate(*validators.last_modified) +
+                        "\r\nVary: Accept-Encoding\r\n";
+
+  http::Preconditions conditions = http::Preconditions::fromHeaders(*request.headers);
+  switch (http::evaluatePreconditions(conditions, validators, true)) {
+    case http::PreconditionResult::kNotModified: {
+      auto not_modified = std::make_shared<BufferedResponse>();
+      not_modified->status = 304;
+      not_modified->content_length.reset();
+      not_modified->headers = std::move(headers);
+      return Verdict::respond(std::move(not_modified));
+    }
+    case http::PreconditionResult::kFailed:
+      return Verdict::reply(412, "precondition failed");
+    case http::PreconditionResult::kProceed:
+      break;
+  }
+
+  auto size = static_cast<uint64_t>(st.st_size);
+  http::RangeDecision range;
+  std::optional<std::string_view> range_field = field(request.headers, "Range");
+  std::optional<std::string_view> if_range = field(request.headers, "If-Range");
+  // Range is defined for GET only (RFC 9110 section 14.2): HEAD gets the whole head.
+  if (!head && range_field && (!if_range || http::ifRangeHolds(*if_range, validators))) {
+    range = http::evaluateRange(*range_field, size);
+  }
+  if (range.kind == http::RangeDecision::Kind::kUnsatisfiable) {
+    return Verdict::reply(416, "range not satisfiable",
+                          "Content-Range: " + range.contentRange(size) + "\r\n");
+  }
+  headers += "Content-Type: " + types_.contentType(found.name) + "\r\nAccept-Ranges: bytes\r\n";
+  if (coding != Coding::kIdentity) {
+    headers += "Content-Encoding: " + std::string(codingName(coding)) + "\r\n";
+  }
+  uint64_t offset = 0;
+  uint64_t length = size;
+  if (range.kind == http::RangeDecision::Kind::kPartial) {
+    headers += "Content-Range: " + range.contentRange(size) + "\r\n";
+    offset = range.range.first;
+    length = range.range.length();
+  }
+  auto response = std::make_shared<FileResponse>(loop, file.release(), offset, length);
+  response->status = range.status();
+  response->headers = std::move(headers);
+  return Verdict::respond(std::move(response));
+}
+
+}  // namespace balancer::static_files

@@ -1,0 +1,41 @@
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+#include <string_view>
+
+#include "balancer/filters/filter.h"
+#include "balancer/static_files/mime_types.h"
+
+namespace balancer::static_files {
+
+// What a static route answers, decided from the request alone: the file under the root (or
+// the folder's index), with its content type, validators (ETag, Last-Modified; 304, 412),
+// a byte range (206, 416) and a precompressed sibling (.zst, .br, .gz) when the client
+// accepts its coding. Shared by every worker; keeps no state between requests.
+class FileServer {
+ public:
+  // `root` and `index` as validated by the config; `strip_prefix` is removed from the
+  // request's path before it is looked up under the root.
+  FileServer(std::string root, std::string index, std::string strip_prefix,
+             const MimeTypes& types = MimeTypes::system());
+
+  // The answer to `request` (method, normalized path, query and headers), whose body, if a
+  // file's, is read on `loop`:
+  // - respond: 200 or 206 with the file (a FileResponse; HEAD: its head only), 304, or 301
+  //   to the folder's URL with its trailing slash (as nginx does) and the query kept;
+  // - reply: 400 for a path that would leave the root or cannot be a file name (an encoded
+  //   '/', '\\' or NUL), 404 for a missing file, a symlink or a folder without its index,
+  //   405 for other methods, 412 for a failed If-Match or If-Unmodified-Since, 416 with
+  //   Content-Range: bytes */LENGTH for an unsatisfiable range.
+  filters::Verdict serve(const filters::RequestFacts& request, uv_loop_t* loop) const;
+
+ private:
+  std::string root_;
+  std::string index_;
+  std::string strip_prefix_;
+  const MimeTypes& types_;
+};
+
+}  // namespace balancer::static_files
