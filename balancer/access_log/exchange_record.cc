@@ -241,7 +241,7 @@ void recordExchange(ExchangeRecord* r, const ExchangeFacts& facts, const Snapsho
     label.clear();
     appendRouteLabel(&label, config.routes[index], index);
     route_label = label;
-    upstream = config.upstreams[snapshot.upstreamOfRoute(index)].name;
+    upstream = snapshot.upstreamLabelOfRoute(index);  // "static" for a static route
   }
   int64_t upstream_ns = -1;
   if (r->upstream_start_ns != 0) {

@@ -73,7 +73,7 @@ void Session::afterParse(const http::Parser::Result& result, const char* data, s
   }
   flushOut();
   if (exchangeActive() && exchange_->local() && exchange_->requestComplete() &&
-      !exchange_->responseStarted()) {
+      (!exchange_->responseStarted() || exchange_->localBodyPending())) {
     return;  // a filter's answer is still coming (a file being read)
   }
   if (exchangeActive() && exchange_->local() && exchange_->requestComplete() &&

@@ -88,6 +88,9 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   bool local() const { return local_; }
   bool requestComplete() const { return request_complete_; }
   bool responseStarted() const { return response_started_; }
+  // A filter's LocalResponse is still being pulled (a file read on the thread pool): the
+  // exchange ends when its body does, not when the request has been read.
+  bool localBodyPending() const { return local_response_ != nullptr && !local_ended_; }
   bool upgrade() const { return upgrade_; }
   // Ends the exchange once the codec has dropped the rest of a locally answered request.
   void finishLocal() { active_ = false; }
