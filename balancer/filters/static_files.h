@@ -1,5 +1,7 @@
 #pragma once
 
+#include <memory>
+
 #include "balancer/config.h"
 #include "balancer/filters/filter.h"
 #include "balancer/static_files/file_server.h"
@@ -10,15 +12,21 @@ namespace balancer::filters {
 // under the route's root (static_files::FileServer), so nothing goes upstream. It sits after
 // the route's other filters: a token or a rate limit is checked before a file is served, and
 // compress and the cache, before it, see its responses.
+//
+// Finding the file (opening each component of its path, fstat, the precompressed siblings)
+// can wait on a disk, so it runs on libuv's thread pool while the exchange pauses; the body
+// is then read there too (FileResponse), and the worker's loop never waits on the disk.
 class StaticFiles final : public Filter {
  public:
   StaticFiles(const StaticFilesConfig& config, const std::string& strip_prefix)
-      : server_(config.root, config.index, strip_prefix) {}
+      : server_(std::make_shared<const static_files::FileServer>(config.root, config.index,
+                                                                   strip_prefix)) {}
   std::string_view name() const override { return "static"; }
   Verdict onRequestHead(FilterContext& ctx) override;
 
  private:
-  static_files::FileServer server_;
+  // Shared with lookups in flight: a reload may drop this filter before they end.
+  std::shared_ptr<const static_files::FileServer> server_;
 };
 
 }  // namespace balancer::filters

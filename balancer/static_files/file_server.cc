@@ -17,10 +17,10 @@ namespace {
 
 using filters::Verdict;
 
-std::optional<std::string_view> field(const http::HeaderList* headers, std::string_view name) {
+std::optional<std::string> field(const http::HeaderList* headers, std::string_view name) {
   bool found = false;
   std::string_view value = headers != nullptr ? headers->find(name, &found) : std::string_view();
-  return found ? std::optional<std::string_view>(value) : std::nullopt;
+  return found ? std::optional<std::string>(value) : std::nullopt;
 }
 
 // nginx's form: the modification time and the size in hex. It changes when the file is
@@ -45,15 +45,29 @@ struct Sibling {
 };
 
 // 301 to the folder's URL with its trailing slash, the query kept.
-Verdict addSlash(const filters::RequestFacts& request) {
+Verdict addSlash(const FileRequest& request) {
   auto moved = std::make_shared<BufferedResponse>();
   moved->status = 301;
-  moved->headers = "Location: " + std::string(request.target.path) + "/" +
-                   std::string(request.target.query) + "\r\n";
+  moved->headers = "Location: " + request.path + "/" + request.query + "\r\n";
   return Verdict::respond(std::move(moved));
 }
 
 }  // namespace
+
+FileRequest FileRequest::from(const filters::RequestFacts& request) {
+  FileRequest out;
+  out.method = request.method;
+  out.path = request.target.path;
+  out.query = request.target.query;
+  out.path_invalid = request.target.path_invalid;
+  out.accept_encoding = field(request.headers, "Accept-Encoding");
+  out.range = field(request.headers, "Range");
+  out.if_range = field(request.headers, "If-Range");
+  if (request.headers != nullptr) {
+    out.preconditions = http::Preconditions::fromHeaders(*request.headers);
+  }
+  return out;
+}
 
 FileServer::FileServer(std::string root, std::string index, std::string strip_prefix,
                        const MimeTypes& types)
@@ -62,20 +76,20 @@ FileServer::FileServer(std::string root, std::string index, std::string strip_pr
       strip_prefix_(std::move(strip_prefix)),
       types_(types) {}
 
-Verdict FileServer::serve(const filters::RequestFacts& request, uv_loop_t* loop) const {
+Verdict FileServer::serve(const FileRequest& request, uv_loop_t* loop) const {
   bool head = request.method == "HEAD";
   if (!head && request.method != "GET") {
     return Verdict::reply(405, "method not allowed: a static route serves GET and HEAD",
                           "Allow: GET, HEAD\r\n");
   }
-  if (request.target.path_invalid || request.target.path.empty()) {
+  if (request.path_invalid || request.path.empty()) {
     return Verdict::reply(400, "invalid path for a file");  // the session refuses it first
   }
-  std::string_view path = request.target.path;
+  std::string_view path = request.path;
   if (!strip_prefix_.empty() && path.substr(0, strip_prefix_.size()) == strip_prefix_) {
     path.remove_prefix(strip_prefix_.size());
   }
-  if (path.empty() && request.target.path.back() != '/') {
+  if (path.empty() && request.path.back() != '/') {
     return addSlash(request);  // "/static" for the root: relative links need "/static/"
   }
   std::string rooted;
@@ -96,7 +110,9 @@ Verdict FileServer::serve(const filters::RequestFacts& request, uv_loop_t* loop)
   }
 
   // The coding: a precompressed sibling the client accepts, preferred at equal weight.
-  AcceptEncoding accept(field(request.headers, "Accept-Encoding"));
+  AcceptEncoding accept(request.accept_encoding ? std::optional<std::string_view>(
+                                                     *request.accept_encoding)
+                                               : std::nullopt);
   Sibling siblings[3];
   Coding coding = chooseCoding(accept, [&](Coding c) {
     Sibling& s = siblings[static_cast<size_t>(c)];
@@ -119,8 +135,7 @@ Verdict FileServer::serve(const filters::RequestFacts& request, uv_loop_t* loop)
                         http::formatHttpDate(*validators.last_modified) +
                         "\r\nVary: Accept-Encoding\r\n";
 
-  http::Preconditions conditions = http::Preconditions::fromHeaders(*request.headers);
-  switch (http::evaluatePreconditions(conditions, validators, true)) {
+  switch (http::evaluatePreconditions(request.preconditions, validators, true)) {
     case http::PreconditionResult::kNotModified: {
       auto not_modified = std::make_shared<BufferedResponse>();
       not_modified->status = 304;
@@ -136,11 +151,10 @@ Verdict FileServer::serve(const filters::RequestFacts& request, uv_loop_t* loop)
 
   auto size = static_cast<uint64_t>(st.st_size);
   http::RangeDecision range;
-  std::optional<std::string_view> range_field = field(request.headers, "Range");
-  std::optional<std::string_view> if_range = field(request.headers, "If-Range");
   // Range is defined for GET only (RFC 9110 section 14.2): HEAD gets the whole head.
-  if (!head && range_field && (!if_range || http::ifRangeHolds(*if_range, validators))) {
-    range = http::evaluateRange(*range_field, size);
+  if (!head && request.range &&
+      (!request.if_range || http::ifRangeHolds(*request.if_range, validators))) {
+    range = http::evaluateRange(*request.range, size);
   }
   if (range.kind == http::RangeDecision::Kind::kUnsatisfiable) {
     return Verdict::reply(416, "range not satisfiable",

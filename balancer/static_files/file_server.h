@@ -2,13 +2,30 @@
 
 #include <uv.h>
 
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "balancer/filters/filter.h"
 #include "balancer/static_files/mime_types.h"
+#include "common/http/conditional.h"
 
 namespace balancer::static_files {
+
+// What a FileServer needs of a request, copied out of it: the answer may be worked out on the
+// thread pool, where the request's own buffers may be gone (the client left).
+struct FileRequest {
+  std::string method;
+  std::string path;   // normalized, as the router matched it
+  std::string query;  // with its '?', or empty
+  bool path_invalid = false;
+  std::optional<std::string> accept_encoding;
+  std::optional<std::string> range;
+  std::optional<std::string> if_range;
+  http::Preconditions preconditions;
+
+  static FileRequest from(const filters::RequestFacts& request);
+};
 
 // What a static route answers, decided from the request alone: the file under the root (or
 // the folder's index), with its content type, validators (ETag, Last-Modified; 304, 412),
@@ -21,15 +38,15 @@ class FileServer {
   FileServer(std::string root, std::string index, std::string strip_prefix,
              const MimeTypes& types = MimeTypes::system());
 
-  // The answer to `request` (method, normalized path, query and headers), whose body, if a
-  // file's, is read on `loop`:
+  // The answer to `request`, whose body, if a file's, is read on `loop`. It opens files and
+  // reads their metadata, so it may block: the filter runs it on the thread pool.
   // - respond: 200 or 206 with the file (a FileResponse; HEAD: its head only), 304, or 301
   //   to the folder's URL with its trailing slash (as nginx does) and the query kept;
   // - reply: 400 for a path that would leave the root or cannot be a file name (an encoded
   //   '/', '\\' or NUL), 404 for a missing file, a symlink or a folder without its index,
   //   405 for other methods, 412 for a failed If-Match or If-Unmodified-Since, 416 with
   //   Content-Range: bytes */LENGTH for an unsatisfiable range.
-  filters::Verdict serve(const filters::RequestFacts& request, uv_loop_t* loop) const;
+  filters::Verdict serve(const FileRequest& request, uv_loop_t* loop) const;
 
  private:
   std::string root_;

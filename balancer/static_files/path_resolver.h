@@ -37,8 +37,8 @@ struct ResolvedFile {
 // decodePathSegments, then opened one component at a time with openat and O_NOFOLLOW, so a
 // symlink anywhere below the root (inside or leaving it) is refused as not found, as nginx's
 // `disable_symlinks on` does; the root itself may be a symlink. A directory is answered with
-// its `index` file, never listed. Opening runs on the caller's thread: it touches only
-// metadata (the dentry cache), as nginx's open does in its event loop; the reads do not.
+// its `index` file, never listed. It blocks on the disk: the static filter calls it on the
+// thread pool.
 ResolvedFile resolveUnderRoot(const std::string& root, std::string_view url_path,
                               const std::string& index);
 

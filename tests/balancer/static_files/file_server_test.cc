@@ -6,6 +6,7 @@
 
 using balancer::filters::LocalResponse;
 using balancer::filters::Verdict;
+using balancer::static_files::FileRequest;
 using balancer::static_files::FileServer;
 using filters_test::FilterFixture;
 using static_files_test::drain;
@@ -36,7 +37,7 @@ class ServerFixture {
     fixture.method = std::move(method);
     auto& ctx = fixture.request(target, fields);
     Served out;
-    out.verdict = server.serve(ctx.request, ctx.services->loop());
+    out.verdict = server.serve(FileRequest::from(ctx.request), ctx.services->loop());
     if (out.verdict.action == Action::kReply) {
       out.status = out.verdict.status;
       out.headers = out.verdict.headers;
