@@ -26,6 +26,7 @@ struct Cache::State final : FilterState {
   bool filler = false;  // holds the key's fill: must publish/abandon and finish it
   uint64_t wait_ticket = 0;
   bool unsafe = false;
+  size_t lines_at_request = 0;  // response_headers' length when this filter saw the request
 
   ~State() override {
     // An exchange that ends before its body did (client gone, upstream broken): readers of
@@ -43,6 +44,27 @@ struct Cache::State final : FilterState {
 };
 
 namespace {
+
+// Header lines ("Name: value\r\n"...) as stored fields, but the cache's own X-Cache.
+void addFilterLines(std::string_view lines, cache::Fields* fields) {
+  while (!lines.empty()) {
+    size_t end = lines.find("\r\n");
+    std::string_view line = lines.substr(0, end);
+    lines = end == std::string_view::npos ? std::string_view() : lines.substr(end + 2);
+    size_t colon = line.find(':');
+    if (colon == std::string_view::npos) {
+      continue;
+    }
+    std::string_view name = line.substr(0, colon);
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    if (!http::equalsIgnoreCase(name, "x-cache")) {
+      fields->push_back({std::string(name), std::string(value)});
+    }
+  }
+}
 
 int64_t systemMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -103,6 +125,7 @@ Verdict Cache::serve(State& state, std::shared_ptr<const CachedObject> object,
 Verdict Cache::onRequestHead(FilterContext& ctx) {
   State& state = ctx.makeState<State>(this);
   state.zone = zone_.get();
+  state.lines_at_request = ctx.out.response_headers ? ctx.out.response_headers->size() : 0;
   state.request_ms = clock_();
   const RequestTarget& target = ctx.request.target;
   state.primary = zone_->keys.primary(target.host, target.path,
@@ -271,11 +294,26 @@ void Cache::store(FilterContext& ctx, State& state, const ResponseFacts& respons
   cache::ObjectHead head;
   head.status = response.status;
   head.headers = cache::storedFields(headers, response_cc);
-  head.content_length = response.content_length;
+  // The body stored is what the filters after this one made of it (compress: response
+  // phases run last to first), so a hit must say what they said: their lines (Content-Encoding,
+  // Vary: Accept-Encoding, which keys the variant), a weak ETag, no length.
+  if (ctx.out.response_headers != nullptr) {
+    addFilterLines(std::string_view(*ctx.out.response_headers).substr(
+                       std::min(state.lines_at_request, ctx.out.response_headers->size())),
+                   &head.headers);
+  }
+  if (ctx.out.weaken_etag) {
+    for (cache::Field& field : head.headers) {
+      if (http::equalsIgnoreCase(field.name, "etag") && !field.value.starts_with("W/")) {
+        field.value.insert(0, "W/");
+      }
+    }
+  }
+  head.content_length = ctx.out.response_body_rewritten ? std::nullopt : response.content_length;
   head.request_ms = state.request_ms;
   head.response_ms = clock_();
   head.primary = state.primary;
-  head.secondary = secondaryFor(ctx, cache::varyNames(headers));
+  head.secondary = secondaryFor(ctx, cache::varyNames(head.headers));
   head.host = std::string(ctx.request.target.host);
   head.path = std::string(ctx.request.target.path);
   state.filling = cache::makeObject(std::move(head), options_.store.heuristic);

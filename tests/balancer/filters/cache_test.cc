@@ -113,6 +113,36 @@ TEST_CASE("cache filter: a miss is stored as it streams, the next request is a h
   CHECK(c.count(CacheResult::kMiss) == 1);
 }
 
+TEST_CASE("cache filter: what a later filter (compress) made is what is stored and served",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& gzip = c.start(f, "/p?id=2", "GET", {{"Accept-Encoding", "gzip"}});
+  *gzip.out.response_headers = "RateLimit-Remaining: 9\r\n";  // an earlier filter's: not stored
+  CHECK(c.cache.onRequestHead(gzip).goesOn());
+  // compress (after the cache in the chain) saw the response head first.
+  gzip.out.response_headers->append("Content-Encoding: gzip\r\nVary: Accept-Encoding\r\n");
+  gzip.out.weaken_etag = true;
+  gzip.out.response_body_rewritten = true;
+  auto origin = headers({{"Cache-Control", "max-age=60"}, {"ETag", "\"v2\""}});
+  c.respond(gzip, 200, origin, "GZIPPED");
+
+  FilterContext& again = c.start(f, "/p?id=2", "GET", {{"Accept-Encoding", "gzip"}});
+  Verdict hit = c.cache.onRequestHead(again);
+  REQUIRE(hit.action == Verdict::Action::kRespond);
+  const std::string& h = hit.response->headers;
+  CHECK(h.find("Content-Encoding: gzip\r\n") != std::string::npos);
+  CHECK(h.find("ETag: W/\"v2\"\r\n") != std::string::npos);
+  CHECK(h.find("RateLimit-Remaining") == std::string::npos);
+  // The length is the stored bytes' (known once complete), never the origin's plain one.
+  CHECK((!hit.response->content_length || *hit.response->content_length == 7u));
+  CHECK(drain(*hit.response) == "GZIPPED");
+
+  // A client that takes no gzip is another variant: not this one.
+  FilterContext& plain = c.start(f, "/p?id=2");
+  CHECK(c.cache.onRequestHead(plain).goesOn());
+}
+
 TEST_CASE("cache filter: an uncacheable response is not stored", "[cache][filters]") {
   CacheFixture c;
   FilterFixture f;
