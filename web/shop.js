@@ -129,6 +129,7 @@ function showOrder(order) {
     row.dataset.order = order.id_order;
     for (let i = 0; i < 5; i++) row.insertCell();
     row.cells[0].textContent = `#${order.id_order}`;
+    row.cells[2].className = row.cells[3].className = "number";
   }
   const product = state.products.get(order.id_produk);
   if (order.id_produk !== undefined) {
