@@ -21,6 +21,26 @@ const kit::Setting<util::Millis> kCacheNegativeTtl{
     "cache.negative_ttl", util::Millis(kCacheDefaults.negative_ttl_ms),
     "how long a 404 stays cached (0s: not cached)"};
 
+// What product reads tell the caches in front (the balancer's edge cache, browsers). Short
+// beside cache.ttl on purpose: Redis is invalidated by every write, an edge cache only by the
+// writes that pass through that one balancer, and only for the URIs written (not the list
+// pages with their queries, not other balancers' caches). So the edge's max-age is how stale
+// a read may be after a write, while each edge refresh costs the service one Redis hit (the
+// entry the edge was filled from lives cache.ttl, far longer), or a 304 when nothing changed.
+// stale-while-revalidate is three times max-age: a hot key is refreshed in the background.
+const product::ProductReads::Options kReadDefaults{};
+const kit::Setting<util::Millis> kEdgeMaxAge{
+    "cache.edge_max_age", util::Millis(kReadDefaults.product.max_age_s * 1000),
+    "Cache-Control max-age of a product read (stale-while-revalidate: 3x)"};
+const kit::Setting<util::Millis> kEdgeListMaxAge{
+    "cache.edge_list_max_age", util::Millis(kReadDefaults.list.max_age_s * 1000),
+    "Cache-Control max-age of a product list page (stale-while-revalidate: 3x)"};
+
+product::Freshness freshness(util::Millis max_age) {
+  auto seconds = static_cast<uint32_t>(max_age.count() / 1000);
+  return {seconds, 3 * seconds};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -33,7 +53,11 @@ int main(int argc, char** argv) {
 
   kit::PgPool& db = app.database(product::productStatements());
   product::ProductCache cache(app.redis(), cache_options);
-  product::ProductReads reads(db, cache);
+  product::ProductReads::Options read_options;
+  read_options.product = freshness(app.config().get(kEdgeMaxAge));
+  read_options.list = freshness(app.config().get(kEdgeListMaxAge));
+  read_options.not_found_max_age_s = static_cast<uint32_t>(cache_options.negative_ttl_ms / 1000);
+  product::ProductReads reads(db, cache, read_options);
   product::ProductWrites writes(db, cache);
 
   // The contract's paths, and the same without /api for a balancer route with

@@ -1,9 +1,11 @@
 #include "services/product/product_reads.h"
 
+#include <ctime>
 #include <memory>
 
 #include "services/kit/reply.h"
 #include "services/product/product_store.h"
+#include "services/product/representation.h"
 
 namespace product {
 
@@ -14,18 +16,36 @@ http::Response withCacheHeader(http::Response response, bool hit) {
   return response;
 }
 
-http::Response bodyResponse(std::string_view body, bool hit) {
-  http::Response response;
-  if (body == ProductCache::kNotFound) {
-    response = kit::errorResponse(404, "product not found");
-  } else {
-    response.body.assign(body.data(), body.size());
-  }
-  return withCacheHeader(std::move(response), hit);
+// The client's If-None-Match, kept past the request (a waiter of a flight answers later).
+std::string ifNoneMatchOf(const http::Request& request) {
+  return std::string(request.header("If-None-Match"));
 }
 
-SingleFlight<http::Response>::Waiter answer(http::Responder responder) {
-  return [responder](const http::Response& response) mutable { responder.send(response); };
+// The stored 200 as a 304 when the client's If-None-Match names it (RFC 9110 13.1.2, 15.4.5:
+// the 304 keeps the fields a 200 would carry: ETag, Cache-Control, Date, Last-Modified).
+void sendAnswer(http::Responder& responder, const http::Response& response,
+                const std::string& if_none_match) {
+  if (response.status != 200 || if_none_match.empty()) {
+    responder.send(response);
+    return;
+  }
+  for (const auto& [name, value] : response.headers) {
+    if (name == "ETag" && ifNoneMatchMatches(if_none_match, value)) {
+      http::Response not_modified;
+      not_modified.status = 304;
+      not_modified.content_type.clear();
+      not_modified.headers = response.headers;
+      responder.send(not_modified);
+      return;
+    }
+  }
+  responder.send(response);
+}
+
+SingleFlight<http::Response>::Waiter answer(http::Responder responder, std::string if_none_match) {
+  return [responder, if_none_match](const http::Response& response) mutable {
+    sendAnswer(responder, response, if_none_match);
+  };
 }
 
 void countLookup(ProductCache::Lookup result, uint64_t* hits, uint64_t* misses,
@@ -45,7 +65,30 @@ void countLookup(ProductCache::Lookup result, uint64_t* hits, uint64_t* misses,
 
 }  // namespace
 
-void ProductReads::get(const http::Request& /*request*/, const kit::Params& params,
+http::Response ProductReads::bodyResponse(std::string_view body, bool hit, Kind kind) const {
+  http::Response response;
+  if (body == ProductCache::kNotFound) {
+    response = kit::errorResponse(404, "product not found");
+    if (options_.not_found_max_age_s > 0) {
+      response.headers.emplace_back("Cache-Control",
+                                    cacheControl({options_.not_found_max_age_s, 0}));
+    }
+    return withCacheHeader(std::move(response), hit);
+  }
+  response.body.assign(body.data(), body.size());
+  response.headers.emplace_back("Date", httpDate(std::time(nullptr)));
+  response.headers.emplace_back(
+      "Cache-Control", cacheControl(kind == Kind::kProduct ? options_.product : options_.list));
+  response.headers.emplace_back("ETag", strongEtag(body));
+  if (kind == Kind::kProduct) {
+    if (std::optional<std::string> modified = lastModifiedOf(body)) {
+      response.headers.emplace_back("Last-Modified", std::move(*modified));
+    }
+  }
+  return withCacheHeader(std::move(response), hit);
+}
+
+void ProductReads::get(const http::Request& request, const kit::Params& params,
                        http::Responder responder) {
   int64_t id = params.id("id");
   if (id < 0) {
@@ -53,15 +96,15 @@ void ProductReads::get(const http::Request& /*request*/, const kit::Params& para
     return;
   }
   std::string key = ProductCache::productKey(id);
-  cache_.get(
-      key, [this, id, key, responder](ProductCache::Lookup result, std::string_view value) mutable {
+  cache_.get(key, [this, id, key, responder, inm = ifNoneMatchOf(request)](
+                      ProductCache::Lookup result, std::string_view value) mutable {
         Lookups& counts = product_lookups_;
         countLookup(result, &counts.hits, &counts.misses, &counts.unavailable);
         if (result == ProductCache::Lookup::kHit) {
-          responder.send(bodyResponse(value, true));
+          sendAnswer(responder, bodyResponse(value, true, Kind::kProduct), inm);
           return;
         }
-        if (product_flights_.join(key, answer(responder))) {
+        if (product_flights_.join(key, answer(responder, inm))) {
           loadProduct(id, key, result == ProductCache::Lookup::kMiss);
         }
       });
@@ -80,7 +123,8 @@ void ProductReads::loadProduct(int64_t id, const std::string& key, bool cached) 
                     key, withCacheHeader(kit::failureResponse(error, "product read"), false));
                 return;
               }
-              http::Response response = bodyResponse(load->body.value_or(std::string()), false);
+              http::Response response =
+                  bodyResponse(load->body.value_or(std::string()), false, Kind::kProduct);
               if (!version) {
                 product_flights_.land(key, response);
                 return;
@@ -108,25 +152,25 @@ void ProductReads::list(const http::Request& request, const kit::Params& /*param
     responder.send(kit::errorResponse(400, error));
     return;
   }
-  cache_.listVersion([this, query = std::move(*query),
-                      responder](std::optional<std::string> version) mutable {
+  cache_.listVersion([this, query = std::move(*query), responder,
+                      inm = ifNoneMatchOf(request)](std::optional<std::string> version) mutable {
     if (!version) {
       ++list_lookups_.unavailable;
       std::string key = listCacheKey("-", query);
-      if (list_flights_.join(key, answer(responder))) {
+      if (list_flights_.join(key, answer(responder, inm))) {
         loadList(query, key, std::nullopt);
       }
       return;
     }
     std::string key = listCacheKey(*version, query);
-    cache_.get(key, [this, query, key, version, responder](ProductCache::Lookup result,
-                                                           std::string_view value) mutable {
+    cache_.get(key, [this, query, key, version, responder, inm](ProductCache::Lookup result,
+                                                                std::string_view value) mutable {
       countLookup(result, &list_lookups_.hits, &list_lookups_.misses, &list_lookups_.unavailable);
       if (result == ProductCache::Lookup::kHit) {
-        responder.send(bodyResponse(value, true));
+        sendAnswer(responder, bodyResponse(value, true, Kind::kList), inm);
         return;
       }
-      if (list_flights_.join(key, answer(responder))) {
+      if (list_flights_.join(key, answer(responder, inm))) {
         loadList(query, key, result == ProductCache::Lookup::kMiss ? version : std::nullopt);
       }
     });
@@ -143,7 +187,7 @@ void ProductReads::loadList(const ListQuery& query, const std::string& key,
                   key, withCacheHeader(kit::failureResponse(error, "product list"), false));
               return;
             }
-            http::Response response = bodyResponse(*body, false);
+            http::Response response = bodyResponse(*body, false, Kind::kList);
             if (!version) {
               list_flights_.land(key, response);
               return;

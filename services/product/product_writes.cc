@@ -28,6 +28,9 @@ std::optional<ProductInput> readInput(const http::Request& request, InputMode mo
   return input;
 }
 
+// The product's URI behind the balancer (the contract's path, whichever route reached us).
+std::string itemPath(int64_t id) { return "/api/products/" + std::to_string(id); }
+
 http::Response notFound() { return kit::errorResponse(404, "product not found"); }
 
 // The product an admin's PUT or DELETE names, or nullopt after answering 401, 403 or 404 (an
@@ -75,7 +78,7 @@ void ProductWrites::create(const http::Request& request, const kit::Params& /*pa
         // The new id may hold a cached 404 from a client that guessed it.
         cache_.invalidate(insert->id, [insert, responder]() mutable {
           http::Response response = http::Response::json(201, std::move(insert->body));
-          response.headers.emplace_back("Location", "/api/products/" + std::to_string(insert->id));
+          response.headers.emplace_back("Location", itemPath(insert->id));
           responder.send(std::move(response));
         });
       });
@@ -109,8 +112,12 @@ void ProductWrites::update(const http::Request& request, const kit::Params& para
               responder.send(notFound());
               return;
             }
-            cache_.invalidate(id, [update, responder]() mutable {
-              responder.send(http::Response::json(200, std::move(*update->body)));
+            cache_.invalidate(id, [id, update, responder]() mutable {
+              // The body is the product as now stored: Content-Location names it, and a
+              // cache in front drops what it holds for that URI (RFC 9111 4.4).
+              http::Response response = http::Response::json(200, std::move(*update->body));
+              response.headers.emplace_back("Content-Location", itemPath(id));
+              responder.send(std::move(response));
             });
           });
 }

@@ -177,9 +177,15 @@ def dev_keys(h):
     return keys / "jwt-es256.pem"
 
 
-def shop_balancer_config(port, jwks, ports, workers=1):
+def shop_balancer_config(port, jwks, ports, workers=1, edge_cache=False):
     """A balancer in front of the four services, routed as config/stack.yaml (without its rate
-    limits and TLS): `ports` maps users, products, orders, notifications to service ports."""
+    limits and TLS): `ports` maps users, products, orders, notifications to service ports.
+    With `edge_cache`, product reads are cached as config/stack.yaml does (product writes go
+    through the cache, which invalidates)."""
+    cache = "\n    cache: { zone: edge }" if edge_cache else ""
+    compress = ""
+    zones = "cache_zones:\n  edge: { memory: 16MiB, max_object: 1MiB }\n" if edge_cache else ""
+    storefront = ""
     ups = "\n".join(f"""  {name}:
     balance: least_conn
     backends: [{{ address: 127.0.0.1:{p}, weight: 1 }}]
@@ -197,7 +203,7 @@ jwt:
   issuer: https://users.local
   audience: shop
   claims_to_headers: {{ sub: X-User-Id, roles: X-User-Roles }}
-upstreams:
+{zones}upstreams:
 {ups}
 routes:
   - match: {{ path: /api/users, methods: [POST] }}
@@ -209,18 +215,18 @@ routes:
     auth: jwt
   - match: {{ path_prefix: /api/products, methods: [GET, HEAD] }}
     upstream: products
-    auth: jwt_optional
+    auth: jwt_optional{cache}{compress}
   - match: {{ path_prefix: /api/products, methods: [POST, PUT, DELETE] }}
     upstream: products
     auth: jwt
-    require_roles: [admin]
+    require_roles: [admin]{cache}
   - match: {{ path_prefix: /api/orders }}
     upstream: orders
-    auth: jwt
+    auth: jwt{compress}
   - match: {{ path: /ws/notifications, methods: [GET] }}
     upstream: notifications
     auth: jwt
-"""
+{storefront}"""
 
 
 class WsListener:

@@ -240,6 +240,14 @@ def test(h):
         status, _ = https_get(port["https"], "/api/products", ca)
         h.expect_eq(status, 200, "GET /api/products over TLS")
 
+    with h.step("product reads cached at the edge (config/stack.yaml's cache zone)"):
+        path = "/api/products?limit=3"
+        answers = [http_request(port["http"], "GET", path) for _ in range(2)]
+        edge = [(x.headers.get_all("X-Cache") or [None])[-1] for x in answers]
+        h.expect_eq(edge, ["MISS", "HIT"], "the balancer's X-Cache (its own is the last)")
+        h.expect(answers[1].header("Age") is not None, "Age: the hit came from the edge cache")
+        h.expect_eq(answers[1].body, answers[0].body, "the same list")
+
     with h.step("the seeded admin logs in; its token opens /api/users/me and the WebSocket"):
         r = http_request(port["http"], "POST", "/api/auth/login",
                          body=json.dumps({"email": "admin@shop.test",
