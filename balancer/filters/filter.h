@@ -12,6 +12,10 @@
 #include "balancer/routing/router.h"
 #include "common/http/header_list.h"
 
+namespace compression {
+class EncoderPool;
+}  // namespace compression
+
 namespace jwt {
 class TokenCache;
 class Verifier;
@@ -173,6 +177,8 @@ class FilterServices {
   virtual rate_limit::LocalLimiter& localLimiter() = 0;
   virtual rate_limit::RedisLimiter* redisLimiter() = 0;  // null without a redis section
   virtual void countRateLimitUnavailable() = 0;
+  // The worker's idle compressors, reused from one response to the next.
+  virtual compression::EncoderPool& encoderPool() = 0;
 };
 
 class Resumer;

@@ -11,5 +11,6 @@ rate_limit::LocalLimiter& WorkerFilterServices::localLimiter() {
 }
 rate_limit::RedisLimiter* WorkerFilterServices::redisLimiter() { return worker_->redisLimiter(); }
 void WorkerFilterServices::countRateLimitUnavailable() { worker_->countRateLimitUnavailable(); }
+compression::EncoderPool& WorkerFilterServices::encoderPool() { return worker_->encoderPool(); }
 
 }  // namespace balancer

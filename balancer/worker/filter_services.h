@@ -15,6 +15,7 @@ class WorkerFilterServices final : public filters::FilterServices {
   rate_limit::LocalLimiter& localLimiter() override;
   rate_limit::RedisLimiter* redisLimiter() override;
   void countRateLimitUnavailable() override;
+  compression::EncoderPool& encoderPool() override;
 
  private:
   Worker* worker_;

@@ -26,6 +26,7 @@
 #include "balancer/rate_limit/local_limiter.h"
 #include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/routing/router.h"
+#include "common/compress/encoder_pool.h"
 #include "common/http/header_list.h"
 #include "common/jwt/token_cache.h"
 #include "common/jwt/verifier.h"
@@ -96,9 +97,11 @@ class TestServices final : public balancer::filters::FilterServices {
     return without_redis ? nullptr : redis_.get();
   }
   void countRateLimitUnavailable() override { ++unavailable; }
+  compression::EncoderPool& encoderPool() override { return encoder_pool; }
 
   uint64_t unavailable = 0;    // countRateLimitUnavailable() calls
   bool without_redis = false;  // as a worker with no redis section
+  compression::EncoderPool encoder_pool;
 
  private:
   jwt::TokenCache token_cache_;
@@ -165,6 +168,7 @@ class FilterFixture {
     limit_key.clear();
     ctx = FilterContext{};
     ctx.request.headers = &headers;
+    ctx.request.method = "GET";
     ctx.request.raw_target = target;
     ctx.request.target =
         balancer::splitTarget(target, headers.find(http::HeaderKind::kHost), &path);
