@@ -32,7 +32,7 @@ class Compress(FeatureScenario):
             "[gzip], level: { gzip: N } }`, nginx's `gzip_comp_level N` with `gzip_vary`), and wrk sends "
             "`Accept-Encoding: gzip` to every route. `×open` is the ratio to the peer's own `/open` at the "
             "same point: the share of throughput kept while compressing, and the CPU per request it adds "
-            "(zlib's deflate, the same library in both).")
+            "(zlib's deflate, the same library in both); CPU on the nginx rows is nginx's.")
 
     def values(self, bench, run, base):
         return {"GZIP_LEVEL": bench.args.gzip_level}
