@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/compress/encoding.h"
 #include "common/util/address.h"
 #include "common/util/cidr.h"
 #include "common/util/units.h"
@@ -134,6 +135,36 @@ struct StaticFilesConfig {
   std::string index = "index.html";  // what a directory's URL (ending in '/') serves
 };
 
+// A route's compress: responses of `types` at least `min_size` long (or of unknown length)
+// are compressed with the first of `encodings` the client accepts best.
+struct CompressConfig {
+  std::vector<compression::Encoding> encodings = {compression::Encoding::kZstd,
+                                               compression::Encoding::kBrotli,
+                                               compression::Encoding::kGzip};
+  uint64_t min_size = 1024;
+  // "type/subtype", "type/*", or "+suffix" (any type/x+suffix); case-insensitive.
+  std::vector<std::string> types = {"text/*",          "application/json",
+                                    "application/javascript", "application/xml",
+                                    "image/svg+xml",   "+json",
+                                    "+xml"};
+  struct Levels {
+    int gzip = compression::defaultLevel(compression::Encoding::kGzip);
+    int br = compression::defaultLevel(compression::Encoding::kBrotli);
+    int zstd = compression::defaultLevel(compression::Encoding::kZstd);
+  } level;
+  int levelOf(compression::Encoding encoding) const {
+    switch (encoding) {
+      case compression::Encoding::kGzip:
+        return level.gzip;
+      case compression::Encoding::kBrotli:
+        return level.br;
+      case compression::Encoding::kZstd:
+        return level.zstd;
+    }
+    return 1;
+  }
+};
+
 struct RouteConfig {
   std::string host;         // empty: any host; "*.example.com" matches subdomains
   std::string path;         // exact path
@@ -150,6 +181,7 @@ struct RouteConfig {
   std::vector<util::Cidr> deny;   // never these clients
   std::optional<CorsConfig> cors;
   std::optional<RouteCacheConfig> cache;
+  std::optional<CompressConfig> compress;
 };
 
 struct TlsCertificateConfig {

@@ -203,6 +203,110 @@ const Section<StaticFilesConfig>& staticKeys() {
   return keys;
 }
 
+// The codings a route offers, in its order of preference (ties in Accept-Encoding go to the
+// first): each known, none twice.
+Key<CompressConfig> encodings() {
+  return {"encodings", "list", "zstd, br, gzip: the codings offered, preferred first",
+          [](Reader& r, const YAML::Node& v, const At& at, CompressConfig& out) {
+            if (!v.IsSequence() || v.size() == 0) {
+              r.error(v, at.label + " must be a list of zstd, br or gzip");
+              return;
+            }
+            out.encodings.clear();
+            for (const auto& item : v) {
+              auto name = r.scalar(item, at.label + " item");
+              if (!name) {
+                continue;
+              }
+              auto encoding = compression::parseEncoding(*name);
+              if (!encoding || compression::encodingName(*encoding) != *name) {
+                r.error(item, "unknown encoding '" + *name + "' in " + at.label +
+                                  " (use zstd, br or gzip)");
+              } else if (std::find(out.encodings.begin(), out.encodings.end(), *encoding) !=
+                         out.encodings.end()) {
+                r.error(item, "duplicate encoding '" + *name + "' in " + at.label);
+              } else {
+                out.encodings.push_back(*encoding);
+              }
+            }
+          },
+          [](const CompressConfig& c) {
+            std::string text = "[";
+            for (auto encoding : c.encodings) {
+              text += (text.size() > 1 ? ", " : "") + std::string(compression::encodingName(encoding));
+            }
+            return text + "]";
+          }};
+}
+
+// Media types: "type/subtype", "type/*" or "+suffix".
+Key<CompressConfig> types() {
+  return {"types", "list", "media types compressed: type/subtype, type/* or +suffix",
+          [](Reader& r, const YAML::Node& v, const At& at, CompressConfig& out) {
+            if (!v.IsSequence()) {
+              r.error(v, at.label + " must be a list");
+              return;
+            }
+            out.types.clear();
+            for (const auto& item : v) {
+              auto type = r.scalar(item, at.label + " item");
+              if (!type) {
+                continue;
+              }
+              size_t slash = type->find('/');
+              bool suffix = type->size() > 1 && type->front() == '+' &&
+                            slash == std::string::npos;
+              bool media = slash != std::string::npos && slash > 0 && slash + 1 < type->size() &&
+                           type->find('/', slash + 1) == std::string::npos &&
+                           type->find_first_of(" ;,") == std::string::npos;
+              if (!suffix && !media) {
+                r.error(item, "invalid media type '" + *type + "' in " + at.label +
+                                  " (use type/subtype, type/* or +suffix)");
+                continue;
+              }
+              std::string lower = *type;
+              std::transform(lower.begin(), lower.end(), lower.begin(),
+                             [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+              out.types.push_back(std::move(lower));
+            }
+          },
+          [](const CompressConfig& c) {
+            std::string text = "[";
+            for (const auto& type : c.types) {
+              text += (text.size() > 1 ? ", " : "") + type;
+            }
+            return text + "]";
+          }};
+}
+
+template <compression::Encoding E>
+Key<CompressConfig::Levels> level(int CompressConfig::Levels::*member) {
+  return count(std::string(compression::encodingName(E)), member, compression::minLevel(E),
+               compression::maxLevel(E), "the level (capped so that a worker keeps up)");
+}
+
+const Section<CompressConfig::Levels>& levelKeys() {
+  using T = CompressConfig::Levels;
+  using compression::Encoding;
+  static const Section<T> keys{"compress.level", "compress.level.", {
+      level<Encoding::kGzip>(&T::gzip),
+      level<Encoding::kBrotli>(&T::br),
+      level<Encoding::kZstd>(&T::zstd),
+  }};
+  return keys;
+}
+
+const Section<CompressConfig>& compressKeys() {
+  using T = CompressConfig;
+  static const Section<T> keys{"compress", "compress.", {
+      encodings(),
+      size("min_size", &T::min_size, "a response known to be shorter goes as it is"),
+      types(),
+      section("level", &T::level, levelKeys, "each coding's level"),
+  }};
+  return keys;
+}
+
 }  // namespace
 
 const Section<RouteConfig>& routeKeys() {
@@ -225,6 +329,8 @@ const Section<RouteConfig>& routeKeys() {
       cidrs("deny", &T::deny, "never clients in these networks (403); checked before allow"),
       optionalSection("cors", &T::cors, corsKeys, "cross-origin requests from web pages"),
       optionalSection("cache", &T::cache, cacheKeys, "responses cached in a zone"),
+      optionalSection("compress", &T::compress, compressKeys,
+                      "compress responses the client accepts compressed"),
   }};
   return keys;
 }

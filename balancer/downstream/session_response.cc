@@ -43,6 +43,7 @@ void Session::sendHead(const ResponseHead& response) {
     rewrite.extra_headers = response.extra_headers;
     rewrite.rechunk = f.rechunk;
     rewrite.body_rewritten = response.length_changed;
+    rewrite.weaken_etag = response.weaken_etag;
     rewrite.keep_alive = keep_alive;
     rewrite.client_http10 = f.http10;
     rewrite.drop_headers = response.drop_headers;
@@ -51,7 +52,7 @@ void Session::sendHead(const ResponseHead& response) {
     head.clear();
     head.append("HTTP/1.1 ").append(std::to_string(response.status)).append(" ");
     head.append(http::reasonPhrase(response.status)).append("\r\n");
-    head.append(response.headers);
+    appendLocalHeaders(response.headers, response.weaken_etag, &head);
     head.append(response.extra_headers);
     if (response.content_length && response.status >= 200 && response.status != 204) {
       head.append("Content-Length: ").append(std::to_string(*response.content_length));

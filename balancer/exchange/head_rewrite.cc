@@ -232,7 +232,15 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
       continue;
     }
     has_id = has_id || kind == http::HeaderKind::kXRequestId;
-    head.append(headers.name(i)).append(": "sv).append(headers.value(i)).append("\r\n"sv);
+    head.append(headers.name(i)).append(": "sv);
+    std::string_view value = headers.value(i);
+    if (rewrite.weaken_etag && !value.empty() && value.front() == '"' &&
+        kind == http::HeaderKind::kOther && http::equalsIgnoreCase(headers.name(i), "ETag"sv)) {
+      // "x" named the upstream's bytes; the client gets other (equivalent) bytes: W/"x"
+      // (RFC 9110 8.8.3). Already weak ones stay as they are.
+      head.append("W/"sv);
+    }
+    head.append(value).append("\r\n"sv);
   }
   // A 204 never has a body, and RFC 9110 section 8.6 forbids its Content-Length.
   if (response.hasContentLength() && status != 204 && status != 101 && !rewrite.body_rewritten) {
@@ -252,6 +260,28 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
     head.append("Connection: keep-alive\r\n"sv);
   }
   head.append("\r\n"sv);
+}
+
+void appendLocalHeaders(std::string_view lines, bool weaken_etag, std::string* out) {
+  if (!weaken_etag) {
+    out->append(lines);
+    return;
+  }
+  while (!lines.empty()) {
+    size_t eol = lines.find("\r\n"sv);
+    size_t end = eol == std::string_view::npos ? lines.size() : eol + 2;
+    std::string_view line = lines.substr(0, end);
+    lines.remove_prefix(end);
+    size_t colon = line.find(':');
+    if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), "ETag"sv)) {
+      size_t value = line.find_first_not_of(" \t"sv, colon + 1);
+      if (value != std::string_view::npos && line[value] == '"') {
+        out->append(line.substr(0, value)).append("W/"sv).append(line.substr(value));
+        continue;
+      }
+    }
+    out->append(line);
+  }
 }
 
 std::string_view queryParam(std::string_view query, std::string_view name, bool* found) {

@@ -47,11 +47,16 @@ struct ResponseRewrite {
   bool body_rewritten = false;     // a filter changes the body: its Content-Length is dropped
   // Fields left out (case-insensitive): a filter sends its own (the cache's X-Cache).
   std::span<const std::string_view> drop_headers;
+  bool weaken_etag = false;        // the body is changed but equivalent: a strong ETag goes weak
 };
 
 // Writes the head for the client of a final (>= 200) or 101 response into *out.
 void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& rewrite,
                          std::string* out);
+
+// Appends a local response's header lines (each ending in CRLF), with a strong ETag sent weak
+// when `weaken_etag` (its body was re-encoded on the way).
+void appendLocalHeaders(std::string_view lines, bool weaken_etag, std::string* out);
 
 // The value of `name` in a query ("?a=1&b=2" or "a=1&b=2"), and whether it was there.
 std::string_view queryParam(std::string_view query, std::string_view name, bool* found);

@@ -14,6 +14,10 @@
 #include "balancer/routing/router.h"
 #include "common/http/header_list.h"
 
+namespace compression {
+class EncoderPool;
+}  // namespace compression
+
 namespace jwt {
 class TokenCache;
 class Verifier;
@@ -177,6 +181,8 @@ class FilterServices {
   virtual void countRateLimitUnavailable() = 0;
   // The worker's loop: a filter's own I/O (a file read on the thread pool) runs on it.
   virtual uv_loop_t* loop() = 0;
+  // The worker's idle compressors, reused from one response to the next.
+  virtual compression::EncoderPool& encoderPool() = 0;
 };
 
 class Resumer;

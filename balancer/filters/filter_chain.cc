@@ -4,6 +4,7 @@
 
 #include "balancer/config.h"
 #include "balancer/filters/body_limit.h"
+#include "balancer/filters/compress.h"
 #include "balancer/filters/cors.h"
 #include "balancer/filters/cache.h"
 #include "balancer/filters/cache_zones.h"
@@ -132,7 +133,9 @@ void FilterChain::passBody(FilterContext& ctx, size_t below, std::string_view pi
 // big (nothing else needs to be read), who sends it (the token), may they send it now (a
 // limit keyed by user needs the token's sub), then is there a stored answer (only for
 // requests let through; before compress, so the cache stores what compress made of a
-// response). A static route's files come last: they answer what passed.
+// response), compress (response phases run last to first, so it is the first to see the
+// upstream's response), and on a static route the files last: they answer what passed, and
+// compress may encode them.
 FilterChain buildRouteChain(const Config& config, size_t route, const CacheZones* zones) {
   const RouteConfig& rc = config.routes[route];
   FilterChain chain;
@@ -161,6 +164,9 @@ FilterChain buildRouteChain(const Config& config, size_t route, const CacheZones
     if (std::shared_ptr<CacheZone> zone = zones->find(rc.cache->zone)) {
       chain.add(std::make_unique<Cache>(std::move(zone), cacheOptionsOf(*rc.cache)));
     }
+  }
+  if (rc.compress) {
+    chain.add(std::make_unique<Compress>(*rc.compress));
   }
   if (rc.static_files) {
     chain.add(std::make_unique<StaticFiles>(*rc.static_files, rc.strip_prefix));

@@ -127,6 +127,10 @@ void MetricsRegistry::addGroup(const Group& g, Totals* totals) {
       for (size_t j = 0; j < t.jwt.size(); ++j) {
         t.jwt[j] += r.jwt_rejected[j].get();
       }
+      for (size_t e = 0; e < compression::kEncodingCount; ++e) {
+        t.compress_in[e] += r.compress_in[e].get();
+        t.compress_out[e] += r.compress_out[e].get();
+      }
     }
     for (size_t u = 0; u < g.upstreams.size(); ++u) {
       UpstreamTotals& t = upstream_totals[g.upstreams[u]];
@@ -236,6 +240,31 @@ std::string MetricsRegistry::render() const {
     for (const auto& [route, n] : by_route) {
       out.sample("balancer_rate_limit_unavailable_total", {{"route", route}},
                  static_cast<double>(n));
+    }
+  }
+
+  // Series only for a route and encoding that compressed something: most routes never do.
+  const std::pair<const char*, std::array<uint64_t, compression::kEncodingCount> RouteTotals::*>
+      compress_families[] = {
+          {"balancer_compress_input_bytes_total", &RouteTotals::compress_in},
+          {"balancer_compress_output_bytes_total", &RouteTotals::compress_out}};
+  for (const auto& [name, member] : compress_families) {
+    bool input = member == &RouteTotals::compress_in;
+    out.family(name, "counter",
+               input ? "Response body bytes compressed, before compression, by route and encoding."
+                     : "Response body bytes compressed, after compression, by route and encoding.");
+    std::map<std::pair<std::string, size_t>, uint64_t> by_route;
+    for (const auto& [key, t] : routes) {
+      for (size_t e = 0; e < compression::kEncodingCount; ++e) {
+        if (t.configured && (t.*member)[e] > 0) {
+          by_route[{key.first, e}] += (t.*member)[e];
+        }
+      }
+    }
+    for (const auto& [key, n] : by_route) {
+      std::string encoding(compression::encodingName(static_cast<compression::Encoding>(key.second)));
+      metrics::Label labels[] = {{"route", key.first}, {"encoding", encoding}};
+      out.sample(name, labels, static_cast<double>(n));
     }
   }
 

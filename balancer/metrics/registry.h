@@ -75,6 +75,8 @@ class MetricsRegistry {
     uint64_t limit_unavailable = 0;
     uint64_t headers_dropped = 0;
     std::array<uint64_t, kJwtReasons.size()> jwt{};
+    std::array<uint64_t, compression::kEncodingCount> compress_in{};
+    std::array<uint64_t, compression::kEncodingCount> compress_out{};
     bool configured = false;  // a route of some snapshot (not the unmatched slot)
   };
   struct UpstreamTotals {

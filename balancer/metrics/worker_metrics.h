@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "balancer/metrics/counter.h"
+#include "common/compress/encoding.h"
 
 namespace balancer {
 
@@ -41,6 +42,9 @@ class alignas(64) WorkerMetrics {
     Counter limit_unavailable;  // global limit checks Redis could not answer
     Counter headers_dropped;  // request headers not forwarded for a '_' in their name
     std::array<Counter, kJwtReasons.size()> jwt_rejected;
+    // Response body bytes a compress filter took in and gave out, by encoding.
+    std::array<Counter, compression::kEncodingCount> compress_in;
+    std::array<Counter, compression::kEncodingCount> compress_out;
   };
   struct alignas(64) Upstream {
     Counter connect_errors;
@@ -86,6 +90,11 @@ class alignas(64) WorkerMetrics {
   void countJwtRejection(int route, std::string_view reason);
   void countRateLimited(int route) { this->route(route).rate_limited.add(); }
   void countLimitUnavailable(int route) { this->route(route).limit_unavailable.add(); }
+  void countCompressed(int route, compression::Encoding encoding, uint64_t in, uint64_t out) {
+    Route& r = this->route(route);
+    r.compress_in[static_cast<size_t>(encoding)].add(in);
+    r.compress_out[static_cast<size_t>(encoding)].add(out);
+  }
   void countHeadersDropped(int route, size_t n) { this->route(route).headers_dropped.add(n); }
   // version: SSL_version(); 0 for a failed handshake.
   void countTlsHandshake(size_t listener, int version);

@@ -12,5 +12,6 @@ rate_limit::LocalLimiter& WorkerFilterServices::localLimiter() {
 rate_limit::RedisLimiter* WorkerFilterServices::redisLimiter() { return worker_->redisLimiter(); }
 void WorkerFilterServices::countRateLimitUnavailable() { worker_->countRateLimitUnavailable(); }
 uv_loop_t* WorkerFilterServices::loop() { return worker_->loop(); }
+compression::EncoderPool& WorkerFilterServices::encoderPool() { return worker_->encoderPool(); }
 
 }  // namespace balancer

@@ -16,6 +16,7 @@ class WorkerFilterServices final : public filters::FilterServices {
   rate_limit::RedisLimiter* redisLimiter() override;
   void countRateLimitUnavailable() override;
   uv_loop_t* loop() override;
+  compression::EncoderPool& encoderPool() override;
 
  private:
   Worker* worker_;

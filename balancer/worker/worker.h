@@ -16,6 +16,7 @@
 #include "balancer/metrics/worker_metrics.h"
 #include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/shared_state.h"
+#include "common/compress/encoder_pool.h"
 #include "common/jwt/token_cache.h"
 #include "balancer/upstream/upstream_pool.h"
 #include "common/http/parser.h"
@@ -116,6 +117,8 @@ class Worker {
 
   // Scratch space for building a head that is copied out before the call returns.
   std::string& headScratch() { return head_scratch_; }
+  // Idle compressors of this worker's compress filters.
+  compression::EncoderPool& encoderPool() { return encoder_pool_; }
 
   void sessionOpened(Session* session);
   void sessionClosed(Session* session);
@@ -199,6 +202,7 @@ class Worker {
   uint64_t rate_limit_unavailable_ = 0;
   std::vector<std::unique_ptr<ExchangeBuffers>> free_buffers_;
   std::string head_scratch_;
+  compression::EncoderPool encoder_pool_;
   std::unique_ptr<char[]> read_buffer_;
   uint64_t random_state_;
   size_t upstream_connections_ = 0;

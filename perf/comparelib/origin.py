@@ -1,6 +1,6 @@
 """The origin every target forwards to: one nginx worker on the proxy core, started once per
-run. `/` answers a 27-byte body, `/64k` is a static 64 KiB file (sendfile); its stub_status
-counts the connections it accepted."""
+run. `/` answers a 27-byte body, `/64k` is a static 64 KiB file (sendfile), `/json` a 16 KiB
+JSON document (the compress scenario's); its stub_status counts the connections it accepted."""
 import os
 import re
 import http.client
@@ -13,7 +13,18 @@ from .templates import render
 SMALL_BODY = "Hello from the perf origin\\n"   # nginx string, \n escaped
 SMALL_BODY_LEN = len("Hello from the perf origin\n")
 BIG_SIZE = 64 * 1024
-PATH_SIZES = {"/": SMALL_BODY_LEN, "/64k": BIG_SIZE}
+JSON_SIZE = 16 * 1024
+PATH_SIZES = {"/": SMALL_BODY_LEN, "/64k": BIG_SIZE, "/json": JSON_SIZE}
+
+
+def json_document(size=JSON_SIZE):
+    """A product list as an API sends it: repeated keys, varying values; `size` bytes."""
+    items, n = [], 0
+    while sum(len(i) for i in items) < size:
+        items.append(f'{{"id":{n},"name":"product {n * 7919 % 1000}","price":{n * 31 % 10000},'
+                     f'"stock":{n * 17 % 50},"tags":["t{n % 7}","t{n % 11}"]}},')
+        n += 1
+    return ("[" + "".join(items))[:size - 1].encode() + b"]"
 
 
 class Origin:
@@ -28,6 +39,8 @@ class Origin:
         os.makedirs(www, exist_ok=True)
         with open(os.path.join(www, "64k"), "wb") as f:
             f.write(os.urandom(BIG_SIZE))
+        with open(os.path.join(www, "json"), "wb") as f:
+            f.write(json_document())
         for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(os.path.join(self.raw, "origin-tmp", d), exist_ok=True)
         conf = render("origin-nginx.conf.tmpl", os.path.join(self.raw, "origin-nginx.conf"), {

@@ -226,6 +226,10 @@ def handshake_table(w, hs_rows, notes):
               f"{fmt_pct(a['wrk_cpu_pct'])} | {fmt_pct(a['other_cpu_pct'])} |")
 
 
+# A feature table's peer rows are named by their peer (the balancer's rows are not).
+PEER_LABELS = {"haproxy": "HAProxy ", "nginx": "nginx "}
+
+
 def feature_table(w, scenario, rows, args, notes):
     """A feature scenario's section: one row per route per point, ratios to its base route."""
     runs = {r.name: r for r in scenario.variants}
@@ -244,7 +248,7 @@ def feature_table(w, scenario, rows, args, notes):
             run = runs[t]
             op = aggs.get(run.base, {})   # each proxy against its own /open
             route = run.route + ("" if path == "/" else path)
-            rcell = ("HAProxy " if run.peer == "haproxy" else "") + f"`{route}`" + run.label
+            rcell = PEER_LABELS.get(run.peer, "") + f"`{route}`" + run.label
             if "rps" not in a:
                 w(f"| {wk} | {conns} | {rcell} | FAILED |" + " |" * (11 + len(extra)))
                 continue

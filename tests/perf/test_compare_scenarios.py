@@ -27,7 +27,8 @@ from comparelib.templates import render  # noqa: E402
 from comparelib.tls import TlsMaterial  # noqa: E402
 
 # the scenarios perf/README.md, perf/report and the committed results name
-KNOWN = ["plain", "close", "tls", "tls-handshake", "tls-resume", "jwt", "ratelimit", "accesslog"]
+KNOWN = ["plain", "close", "tls", "tls-handshake", "tls-resume", "jwt", "ratelimit", "accesslog",
+         "compress"]
 TABLES = {"main", "handshake", "feature"}
 
 

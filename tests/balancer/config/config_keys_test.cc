@@ -106,7 +106,7 @@ TEST_CASE("an unknown key names the keys its section declares") {
   REQUIRE(result.errors.size() == 2);
   CHECK(result.errors[0].message ==
         "unknown key 'colour' in route (expected one of: match, upstream, static, strip_prefix, "
-        "auth, require_roles, rate_limit, max_body_size, allow, deny, cors, cache)");
+        "auth, require_roles, rate_limit, max_body_size, allow, deny, cors, cache, compress)");
   CHECK(result.errors[0].line == 10);
   CHECK(result.errors[0].column == 5);
   // The list is the declaration: every key of the top level, nothing else.

@@ -374,3 +374,57 @@ TEST_CASE("a static root is relative to the configuration file's folder") {
   CHECK(fs::path(loaded.config->routes.back().static_files->root).lexically_normal() ==
         fs::path(pattern + "/web"));
 }
+
+TEST_CASE("compress: encodings in order, min_size, types and levels; defaults when absent") {
+  std::string yaml = kGood;
+  yaml += "    compress:\n      encodings: [br, gzip]\n      min_size: 2KiB\n"
+          "      types: [text/HTML, +json, font/*]\n      level: { gzip: 6 }\n";
+  auto ok = loadConfigString(yaml);
+  REQUIRE(ok.errors.empty());
+  const auto& c = *ok.config->routes[0].compress;
+  using compression::Encoding;
+  CHECK(c.encodings == std::vector<Encoding>{Encoding::kBrotli, Encoding::kGzip});
+  CHECK(c.min_size == 2048);
+  CHECK(c.types == std::vector<std::string>{"text/html", "+json", "font/*"});
+  CHECK(c.levelOf(Encoding::kGzip) == 6);
+  CHECK(c.levelOf(Encoding::kBrotli) == 4);  // the default
+  CHECK(c.levelOf(Encoding::kZstd) == 3);
+
+  std::string bare = kGood;
+  bare += "    compress: {}\n";
+  auto defaults = loadConfigString(bare);
+  REQUIRE(defaults.errors.empty());
+  const auto& d = *defaults.config->routes[0].compress;
+  CHECK(d.encodings == std::vector<Encoding>{Encoding::kZstd, Encoding::kBrotli, Encoding::kGzip});
+  CHECK(d.min_size == 1024);
+  CHECK(d.types.size() == 7);
+  CHECK_FALSE(loadConfigString(kGood).config->routes[0].compress);
+}
+
+TEST_CASE("compress: an unknown or repeated encoding, a level above its cap and a bad type are "
+          "errors at their place") {
+  std::string yaml = kGood;
+  yaml += "    compress: { encodings: [gzip, lz4, gzip], level: { br: 11 }, types: [json, text/*] }\n";
+  auto result = loadConfigString(yaml);
+  REQUIRE_FALSE(result.config);
+  struct Expect {
+    const char* text;
+    int column;
+  };
+  const Expect expected[] = {
+      {"unknown encoding 'lz4' in compress.encodings (use zstd, br or gzip)", 35},
+      {"duplicate encoding 'gzip'", 40},
+      {"compress.level.br", 60},
+      {"invalid media type 'json'", 74},
+  };
+  for (const auto& e : expected) {
+    INFO(e.text);
+    const ConfigError* found = findError(result.errors, e.text);
+    REQUIRE(found != nullptr);
+    CHECK(found->line == 25);
+    CHECK(found->column == e.column);
+  }
+  std::string empty = kGood;
+  empty += "    compress: { encodings: [] }\n";
+  CHECK(findError(loadConfigString(empty).errors, "compress.encodings must be a list") != nullptr);
+}

@@ -160,3 +160,43 @@ TEST_CASE("fields a filter says itself are left out of the upstream's response h
         "HTTP/1.1 200 OK\r\nX-Cached: keep\r\nContent-Length: 2\r\nX-Request-Id: rid\r\n"
         "X-Cache: HIT\r\n\r\n");
 }
+
+TEST_CASE("a rewritten body weakens a strong ETag and drops Content-Length; weak ones stay") {
+  Parsed resp(http::Parser::Kind::kResponse,
+              "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\netag: \"v1-abc\"\r\n"
+              "Content-Type: application/json\r\n\r\n");
+  ResponseRewrite rw;
+  rw.request_id = "rid";
+  rw.rechunk = true;
+  rw.body_rewritten = true;
+  rw.weaken_etag = true;
+  rw.extra_headers = "Content-Encoding: gzip\r\n";
+  std::string out;
+  rewriteResponseHead(resp.parser, rw, &out);
+  CHECK(out ==
+        "HTTP/1.1 200 OK\r\netag: W/\"v1-abc\"\r\nContent-Type: application/json\r\n"
+        "Transfer-Encoding: chunked\r\nX-Request-Id: rid\r\nContent-Encoding: gzip\r\n\r\n");
+
+  Parsed weak(http::Parser::Kind::kResponse,
+              "HTTP/1.1 200 OK\r\nETag: W/\"v2\"\r\nX-ETag: \"not-one\"\r\n\r\n");
+  rewriteResponseHead(weak.parser, rw, &out);
+  CHECK(out.find("ETag: W/\"v2\"\r\n") != std::string::npos);
+  CHECK(out.find("X-ETag: \"not-one\"\r\n") != std::string::npos);
+
+  rw.weaken_etag = false;  // a body changed but not equivalent, or not changed: as it was
+  rewriteResponseHead(resp.parser, rw, &out);
+  CHECK(out.find("etag: \"v1-abc\"\r\n") != std::string::npos);
+}
+
+TEST_CASE("a local response's strong ETag line is weakened when asked, else copied") {
+  std::string lines = "Content-Type: text/html\r\nETag: \"f-1\"\r\nX-ETag: \"x\"\r\n";
+  std::string out;
+  appendLocalHeaders(lines, false, &out);
+  CHECK(out == lines);
+  out.clear();
+  appendLocalHeaders(lines, true, &out);
+  CHECK(out == "Content-Type: text/html\r\nETag: W/\"f-1\"\r\nX-ETag: \"x\"\r\n");
+  out.clear();
+  appendLocalHeaders("etag:W/\"w\"\r\n", true, &out);
+  CHECK(out == "etag:W/\"w\"\r\n");
+}

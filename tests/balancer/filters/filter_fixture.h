@@ -26,6 +26,7 @@
 #include "balancer/rate_limit/local_limiter.h"
 #include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/routing/router.h"
+#include "common/compress/encoder_pool.h"
 #include "common/http/header_list.h"
 #include "common/jwt/token_cache.h"
 #include "common/jwt/verifier.h"
@@ -97,9 +98,11 @@ class TestServices final : public balancer::filters::FilterServices {
   }
   void countRateLimitUnavailable() override { ++unavailable; }
   uv_loop_t* loop() override { return &loop_; }
+  compression::EncoderPool& encoderPool() override { return encoder_pool; }
 
   uint64_t unavailable = 0;    // countRateLimitUnavailable() calls
   bool without_redis = false;  // as a worker with no redis section
+  compression::EncoderPool encoder_pool;
 
  private:
   jwt::TokenCache token_cache_;

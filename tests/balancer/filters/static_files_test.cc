@@ -71,6 +71,7 @@ class OwnLoop final : public balancer::filters::FilterServices {
   balancer::rate_limit::RedisLimiter* redisLimiter() override { return inner_.redisLimiter(); }
   void countRateLimitUnavailable() override { inner_.countRateLimitUnavailable(); }
   uv_loop_t* loop() override { return &loop_; }
+  compression::EncoderPool& encoderPool() override { return inner_.encoderPool(); }
 
  private:
   balancer::filters::FilterServices& inner_;

@@ -77,6 +77,9 @@ TEST_CASE("MetricsRegistry sums the workers' counters at scrape time") {
   w1->countJwtRejection(0, "expired");
   w2->countJwtRejection(0, "missing");
   w2->countJwtRejection(0, "something new");
+  w1->countCompressed(0, compression::Encoding::kGzip, 1000, 200);
+  w2->countCompressed(0, compression::Encoding::kGzip, 500, 100);
+  w2->countCompressed(1, compression::Encoding::kZstd, 10, 20);
   w1->client_connections.add(3);
   w2->client_connections.add(2);
   w2->client_connections.add(-1);
@@ -122,6 +125,12 @@ TEST_CASE("MetricsRegistry sums the workers' counters at scrape time") {
   CHECK(contains(text, "balancer_jwt_rejected_total{route=\"0:/api\",reason=\"missing\"} 1\n"));
   CHECK(contains(text, "balancer_jwt_rejected_total{route=\"0:/api\",reason=\"other\"} 1\n"));
   CHECK(contains(text, "balancer_client_connections 4\n"));
+  CHECK(contains(text, "# TYPE balancer_compress_input_bytes_total counter\n"));
+  CHECK(contains(text, "balancer_compress_input_bytes_total{route=\"0:/api\",encoding=\"gzip\"} 1500\n"));
+  CHECK(contains(text, "balancer_compress_output_bytes_total{route=\"0:/api\",encoding=\"gzip\"} 300\n"));
+  CHECK(contains(text, "balancer_compress_input_bytes_total{route=\"1:shop.test/exact\",encoding=\"zstd\"} 10\n"));
+  CHECK(contains(text, "balancer_compress_output_bytes_total{route=\"1:shop.test/exact\",encoding=\"zstd\"} 20\n"));
+  CHECK_FALSE(contains(text, "encoding=\"br\""));  // nothing compressed: no series
 
   CHECK(contains(text, "balancer_upstream_connect_errors_total{upstream=\"app\"} 1\n"));
   CHECK(contains(text, "balancer_upstream_retries_total{upstream=\"app\"} 2\n"));
