@@ -177,15 +177,19 @@ def dev_keys(h):
     return keys / "jwt-es256.pem"
 
 
-def shop_balancer_config(port, jwks, ports, workers=1, edge_cache=False):
+def shop_balancer_config(port, jwks, ports, workers=1, edge_cache=False, web=None):
     """A balancer in front of the four services, routed as config/stack.yaml (without its rate
     limits and TLS): `ports` maps users, products, orders, notifications to service ports.
     With `edge_cache`, product reads are cached as config/stack.yaml does (product writes go
-    through the cache, which invalidates)."""
+    through the cache, which invalidates). With `web` (the storefront's folder), the whole
+    edge of config/stack.yaml: that cache, JSON compressed, the storefront served at /."""
+    edge_cache = edge_cache or web is not None
     cache = "\n    cache: { zone: edge }" if edge_cache else ""
-    compress = ""
+    compress = "\n    compress: { min_size: 256 }" if web else ""
     zones = "cache_zones:\n  edge: { memory: 16MiB, max_object: 1MiB }\n" if edge_cache else ""
-    storefront = ""
+    storefront = f"""  - match: {{ path_prefix: /, methods: [GET, HEAD] }}
+    static: {{ root: {web}, index: index.html }}{compress}
+""" if web else ""
     ups = "\n".join(f"""  {name}:
     balance: least_conn
     backends: [{{ address: 127.0.0.1:{p}, weight: 1 }}]

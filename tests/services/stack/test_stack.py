@@ -240,6 +240,12 @@ def test(h):
         status, _ = https_get(port["https"], "/api/products", ca)
         h.expect_eq(status, 200, "GET /api/products over TLS")
 
+    with h.step("the storefront at / (web/, config/stack.yaml's static route)"):
+        r = http_request(port["http"], "GET", "/")
+        h.expect_eq((r.status, r.header("Content-Type", "").split(";")[0]), (200, "text/html"),
+                    "GET / (web/index.html)")
+        h.expect(b"shop.js" in r.body, "the storefront's page")
+
     with h.step("product reads cached at the edge (config/stack.yaml's cache zone)"):
         path = "/api/products?limit=3"
         answers = [http_request(port["http"], "GET", path) for _ in range(2)]
