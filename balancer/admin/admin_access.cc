@@ -21,16 +21,6 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // The host part of "host", "host:port", "[v6]" or "[v6]:port"; empty when malformed.
 std::string_view hostOf(std::string_view authority) {
   if (!authority.empty() && authority.front() == '[') {
@@ -101,7 +91,7 @@ bool AdminAccess::authorized(const http::Request& request) const {
 }
 
 bool AdminAccess::hostAllowed(std::string_view authority) const {
-  std::string host = lower(hostOf(trim(authority)));
+  std::string host = lower(hostOf(http::trimOws(authority)));
   if (host.empty()) {
     return false;
   }
@@ -114,9 +104,9 @@ http::Response AdminAccess::check(const http::Request& request) const {
   std::string_view host = request.headers->find(http::HeaderKind::kHost, &has_host);
   // A browser says where a request comes from; tools (curl, the autoscaler) do not.
   bool has_site = false;
-  std::string_view site = trim(request.headers->find("sec-fetch-site", &has_site));
+  std::string_view site = http::trimOws(request.headers->find("sec-fetch-site", &has_site));
   bool has_origin = false;
-  std::string_view origin = trim(request.headers->find("origin", &has_origin));
+  std::string_view origin = http::trimOws(request.headers->find("origin", &has_origin));
   if (has_site && site != "same-origin" && site != "none") {
     return refuse(403, "refused: a request from another site (Sec-Fetch-Site)");
   }
@@ -125,7 +115,7 @@ http::Response AdminAccess::check(const http::Request& request) const {
     size_t slashes = origin.find("://");
     std::string_view authority =
         slashes == std::string_view::npos ? std::string_view() : origin.substr(slashes + 3);
-    if (!has_host || authority.empty() || !http::equalsIgnoreCase(authority, trim(host)) ||
+    if (!has_host || authority.empty() || !http::equalsIgnoreCase(authority, http::trimOws(host)) ||
         !hostAllowed(authority)) {
       return refuse(403, "refused: a request from another origin");
     }
@@ -135,7 +125,7 @@ http::Response AdminAccess::check(const http::Request& request) const {
   }
   if (isWrite(request.method) && request.method != HTTP_DELETE) {
     std::string_view type = request.header("content-type");
-    type = trim(type.substr(0, type.find(';')));
+    type = http::trimOws(type.substr(0, type.find(';')));
     if (!http::equalsIgnoreCase(type, "application/json")) {
       http::Response r = refuse(415, "writes need Content-Type: application/json");
       r.headers.emplace_back("Accept", "application/json");
@@ -143,7 +133,7 @@ http::Response AdminAccess::check(const http::Request& request) const {
     }
   }
   if (isWrite(request.method) && (has_origin || has_site) &&
-      !equalSecret(trim(request.header("x-csrf-token")), csrf_token_)) {
+      !equalSecret(http::trimOws(request.header("x-csrf-token")), csrf_token_)) {
     return refuse(403, "refused: a browser's write needs the status page's X-CSRF-Token");
   }
   http::Response go_on;

@@ -24,16 +24,6 @@ struct CompressState final : FilterState {
   bool failed = false;            // the library failed: the rest is dropped
 };
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 bool startsWithIgnoreCase(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && http::equalsIgnoreCase(s.substr(0, prefix.size()), prefix);
 }
@@ -63,7 +53,7 @@ void forEachField(const ResponseFacts& response, std::string_view name, Fn fn) {
     rest = eol == std::string_view::npos ? std::string_view() : rest.substr(eol + 2);
     size_t colon = line.find(':');
     if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), name)) {
-      fn(trim(line.substr(colon + 1)));
+      fn(http::trimOws(line.substr(colon + 1)));
     }
   }
 }
@@ -74,9 +64,9 @@ bool listsToken(const ResponseFacts& response, std::string_view name, std::strin
   forEachField(response, name, [&](std::string_view value) {
     while (!found && !value.empty()) {
       size_t comma = value.find(',');
-      std::string_view item = trim(value.substr(0, comma));
+      std::string_view item = http::trimOws(value.substr(0, comma));
       value = comma == std::string_view::npos ? std::string_view() : value.substr(comma + 1);
-      found = http::equalsIgnoreCase(trim(item.substr(0, item.find('='))), token);
+      found = http::equalsIgnoreCase(http::trimOws(item.substr(0, item.find('='))), token);
     }
   });
   return found;
@@ -175,7 +165,7 @@ void Compress::onResponseHead(FilterContext& ctx, const ResponseFacts& response)
   if (!state->encoder) {
     return;  // out of memory: sent plain
   }
-  state->flush_each_piece = startsWithIgnoreCase(trim(type), "text/event-stream"sv);
+  state->flush_each_piece = startsWithIgnoreCase(http::trimOws(type), "text/event-stream"sv);
   ctx.out.response_body_rewritten = true;
   ctx.out.weaken_etag = true;
   headers.append("Content-Encoding: "sv).append(compression::encodingName(encoding)).append("\r\n"sv);
@@ -211,7 +201,7 @@ void Compress::onResponseBody(FilterContext& ctx, std::string_view piece, bool e
 }
 
 bool Compress::compressesType(std::string_view content_type) const {
-  std::string_view media = trim(content_type.substr(0, content_type.find(';')));
+  std::string_view media = http::trimOws(content_type.substr(0, content_type.find(';')));
   size_t slash = media.find('/');
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == media.size()) {
     return false;  // no type given: unknown bytes are left alone

@@ -18,16 +18,6 @@ std::string join(const std::vector<std::string>& items) {
   return out;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // Request headers a page may always send (the Fetch standard's CORS-safelisted names).
 bool safelisted(std::string_view name) {
   for (std::string_view s : {"accept", "accept-language", "content-language", "content-type"}) {
@@ -74,7 +64,7 @@ std::string Cors::allowOrigin(std::string_view origin) const {
 Verdict Cors::onRequestHead(FilterContext& ctx) {
   const http::HeaderList& headers = *ctx.request.headers;
   bool has_origin = false;
-  std::string_view origin = trim(headers.find("origin", &has_origin));
+  std::string_view origin = http::trimOws(headers.find("origin", &has_origin));
   bool per_origin = !any_origin_ || config_.credentials;  // the answer depends on Origin
   if (has_origin && ctx.request.method == "OPTIONS") {
     bool asks = false;
@@ -101,7 +91,7 @@ Verdict Cors::preflight(FilterContext& ctx, std::string_view origin) const {
   if (!originListed(origin)) {
     return Verdict::reply(403, "CORS: this origin is not allowed", std::string(kVary));
   }
-  std::string_view method = trim(headers.find("access-control-request-method"));
+  std::string_view method = http::trimOws(headers.find("access-control-request-method"));
   if (std::find(config_.methods.begin(), config_.methods.end(), method) ==
       config_.methods.end()) {
     return Verdict::reply(403, "CORS: this method is not allowed", std::string(kVary));
@@ -110,7 +100,7 @@ Verdict Cors::preflight(FilterContext& ctx, std::string_view origin) const {
   std::string allowed_headers;
   while (!asked.empty()) {
     size_t comma = asked.find(',');
-    std::string_view name = trim(asked.substr(0, comma));
+    std::string_view name = http::trimOws(asked.substr(0, comma));
     asked = comma == std::string_view::npos ? std::string_view() : asked.substr(comma + 1);
     if (name.empty()) {
       continue;

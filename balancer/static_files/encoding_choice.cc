@@ -6,16 +6,6 @@ namespace balancer::static_files {
 
 namespace {
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // A qvalue ("0", "0.5", "1", "1.000") in thousandths; nothing if malformed.
 std::optional<int> qvalue(std::string_view s) {
   if (s.empty() || (s[0] != '0' && s[0] != '1')) {
@@ -79,18 +69,18 @@ AcceptEncoding::AcceptEncoding(std::optional<std::string_view> field) {
     std::string_view element = rest.substr(0, comma);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     size_t semicolon = element.find(';');
-    std::string_view name = trim(element.substr(0, semicolon));
+    std::string_view name = http::trimOws(element.substr(0, semicolon));
     if (name.empty()) {
       continue;
     }
     int weight = 1000;
     if (semicolon != std::string_view::npos) {
-      std::string_view param = trim(element.substr(semicolon + 1));
+      std::string_view param = http::trimOws(element.substr(semicolon + 1));
       if (param.size() < 2 || (param[0] != 'q' && param[0] != 'Q') ||
-          trim(param.substr(1)).substr(0, 1) != "=") {
+          http::trimOws(param.substr(1)).substr(0, 1) != "=") {
         continue;  // a parameter other than q: not a coding we know how to weigh
       }
-      std::optional<int> q = qvalue(trim(trim(param.substr(1)).substr(1)));
+      std::optional<int> q = qvalue(http::trimOws(http::trimOws(param.substr(1)).substr(1)));
       if (!q) {
         continue;
       }

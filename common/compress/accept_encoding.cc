@@ -1,20 +1,12 @@
 #include "common/compress/accept_encoding.h"
 
+#include "common/http/header_list.h"
+
 #include <array>
 
 namespace compression {
 
 namespace {
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 bool equalsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) {
@@ -34,11 +26,11 @@ int entryQ(std::string_view params) {
   int q = 1000;
   while (!params.empty()) {
     size_t semi = params.find(';', 1);
-    std::string_view param = trim(params.substr(1, semi == std::string_view::npos ? semi : semi - 1));
+    std::string_view param = http::trimOws(params.substr(1, semi == std::string_view::npos ? semi : semi - 1));
     params = semi == std::string_view::npos ? std::string_view() : params.substr(semi);
     size_t eq = param.find('=');
-    if (eq != std::string_view::npos && equalsIgnoreCase(trim(param.substr(0, eq)), "q")) {
-      q = parseQValue(trim(param.substr(eq + 1)));
+    if (eq != std::string_view::npos && equalsIgnoreCase(http::trimOws(param.substr(0, eq)), "q")) {
+      q = parseQValue(http::trimOws(param.substr(eq + 1)));
     }
   }
   return q;
@@ -81,10 +73,10 @@ std::optional<Encoding> negotiateEncoding(std::string_view accept_encoding,
   std::string_view rest = accept_encoding;
   while (!rest.empty()) {
     size_t comma = rest.find(',');
-    std::string_view entry = trim(rest.substr(0, comma));
+    std::string_view entry = http::trimOws(rest.substr(0, comma));
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
     size_t semi = entry.find(';');
-    std::string_view coding = trim(entry.substr(0, semi));
+    std::string_view coding = http::trimOws(entry.substr(0, semi));
     int q = semi == std::string_view::npos ? 1000 : entryQ(entry.substr(semi));
     if (coding.empty() || q < 0) {
       continue;

@@ -43,14 +43,6 @@ void skipOws(std::string_view* s) {
   }
 }
 
-std::string_view trimOws(std::string_view s) {
-  skipOws(&s);
-  while (!s.empty() && isOws(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // Every line of the field `name`, joined with ", " (RFC 9110 section 5.3), or nothing.
 std::optional<std::string> joined(const HeaderList& headers, std::string_view name) {
   std::optional<std::string> out;

@@ -10,6 +10,17 @@ namespace http {
 // Case-insensitive ASCII comparison, as header names require.
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
+// Without the optional whitespace (spaces and tabs, RFC 9110 5.6.3) at either end.
+inline std::string_view trimOws(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+    s.remove_prefix(1);
+  }
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
 // The header names a proxy acts on, recognised once per field so that the request path
 // compares small integers rather than strings.
 enum class HeaderKind : uint8_t {

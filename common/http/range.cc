@@ -14,18 +14,6 @@ namespace {
 // More range-specs than this in one field are not worth looking at: the field is ignored.
 constexpr size_t kMaxRangeSpecs = 64;
 
-bool isOws(char c) { return c == ' ' || c == '\t'; }
-
-std::string_view trimOws(std::string_view s) {
-  while (!s.empty() && isOws(s.front())) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && isOws(s.back())) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
-
 // 1*DIGIT; a value past uint64 saturates (it is past any length anyway).
 std::optional<uint64_t> digits(std::string_view s) {
   if (s.empty()) {
