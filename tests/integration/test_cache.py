@@ -2,13 +2,17 @@
 """The response cache (issue 13) through the real balancer: MISS then HIT with Age, what is
 never stored (no-store, private, Set-Cookie, Authorization), Vary variants, invalidation by an
 unsafe request, collapsed forwarding (100 concurrent misses, one origin request),
-stale-if-error and revalidation with If-None-Match. The core runs with 1 and with 2 workers (one zone shared
+stale-if-error, revalidation with If-None-Match, eviction within the zone's memory bound and the
+cache metrics. The core runs with 1 and with 2 workers (one zone shared
 by both: a response one worker stored is a hit in the other)."""
+import re
+import shutil
+import subprocess
 import threading
 import time
 from urllib.parse import quote
 
-from harness import run
+from harness import http_request, run
 
 CC60 = "cc=max-age%3D60"
 
@@ -174,9 +178,74 @@ def core(h, workers):
     return lb, app
 
 
+def scrape(lb):
+    """{(name, frozenset(labels)): value} of the admin API's /metrics, and its text."""
+    text = http_request(lb.admin_port, "GET", "/metrics", timeout=5).body.decode()
+    samples = {}
+    for line in text.splitlines():
+        m = re.match(r'^(\w+)(?:\{(.*)\})? (\S+)$', line)
+        if m:
+            labels = frozenset(re.findall(r'(\w+)="([^"]*)"', m.group(2) or ""))
+            samples[(m.group(1), labels)] = float(m.group(3))
+    return samples, text
+
+
+def cache_requests(samples, route, result):
+    return samples.get(("balancer_cache_requests_total",
+                        frozenset({("route", route), ("result", result)})))
+
+
+def zone_value(samples, name, zone):
+    return samples.get((name, frozenset({("zone", zone)})))
+
+
+def metrics_steps(h, lb):
+    route = "2:/cacheable"
+    with h.step("balancer_cache_requests_total{route,result} counts what X-Cache said"):
+        before, text = scrape(lb)
+        for result in ("hit", "miss", "stale", "revalidated", "bypass"):
+            h.expect(cache_requests(before, route, result) is not None,
+                     f"series for {result} on the cached route")
+        h.expect(cache_requests(before, "3:/", "hit") is None, "none for a route without cache")
+        h.expect(cache_requests(before, route, "revalidated") >= 1, "revalidated counted")
+        h.expect(cache_requests(before, route, "bypass") >= 1, "the POST was a bypass")
+        h.expect_eq(cache_requests(before, "1:/cacheable/doomed", "stale"), 1.0, "stale")
+        url = f"/cacheable/counted?{CC60}"
+        for want in ("MISS", "HIT", "HIT"):
+            h.expect_eq(lb.get(url).header("X-Cache"), want, "X-Cache")
+        after, _ = scrape(lb)
+        h.expect_eq(cache_requests(after, route, "miss") - cache_requests(before, route, "miss"),
+                    1.0, "misses counted")
+        h.expect_eq(cache_requests(after, route, "hit") - cache_requests(before, route, "hit"),
+                    2.0, "hits counted")
+        h.expect(zone_value(after, "balancer_cache_objects", "edge") >= 5, "edge objects")
+        h.expect(zone_value(after, "balancer_cache_bytes", "edge") > 4096, "edge bytes")
+        h.expect_eq(zone_value(after, "balancer_cache_evictions_total", "edge"), 0.0,
+                    "edge evictions")
+        promtool = shutil.which("promtool")
+        if promtool:
+            check = subprocess.run([promtool, "check", "metrics"], input=text, text=True,
+                                   capture_output=True, timeout=30)
+            h.expect(check.returncode == 0, f"promtool: {check.stdout}{check.stderr}")
+
+    with h.step("eviction: 20 objects of 64 KiB in a 384 KiB zone stay within its memory"):
+        for i in range(20):
+            r = lb.get(f"/cacheable/small/{i}?{CC60}&n=65536")
+            h.expect_eq((r.status, len(r.body)), (200, 65536), f"object {i}")
+        samples, _ = scrape(lb)
+        objects = zone_value(samples, "balancer_cache_objects", "small")
+        stored = zone_value(samples, "balancer_cache_bytes", "small")
+        evicted = zone_value(samples, "balancer_cache_evictions_total", "small")
+        h.expect(1 <= objects <= 6, f"objects kept: {objects}")
+        h.expect(65536 <= stored <= 384 * 1024, f"bytes kept: {stored}")
+        h.expect(evicted >= 14, f"evictions: {evicted}")
+        h.expect_eq(objects + evicted, 20.0, "every object stored was kept or evicted")
+
+
 def test(h):
     core(h, 1)
-    core(h, 2)
+    lb, _ = core(h, 2)
+    metrics_steps(h, lb)
 
 
 if __name__ == "__main__":
