@@ -2,9 +2,10 @@
 """The response cache (issue 13) through the real balancer: MISS then HIT with Age, what is
 never stored (no-store, private, Set-Cookie, Authorization), Vary variants, invalidation by an
 unsafe request, collapsed forwarding (100 concurrent misses, one origin request),
-stale-if-error, revalidation with If-None-Match, eviction within the zone's memory bound and the
-cache metrics. The core runs with 1 and with 2 workers (one zone shared
+stale-if-error, revalidation with If-None-Match, eviction within the zone's memory bound, the
+cache metrics and POST /cache/purge. The core runs with 1 and with 2 workers (one zone shared
 by both: a response one worker stored is a hit in the other)."""
+import json
 import re
 import shutil
 import subprocess
@@ -199,6 +200,12 @@ def zone_value(samples, name, zone):
     return samples.get((name, frozenset({("zone", zone)})))
 
 
+def purge(lb, body, content_type="application/json"):
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return http_request(lb.admin_port, "POST", "/cache/purge", body=data,
+                        headers={"Content-Type": content_type}, timeout=5)
+
+
 def metrics_steps(h, lb):
     route = "2:/cacheable"
     with h.step("balancer_cache_requests_total{route,result} counts what X-Cache said"):
@@ -242,10 +249,42 @@ def metrics_steps(h, lb):
         h.expect_eq(objects + evicted, 20.0, "every object stored was kept or evicted")
 
 
+def purge_steps(h, lb, app):
+    with h.step("POST /cache/purge removes a path, a prefix, on a host, over every zone"):
+        urls = [f"/cacheable/p/a?{CC60}", f"/cacheable/p/b?{CC60}", f"/cacheable/q?{CC60}",
+                f"/cacheable/small/p?{CC60}"]
+        for url in urls:
+            lb.get(url)
+            h.expect_eq(lb.get(url).header("X-Cache"), "HIT", f"{url} stored")
+        r = purge(lb, {"path": "/cacheable/p", "prefix": True})
+        h.expect_eq((r.status, r.json()), (200, {"purged": 2}), "prefix purge")
+        h.expect_eq(lb.get(urls[0]).header("X-Cache"), "MISS", "purged /p/a")
+        h.expect_eq(lb.get(urls[2]).header("X-Cache"), "HIT", "/q kept")
+        r = purge(lb, {"path": "/cacheable/q", "host": "other.test"})
+        h.expect_eq((r.status, r.json()), (200, {"purged": 0}), "another host")
+        r = purge(lb, {"path": "/cacheable/q", "host": "127.0.0.1"})
+        h.expect_eq((r.status, r.json()), (200, {"purged": 1}), "exact path on its host")
+        h.expect_eq(lb.get(urls[2]).header("X-Cache"), "MISS", "purged /q")
+        r = purge(lb, {"path": "/cacheable/small/p"})
+        h.expect_eq(r.json(), {"purged": 1}, "the other zone")
+        h.expect_eq(purge(lb, {"path": "/cacheable/p/a"}).json(), {"purged": 1}, "exact path")
+
+    with h.step("POST /cache/purge refuses bad input"):
+        for body in (b"{not json", b"[]", {"prefix": True}, {"path": "nope"},
+                     {"path": "/x", "prefix": "yes"}, {"path": "/x", "what": 1}):
+            r = purge(lb, body)
+            h.expect_eq(r.status, 400, f"body {body!r}")
+            h.expect("error" in r.json(), f"error JSON for {body!r}")
+        h.expect_eq(purge(lb, {"path": "/x"}, content_type="text/plain").status, 415,
+                    "not JSON content type")
+        h.expect_eq(http_request(lb.admin_port, "GET", "/cache/purge").status, 405, "GET")
+
+
 def test(h):
     core(h, 1)
-    lb, _ = core(h, 2)
+    lb, app = core(h, 2)
     metrics_steps(h, lb)
+    purge_steps(h, lb, app)
 
 
 if __name__ == "__main__":
