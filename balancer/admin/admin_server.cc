@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <optional>
+
 #include <nlohmann/json.hpp>
 
 #include "balancer/control/control.h"
@@ -74,6 +76,48 @@ std::string parseBody(const std::string& body, std::string* address, int* weight
     *weight = static_cast<int>(w.get<int64_t>());
   } else if (weight_required) {
     return "weight is required";
+  }
+  return "";
+}
+
+// What POST /cache/purge removes.
+struct PurgeRequest {
+  std::string path;
+  bool prefix = false;
+  std::optional<std::string> host;
+};
+
+// Reads {"path": "/...", "prefix": bool, "host": "..."} ("path" required). Returns an empty
+// string, or why the body is not acceptable.
+std::string parsePurge(const std::string& body, PurgeRequest* out) {
+  nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) {
+    return "the body is not JSON";
+  }
+  if (!j.is_object()) {
+    return "the body must be a JSON object";
+  }
+  for (const auto& [key, value] : j.items()) {
+    if (key != "path" && key != "prefix" && key != "host") {
+      return "unknown field '" + key + "'";
+    }
+  }
+  if (!j.contains("path") || !j["path"].is_string() ||
+      j["path"].get<std::string>().rfind('/', 0) != 0) {
+    return "path must be a string starting with '/'";
+  }
+  out->path = j["path"].get<std::string>();
+  if (j.contains("prefix")) {
+    if (!j["prefix"].is_boolean()) {
+      return "prefix must be true or false";
+    }
+    out->prefix = j["prefix"].get<bool>();
+  }
+  if (j.contains("host")) {
+    if (!j["host"].is_string() || j["host"].get<std::string>().empty()) {
+      return "host must be a non-empty string";
+    }
+    out->host = j["host"].get<std::string>();
   }
   return "";
 }
@@ -216,6 +260,9 @@ http::Response AdminServer::handle(const http::Request& request) {
     r.body = render_metrics_();
     return r;
   }
+  if (parts.size() == 2 && parts[0] == "cache" && parts[1] == "purge") {
+    return request.method == HTTP_POST ? purgeCache(request) : methodNotAllowed("POST");
+  }
   if (parts.empty() || parts[0] != "upstreams") {
     return error(404, "no such admin endpoint");
   }
@@ -257,6 +304,19 @@ http::Response AdminServer::handle(const http::Request& request) {
     return fromOutcome(control_->setWeight(upstream, address, weight));
   }
   return methodNotAllowed("PUT, DELETE");
+}
+
+http::Response AdminServer::purgeCache(const http::Request& request) {
+  PurgeRequest purge;
+  std::string why = parsePurge(request.body, &purge);
+  if (!why.empty()) {
+    return error(400, why);
+  }
+  size_t purged = 0;
+  for (const auto& [name, zone] : control_->snapshot().cacheZones().all()) {
+    purged += zone->store.purge(purge.path, purge.prefix, purge.host);
+  }
+  return http::Response::json(200, nlohmann::json{{"purged", purged}}.dump());
 }
 
 }  // namespace balancer

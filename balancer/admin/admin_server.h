@@ -25,6 +25,8 @@ class Snapshot;
 //   POST /upstreams/NAME/backends                {"address":"host:port","weight":1} -> 201
 //   PUT /upstreams/NAME/backends/ADDRESS         {"weight":N} -> 200
 //   DELETE /upstreams/NAME/backends/ADDRESS      -> 202, the backend drains then leaves
+//   POST /cache/purge                            {"path":"/api","prefix":true,"host":"h"}
+//                                                -> 200 {"purged":N}, over every cache zone
 // Who may call it is AdminAccess's to say (Host, Origin, Content-Type, CSRF and token
 // checks); with a token configured every other request needs `Authorization: Bearer TOKEN`
 // (401). The status page goes out with a strict Content-Security-Policy.
@@ -52,6 +54,7 @@ class AdminServer {
 
  private:
   http::Response statusPage() const;
+  http::Response purgeCache(const http::Request& request);
 
   Control* control_;
   AdminAccess access_;

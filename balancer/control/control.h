@@ -58,6 +58,8 @@ class Control {
   // GET /upstreams: every upstream with its policy and backends, as JSON.
   std::string upstreamsJson() const;
   const RuntimeChanges& changes() const { return changes_; }
+  // The snapshot in use (changed by retarget, on this same loop).
+  const Snapshot& snapshot() const { return *snapshot_; }
   // SIGHUP: the upstreams are the new snapshot's from now on; changes to upstreams it has
   // not are dropped.
   void retarget(Snapshot* snapshot);

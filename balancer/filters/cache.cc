@@ -6,8 +6,12 @@
 #include "balancer/cache/cache_control.h"
 #include "balancer/cache/loop_poster.h"
 #include "balancer/cache/object_response.h"
+#include "balancer/metrics/worker_metrics.h"
 
 namespace balancer::filters {
+
+static_assert(kCacheResults.size() == kCacheResultLabels.size(),
+              "balancer_cache_requests_total has a result label for each X-Cache value");
 
 using cache::CachedObject;
 using cache::FillTable;
@@ -374,8 +378,13 @@ void Cache::onUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& /*erro
 
 void Cache::onLog(FilterContext& ctx, int /*status*/) {
   State* state = ctx.stateOf<State>(this);
-  if (state != nullptr) {
-    zone_->results[static_cast<size_t>(state->result)].fetch_add(1, std::memory_order_relaxed);
+  if (state == nullptr) {
+    return;
+  }
+  const auto result = static_cast<size_t>(state->result);
+  zone_->results[result].fetch_add(1, std::memory_order_relaxed);
+  if (ctx.metrics != nullptr) {
+    ctx.metrics->countCacheResult(ctx.request.route, result);
   }
 }
 

@@ -23,6 +23,7 @@ class CacheZones {
 
   std::shared_ptr<CacheZone> find(const std::string& name) const;
   size_t size() const { return zones_.size(); }
+  const std::map<std::string, std::shared_ptr<CacheZone>>& all() const { return zones_; }
 
  private:
   std::map<std::string, std::shared_ptr<CacheZone>> zones_;

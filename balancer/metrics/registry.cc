@@ -45,6 +45,7 @@ MetricsRegistry::Group MetricsRegistry::labelsOf(const Snapshot& snapshot) {
   for (size_t i = 0; i < config.routes.size(); ++i) {
     g.route_labels.push_back(routeLabel(config.routes[i], i));
     g.route_upstreams.push_back(snapshot.upstreamLabelOfRoute(i));
+    g.route_cached.push_back(config.routes[i].cache.has_value());
   }
   for (const auto& u : config.upstreams) {
     g.upstreams.push_back(u.name);
@@ -131,6 +132,9 @@ void MetricsRegistry::addGroup(const Group& g, Totals* totals) {
         t.compress_in[e] += r.compress_in[e].get();
         t.compress_out[e] += r.compress_out[e].get();
       }
+      for (size_t j = 0; j < t.cache.size(); ++j) {
+        t.cache[j] += r.cache_results[j].get();
+      }
     }
     for (size_t u = 0; u < g.upstreams.size(); ++u) {
       UpstreamTotals& t = upstream_totals[g.upstreams[u]];
@@ -154,7 +158,9 @@ void MetricsRegistry::addGroup(const Group& g, Totals* totals) {
   }
   // A snapshot's routes, upstreams and listeners appear even before a worker counts one.
   for (size_t slot = 0; slot < g.route_labels.size(); ++slot) {
-    routes[{g.route_labels[slot], g.route_upstreams[slot]}].configured = true;
+    RouteTotals& t = routes[{g.route_labels[slot], g.route_upstreams[slot]}];
+    t.configured = true;
+    t.cached = t.cached || g.route_cached[slot];
   }
   for (const auto& u : g.upstreams) {
     upstream_totals[u];
@@ -298,6 +304,46 @@ std::string MetricsRegistry::render() const {
       out.sample("balancer_jwt_rejected_total",
                  {{"route", key.first}, {"reason", kJwtReasons[key.second]}},
                  static_cast<double>(n));
+    }
+  }
+
+  out.family("balancer_cache_requests_total", "counter",
+             "Requests on routes with a cache, by route and what the cache did (X-Cache).");
+  {
+    std::map<std::pair<std::string, size_t>, uint64_t> by_route;
+    for (const auto& [key, t] : routes) {
+      for (size_t r = 0; r < kCacheResultLabels.size(); ++r) {
+        if (t.configured && (t.cached || t.cache[r] != 0)) {
+          by_route[{key.first, r}] += t.cache[r];
+        }
+      }
+    }
+    for (const auto& [key, n] : by_route) {
+      out.sample("balancer_cache_requests_total",
+                 {{"route", key.first}, {"result", kCacheResultLabels[key.second]}},
+                 static_cast<double>(n));
+    }
+  }
+  // Per cache zone, read from the shared stores (a zone kept across a reload keeps its counts).
+  struct ZoneSeries {
+    const char* name;
+    const char* type;
+    const char* help;
+    uint64_t (cache::Store::*read)() const;
+  };
+  static const ZoneSeries kZoneSeries[] = {
+      {"balancer_cache_objects", "gauge", "Responses stored in a cache zone.",
+       &cache::Store::objects},
+      {"balancer_cache_bytes", "gauge",
+       "Bytes a cache zone's stored responses take (bodies and heads), within its memory.",
+       &cache::Store::bytes},
+      {"balancer_cache_evictions_total", "counter",
+       "Responses a cache zone evicted to stay within its memory.", &cache::Store::evictions},
+  };
+  for (const ZoneSeries& s : kZoneSeries) {
+    out.family(s.name, s.type, s.help);
+    for (const auto& [name, zone] : current->cacheZones().all()) {
+      out.sample(s.name, {{"zone", name}}, static_cast<double>((zone->store.*s.read)()));
     }
   }
 

@@ -58,6 +58,7 @@ class MetricsRegistry {
   struct Group {
     std::vector<std::string> route_labels;     // by route index
     std::vector<std::string> route_upstreams;  // the upstream of each route, by name
+    std::vector<bool> route_cached;            // the route has a `cache:`
     std::vector<std::string> upstreams;        // by upstream index
     struct Listener {
       std::string name;
@@ -77,6 +78,8 @@ class MetricsRegistry {
     std::array<uint64_t, kJwtReasons.size()> jwt{};
     std::array<uint64_t, compression::kEncodingCount> compress_in{};
     std::array<uint64_t, compression::kEncodingCount> compress_out{};
+    std::array<uint64_t, kCacheResultLabels.size()> cache{};
+    bool cached = false;      // a route with a `cache:` in some snapshot
     bool configured = false;  // a route of some snapshot (not the unmatched slot)
   };
   struct UpstreamTotals {

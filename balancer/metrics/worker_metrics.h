@@ -24,6 +24,11 @@ inline constexpr std::array<std::string_view, 13> kJwtReasons = {
     "not_yet_valid", "issued_in_future", "bad_issuer", "bad_audience", "too_large",
     "missing",      "forbidden_role", "other"};
 
+// What the response cache did, as balancer_cache_requests_total's `result` label; in the order
+// of filters::CacheResult (the X-Cache values).
+inline constexpr std::array<std::string_view, 5> kCacheResultLabels = {
+    "hit", "miss", "stale", "revalidated", "bypass"};
+
 // Status codes 100..599 each have a slot.
 inline constexpr int kMinStatus = 100;
 inline constexpr int kStatusSlots = 500;
@@ -45,6 +50,7 @@ class alignas(64) WorkerMetrics {
     // Response body bytes a compress filter took in and gave out, by encoding.
     std::array<Counter, compression::kEncodingCount> compress_in;
     std::array<Counter, compression::kEncodingCount> compress_out;
+    std::array<Counter, kCacheResultLabels.size()> cache_results;  // by kCacheResultLabels
   };
   struct alignas(64) Upstream {
     Counter connect_errors;
@@ -96,6 +102,11 @@ class alignas(64) WorkerMetrics {
     r.compress_out[static_cast<size_t>(encoding)].add(out);
   }
   void countHeadersDropped(int route, size_t n) { this->route(route).headers_dropped.add(n); }
+  void countCacheResult(int route, size_t result) {
+    if (result < kCacheResultLabels.size()) {
+      this->route(route).cache_results[result].add();
+    }
+  }
   // version: SSL_version(); 0 for a failed handshake.
   void countTlsHandshake(size_t listener, int version);
 

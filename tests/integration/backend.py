@@ -26,8 +26,15 @@ Every response carries `X-Backend: NAME`. Endpoints (any method unless noted):
                           body ends when the connection closes (as an HTTP/1.0-style server)
     /slowread?ms=N&chunk=K  reads the (Content-Length) body K bytes at a time (default 65536),
                           sleeping N ms (default 5) between reads; answers JSON {length, sha256}
+    /cacheable[/...]?cc=CC&etag=E&lm=LM&vary=V&ms=N&n=N&cookie=1
+                          for the cache tests: Cache-Control CC, ETag E, Last-Modified LM,
+                          Vary V, Set-Cookie with cookie=1 (each only when given), after N ms;
+                          the body (n bytes, default 64) starts with "origin hit K PATH?QUERY "
+                          (K counts this server's /cacheable answers, so each origin hit differs).
+                          A request whose If-None-Match equals E gets 304 (counted in
+                          /stats' not_modified by path) instead
     /stats                JSON {name, connections, requests, proxied, dropped,
-                          by_path: {"METHOD /path": n}}
+                          by_path: {"METHOD /path": n}, not_modified: {"/path": n}}
     anything else         the /headers JSON (so routing tests can see the path that arrived)
 
 `?chunked=1` on any endpoint answers with Transfer-Encoding: chunked instead of Content-Length.
@@ -71,6 +78,8 @@ class Stats:
         self.proxied = 0
         self.dropped = 0
         self.by_path = {}
+        self.not_modified = {}  # /cacheable paths answered 304
+        self.cacheable_hits = 0
 
     def connection(self):
         with self.lock:
@@ -92,7 +101,16 @@ class Stats:
         with self.lock:
             return {"connections": self.connections, "requests": self.requests,
                     "proxied": self.proxied, "dropped": self.dropped,
-                    "by_path": dict(self.by_path)}
+                    "by_path": dict(self.by_path), "not_modified": dict(self.not_modified)}
+
+    def cacheable(self, path, revalidated):
+        """Counts a /cacheable answer: a 304 by path, else the next origin hit number."""
+        with self.lock:
+            if revalidated:
+                self.not_modified[path] = self.not_modified.get(path, 0) + 1
+                return 0
+            self.cacheable_hits += 1
+            return self.cacheable_hits
 
 
 class Server(ThreadingHTTPServer):
@@ -313,10 +331,34 @@ class Handler(BaseHTTPRequestHandler):
                              b"Upgrade: h2c\r\n\r\nnot-http-anymore")
             self.wfile.flush()
             self.close_connection = True
+        elif path == "/cacheable" or path.startswith("/cacheable/"):
+            self.send_cacheable(url, query)
         elif path == "/stats":
             self.send_json(200, dict(name=self.server.name, **self.server.stats.snapshot()))
         else:
             self.send_json(200, self.describe(body), chunked=chunked)
+
+    def send_cacheable(self, url, query):
+        time.sleep(int(query.get("ms", "0")) / 1000.0)
+        headers = [(name, query[key]) for key, name in (
+            ("cc", "Cache-Control"), ("etag", "ETag"), ("lm", "Last-Modified"), ("vary", "Vary"))
+            if key in query]
+        if query.get("cookie") == "1":
+            headers.append(("Set-Cookie", "session=abc; Path=/"))
+        etag = query.get("etag")
+        if etag is not None and self.headers.get("If-None-Match") == etag:
+            self.server.stats.cacheable(url.path, revalidated=True)
+            self.send_response(304)
+            self.send_header("X-Backend", self.server.name)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.end_headers()
+            return
+        hit = self.server.stats.cacheable(url.path, revalidated=False)
+        n = int(query.get("n", "64"))
+        head = f"origin hit {hit} {url.path}?{url.query} ".encode()
+        body = (head + b"." * max(0, n - len(head)))[:max(n, 0)]
+        self.send(200, body, "text/plain", headers=headers, chunked=query.get("chunked") == "1")
 
     def send_status_only(self, code, length):
         self.send_response(code)
