@@ -460,8 +460,10 @@ void Session::close(int status) {
   if (state_ == State::kClosed) {
     return;
   }
-  if (record_.open && !exchange_ && buffers_ != nullptr) {
-    newExchange(true);  // a request that began and never became an exchange: logged too
+  if (record_.open && !exchangeActive() && buffers_ != nullptr) {
+    // A request that began and never became an exchange: logged too, as its own (not as the
+    // finished exchange before it, whose filters would count it again).
+    newExchange(true);
   }
   state_ = State::kClosed;
   if (exchange_) {

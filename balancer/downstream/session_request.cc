@@ -125,6 +125,16 @@ void Session::handleParseError() {
   if (exchangeActive() && !exchange_->local() && !exchange_->abandonUpstream()) {
     return;  // the error is in the body, and the response had begun
   }
+  if (exchangeActive() && exchange_->responseStarted()) {
+    // The balancer answered already (a file, a cached object) and was dropping the body:
+    // no second answer; the connection ends after the first (at once if it is still going).
+    if (exchange_->localBodyPending()) {
+      close();
+    } else {
+      closeWhenFlushed();
+    }
+    return;
+  }
   if (!exchangeActive()) {
     newExchange(true);
   }

@@ -514,6 +514,9 @@ void Exchange::pullLocal() {
 void Exchange::LocalBody::onBody(std::string_view piece) {
   Exchange& ex = *exchange_;
   ex.pulling_ = false;
+  if (ex.gone()) {
+    return;  // the connection closed while the piece was read: nothing to write it to
+  }
   if (ex.filters_ != nullptr && ex.filters_->wantsResponseBody()) {
     ClientBody client(&ex);
     ex.filters_->runResponseBody(ex.ctx_, piece, false, client, ex.local_below_);
@@ -532,6 +535,9 @@ void Exchange::LocalBody::onEnd() {
   Exchange& ex = *exchange_;
   ex.pulling_ = false;
   ex.body_done_ = true;
+  if (ex.gone()) {
+    return;
+  }
   if (!ex.in_pull_) {
     ex.endLocalResponse();
   }
@@ -542,6 +548,9 @@ void Exchange::LocalBody::onFailed() {
   ex.pulling_ = false;
   ex.body_done_ = true;
   ex.local_ended_ = true;
+  if (ex.gone()) {
+    return;
+  }
   LOG_WARN("request_id=%s local response body failed", ex.env_->buffers->request_id.c_str());
   ex.log(ex.env_->record->status);
   ex.codec_->abort();  // closes the connection; the exchange lives until the session goes
@@ -552,6 +561,9 @@ void Exchange::endLocalResponse() {
     return;
   }
   local_ended_ = true;
+  if (gone()) {
+    return;  // closed while the body was read: nothing is written any more
+  }
   if (filters_ != nullptr && filters_->wantsResponseBody() && !headOnly(local_response_->status)) {
     ClientBody client(this);
     filters_->runResponseBody(ctx_, {}, true, client, local_below_);
@@ -570,6 +582,10 @@ void Exchange::endLocalResponse() {
 
 void Exchange::reply(int status, std::string_view message, bool close,
                      std::string_view extra_headers) {
+  if (response_started_) {
+    codec_->abort();  // a second answer would be written into the first: the client sees it cut
+    return;
+  }
   local_ = true;
   response_started_ = true;
   if (close) {

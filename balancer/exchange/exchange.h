@@ -159,6 +159,8 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   void complete();
   void log(int status);
   bool headOnly(int status) const;
+  // The connection closed under the exchange (a read that finishes afterwards finds it so).
+  bool gone() const { return !active_ || codec_->closed(); }
 
   ExchangeCodec* codec_;
   const ExchangeEnv* env_;

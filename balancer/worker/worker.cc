@@ -195,7 +195,12 @@ void Worker::join() {
   }
 }
 
-void Worker::stop() { uv_async_send(&stop_async_); }
+void Worker::stop() {
+  std::lock_guard<std::mutex> lock(stop_async_mutex_);
+  if (!stop_async_closed_) {
+    uv_async_send(&stop_async_);  // not once the loop closed the handle
+  }
+}
 
 void Worker::abortSessions() {
   abort_sessions_.store(true);

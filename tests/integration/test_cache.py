@@ -13,7 +13,7 @@ import threading
 import time
 from urllib.parse import quote
 
-from harness import http_request, run
+from harness import http_request, run, wait_for
 
 CC60 = "cc=max-age%3D60"
 
@@ -220,6 +220,10 @@ def metrics_steps(h, lb):
         url = f"/cacheable/counted?{CC60}"
         for want in ("MISS", "HIT", "HIT"):
             h.expect_eq(lb.get(url).header("X-Cache"), want, "X-Cache")
+        # An exchange is counted when it ends, which may be just after the client has its
+        # last byte (another worker may answer the scrape first): wait for the counts.
+        wait_for(lambda: (cache_requests(scrape(lb)[0], route, "hit") or 0) -
+                 (cache_requests(before, route, "hit") or 0) >= 2.0, 5)
         after, _ = scrape(lb)
         h.expect_eq(cache_requests(after, route, "miss") - cache_requests(before, route, "miss"),
                     1.0, "misses counted")
