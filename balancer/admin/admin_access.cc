@@ -22,16 +22,32 @@ std::string lower(std::string_view s) {
 }
 
 // The host part of "host", "host:port", "[v6]" or "[v6]:port"; empty when malformed.
+bool isPort(std::string_view text) {  // RFC 3986: port = *DIGIT, so "host:" is allowed
+  return text.size() <= 5 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The host of a Host field's authority, or "" when the field is not one (RFC 9110 7.2:
+// host [ ":" port ]); anything after the host other than a port makes it no Host at all.
 std::string_view hostOf(std::string_view authority) {
+  std::string_view host;
+  std::string_view rest;
   if (!authority.empty() && authority.front() == '[') {
     size_t close = authority.find(']');
-    return close == std::string_view::npos ? std::string_view() : authority.substr(1, close - 1);
+    if (close == std::string_view::npos) {
+      return {};
+    }
+    host = authority.substr(1, close - 1);
+    rest = authority.substr(close + 1);
+  } else {
+    size_t colon = authority.find(':');
+    host = authority.substr(0, colon);
+    rest = colon == std::string_view::npos ? std::string_view() : authority.substr(colon);
   }
-  size_t colon = authority.find(':');
-  if (colon != std::string_view::npos && authority.find(':', colon + 1) != std::string_view::npos) {
-    return {};  // a bare IPv6 literal is not a Host
+  if (!rest.empty() && (rest.front() != ':' || !isPort(rest.substr(1)))) {
+    return {};  // "[::1]junk", "127.0.0.1:80:80", a bare IPv6 literal
   }
-  return authority.substr(0, colon);
+  return host;
 }
 
 bool loopbackName(const std::string& host) {

@@ -79,6 +79,8 @@ void Exchange::start() {
   ctx.out.identity_headers = &buf.identity_headers;
   ctx.out.limit_key = &buf.limit_key;
   ctx.out.response_headers = &buf.response_headers;
+  buf.replaced_response_headers.clear();
+  ctx.out.replaced_response_headers = &buf.replaced_response_headers;
   ctx.services = env_->services;
   ctx.metrics = metrics_;
   ctx.host = this;
@@ -353,7 +355,7 @@ int Exchange::onUpstreamHeaders(UpstreamConnection* conn) {
   }
   head.length_changed = rewritten;
   head.weaken_etag = ctx_.out.weaken_etag;
-  head.drop_headers = ctx_.out.replaced_response_headers;
+  head.drop_headers = *ctx_.out.replaced_response_headers;
   head.close = close_after_;
   env_->record->status = status;
   codec_->sendHead(head);

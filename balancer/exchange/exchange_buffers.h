@@ -1,6 +1,8 @@
 #pragma once
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
@@ -21,6 +23,7 @@ struct ExchangeBuffers {
   std::string user;                   // the token's sub, for rate limits keyed by user
   std::string limit_key;              // the rate limit bucket's key
   std::string response_headers;       // header lines the route's filters add to the response
+  std::vector<std::string_view> replaced_response_headers;  // upstream fields filters replace
 };
 
 }  // namespace balancer

@@ -273,7 +273,9 @@ void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
     store(ctx, *state, response);
   }
   static constexpr std::string_view kOwn[] = {"X-Cache"};
-  ctx.out.replaced_response_headers = kOwn;  // an upstream's X-Cache (a service's) is not ours
+  // An upstream's X-Cache (a service's) is not ours.
+  ctx.out.replaced_response_headers->insert(ctx.out.replaced_response_headers->end(),
+                                            std::begin(kOwn), std::end(kOwn));
   std::string& lines = *ctx.out.response_headers;
   lines += "X-Cache: ";
   lines += kCacheResults[static_cast<size_t>(state->result)];

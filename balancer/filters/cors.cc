@@ -73,6 +73,13 @@ Verdict Cors::onRequestHead(FilterContext& ctx) {
       return preflight(ctx, origin);
     }
   }
+  // The route's CORS answer is the edge's: an upstream's own Access-Control-* fields would
+  // make a second, conflicting answer (a browser refuses two Allow-Origin values).
+  static constexpr std::string_view kOwn[] = {"Access-Control-Allow-Origin",
+                                              "Access-Control-Allow-Credentials",
+                                              "Access-Control-Expose-Headers"};
+  ctx.out.replaced_response_headers->insert(ctx.out.replaced_response_headers->end(),
+                                            std::begin(kOwn), std::end(kOwn));
   std::string lines;
   if (has_origin && originListed(origin)) {
     lines = allowOrigin(origin);

@@ -158,8 +158,9 @@ struct FilterOutput {
   // as it no longer names these bytes. Set at the response head.
   bool weaken_etag = false;
   // Upstream response fields a filter answers for itself with lines of its own (the cache's
-  // X-Cache): left out of what the client gets. Set at the response head.
-  std::span<const std::string_view> replaced_response_headers;
+  // X-Cache, CORS's Access-Control-Allow-Origin): left out of what the client gets. Each
+  // filter appends its names (static strings), at the request or the response head.
+  std::vector<std::string_view>* replaced_response_headers = nullptr;
   // Set by a response-head or upstream-error filter: the client gets this instead of the
   // upstream's response (a cached object after a 304 revalidation, a stale object when the
   // origin failed). The upstream's body is read and dropped.

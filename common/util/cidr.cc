@@ -40,7 +40,10 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
     *error = "'" + std::string(text) + "' is not an IP address or network (e.g. 10.0.0.0/8)";
     return std::nullopt;
   }
-  int max = address->v4 ? 32 : 128;
+  // The prefix counts in the family the text is written in: "::ffff:10.0.0.0/104" is IPv6
+  // notation for 10.0.0.0/8, although the address itself is IPv4-mapped.
+  bool ipv4_text = text.substr(0, slash).find(':') == std::string_view::npos;
+  int max = ipv4_text ? 32 : 128;
   int length = max;
   if (slash != std::string_view::npos) {
     std::string_view digits = text.substr(slash + 1);
@@ -52,7 +55,7 @@ std::optional<Cidr> Cidr::parse(std::string_view text, std::string* error) {
     }
   }
   Cidr cidr;
-  cidr.bits_ = address->v4 ? 96 + length : length;
+  cidr.bits_ = ipv4_text ? 96 + length : length;
   cidr.network_ = *address;
   // Clear the host bits, so contains() compares whole bytes.
   for (int i = 0; i < 16; ++i) {

@@ -331,6 +331,11 @@ class Handler(BaseHTTPRequestHandler):
                              b"Upgrade: h2c\r\n\r\nnot-http-anymore")
             self.wfile.flush()
             self.close_connection = True
+        elif path.endswith("/with-cors"):
+            # A service that answers CORS itself, loosely: the edge's answer must replace it.
+            self.send(200, b"cors", "text/plain", chunked=chunked,
+                      headers=[("Access-Control-Allow-Origin", "*"),
+                               ("Access-Control-Allow-Credentials", "true"), ("X-Kept", "yes")])
         elif path == "/cacheable" or path.startswith("/cacheable/"):
             self.send_cacheable(url, query)
         elif path == "/stats":

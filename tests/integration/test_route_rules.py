@@ -70,6 +70,15 @@ def test(h):
         r = lb.get("/api/none")
         h.expect("Origin" in (r.header("Vary") or ""), "Vary: Origin without an Origin too")
 
+    with h.step("an upstream's own Access-Control-* fields give way to the route's answer"):
+        r = lb.get("/api/with-cors", headers={"Origin": "https://evil.test"})
+        h.expect_eq(r.headers.get_all("Access-Control-Allow-Origin", []), [], "the service's '*' is gone")
+        h.expect_eq(r.header("Access-Control-Allow-Credentials"), None, "and its credentials")
+        h.expect_eq(r.header("X-Kept"), "yes", "other fields of the service pass")
+        r = lb.get("/api/with-cors", headers={"Origin": "https://shop.test"})
+        h.expect_eq(r.headers.get_all("Access-Control-Allow-Origin", []), ["https://shop.test"],
+                    "one allow origin: the route's")
+
 
 if __name__ == "__main__":
     run(test)

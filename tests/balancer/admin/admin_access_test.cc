@@ -31,14 +31,15 @@ TEST_CASE("admin access: loopback Hosts and the listed ones, nothing that only l
           "[admin]") {
   AdminAccess access("", {"Admin.Shop.Internal"});
   for (const char* host : {"127.0.0.1", "127.0.0.1:9901", "127.8.9.10", "localhost",
-                           "LOCALHOST:9901", "[::1]:9901", "[::1]", "status.localhost",
+                           "LOCALHOST:9901", "[::1]:9901", "[::1]", "[::1]:", "status.localhost",
                            "admin.shop.internal:9901"}) {
     INFO(host);
     CHECK(access.hostAllowed(host));
   }
   for (const char* host : {"evil.example", "127.0.0.1.evil.example", "localhost.evil", "",
                            "::1", "[::2]:9901", "128.0.0.1", "10.0.0.1:9901",
-                           "xadmin.shop.internal"}) {
+                           "xadmin.shop.internal", "[::1]junk", "[::1]:99x", "127.0.0.1:80:80",
+                           "localhost:123456"}) {
     INFO(host);
     CHECK_FALSE(access.hostAllowed(host));
   }

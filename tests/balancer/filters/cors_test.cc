@@ -1,5 +1,7 @@
 #include "balancer/filters/cors.h"
 
+#include <algorithm>
+
 #include <catch2/catch.hpp>
 
 #include "filter_fixture.h"
@@ -77,6 +79,10 @@ TEST_CASE("cors: actual requests get the allow headers for listed origins only",
   CHECK(has(v.headers, "Access-Control-Allow-Origin: https://shop.test\r\n"));
   CHECK(has(v.headers, "Access-Control-Expose-Headers: X-Request-Id\r\n"));
   CHECK(has(v.headers, "Vary: Origin\r\n"));
+  // The upstream's own answer is replaced by the route's, never sent beside it.
+  const auto& replaced = f.replaced_response_headers;
+  CHECK(std::find(replaced.begin(), replaced.end(), "Access-Control-Allow-Origin") !=
+        replaced.end());
 
   auto& other = f.request("/api", {{"Origin", "https://evil.test"}});
   other.request.method = "GET";

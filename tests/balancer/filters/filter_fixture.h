@@ -180,6 +180,8 @@ class FilterFixture {
     ctx.out.limit_key = &limit_key;
     response_headers.clear();
     ctx.out.response_headers = &response_headers;
+    replaced_response_headers.clear();
+    ctx.out.replaced_response_headers = &replaced_response_headers;
     ctx.services = &services;
     ctx.metrics = &metrics;
     ctx.host = &host;
@@ -209,6 +211,7 @@ class FilterFixture {
   std::string identity;
   std::string limit_key;
   std::string response_headers;
+  std::vector<std::string_view> replaced_response_headers;
   FilterContext ctx;
 };
 
