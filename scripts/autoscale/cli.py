@@ -54,7 +54,7 @@ def parse_args(argv):
     a.add_argument("--admin", help="the balancer's admin API URL (default: the policy's admin)")
     a.add_argument("--token", default=os.environ.get("BALANCER_ADMIN_TOKEN"),
                    help="the admin API's bearer token (default $BALANCER_ADMIN_TOKEN, then the "
-                        "policy's token)")
+                        "policy's token or token_file)")
     source = a.add_mutually_exclusive_group()
     source.add_argument("--prometheus", metavar="URL",
                         help="Prometheus's URL (default: the policy's)")
@@ -84,11 +84,19 @@ def main(argv=None):
             return 2
         services = [policy.services[args.service]]
 
+    token = args.token or policy.token
+    if not token and policy.token_file:
+        try:
+            token = Path(policy.token_file).read_text().strip()
+        except OSError as e:
+            print(f"autoscaler: {args.policy}: token_file {policy.token_file}: {e.strerror} "
+                  f"(scripts/stack up makes it)", file=sys.stderr)
+            return 2
     run_dir = Path(args.run_dir).resolve()
     prometheus = None if args.no_prometheus else (args.prometheus or policy.prometheus)
     stop = threading.Event()
     ctx = Context(
-        admin=AdminClient(args.admin or policy.admin, args.token or policy.token),
+        admin=AdminClient(args.admin or policy.admin, token),
         store=InstanceStore(run_dir),
         run_dir=run_dir,
         targets_dir=Path(args.targets_dir).resolve() if args.targets_dir

@@ -2,6 +2,7 @@
 between which bounds. Read from YAML nodes rather than plain values, so that every error names
 the file, line and column it comes from; unknown keys are errors (a typo must not silently
 leave a default in force)."""
+import os
 import re
 import string
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import yaml
 METRICS = ("in_flight", "requests_per_second", "p99_latency")
 PLACEHOLDERS = ("port", "root", "bin_dir")
 
-_TOP_KEYS = ("admin", "token", "prometheus", "services")
+_TOP_KEYS = ("admin", "token", "token_file", "prometheus", "services")
 _SERVICE_KEYS = ("upstream", "metric", "target", "min", "max", "sync_period", "tolerance",
                  "stabilization", "ports", "command", "ready_timeout", "drain_timeout",
                  "stop_timeout")
@@ -54,6 +55,7 @@ class Policy:
     path: str
     admin: str
     token: str | None
+    token_file: str | None      # read when the autoscaler starts (relative: to the policy's folder)
     prometheus: str | None      # None: never ask Prometheus, scrape the balancer
     services: dict              # name -> ServicePolicy, in file order
 
@@ -184,6 +186,12 @@ def parse(text, path="<policy>"):
     token = None
     if "token" in top and top["token"][1].tag != _NULL:
         token = r.string(top["token"][1], "token")
+    token_file = None
+    if "token_file" in top and top["token_file"][1].tag != _NULL:
+        if token is not None:
+            raise r.error(top["token_file"][1], "token_file: give token or token_file, not both")
+        token_file = os.path.join(os.path.dirname(os.path.abspath(path)),
+                                  r.string(top["token_file"][1], "token_file"))
     prometheus = "http://127.0.0.1:9090"
     if "prometheus" in top:
         node = top["prometheus"][1]
@@ -206,7 +214,7 @@ def parse(text, path="<policy>"):
         claimed.append((services[name].ports, name, ports_node))
     if not services:
         raise r.error(services_node, "services: at least one service is needed")
-    return Policy(path=path, admin=admin.rstrip("/"), token=token,
+    return Policy(path=path, admin=admin.rstrip("/"), token=token, token_file=token_file,
                   prometheus=prometheus.rstrip("/") if prometheus else None, services=services)
 
 

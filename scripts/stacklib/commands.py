@@ -57,7 +57,8 @@ def print_summary(s):
         f"  shop API       http://127.0.0.1:{s.http_port}",
         f"                 https://127.0.0.1:{s.tls_port}   (name shop.test; CA "
         f"{s.certs_dir}/ca.crt)",
-        f"  admin          http://127.0.0.1:{s.admin_port}   (/health, /metrics, /upstreams)",
+        f"  admin          http://127.0.0.1:{s.admin_port}   (/health, /metrics, /upstreams; "
+        f"bearer token in {s.keys_dir}/admin-token)",
     ]
     lines += [f"  {name:<14} http://127.0.0.1:{s.service_port(name)}" for name in s.services]
     if s.use_prometheus():
@@ -75,6 +76,8 @@ def print_summary(s):
         f"  curl -s http://127.0.0.1:{s.http_port}/api/products",
         f"  curl -s --cacert {s.certs_dir}/ca.crt --resolve shop.test:{s.tls_port}:127.0.0.1 \\",
         f"    https://shop.test:{s.tls_port}/api/products",
+        f"  curl -s -H \"Authorization: Bearer $(cat {s.keys_dir}/admin-token)\" "
+        f"http://127.0.0.1:{s.admin_port}/upstreams",
     ]
     print("\n".join(lines), flush=True)
 
@@ -144,6 +147,8 @@ def status(s):
 
 
 def prometheus_config(s):
+    # The balancer job reads the admin token (scripts/dev-keys makes it once, then keeps it).
+    run_or_exit([s.root / "scripts" / "dev-keys"], stdout=subprocess.DEVNULL)
     write_prometheus_files(s)
     print(s.prometheus_dir / "prometheus.yml")
 

@@ -1,4 +1,5 @@
 """Files of the run folder that other tools read, and the balancer's configuration."""
+import os
 import re
 
 from launch import read_json, write_atomic, write_json
@@ -55,6 +56,12 @@ def write_prometheus_files(s):
     for name in ("prometheus.yml", "prometheus-rules.yml"):
         write_atomic(s.prometheus_dir / name, (s.root / "config" / name).read_text())
     write_json(targets / "balancer.json", [{"targets": [f"127.0.0.1:{s.admin_port}"]}])
+    token = s.keys_dir / "admin-token"  # the balancer's admin token (scripts/dev-keys)
+    if token.is_file():
+        copy = s.prometheus_dir / "admin-token"
+        copy.unlink(missing_ok=True)
+        with os.fdopen(os.open(copy, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+            f.write(token.read_text())
     write_json(targets / "prometheus.json", [{"targets": [f"127.0.0.1:{s.prometheus_port}"]}])
     for name in ALL_SERVICES:
         path = targets / f"services-{name}.json"

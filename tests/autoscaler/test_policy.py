@@ -74,8 +74,14 @@ class Defaults(unittest.TestCase):
                          [0.25, 15.0, 1.5, 300.0, 3600.0])
         self.assertEqual([parse_duration(t) for t in ("15", "s", "-1s", "1d", 15)], [None] * 5)
 
+    def test_token_file_is_relative_to_the_policy(self):
+        p = parse("token_file: ../keys/admin-token\n" + MINIMAL, "/etc/shop/autoscaler.yaml")
+        self.assertEqual((p.token, p.token_file), (None, "/etc/shop/../keys/admin-token"))
+
     def test_the_dev_policy_loads_and_names_the_stacks_upstreams(self):
         p = load(REPO / "config" / "autoscaler.yaml")
+        # The dev stack's admin API has a token (scripts/dev-keys): the policy reads it there.
+        self.assertEqual(Path(p.token_file).resolve(), REPO / ".run" / "keys" / "admin-token")
         stack = yaml.safe_load((REPO / "config" / "stack.yaml").read_text())
         self.assertTrue(p.services)
         for s in p.services.values():
@@ -96,6 +102,7 @@ class Errors(unittest.TestCase):
         ("missing required key", with_line(MINIMAL, "    upstream: products\n", ""),
          "3:5", "'upstream' is required"),
         ("no services", "admin: http://x\n", "1:1", "'services' is required"),
+        ("token and token_file", "token: a\ntoken_file: b\n" + MINIMAL, "2:13", "not both"),
         ("unknown metric", with_line(MINIMAL, "metric: in_flight", "metric: cpu"),
          "4:13", "'cpu' is not one of"),
         ("target not a number", with_line(MINIMAL, "target: 8", "target: eight"),

@@ -230,6 +230,14 @@ def test(h):
         h.expect(port_accepts(port["admin"]), f"the admin API listens on {port['admin']}")
         h.expect_eq(http_request(port["admin"], "GET", "/health").status, 200,
                     "admin /health")
+        # The stack's admin API has a token (scripts/dev-keys): nothing else is open without it.
+        h.expect_eq(http_request(port["admin"], "GET", "/upstreams").status, 401,
+                    "admin /upstreams without the token")
+        token = (h.dir / "keys" / "admin-token").read_text().strip()
+        h.expect(len(token) >= 32, f"a generated token ({len(token)} characters)")
+        h.expect_eq(http_request(port["admin"], "GET", "/metrics",
+                                 headers={"Authorization": f"Bearer {token}"}).status, 200,
+                    "admin /metrics with the token (what Prometheus sends)")
 
     with h.step("GET /api/products through the balancer lists the seeded products"):
         r = wait_until(lambda: (x := http_request(port["http"], "GET", "/api/products"))
