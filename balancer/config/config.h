@@ -100,6 +100,8 @@ struct RedisConfig {
   util::SocketAddress address;
   Millis timeout{50};  // a global limit check slower than this: Redis is unavailable
   OnUnavailable on_unavailable = OnUnavailable::kLocal;
+  std::string username;  // an ACL user; empty: `default`
+  std::string password;  // from password_file; empty: no AUTH
 };
 
 // Cross-origin requests a route allows (the Fetch standard's CORS protocol).

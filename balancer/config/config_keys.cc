@@ -36,11 +36,12 @@ const Section<LimitsConfig>& limitsKeys() {
   return keys;
 }
 
-// The admin token read from a file (a Kubernetes Secret, the stack's .run/admin-token), so
-// that it is not written in the configuration itself.
-Key<Config> adminTokenFile() {
-  return {"token_file", "file", "admin.token read from this file (surrounding blanks dropped)",
-          [](Reader& r, const YAML::Node& v, const At& at, Config& out) {
+// A secret read from a file (a Kubernetes Secret, the stack's .run/keys/admin-token), so that
+// it is not written in the configuration itself. Surrounding blanks are dropped.
+template <typename T>
+Key<T> secretFile(const char* name, std::string T::*member, const char* help) {
+  return {name, "file", help,
+          [member](Reader& r, const YAML::Node& v, const At& at, T& out) {
             auto path = r.readableFile(v, at.label);
             if (!path) {
               return;
@@ -55,7 +56,7 @@ Key<Config> adminTokenFile() {
               r.error(v, at.label + ": '" + *path + "' is empty");
               return;
             }
-            out.admin_token = token.substr(first, last - first + 1);
+            out.*member = token.substr(first, last - first + 1);
           },
           nullptr};
 }
@@ -67,7 +68,8 @@ const Section<Config>& adminKeys() {
               "IP:port of the admin API; none: no admin API. Not loopback: a token is required"),
       text("token", &Config::admin_token,
            "when set, admin requests but GET /health need Authorization: Bearer TOKEN"),
-      adminTokenFile(),
+      secretFile<Config>("token_file", &Config::admin_token,
+                         "admin.token read from this file (surrounding blanks dropped)"),
       textList("allowed_hosts", &Config::admin_allowed_hosts,
                 "Host names the admin API answers besides loopback ones (DNS rebinding)"),
   }};
@@ -97,6 +99,9 @@ const Section<RedisConfig>& redisKeys() {
       choice("on_unavailable", &T::on_unavailable,
              {{"local", Mode::kLocal}, {"allow", Mode::kAllow}, {"deny", Mode::kDeny}},
              "Redis unavailable: local (this balancer's own limit), allow (none) or deny (503)"),
+      text("username", &T::username, "the Redis ACL user to AUTH as (with password_file)"),
+      secretFile<T>("password_file", &T::password,
+                    "the Redis password (requirepass or the ACL user's), read from this file"),
   }};
   return keys;
 }

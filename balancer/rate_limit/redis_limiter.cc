@@ -83,6 +83,8 @@ redis::Client::Options clientOptions(const RedisLimiter::Options& options) {
   client.backoff_max_ms = options.backoff_max_ms;
   client.backoff_jitter = true;  // every worker of every balancer loses Redis at once
   client.name = "rate limit";
+  client.username = options.username;
+  client.password = options.password;
   return client;
 }
 

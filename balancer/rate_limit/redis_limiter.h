@@ -37,6 +37,8 @@ class RedisLimiter {
     uint64_t backoff_max_ms = 2000;
     size_t max_pending = 10000;         // checks awaiting Redis; beyond: unavailable at once
     std::string key_prefix = "rl:";     // Redis key = prefix + the caller's key
+    std::string username;               // AUTH as this ACL user (empty: default)
+    std::string password;               // empty: no AUTH
   };
 
   struct Outcome {

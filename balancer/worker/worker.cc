@@ -99,6 +99,8 @@ bool Worker::start(std::string* error) {
     options.host = ip;
     options.port = redis->address.port();
     options.timeout_ms = static_cast<uint64_t>(redis->timeout.count());
+    options.username = redis->username;
+    options.password = redis->password;
     redis_limiter_ = std::make_unique<rate_limit::RedisLimiter>(&loop_, options);
   }
   std::vector<Listening> listening;

@@ -85,8 +85,26 @@ void Client::onConnect(const redisAsyncContext* ctx, int status) {
   self->backoff_ms_ = self->options_.backoff_min_ms;
   self->awaiting_ = 0;
   self->arm();  // nothing to watch until a command is sent
+  if (!self->options_.password.empty()) {
+    self->authenticate();  // pipelined ahead of everything else on this connection
+  }
   if (self->on_connected_) {
     self->on_connected_();
+  }
+}
+
+void Client::authenticate() {
+  auto refused = [name = options_.name](const redisReply* reply) {
+    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
+      // Every command after it fails too (NOAUTH): say once why.
+      LOG_ERROR("redis%s%s: AUTH refused: %s", name.empty() ? "" : " ", name.c_str(),
+                reply->str);
+    }
+  };
+  if (options_.username.empty()) {
+    command({"AUTH", options_.password}, refused);
+  } else {
+    command({"AUTH", options_.username, options_.password}, refused);
   }
 }
 

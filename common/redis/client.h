@@ -37,6 +37,10 @@ class Client {
     // cut off together do not reconnect in step.
     bool backoff_jitter = false;
     std::string name;  // for logs
+    // With a password, AUTH goes first on every connection (an ACL user's, or requirepass's
+    // `default` user when username is empty).
+    std::string username;
+    std::string password;
   };
   // The reply, or nullptr when the command could not be sent or its connection was lost
   // before it answered. Called exactly once, on the loop thread, never from inside command()
@@ -69,6 +73,7 @@ class Client {
   struct Pending;
 
   void connect();
+  void authenticate();
   void lost(const char* why);
   void drop(const char* why);
   void failLater(Callback cb);

@@ -2,9 +2,11 @@
 
 #include <pqxx/pqxx>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
 #include <hiredis/hiredis.h>
 
 #include "common/log/log.h"
@@ -136,6 +138,21 @@ std::unique_ptr<redis::Client> App::newRedisClient(std::string purpose,
   splitHostPort(config_.get(settings::kRedisAddress), &options.host, &options.port);
   options.command_timeout_ms = command_timeout_ms;
   options.name = std::move(purpose);
+  options.username = config_.get(settings::kRedisUsername);
+  std::string password_file = config_.get(settings::kRedisPasswordFile);
+  if (!password_file.empty()) {
+    std::ifstream in(password_file);
+    std::getline(in, options.password);
+    while (!options.password.empty() && std::isspace(static_cast<unsigned char>(
+                                            options.password.back())) != 0) {
+      options.password.pop_back();  // the newline an editor or `echo` leaves
+    }
+    if (!in && options.password.empty()) {
+      // A configuration error found at start (services open Redis before serving).
+      LOG_ERROR("redis.password_file %s: cannot read it, or it is empty", password_file.c_str());
+      std::exit(2);
+    }
+  }
   return std::make_unique<redis::Client>(&loop_, std::move(options));
 }
 

@@ -22,6 +22,10 @@ inline const Setting<std::string> kRedisAddress{"redis.address", "127.0.0.1:2637
                                                 "HOST:PORT of Redis"};
 inline const Setting<util::Millis> kRedisTimeout{"redis.timeout", util::Millis(1000),
                                                  "a Redis command slower than this fails"};
+inline const Setting<std::string> kRedisUsername{"redis.username", "",
+                                                 "the Redis ACL user (empty: default)"};
+inline const Setting<std::string> kRedisPasswordFile{
+    "redis.password_file", "", "a file holding the Redis password (empty: no AUTH)"};
 inline const Setting<std::string> kLogLevel{"log.level", "info", "debug, info, warn or error"};
 inline const Setting<std::string> kLogFormat{"log.format", "text",
                                              "text, or json: one JSON object per line"};

@@ -370,10 +370,18 @@ def check_mounts(docs):
                                              w.namespace):
                 problems.append(f"{w.where()}: volume {v['name']}: no ConfigMap "
                                 f"{v['configMap'].get('name')!r}")
-            if "secret" in v and not find(secrets, "Secret", v["secret"].get("secretName"),
-                                          w.namespace):
+            secret = find(secrets, "Secret", (v.get("secret") or {}).get("secretName"),
+                          w.namespace) if "secret" in v else None
+            if "secret" in v and not secret:
                 problems.append(f"{w.where()}: volume {v['name']}: no Secret "
                                 f"{v['secret'].get('secretName')!r} in {SECRETS_FILE}")
+            data = (secret.body.get("stringData") or secret.body.get("data") or {}) \
+                if secret else {}
+            for item in (v.get("secret") or {}).get("items") or [] if secret else []:
+                if item.get("key") not in data:
+                    problems.append(f"{w.where()}: volume {v['name']}: no key "
+                                    f"{item.get('key')!r} in Secret "
+                                    f"{v['secret'].get('secretName')!r} of {SECRETS_FILE}")
         for c in containers(w, init=True):
             for env in c.get("env") or []:
                 ref = (env.get("valueFrom") or {}).get("secretKeyRef")
@@ -454,6 +462,54 @@ def check_service_configs(docs):
             service = service_of_host(docs, host)
             if service is None or rport not in service_ports(service):
                 problems.append(f"{where}: redis.address {redis} is no Service of redis.yaml")
+    return problems
+
+
+def label_selects(selector, labels):
+    """A LabelSelector (matchLabels and matchExpressions) against a pod's labels."""
+    if not selector:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for e in selector.get("matchExpressions") or []:
+        op, key, values = e.get("operator"), e.get("key"), e.get("values") or []
+        if (op == "In" and labels.get(key) not in values) or \
+                (op == "NotIn" and labels.get(key) in values) or \
+                (op == "Exists" and key not in labels) or \
+                (op == "DoesNotExist" and key in labels):
+            return False
+    return True
+
+
+def check_network_policies(docs):
+    """Every NetworkPolicy selects pods that exist, and each pod it lets in too; every port it
+    opens is one its pods listen on; and every pod that serves on the pod network (a workload
+    of the shop) is covered by a policy, so nothing is open to the whole cluster by accident."""
+    problems = []
+    pods = {w.name: (pod_labels(w), containers(w)) for w in workloads(docs)}
+    covered = set()
+    for p in (d for d in docs if d.kind == "NetworkPolicy"):
+        spec = p.body.get("spec") or {}
+        selected = [n for n, (labels, _) in pods.items()
+                    if label_selects(spec.get("podSelector"), labels)]
+        covered.update(selected)
+        if not selected:
+            problems.append(f"{p.where()}: podSelector selects no pod")
+        for rule in spec.get("ingress") or []:
+            for peer in rule.get("from") or []:
+                if "podSelector" in peer and "namespaceSelector" not in peer and not any(
+                        label_selects(peer["podSelector"], labels)
+                        for labels, _ in pods.values()):
+                    problems.append(f"{p.where()}: from podSelector {peer['podSelector']} "
+                                    f"selects no pod")
+            for port in rule.get("ports") or []:
+                for name in selected:
+                    if not any(container_port(c, port.get("port")) for c in pods[name][1]):
+                        problems.append(f"{p.where()}: port {port.get('port')} is no port of "
+                                        f"{name}'s containers")
+    for name in sorted(set(pods) - covered):
+        problems.append(f"{name}: no NetworkPolicy selects its pods (open to every pod)")
     return problems
 
 

@@ -86,6 +86,8 @@ class Pod:
             elif "secret" in v:
                 self._tls_files(folder, root / "certs")
                 (folder / "token").write_text("a-throwaway-admin-token\n")
+                for item in v["secret"].get("items") or []:
+                    (folder / item["path"]).write_text("a-throwaway-secret\n")
         for c in m.containers(workload, init=True):
             for mount in c.get("volumeMounts") or []:
                 self.mounts[mount["mountPath"].rstrip("/")] = root / mount["name"]
@@ -191,6 +193,9 @@ class Manifests(unittest.TestCase):
 
     def test_mounted_configmaps_and_secrets_exist(self):
         self.assertNoProblems(m.check_mounts(self.docs))
+
+    def test_network_policies_select_real_pods_and_cover_every_one(self):
+        self.assertNoProblems(m.check_network_policies(self.docs))
 
     def test_balancer_upstreams_name_headless_services(self):
         self.assertNoProblems(m.check_balancer_upstreams(self.docs))
@@ -315,6 +320,19 @@ class BrokenManifestsAreCaught(unittest.TestCase):
         docs = self.broken("Deployment", "order", lambda b: b["spec"]["template"]["spec"]
                            ["containers"][0].update(args=["--config", "/etc/shop/config/x.yaml"]))
         self.assertCaught(m.check_mounts(docs), "/etc/shop/config/x.yaml")
+
+    def test_missing_secret_item(self):
+        docs = self.broken("Deployment", "product", lambda b: b["spec"]["template"]["spec"]
+                           ["volumes"][-1]["secret"]["items"][0].update(key="nope"))
+        self.assertCaught(m.check_mounts(docs), "nope")
+
+    def test_network_policy_letting_in_no_one_or_a_pod_left_open(self):
+        docs = self.broken("NetworkPolicy", "postgres", lambda b: b["spec"]["ingress"][0]["from"]
+                           [0]["podSelector"]["matchExpressions"][0].update(values=["orders"]))
+        self.assertCaught(m.check_network_policies(docs), "selects no pod")
+        docs = self.broken("NetworkPolicy", "redis", lambda b: b["spec"]["podSelector"]
+                           ["matchLabels"].update({"app.kubernetes.io/name": "rediss"}))
+        self.assertCaught(m.check_network_policies(docs), "redis: no NetworkPolicy")
 
     def test_missing_secret_key(self):
         docs = self.broken("Deployment", "user", lambda b: b["spec"]["template"]["spec"]

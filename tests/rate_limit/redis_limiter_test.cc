@@ -40,7 +40,8 @@ int freePort() {
 // A redis-server of the test's own, with no persistence, in a temporary directory.
 class RedisServer {
  public:
-  RedisServer() : port_(freePort()) {
+  // `extra`: more redis-server arguments (a password, an ACL user).
+  explicit RedisServer(std::vector<std::string> extra = {}) : port_(freePort()), extra_(extra) {
     char dir[] = "/tmp/rate_limit_redis_XXXXXX";
     REQUIRE(mkdtemp(dir) != nullptr);
     dir_ = dir;
@@ -58,15 +59,24 @@ class RedisServer {
     std::string log = dir_ + "/redis.log";
     pid_ = fork();
     if (pid_ == 0) {
-      execlp("redis-server", "redis-server", "--port", port.c_str(), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--dir", dir_.c_str(), "--logfile",
-             log.c_str(), static_cast<char*>(nullptr));
+      std::vector<std::string> args = {"redis-server", "--port",     port,       "--bind",
+                                       "127.0.0.1",    "--save",     "",         "--appendonly",
+                                       "no",           "--dir",      dir_,       "--logfile",
+                                       log};
+      args.insert(args.end(), extra_.begin(), extra_.end());
+      std::vector<char*> argv;
+      for (std::string& a : args) {
+        argv.push_back(a.data());
+      }
+      argv.push_back(nullptr);
+      execvp("redis-server", argv.data());
       _exit(127);
     }
     REQUIRE(pid_ > 0);
-    // Ready when it answers PING.
+    // Ready when it answers PING (or refuses it for want of a password).
     for (int i = 0; i < 500; ++i) {
-      if (command("PING") == "PONG") {
+      std::string pong = command("PING");
+      if (pong == "PONG" || pong.starts_with("NOAUTH")) {
         return;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -109,6 +119,7 @@ class RedisServer {
 
  private:
   int port_;
+  std::vector<std::string> extra_;
   std::string dir_;
   pid_t pid_ = -1;
 };
@@ -187,6 +198,37 @@ struct Ignore {
 } ignore_sigpipe;
 
 }  // namespace
+
+TEST_CASE("a Redis with a password or an ACL user: AUTH first, a wrong one is unavailable") {
+  RedisServer redis({"--requirepass", "s3cret", "--user", "limiter", "on", ">l1m", "~rl:*",
+                     "+@all"});
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  auto outcomeWith = [&](const char* user, const char* password) {
+    RedisLimiter::Options options = optionsFor(redis.port());
+    options.username = user;
+    options.password = password;
+    RedisLimiter limiter(&loop, options);
+    REQUIRE(runUntil(&loop, [&] { return limiter.connected(); }));
+    RedisLimiter::Outcome outcome;
+    bool answered = false;
+    limiter.check("route:auth", 1, 5, [&](const RedisLimiter::Outcome& o) {
+      outcome = o;
+      answered = true;
+    });
+    REQUIRE(runUntil(&loop, [&] { return answered; }));
+    limiter.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+    return outcome;
+  };
+  RedisLimiter::Outcome ok = outcomeWith("", "s3cret");  // requirepass: the default user
+  CHECK(ok.available);
+  CHECK(ok.decision.allowed);
+  CHECK(outcomeWith("limiter", "l1m").available);  // an ACL user kept to the rl: keys
+  CHECK_FALSE(outcomeWith("", "wrong").available);
+  CHECK_FALSE(outcomeWith("", "").available);  // no AUTH at all: NOAUTH
+  CHECK(uv_loop_close(&loop) == 0);
+}
 
 TEST_CASE("a burst beyond the limit gets exactly the expected denials") {
   RedisServer redis;
