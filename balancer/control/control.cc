@@ -124,15 +124,27 @@ Control::Outcome Control::addBackend(const std::string& upstream, const std::str
   return {201, ""};
 }
 
-Control::Outcome Control::removeBackend(const std::string& upstream, const std::string& address,
-                                        Origin origin) {
+// The backend `address` of `upstream`, or null with *missing set to the 404 that says which.
+std::shared_ptr<Backend> Control::findBackend(const std::string& upstream,
+                                              const std::string& address, Outcome* missing) const {
   Upstream* u = find(upstream);
   if (u == nullptr) {
-    return {404, "unknown upstream '" + upstream + "'"};
+    *missing = {404, "unknown upstream '" + upstream + "'"};
+    return nullptr;
   }
   auto backend = u->backends()->find(address);
   if (!backend) {
-    return {404, "no backend " + address + " in upstream '" + upstream + "'"};
+    *missing = {404, "no backend " + address + " in upstream '" + upstream + "'"};
+  }
+  return backend;
+}
+
+Control::Outcome Control::removeBackend(const std::string& upstream, const std::string& address,
+                                        Origin origin) {
+  Outcome missing;
+  std::shared_ptr<Backend> backend = findBackend(upstream, address, &missing);
+  if (!backend) {
+    return missing;
   }
   if (!backend->draining.exchange(true)) {
     if (origin == Origin::kAdmin) {
@@ -147,13 +159,10 @@ Control::Outcome Control::removeBackend(const std::string& upstream, const std::
 
 Control::Outcome Control::setWeight(const std::string& upstream, const std::string& address,
                                     int weight) {
-  Upstream* u = find(upstream);
-  if (u == nullptr) {
-    return {404, "unknown upstream '" + upstream + "'"};
-  }
-  auto backend = u->backends()->find(address);
+  Outcome missing;
+  std::shared_ptr<Backend> backend = findBackend(upstream, address, &missing);
   if (!backend) {
-    return {404, "no backend " + address + " in upstream '" + upstream + "'"};
+    return missing;
   }
   if (weight < 1 || weight > 1000) {
     return {400, "weight must be an integer from 1 to 1000"};

@@ -4,12 +4,14 @@
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 
 #include "balancer/control/runtime_changes.h"
 
 namespace balancer {
 
+struct Backend;
 class HealthChecker;
 class Snapshot;
 struct Upstream;
@@ -70,6 +72,8 @@ class Control {
  private:
   static void onTimer(uv_timer_t* timer);
   Upstream* find(const std::string& name) const;
+  std::shared_ptr<Backend> findBackend(const std::string& upstream, const std::string& address,
+                                       Outcome* missing) const;
 
   uv_loop_t* loop_;
   Snapshot* snapshot_;

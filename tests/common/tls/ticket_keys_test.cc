@@ -15,36 +15,13 @@
 #include <string>
 
 #include "common/tls/server_context.h"
+#include "self_signed.h"
 #include "common/tls/ticket_keys.h"
 
 namespace tls {
 namespace {
 
-// A self-signed P-256 certificate and its key as PEM files, for ServerContext::load.
-CertificateFiles writeSelfSigned() {
-  std::string prefix = "/tmp/ticket_keys_test_" + std::to_string(getpid());
-  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
-  X509* cert = X509_new();
-  ASN1_INTEGER_set(X509_get_serialNumber(cert), 1);
-  X509_gmtime_adj(X509_getm_notBefore(cert), 0);
-  X509_gmtime_adj(X509_getm_notAfter(cert), 3600);
-  X509_set_pubkey(cert, key);
-  X509_NAME* name = X509_get_subject_name(cert);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                             reinterpret_cast<const unsigned char*>("tickets.test"), -1, -1, 0);
-  X509_set_issuer_name(cert, name);
-  X509_sign(cert, key, EVP_sha256());
-  CertificateFiles files{prefix + ".crt", prefix + ".key"};
-  FILE* f = std::fopen(files.cert.c_str(), "w");
-  PEM_write_X509(f, cert);
-  std::fclose(f);
-  f = std::fopen(files.key.c_str(), "w");
-  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
-  std::fclose(f);
-  X509_free(cert);
-  EVP_PKEY_free(key);
-  return files;
-}
+CertificateFiles writeSelfSigned() { return test::writeSelfSigned("ticket_keys_test", "tickets.test"); }
 
 using Session = std::unique_ptr<SSL_SESSION, decltype(&SSL_SESSION_free)>;
 
