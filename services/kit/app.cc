@@ -11,6 +11,7 @@
 
 #include "common/log/log.h"
 #include "common/metrics/exposition.h"
+#include "services/kit/input_check.h"
 #include "services/kit/reply.h"
 #include "services/kit/settings.h"
 
@@ -74,8 +75,9 @@ App::App(std::string name, std::string default_listen, int argc, char** argv)
     std::fprintf(stderr, "%s: %s\n", name_.c_str(), e.what());
     std::exit(2);
   }
-  // Database work and password hashing run on libuv's thread pool (4 threads by default):
-  // size it for the pool plus two, unless the environment says otherwise.
+  // Database work runs on libuv's thread pool (4 threads by default): size it for the pool
+  // plus two, unless the environment says otherwise. CPU-bound work (password hashing) has
+  // threads of its own (WorkQueue), so that it never queues ahead of database work.
   if (std::getenv("UV_THREADPOOL_SIZE") == nullptr) {
     std::string n = std::to_string(config_.get(settings::kDatabasePoolSize) + 2);
     setenv("UV_THREADPOOL_SIZE", n.c_str(), 0);
@@ -170,6 +172,12 @@ void App::handle(const http::Request& request, http::Responder responder) {
   InFlight& entry = in_flight_[&request];
   entry.method = request.method_name;
   entry.start_ns = uv_hrtime();
+  std::string problem =
+      requestTextProblem(request.path, request.query, request.header("Idempotency-Key"));
+  if (!problem.empty()) {
+    responder.send(errorResponse(400, problem));
+    return;
+  }
   router_.handle(request, std::move(responder), &entry.route);
 }
 

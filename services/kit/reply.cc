@@ -3,6 +3,7 @@
 #include <pqxx/except>
 
 #include "common/log/log.h"
+#include "services/kit/input_check.h"
 
 namespace kit {
 
@@ -23,14 +24,10 @@ std::optional<Json> parseJsonObject(const http::Request& request, http::Responde
     responder.send(errorResponse(415, "expected Content-Type: application/json"));
     return std::nullopt;
   }
-  Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
-    responder.send(errorResponse(400, "the body is not valid JSON"));
-    return std::nullopt;
-  }
-  if (!body.is_object()) {
-    responder.send(errorResponse(400, "the body must be a JSON object"));
-    return std::nullopt;
+  std::string error;
+  std::optional<Json> body = readJsonObject(request.body, &error);
+  if (!body) {
+    responder.send(errorResponse(400, error));
   }
   return body;
 }

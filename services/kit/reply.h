@@ -24,7 +24,8 @@ http::Response errorResponse(int status, std::string_view message);
 http::Response jsonResponse(int status, const Json& body);
 
 // The request body as a JSON object, or nullopt after answering 400 (bad JSON, not an
-// object, wrong content type).
+// object, too deep, a string that is not clean text: see readJsonObject) or 415 (wrong
+// content type).
 std::optional<Json> parseJsonObject(const http::Request& request, http::Responder& responder);
 
 // The answer for a failed database or Redis operation: 503 when the store is unreachable (the
