@@ -197,8 +197,9 @@ void OutboxRelay::runBatch() {
 // Step 2, on the loop: XADD every event, pipelined on the one connection (so in order).
 // Each event goes to the shared stream (every notification-service instance follows it) and
 // to its owner's capped stream, from which a reconnecting client gets what it missed; both in
-// one MULTI/EXEC, so the two never disagree. The user's stream expires a week after its last
-// event.
+// one MULTI/EXEC, so the two never disagree. The user's stream is capped (MAXLEN) but has no
+// TTL: Redis evicts keys with a TTL when it reaches maxmemory (volatile-lru), and a stream
+// must never be evicted.
 void OutboxRelay::publish(std::shared_ptr<Batch> batch) {
   std::string max_len = std::to_string(options_.max_len);
   std::string user_max_len = std::to_string(options_.user_max_len);
@@ -217,7 +218,7 @@ void OutboxRelay::publish(std::shared_ptr<Batch> batch) {
     redis_.command({"MULTI"}, nullptr);
     redis_.command(shared, nullptr);
     redis_.command(own, nullptr);
-    redis_.command({"EXPIRE", user_stream, "604800"}, nullptr);
+    redis_.command({"PERSIST", user_stream}, nullptr);  // a TTL set by an older version goes
     redis_.command({"EXEC"}, [this, batch, i](const redisReply* reply) {
       // EXEC answers an array of the queued commands' replies (nil if aborted).
       batch->added[i] = reply != nullptr && reply->type == REDIS_REPLY_ARRAY &&

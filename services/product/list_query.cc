@@ -4,6 +4,7 @@
 
 #include "common/http/query.h"
 #include "common/util/utf8.h"
+#include "services/kit/key_hash.h"
 
 namespace product {
 
@@ -60,6 +61,10 @@ std::optional<ListQuery> parseListQuery(std::string_view query, std::string* err
         *error = "q must be UTF-8 text without NUL";
         return std::nullopt;
       }
+      if (value.size() > ListQuery::kMaxQBytes) {
+        *error = "q must be at most " + std::to_string(ListQuery::kMaxQBytes) + " bytes";
+        return std::nullopt;
+      }
       out.q = value;
     }
   }
@@ -88,9 +93,13 @@ std::string listCacheKey(std::string_view version, const ListQuery& query) {
   key += ':';
   key += std::to_string(query.offset);
   key += ':';
-  for (char c : query.q) {
-    key.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  std::string folded = query.q;
+  for (char& c : folded) {
+    if (c >= 'A' && c <= 'Z') {
+      c = static_cast<char>(c - 'A' + 'a');
+    }
   }
+  key += kit::keyHash(folded);
   return key;
 }
 

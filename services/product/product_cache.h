@@ -22,7 +22,8 @@ namespace product {
 //   product:{ID}           the product's JSON body as sent, or "" for a cached 404
 //   product:{ID}:version   bumped by every write of the product
 //   products:list:version  bumped by every write of any product
-//   products:list:V:L:O:Q  a list page's JSON body under list version V (see listCacheKey)
+//   products:list:V:L:O:H  a list page's JSON body under list version V (see listCacheKey:
+//                          H hashes q); pages without items are not stored
 //
 // Why a product version: a reader that misses, reads the old row from PostgreSQL and is slow
 // to store it could otherwise put the old row back after a write's DEL, for a whole TTL. The

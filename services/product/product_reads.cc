@@ -179,20 +179,20 @@ void ProductReads::list(const http::Request& request, const kit::Params& /*param
 
 void ProductReads::loadList(const ListQuery& query, const std::string& key,
                             std::optional<std::string> version) {
-  auto body = std::make_shared<std::string>();
-  db_.run([query, body](pqxx::connection& conn) { *body = fetchList(conn, query); },
-          [this, key, body, version](std::exception_ptr error) {
+  auto page = std::make_shared<ListPage>();
+  db_.run([query, page](pqxx::connection& conn) { *page = fetchList(conn, query); },
+          [this, key, page, version](std::exception_ptr error) {
             if (error) {
               list_flights_.land(
                   key, withCacheHeader(kit::failureResponse(error, "product list"), false));
               return;
             }
-            http::Response response = bodyResponse(*body, false, Kind::kList);
-            if (!version) {
+            http::Response response = bodyResponse(page->body, false, Kind::kList);
+            if (!version || page->empty) {
               list_flights_.land(key, response);
               return;
             }
-            cache_.storeList(key, *body,
+            cache_.storeList(key, page->body,
                              [this, key, response] { list_flights_.land(key, response); });
           });
 }

@@ -73,7 +73,7 @@ std::optional<std::string> fetchProduct(pqxx::connection& conn, int64_t id) {
   return dump(productJson(rows[0]));
 }
 
-std::string fetchList(pqxx::connection& conn, const ListQuery& query) {
+ListPage fetchList(pqxx::connection& conn, const ListQuery& query) {
   pqxx::nontransaction tx(conn);
   pqxx::result rows = query.q.empty()
                           ? tx.exec_prepared("product_list", query.limit + 1, query.offset)
@@ -85,10 +85,11 @@ std::string fetchList(pqxx::connection& conn, const ListQuery& query) {
   for (size_t i = 0; i < shown; ++i) {
     items.push_back(productJson(rows[static_cast<pqxx::result::size_type>(i)]));
   }
-  return dump(OrderedJson{{"items", std::move(items)},
-                          {"limit", query.limit},
-                          {"offset", query.offset},
-                          {"has_more", rows.size() > shown}});
+  return {dump(OrderedJson{{"items", std::move(items)},
+                           {"limit", query.limit},
+                           {"offset", query.offset},
+                           {"has_more", rows.size() > shown}}),
+          shown == 0};
 }
 
 std::pair<int64_t, std::string> insertProduct(pqxx::connection& conn, const ProductInput& input) {

@@ -28,8 +28,13 @@ std::optional<std::string> fetchProduct(pqxx::connection& conn, int64_t id);
 
 // A list page's JSON: {"items":[...],"limit","offset","has_more"}. has_more says whether a
 // product follows the page (one extra row read), which costs nothing where a total would
-// count every match.
-std::string fetchList(pqxx::connection& conn, const ListQuery& query);
+// count every match. `empty`: the page has no item (not cached: a flood of searches that
+// match nothing would otherwise fill Redis with one entry each).
+struct ListPage {
+  std::string body;
+  bool empty = true;
+};
+ListPage fetchList(pqxx::connection& conn, const ListQuery& query);
 
 // Inserts; returns the new product's id and JSON.
 std::pair<int64_t, std::string> insertProduct(pqxx::connection& conn, const ProductInput& input);

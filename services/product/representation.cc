@@ -1,9 +1,9 @@
 #include "services/product/representation.h"
 
-#include <openssl/evp.h>
-
 #include <array>
 #include <cstdio>
+
+#include "services/kit/key_hash.h"
 
 namespace product {
 
@@ -52,19 +52,7 @@ std::string cacheControl(const Freshness& freshness) {
   return value;
 }
 
-std::string strongEtag(std::string_view body) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int size = 0;
-  EVP_Digest(body.data(), body.size(), digest, &size, EVP_sha256(), nullptr);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string tag = "\"";
-  for (unsigned int i = 0; i < 16 && i < size; ++i) {
-    tag += kHex[digest[i] >> 4];
-    tag += kHex[digest[i] & 0xf];
-  }
-  tag += '"';
-  return tag;
-}
+std::string strongEtag(std::string_view body) { return '"' + kit::keyHash(body) + '"'; }
 
 bool ifNoneMatchMatches(std::string_view field, std::string_view etag) {
   field = trim(field);

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "services/kit/key_hash.h"
+
 using product::ListQuery;
 using product::parseListQuery;
 
@@ -56,12 +58,36 @@ TEST_CASE("containsPattern escapes LIKE's metacharacters") {
   CHECK(product::containsPattern("50%_off\\") == "%50\\%\\_off\\\\%");
 }
 
-TEST_CASE("listCacheKey: version, page and q folded to lower case") {
+TEST_CASE("listCacheKey: version, page and a hash of q folded to lower case") {
   ListQuery q;
   q.limit = 10;
   q.offset = 30;
   q.q = "Kopi";
-  CHECK(product::listCacheKey("7", q) == "products:list:7:10:30:kopi");
+  CHECK(product::listCacheKey("7", q) == "products:list:7:10:30:" + kit::keyHash("kopi"));
+  ListQuery lower = q;
+  lower.q = "kopi";
+  CHECK(product::listCacheKey("7", q) == product::listCacheKey("7", lower));
   q.q.clear();
-  CHECK(product::listCacheKey("7", q) == "products:list:7:10:30:");
+  CHECK(product::listCacheKey("7", q) == "products:list:7:10:30:" + kit::keyHash(""));
+  // The key's size does not depend on q's.
+  std::string longest(ListQuery::kMaxQBytes, 'x');
+  lower.q = longest;
+  CHECK(product::listCacheKey("7", lower).size() == product::listCacheKey("7", q).size());
+  CHECK(kit::keyHash("kopi").size() == 32);
+  CHECK(kit::keyHash("kopi") != kit::keyHash("kopj"));
+}
+
+TEST_CASE("parseListQuery: q is at most kMaxQBytes bytes once decoded") {
+  std::string error;
+  std::string at_most = "q=" + std::string(ListQuery::kMaxQBytes, 'a');
+  CHECK(parseListQuery(at_most, &error));
+  CHECK_FALSE(parseListQuery(at_most + "a", &error));
+  CHECK(error == "q must be at most 256 bytes");
+  // Counted decoded: %C3%A9 is two bytes.
+  std::string encoded = "q=";
+  for (size_t i = 0; i < ListQuery::kMaxQBytes / 2; ++i) {
+    encoded += "%C3%A9";
+  }
+  CHECK(parseListQuery(encoded, &error));
+  CHECK_FALSE(parseListQuery(encoded + "a", &error));
 }
