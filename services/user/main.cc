@@ -4,6 +4,7 @@
 // jwt.private_keys, the PEM files of EC P-256 keys (the first signs, all are published), and
 // seed.admin_email / seed.admin_password, seed.courier_email / seed.courier_password:
 // accounts created at start when missing (development).
+#include <algorithm>
 #include <memory>
 
 #include "common/log/log.h"
@@ -19,6 +20,24 @@ const kit::Setting<int64_t> kMemoryKib{"password.memory_kib", kArgon2.memory_kib
                                        "argon2id memory cost"};
 const kit::Setting<int64_t> kIterations{"password.iterations", kArgon2.iterations,
                                         "argon2id time cost"};
+const user_service::UserApi::Options kApi{};
+const kit::Setting<int64_t> kHashThreads{"password.threads", kApi.hash_threads,
+                                         "threads of their own that hash passwords"};
+const kit::Setting<int64_t> kHashQueue{
+    "password.queue", static_cast<int64_t>(kApi.hash_queue),
+    "password hashes that may wait for a thread; beyond: 503 with Retry-After"};
+const kit::Setting<int64_t> kMaxFailures{
+    "login.max_failures", kApi.throttle.max_failures,
+    "failed logins of one account before it is locked (429); 0: no throttling"};
+const kit::Setting<util::Millis> kBackoff{"login.backoff",
+                                          util::Millis(kApi.throttle.backoff_ms),
+                                          "the first lock; doubled at each further failure"};
+const kit::Setting<util::Millis> kMaxBackoff{"login.max_backoff",
+                                             util::Millis(kApi.throttle.max_backoff_ms),
+                                             "the longest lock"};
+const kit::Setting<util::Millis> kFailureWindow{
+    "login.failure_window", util::Millis(kApi.throttle.window_ms),
+    "failures are forgotten this long after the last one"};
 const kit::Setting<std::string> kIssuer{"jwt.issuer", "https://users.local",
                                         "iss of the tokens (the balancer's jwt.issuer)"};
 const kit::Setting<std::string> kAudience{"jwt.audience", "shop",
@@ -69,8 +88,16 @@ int main(int argc, char** argv) {
     LOG_INFO("public keys written to %s (kid %s)", jwks_file.c_str(), issuer->signingKid().c_str());
   }
 
+  user_service::UserApi::Options api_options;
+  api_options.hash_threads = static_cast<int>(std::max<int64_t>(1, config.get(kHashThreads)));
+  api_options.hash_queue = static_cast<size_t>(std::max<int64_t>(1, config.get(kHashQueue)));
+  api_options.throttle.max_failures = config.get(kMaxFailures);
+  api_options.throttle.backoff_ms = static_cast<uint64_t>(config.get(kBackoff).count());
+  api_options.throttle.max_backoff_ms = static_cast<uint64_t>(config.get(kMaxBackoff).count());
+  api_options.throttle.window_ms = static_cast<uint64_t>(config.get(kFailureWindow).count());
   user_service::UserApi api(&app, hasher,
-                            std::make_shared<const user_service::TokenIssuer>(std::move(*issuer)));
+                            std::make_shared<const user_service::TokenIssuer>(std::move(*issuer)),
+                            api_options);
   struct SeedAccount {
     const char* key;
     const char* role;

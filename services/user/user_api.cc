@@ -5,9 +5,9 @@
 #include <ctime>
 
 #include "common/log/log.h"
-#include "services/kit/blocking.h"
 #include "services/kit/identity.h"
 #include "services/kit/reply.h"
+#include "services/kit/settings.h"
 
 namespace user_service {
 
@@ -92,18 +92,30 @@ std::vector<std::pair<std::string, std::string>> UserApi::statements() {
 }
 
 UserApi::UserApi(kit::App* app, std::shared_ptr<const PasswordHasher> hasher,
-                 std::shared_ptr<const TokenIssuer> issuer)
+                 std::shared_ptr<const TokenIssuer> issuer, Options options)
     : app_(app),
       db_(&app->database(statements())),
       hasher_(std::move(hasher)),
       issuer_(std::move(issuer)),
-      jwks_body_(issuer_->jwksJson()) {
+      jwks_body_(issuer_->jwksJson()),
+      options_(options),
+      hash_queue_(app->loop(), "password", options.hash_threads, options.hash_queue) {
+  if (options_.throttle.max_failures > 0) {
+    throttle_redis_ = app_->newRedisClient(
+        "user-service login throttle",
+        static_cast<uint64_t>(app_->config().get(kit::settings::kRedisTimeout).count()));
+    throttle_ = std::make_unique<LoginThrottle>(*throttle_redis_, options_.throttle);
+  }
   uv_timer_init(app_->loop(), &seed_timer_);
   seed_timer_.data = this;
   uv_unref(reinterpret_cast<uv_handle_t*>(&seed_timer_));
   app_->onShutdown([this] {
     stopped_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&seed_timer_), nullptr);
+    hash_queue_.close();  // answers the hashes already queued
+    if (throttle_redis_) {
+      throttle_redis_->close();
+    }
   });
   kit::Router& r = app_->router();
   r.add("POST", "/api/users",
@@ -131,6 +143,15 @@ UserApi::UserApi(kit::App* app, std::shared_ptr<const PasswordHasher> hasher,
     out.sample("user_logins_total", {{"result", "refused"}}, static_cast<double>(logins_failed_));
     out.family("user_registrations_total", "counter", "Accounts created through the API.");
     out.sample("user_registrations_total", {}, static_cast<double>(registrations_));
+    out.family("user_password_queue_waiting", "gauge", "Password hashes waiting for a thread.");
+    out.sample("user_password_queue_waiting", {}, static_cast<double>(hash_queue_.waiting()));
+    out.family("user_password_queue_refused_total", "counter",
+               "Requests answered 503 because the password hash queue was full.");
+    out.sample("user_password_queue_refused_total", {},
+               static_cast<double>(hash_queue_.refused()));
+    if (throttle_) {
+      throttle_->collect(out);
+    }
   });
 }
 
@@ -167,8 +188,8 @@ void UserApi::registerUser(const http::Request& request, http::Responder respond
     bool taken = false;
   };
   auto state = std::make_shared<State>(State{email, password, name, {}, {}, false});
-  kit::runBlocking(
-      app_->loop(), [state, hasher = hasher_] { state->hash = hasher->hash(state->password); },
+  bool queued = hash_queue_.submit(
+      [state, hasher = hasher_] { state->hash = hasher->hash(state->password); },
       [this, state, responder](std::exception_ptr error) mutable {
         if (error) {
           responder.send(kit::failureResponse(error, "password hashing"));
@@ -199,6 +220,16 @@ void UserApi::registerUser(const http::Request& request, http::Responder respond
               }
             });
       });
+  if (!queued) {
+    hashQueueFull(responder);
+  }
+}
+
+void UserApi::hashQueueFull(http::Responder& responder) {
+  http::Response r =
+      kit::errorResponse(503, "busy: too many password checks waiting; retry shortly");
+  r.headers.emplace_back("Retry-After", "1");
+  responder.send(std::move(r));
 }
 
 void UserApi::login(const http::Request& request, http::Responder responder) {
@@ -212,6 +243,25 @@ void UserApi::login(const http::Request& request, http::Responder responder) {
     responder.send(kit::errorResponse(401, "invalid email or password"));
     return;
   }
+  if (!throttle_) {
+    verify(std::move(email), std::move(password), std::move(responder));
+    return;
+  }
+  std::string account = email;  // not `email`: the lambda below moves it away, maybe first
+  throttle_->check(account, [this, email = std::move(email), password = std::move(password),
+                             responder](uint64_t locked_ms) mutable {
+    if (locked_ms > 0) {
+      http::Response r =
+          kit::errorResponse(429, "too many failed logins for this account; retry later");
+      r.headers.emplace_back("Retry-After", std::to_string((locked_ms + 999) / 1000));
+      responder.send(std::move(r));
+      return;
+    }
+    verify(std::move(email), std::move(password), std::move(responder));
+  });
+}
+
+void UserApi::verify(std::string email, std::string password, http::Responder responder) {
   struct State {
     std::string email, password;
     bool found = false;
@@ -223,8 +273,8 @@ void UserApi::login(const http::Request& request, http::Responder responder) {
     std::string new_hash;
   };
   auto state = std::make_shared<State>();
-  state->email = email;
-  state->password = password;
+  state->email = std::move(email);
+  state->password = std::move(password);
   db_->run(
       [state](pqxx::connection& c) {
         pqxx::read_transaction tx(c);
@@ -243,8 +293,7 @@ void UserApi::login(const http::Request& request, http::Responder responder) {
           responder.send(kit::failureResponse(error, "login"));
           return;
         }
-        kit::runBlocking(
-            app_->loop(),
+        bool queued = hash_queue_.submit(
             [state, hasher = hasher_] {
               if (!state->found) {
                 hasher->dummyVerify(state->password);  // the same time as a wrong password
@@ -263,10 +312,16 @@ void UserApi::login(const http::Request& request, http::Responder responder) {
               }
               if (!state->ok) {
                 ++logins_failed_;
+                if (throttle_) {
+                  throttle_->failed(state->email, [](uint64_t) {});
+                }
                 responder.send(kit::errorResponse(401, "invalid email or password"));
                 return;
               }
               ++logins_ok_;
+              if (throttle_) {
+                throttle_->succeeded(state->email);
+              }
               std::string token =
                   issuer_->issue(std::to_string(state->id), state->roles, std::time(nullptr));
               http::Response r = kit::jsonResponse(
@@ -285,6 +340,9 @@ void UserApi::login(const http::Request& request, http::Responder responder) {
                     [](std::exception_ptr) {});
               }
             });
+        if (!queued) {
+          hashQueueFull(responder);
+        }
       });
 }
 
@@ -340,8 +398,8 @@ void UserApi::seedStep(std::shared_ptr<Seed> seed) {
         if (seed->exists) {
           return;
         }
-        kit::runBlocking(
-            app_->loop(), [seed, hasher = hasher_] { seed->hash = hasher->hash(seed->password); },
+        bool queued = hash_queue_.submit(
+            [seed, hasher = hasher_] { seed->hash = hasher->hash(seed->password); },
             [this, seed](std::exception_ptr hash_error) {
               if (hash_error) {
                 LOG_ERROR("seed %s: cannot hash the password", seed->email.c_str());
@@ -362,6 +420,9 @@ void UserApi::seedStep(std::shared_ptr<Seed> seed) {
                     }
                   });
             });
+        if (!queued) {
+          retrySeed(seed);
+        }
       });
 }
 

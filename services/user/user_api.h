@@ -3,6 +3,8 @@
 #include <memory>
 
 #include "services/kit/app.h"
+#include "services/kit/work_queue.h"
+#include "services/user/login_throttle.h"
 #include "services/user/password_hasher.h"
 #include "services/user/token_issuer.h"
 
@@ -13,11 +15,18 @@ namespace user_service {
 //   POST /api/auth/login       {email, password}        -> 200 {access_token, token_type, expires_in}
 //   GET  /api/users/me         (X-User-Id)              -> 200 the user
 //   GET  /.well-known/jwks.json                         -> the public keys
-// Password hashing runs on the uv thread pool without holding a database connection.
+// Password hashing runs on threads of its own (a bounded queue: full -> 503 with Retry-After)
+// without holding a database connection. Failed logins lock the account for a growing time
+// (429 with Retry-After): LoginThrottle.
 class UserApi {
  public:
+  struct Options {
+    LoginThrottle::Options throttle;  // max_failures 0: no throttling
+    int hash_threads = 2;             // password.threads
+    size_t hash_queue = 32;           // password.queue: hashes waiting; more answer 503
+  };
   UserApi(kit::App* app, std::shared_ptr<const PasswordHasher> hasher,
-          std::shared_ptr<const TokenIssuer> issuer);
+          std::shared_ptr<const TokenIssuer> issuer, Options options);
 
   // The SQL the handlers run, prepared on every pooled connection.
   static std::vector<std::pair<std::string, std::string>> statements();
@@ -31,6 +40,10 @@ class UserApi {
   void registerUser(const http::Request& request, http::Responder responder);
   void login(const http::Request& request, http::Responder responder);
   void me(const http::Request& request, http::Responder responder);
+  // The stored hash checked against the password (on the hash queue), then the answer.
+  void verify(std::string email, std::string password, http::Responder responder);
+  // 503 with Retry-After: the hash queue is full (a login flood); other requests go on.
+  void hashQueueFull(http::Responder& responder);
   struct Seed {
     std::string email, password, name, roles, hash;  // roles: a PostgreSQL array literal
     bool exists = false;
@@ -44,6 +57,10 @@ class UserApi {
   std::shared_ptr<const PasswordHasher> hasher_;
   std::shared_ptr<const TokenIssuer> issuer_;
   std::string jwks_body_;
+  Options options_;
+  kit::WorkQueue hash_queue_;
+  std::unique_ptr<redis::Client> throttle_redis_;  // not App's: /ready does not need it
+  std::unique_ptr<LoginThrottle> throttle_;
   uint64_t logins_ok_ = 0;
   uint64_t logins_failed_ = 0;
   uint64_t registrations_ = 0;

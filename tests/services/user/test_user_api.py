@@ -22,7 +22,7 @@ def header(token):
 
 
 def test(h):
-    stores = Stores(h, redis=False)
+    stores = Stores(h)  # its own Redis: the login throttle keeps its counts there
     key = dev_keys(h)
     jwks_path = h.dir / "jwks.json"
     svc = start_service(h, "user-service", stores, **{
