@@ -9,7 +9,7 @@ import traceback
 
 import harness
 
-from . import cases_backends, cases_edge, cases_lifecycle, cases_shop
+from . import cases_attack, cases_backends, cases_edge, cases_lifecycle, cases_shop
 from .result import CaseResult, table_header, table_line
 from .shop import Shop
 
@@ -21,6 +21,9 @@ CASES = {
     "redis_restart": cases_shop.redis_restart,
     "postgres_restart": cases_shop.postgres_restart,
     "notification_killed": cases_shop.notification_killed,
+    "login_flood": cases_attack.login_flood,
+    "search_flood": cases_attack.search_flood,
+    "redis_slow_or_gone": cases_attack.redis_slow_or_gone,
     "reload_under_load": cases_lifecycle.reload_under_load,
     "shutdown_under_load": cases_lifecycle.shutdown_under_load,
     "admin_drain_under_load": cases_lifecycle.admin_drain_under_load,
