@@ -58,8 +58,11 @@ def hostile_value(rng, depth=0):
 
 def hostile_body(rng, fields):
     """A body for an endpoint whose good body has `fields` (name -> good JSON text): one or two
-    fields made hostile, or extra hostile keys, or a hostile body as a whole."""
-    pick = rng.randrange(10)
+    fields made hostile, or extra hostile keys, or a hostile body as a whole; sometimes the
+    good body, so that what else is hostile (path, query, Idempotency-Key) gets through."""
+    pick = rng.randrange(12)
+    if pick >= 10:
+        return b"{" + b",".join(json.dumps(k).encode() + b":" + v for k, v in fields.items()) + b"}"
     if pick == 0:
         return hostile_value(rng)
     if pick == 1:
