@@ -81,7 +81,13 @@ std::string requestTextProblem(std::string_view path, std::string_view query,
     if (std::string p = encodedTextProblem(name, "a query parameter name"); !p.empty()) {
       return p;
     }
-    if (std::string p = encodedTextProblem(value, "a query parameter"); !p.empty()) {
+    // The problem names its parameter (as handlers do), when the name is short enough to echo.
+    std::string decoded;
+    http::percentDecode(name, &decoded);
+    if (decoded.size() > 64) {
+      decoded = "a query parameter";
+    }
+    if (std::string p = encodedTextProblem(value, decoded); !p.empty()) {
       return p;
     }
   }

@@ -57,8 +57,12 @@ TEST_CASE("path segments, query parameters and Idempotency-Key must decode to cl
   CHECK(requestTextProblem("/api/products/%ff", "", "").find("the path") == 0);
   CHECK(requestTextProblem("/api/products/%zz", "", "").find("bad percent-encoding") !=
         std::string::npos);
-  CHECK(requestTextProblem("/api/products", "q=%00", "").find("a query parameter") == 0);
-  CHECK(requestTextProblem("/api/products", "q=%C3", "").find("a query parameter") == 0);
+  CHECK(requestTextProblem("/api/products", "q=%00", "") == "q: must be UTF-8 text without NUL");
+  CHECK(requestTextProblem("/api/products", "q=%C3", "").find("q: ") == 0);
+  CHECK(requestTextProblem("/api/products", "a=1&q=%zz", "") == "q: bad percent-encoding");
+  std::string long_name(65, 'n');
+  CHECK(requestTextProblem("/api/products", long_name + "=%ff", "").find("a query parameter: ") ==
+        0);
   CHECK(requestTextProblem("/api/products", "%ff=1", "").find("a query parameter name") == 0);
   CHECK(requestTextProblem("/api/orders", "", "k\xff").find("Idempotency-Key") == 0);
   CHECK(requestTextProblem("/api/orders", "", "k\xc3\xa9") == "");
