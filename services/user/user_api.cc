@@ -262,6 +262,11 @@ void UserApi::login(const http::Request& request, http::Responder responder) {
 }
 
 void UserApi::verify(std::string email, std::string password, http::Responder responder) {
+  // Full now: refuse before the database lookup too, so a flood costs the pool nothing.
+  if (hash_queue_.waiting() >= options_.hash_queue) {
+    hashQueueFull(responder);
+    return;
+  }
   struct State {
     std::string email, password;
     bool found = false;
