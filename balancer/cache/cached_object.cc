@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "balancer/cache/http_date.h"
+#include "common/http/date.h"
 #include "balancer/cache/storability.h"
 
 namespace balancer::cache {
@@ -19,10 +19,11 @@ size_t CachedObject::bytes() const {
   return total;
 }
 
-std::string CachedObject::headLines(int64_t now_ms) const {
+std::string CachedObject::headLines(int64_t now_ms,
+                                    const std::function<bool(const Field&)>& leave_out) const {
   std::string out;
   for (const Field& field : headers) {
-    if (http::equalsIgnoreCase(field.name, "age")) {
+    if (http::equalsIgnoreCase(field.name, "age") || (leave_out && leave_out(field))) {
       continue;
     }
     out += field.name;
@@ -68,7 +69,7 @@ std::shared_ptr<CachedObject> freshenedBy304(const CachedObject& stored,
   bool has_date = false;
   not_modified.find("date", &has_date);
   if (!has_date) {
-    update.push_back({"Date", formatHttpDate(response_ms / 1000)});
+    update.push_back({"Date", http::formatHttpDate(response_ms / 1000)});
   }
   for (const Field& field : update) {
     fields.erase(std::remove_if(fields.begin(), fields.end(),

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,8 +50,9 @@ struct CachedObject {
   }
 
   // The head lines a hit sends (each ending in CRLF): the stored fields, with Age replaced by
-  // the current age in whole seconds (RFC 9111 5.1).
-  std::string headLines(int64_t now_ms) const;
+  // the current age in whole seconds (RFC 9111 5.1); without the fields `leave_out` names.
+  std::string headLines(int64_t now_ms,
+                        const std::function<bool(const Field&)>& leave_out = nullptr) const;
 };
 
 // Everything a CachedObject's head needs from a response that may be stored.

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "balancer/cache/http_date.h"
+#include "common/http/date.h"
 
 namespace balancer::cache {
 
@@ -11,7 +11,7 @@ namespace {
 std::optional<int64_t> dateField(const Fields& headers, std::string_view name) {
   bool found = false;
   std::string value = combinedValue(headers, name, &found);
-  return found ? parseHttpDate(value) : std::nullopt;
+  return found ? http::parseHttpDateAnyCase(value) : std::nullopt;
 }
 
 // Age: the first member of a list, ignored when not a non-negative integer (RFC 9111 5.1).

@@ -1,13 +1,21 @@
 #include "balancer/cache/object_response.h"
 
+#include <algorithm>
+
 namespace balancer::cache {
 
 ObjectResponse::ObjectResponse(std::shared_ptr<const CachedObject> object, Post post,
-                               int64_t now_ms, const std::string& extra_headers)
+                               int64_t now_ms, const std::string& extra_headers,
+                               std::optional<http::ByteRange> range)
     : state_(std::make_shared<PullState>()) {
   status = object->status;
   headers = object->headLines(now_ms) + extra_headers;
-  if (object->complete()) {
+  if (range) {
+    status = 206;
+    content_length = range->length();
+    state_->offset = range->first;
+    state_->end = range->last + 1;
+  } else if (object->complete()) {
     content_length = object->body->size();
   } else {
     content_length = object->content_length;  // none: sent chunked while it fills
@@ -29,7 +37,12 @@ void ObjectResponse::pullFrom(const std::shared_ptr<PullState>& state,
                               filters::LocalBodySink& sink, size_t max) {
   const GrowingBody& body = *state->object->body;
   for (;;) {
-    std::string_view piece = body.read(state->offset, max);
+    if (state->offset >= state->end) {
+      sink.onEnd();  // a range's last byte is sent
+      return;
+    }
+    std::string_view piece =
+        body.read(state->offset, std::min<uint64_t>(max, state->end - state->offset));
     if (!piece.empty()) {
       state->offset += piece.size();
       sink.onBody(piece);

@@ -3,11 +3,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "balancer/cache/cached_object.h"
 #include "balancer/cache/loop_poster.h"
 #include "balancer/filters/filter.h"
+#include "common/http/range.h"
 
 namespace balancer::cache {
 
@@ -21,9 +23,11 @@ class ObjectResponse final : public filters::LocalResponse {
   // thread (a worker implements it with a uv_async_t and a locked queue).
   using Post = cache::Post;
 
-  // `extra_headers`: lines (each ending in CRLF) added after the stored ones: X-Cache.
+  // `extra_headers`: lines (each ending in CRLF) added after the stored ones: X-Cache (and
+  // Content-Range). With `range`, a 206 of those bytes of the body (its end must be known).
   ObjectResponse(std::shared_ptr<const CachedObject> object, Post post, int64_t now_ms,
-                 const std::string& extra_headers);
+                 const std::string& extra_headers,
+                 std::optional<http::ByteRange> range = std::nullopt);
   ~ObjectResponse() override;
 
   void pull(filters::LocalBodySink& sink, size_t max) override;
@@ -37,6 +41,7 @@ class ObjectResponse final : public filters::LocalResponse {
     std::shared_ptr<const CachedObject> object;
     Post post;
     uint64_t offset = 0;
+    uint64_t end = UINT64_MAX;  // past the last byte sent (a range's)
     uint64_t ticket = 0;
     bool cancelled = false;
   };

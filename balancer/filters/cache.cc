@@ -6,6 +6,9 @@
 #include "balancer/cache/cache_control.h"
 #include "balancer/cache/loop_poster.h"
 #include "balancer/cache/object_response.h"
+#include "balancer/cache/stored_answer.h"
+#include "balancer/static_files/file_response.h"
+#include "common/http/conditional.h"
 #include "balancer/metrics/worker_metrics.h"
 
 namespace balancer::filters {
@@ -24,7 +27,9 @@ struct Cache::State final : FilterState {
   cache::CacheControl request_cc;
   int64_t request_ms = 0;
   std::shared_ptr<const CachedObject> stored;  // a stale object being revalidated
-  bool added_validators = false;               // the conditional headers are ours
+  bool added_validators = false;               // we asked the origin with the stored ones
+  bool added_etag = false;                     // ...with its ETag in If-None-Match
+  bool client_inm = false;                     // the client's If-None-Match went along
   std::shared_ptr<CachedObject> filling;       // the response being stored
   uint64_t filled = 0;
   bool filler = false;  // holds the key's fill: must publish/abandon and finish it
@@ -84,16 +89,40 @@ bool isSafe(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
 }
 
+bool has(const http::HeaderList& headers, std::string_view name) {
+  bool found = false;
+  headers.find(name, &found);
+  return found;
+}
+
+// Conditions an origin's answer would be for this client only (a 304, 412 or 206 is not
+// stored): such a miss goes to the origin on its own rather than fill for others.
 bool hasConditional(const http::HeaderList& headers) {
   for (const char* name : {"if-none-match", "if-modified-since", "if-match",
                            "if-unmodified-since", "if-range", "range"}) {
-    bool found = false;
-    headers.find(name, &found);
-    if (found) {
+    if (has(headers, name)) {
       return true;
     }
   }
   return false;
+}
+
+// Whether a 304 to a revalidation names the stored response (RFC 9111 4.3.4), not one the
+// client's own If-None-Match listed: its ETag matches the stored one (weakly, as
+// If-None-Match compares); without an ETag, only when no tag of the client's went along.
+bool validatesStored(const http::HeaderList& not_modified, std::string_view stored_etag,
+                     bool added_etag, bool client_inm) {
+  if (!added_etag) {
+    return true;  // only our If-Modified-Since went: the client had no condition of its own
+  }
+  bool found = false;
+  std::string_view sent = not_modified.find("etag", &found);
+  if (!found) {
+    return !client_inm;
+  }
+  std::optional<http::EntityTag> got = http::parseEntityTag(http::trimOws(sent));
+  std::optional<http::EntityTag> ours = http::parseEntityTag(stored_etag);
+  return got && ours && http::weakMatch(*got, *ours);
 }
 
 }  // namespace
@@ -110,20 +139,45 @@ cache::Key Cache::secondaryFor(const FilterContext& ctx,
   return zone_->keys.secondary(*ctx.request.headers, options_.key, vary);
 }
 
-std::shared_ptr<LocalResponse> Cache::responseFor(std::shared_ptr<const CachedObject> object,
+std::shared_ptr<LocalResponse> Cache::responseFor(const FilterContext& ctx,
+                                                  std::shared_ptr<const CachedObject> object,
                                                   CacheResult result) const {
-  const cache::Post* post = cache::threadPoster();
   std::string extra = "X-Cache: ";
   extra += kCacheResults[static_cast<size_t>(result)];
   extra += "\r\n";
+  const cache::StoredAnswer answer =
+      cache::answerFromStore(*object, *ctx.request.headers, ctx.request.method == "GET");
+  using Kind = cache::StoredAnswer::Kind;
+  if (answer.kind == Kind::kNotModified || answer.kind == Kind::kPreconditionFailed ||
+      answer.kind == Kind::kUnsatisfiable) {
+    auto bodiless = std::make_shared<static_files::BufferedResponse>();
+    if (answer.kind == Kind::kNotModified) {
+      bodiless->status = 304;
+      bodiless->content_length.reset();
+      bodiless->headers = cache::notModifiedLines(*object, clock_()) + extra;
+    } else {
+      bodiless->status = answer.kind == Kind::kUnsatisfiable ? 416 : 412;
+      if (answer.kind == Kind::kUnsatisfiable) {
+        extra += "Content-Range: " + answer.content_range + "\r\n";
+      }
+      bodiless->headers = std::move(extra);
+    }
+    return bodiless;
+  }
+  std::optional<http::ByteRange> range;
+  if (answer.kind == Kind::kPartial) {
+    range = answer.range;
+    extra += "Content-Range: " + answer.content_range + "\r\n";
+  }
+  const cache::Post* post = cache::threadPoster();
   return std::make_shared<cache::ObjectResponse>(std::move(object), post ? *post : nullptr,
-                                                 clock_(), extra);
+                                                 clock_(), extra, range);
 }
 
-Verdict Cache::serve(State& state, std::shared_ptr<const CachedObject> object,
-                     CacheResult result) {
+Verdict Cache::serve(const FilterContext& ctx, State& state,
+                     std::shared_ptr<const CachedObject> object, CacheResult result) {
   state.result = result;
-  return Verdict::respond(responseFor(std::move(object), result));
+  return Verdict::respond(responseFor(ctx, std::move(object), result));
 }
 
 Verdict Cache::onRequestHead(FilterContext& ctx) {
@@ -154,10 +208,10 @@ Verdict Cache::lookup(FilterContext& ctx, State& state) {
   if (object) {
     switch (object->reuseFor(state.request_cc, now)) {
       case cache::Reuse::kFresh:
-        return serve(state, std::move(object), CacheResult::kHit);
+        return serve(ctx, state, std::move(object), CacheResult::kHit);
       case cache::Reuse::kStale:
       case cache::Reuse::kStaleWhileRevalidate:
-        return serve(state, std::move(object), CacheResult::kStale);
+        return serve(ctx, state, std::move(object), CacheResult::kStale);
       case cache::Reuse::kValidate:
         break;
     }
@@ -166,28 +220,45 @@ Verdict Cache::lookup(FilterContext& ctx, State& state) {
     return Verdict::reply(cache::kOnlyIfCachedStatus, "not in the cache (only-if-cached)");
   }
   if (object) {
-    // Stale: ask the origin with the stored validators, unless the client has conditions of
-    // its own (then the origin's answer is the client's).
     state.result = CacheResult::kMiss;
     state.stored = object;
-    if (!hasConditional(*ctx.request.headers) &&
-        (!object->etag.empty() || !object->last_modified.empty())) {
-      std::string& lines = *ctx.out.identity_headers;
-      if (!object->etag.empty()) {
-        lines += "If-None-Match: " + object->etag + "\r\n";
-      }
-      if (!object->last_modified.empty()) {
-        lines += "If-Modified-Since: " + object->last_modified + "\r\n";
-      }
-      state.added_validators = true;
-    }
+    addValidators(ctx, state, *object);
     return Verdict::next();
   }
   state.result = CacheResult::kMiss;
-  if (ctx.request.method != "GET" || state.request_cc.no_store) {
-    return Verdict::next();  // a HEAD or no-store request fills nothing
+  if (ctx.request.method != "GET" || state.request_cc.no_store ||
+      hasConditional(*ctx.request.headers)) {
+    // A HEAD or no-store request fills nothing. A conditional or Range miss is forwarded as
+    // it is (nginx's way): a 200 is stored, a 304 or 206 only goes to this client.
+    return Verdict::next();
   }
   return joinFill(ctx, state);
+}
+
+// Stale: ask the origin with the stored validators. The client's If-None-Match goes along
+// (the stored ETag joins its list) and so does its If-Modified-Since (which the origin then
+// ignores for our If-None-Match): a 304 naming the stored response freshens it, and the
+// client's conditions are answered from it; another 304 is the client's. With If-Match,
+// If-Unmodified-Since, If-Range or Range the origin's answer is the client's alone.
+void Cache::addValidators(FilterContext& ctx, State& state, const CachedObject& object) {
+  const http::HeaderList& request = *ctx.request.headers;
+  for (const char* name : {"if-match", "if-unmodified-since", "if-range", "range"}) {
+    if (has(request, name)) {
+      return;
+    }
+  }
+  state.client_inm = has(request, "if-none-match");
+  const bool client_conditional = state.client_inm || has(request, "if-modified-since");
+  std::string& lines = *ctx.out.identity_headers;
+  if (!object.etag.empty()) {
+    lines += "If-None-Match: " + object.etag + "\r\n";
+    state.added_etag = true;
+    state.added_validators = true;
+  }
+  if (!object.last_modified.empty() && !client_conditional) {
+    lines += "If-Modified-Since: " + object.last_modified + "\r\n";
+    state.added_validators = true;
+  }
 }
 
 Verdict Cache::joinFill(FilterContext& ctx, State& state) {
@@ -211,7 +282,7 @@ Verdict Cache::joinFill(FilterContext& ctx, State& state) {
         st->wait_ticket = 0;
         if (outcome == FillTable::Outcome::kObject && object &&
             object->secondary == secondaryFor(*context, object->vary)) {
-          resumer->resume(serve(*st, object, CacheResult::kHit));
+          resumer->resume(serve(*context, *st, object, CacheResult::kHit));
         } else {
           resumer->resume(Verdict::next());  // uncacheable, or another variant: the origin
         }
@@ -225,7 +296,7 @@ Verdict Cache::joinFill(FilterContext& ctx, State& state) {
       return Verdict::next();
     case FillTable::Role::kFollow:
       if (post != nullptr && join.object->secondary == secondaryFor(ctx, join.object->vary)) {
-        return serve(state, std::move(join.object), CacheResult::kHit);
+        return serve(ctx, state, std::move(join.object), CacheResult::kHit);
       }
       return Verdict::next();
     case FillTable::Role::kWait:
@@ -255,17 +326,19 @@ void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
   }
   const int64_t now = clock_();
   if (state->stored) {
-    if (response.status == 304 && state->added_validators) {
+    if (response.status == 304 && state->added_validators &&
+        validatesStored(*response.headers, state->stored->etag, state->added_etag,
+                        state->client_inm)) {
       auto fresh = cache::freshenedBy304(*state->stored, *response.headers, state->request_ms,
                                          now, options_.store.heuristic);
       zone_->store.refresh(state->stored, fresh);
       state->result = CacheResult::kRevalidated;
-      ctx.out.replacement = responseFor(std::move(fresh), CacheResult::kRevalidated);
+      ctx.out.replacement = responseFor(ctx, std::move(fresh), CacheResult::kRevalidated);
       return;
     }
     if (response.status >= 500 && state->stored->usableOnErrorFor(state->request_cc, now)) {
       state->result = CacheResult::kStale;
-      ctx.out.replacement = responseFor(state->stored, CacheResult::kStale);
+      ctx.out.replacement = responseFor(ctx, state->stored, CacheResult::kStale);
       return;
     }
   }
@@ -374,7 +447,7 @@ void Cache::onUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& /*erro
   }
   if (state->stored && state->stored->usableOnErrorFor(state->request_cc, clock_())) {
     state->result = CacheResult::kStale;
-    ctx.out.replacement = responseFor(state->stored, CacheResult::kStale);
+    ctx.out.replacement = responseFor(ctx, state->stored, CacheResult::kStale);
   }
 }
 

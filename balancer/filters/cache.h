@@ -41,8 +41,10 @@ struct CacheOptions {
 
 // The response cache on a route (RFC 9111, a shared cache). At the request head a stored
 // response is looked up: fresh (or stale where the request or stale-while-revalidate allows)
-// it is the answer, with Age and X-Cache; stale, the request goes on with the stored
-// validators and a 304 freshens it. A miss goes to the origin once per key: later misses
+// it is the answer, with Age and X-Cache, after the request's own preconditions and Range
+// (304, 412, 206, 416 from the stored response); stale, the request goes on with the stored
+// validators (added to the client's own) and a 304 that names the stored response freshens
+// it, which then answers the client's conditions. A miss goes to the origin once per key: later misses
 // follow the object the first one fills (or wait for its head, on a worker with a loop
 // poster). The response head decides storability; the body is teed into the growing object
 // as it goes to the client. An unsafe request that succeeds invalidates its URI and the
@@ -68,12 +70,16 @@ class Cache final : public Filter {
  private:
   struct State;
   Verdict lookup(FilterContext& ctx, State& state);
-  Verdict serve(State& state, std::shared_ptr<const cache::CachedObject> object,
-                CacheResult result);
+  Verdict serve(const FilterContext& ctx, State& state,
+                std::shared_ptr<const cache::CachedObject> object, CacheResult result);
   Verdict joinFill(FilterContext& ctx, State& state);
   void invalidate(FilterContext& ctx, const ResponseFacts& response);
   void store(FilterContext& ctx, State& state, const ResponseFacts& response);
-  std::shared_ptr<LocalResponse> responseFor(std::shared_ptr<const cache::CachedObject> object,
+  void addValidators(FilterContext& ctx, State& state, const cache::CachedObject& object);
+  // The stored object as the answer to this request: whole, or a 304, 412, 206 or 416 when
+  // the request's own conditions and Range say so (cache/stored_answer.h).
+  std::shared_ptr<LocalResponse> responseFor(const FilterContext& ctx,
+                                             std::shared_ptr<const cache::CachedObject> object,
                                              CacheResult result) const;
   cache::Key secondaryFor(const FilterContext& ctx, const std::vector<std::string>& vary) const;
 

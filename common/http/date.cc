@@ -3,6 +3,8 @@
 #include <array>
 #include <ctime>
 
+#include "common/http/header_list.h"
+
 namespace http {
 
 namespace {
@@ -53,10 +55,11 @@ unsigned daysInMonth(int64_t y, unsigned m) {
 // A cursor over the date's text: each take* consumes what it matched or fails.
 class Cursor {
  public:
-  explicit Cursor(std::string_view text) : rest_(text) {}
+  Cursor(std::string_view text, bool any_case) : rest_(text), any_case_(any_case) {}
   bool done() const { return rest_.empty(); }
   bool take(std::string_view literal) {
-    if (rest_.substr(0, literal.size()) != literal) {
+    std::string_view head = rest_.substr(0, literal.size());
+    if (any_case_ ? !equalsIgnoreCase(head, literal) : head != literal) {
       return false;
     }
     rest_.remove_prefix(literal.size());
@@ -79,7 +82,8 @@ class Cursor {
     *out = value;
     return true;
   }
-  // One of `names` (exact case, as the grammar's names are case-sensitive); *index is where.
+  // One of `names` (exact case, as the grammar's names are case-sensitive, unless the cursor
+  // reads any case); *index is where.
   template <size_t N>
   bool name(const std::array<std::string_view, N>& names, size_t* index) {
     for (size_t i = 0; i < N; ++i) {
@@ -97,6 +101,7 @@ class Cursor {
 
  private:
   std::string_view rest_;
+  bool any_case_;
 };
 
 std::optional<int64_t> toUnix(int64_t year, size_t month_index, int64_t day, int64_t h,
@@ -111,8 +116,8 @@ std::optional<int64_t> toUnix(int64_t year, size_t month_index, int64_t day, int
 }
 
 // "Sun, 06 Nov 1994 08:49:37 GMT"
-std::optional<int64_t> parseImfFixdate(std::string_view text) {
-  Cursor c(text);
+std::optional<int64_t> parseImfFixdate(std::string_view text, bool any_case) {
+  Cursor c(text, any_case);
   size_t weekday = 0;
   size_t month = 0;
   int64_t day = 0, year = 0, h = 0, m = 0, s = 0;
@@ -125,8 +130,8 @@ std::optional<int64_t> parseImfFixdate(std::string_view text) {
 }
 
 // "Sunday, 06-Nov-94 08:49:37 GMT"
-std::optional<int64_t> parseRfc850(std::string_view text, int64_t now) {
-  Cursor c(text);
+std::optional<int64_t> parseRfc850(std::string_view text, int64_t now, bool any_case) {
+  Cursor c(text, any_case);
   size_t weekday = 0;
   size_t month = 0;
   int64_t day = 0, yy = 0, h = 0, m = 0, s = 0;
@@ -146,8 +151,8 @@ std::optional<int64_t> parseRfc850(std::string_view text, int64_t now) {
 }
 
 // "Sun Nov  6 08:49:37 1994" (a one-digit day is padded with a space)
-std::optional<int64_t> parseAsctime(std::string_view text) {
-  Cursor c(text);
+std::optional<int64_t> parseAsctime(std::string_view text, bool any_case) {
+  Cursor c(text, any_case);
   size_t weekday = 0;
   size_t month = 0;
   int64_t day = 0, year = 0, h = 0, m = 0, s = 0;
@@ -161,6 +166,17 @@ std::optional<int64_t> parseAsctime(std::string_view text) {
     return toUnix(year, month, day, h, m, s);
   }
   return std::nullopt;
+}
+
+std::optional<int64_t> parseDate(std::string_view text, std::optional<int64_t> now,
+                                 bool any_case) {
+  if (auto t = parseImfFixdate(text, any_case)) {
+    return t;
+  }
+  if (auto t = parseRfc850(text, now ? *now : static_cast<int64_t>(time(nullptr)), any_case)) {
+    return t;
+  }
+  return parseAsctime(text, any_case);
 }
 
 }  // namespace
@@ -184,13 +200,11 @@ std::string formatHttpDate(int64_t unix_seconds) {
 }
 
 std::optional<int64_t> parseHttpDate(std::string_view text, std::optional<int64_t> now) {
-  if (auto t = parseImfFixdate(text)) {
-    return t;
-  }
-  if (auto t = parseRfc850(text, now ? *now : static_cast<int64_t>(time(nullptr)))) {
-    return t;
-  }
-  return parseAsctime(text);
+  return parseDate(text, now, false);
+}
+
+std::optional<int64_t> parseHttpDateAnyCase(std::string_view text, std::optional<int64_t> now) {
+  return parseDate(text, now, true);
 }
 
 }  // namespace http

@@ -21,4 +21,10 @@ std::string formatHttpDate(int64_t unix_seconds);
 std::optional<int64_t> parseHttpDate(std::string_view text,
                                      std::optional<int64_t> now = std::nullopt);
 
+// The same, with day names, month names and "GMT" in any case ("THU, 18 AUG 2050 ... gMT"): a
+// cache reading Date, Expires and Last-Modified is robust (RFC 9110 5.6.7 encourages it), as
+// other caches are.
+std::optional<int64_t> parseHttpDateAnyCase(std::string_view text,
+                                            std::optional<int64_t> now = std::nullopt);
+
 }  // namespace http

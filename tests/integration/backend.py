@@ -26,9 +26,10 @@ Every response carries `X-Backend: NAME`. Endpoints (any method unless noted):
                           body ends when the connection closes (as an HTTP/1.0-style server)
     /slowread?ms=N&chunk=K  reads the (Content-Length) body K bytes at a time (default 65536),
                           sleeping N ms (default 5) between reads; answers JSON {length, sha256}
-    /cacheable[/...]?cc=CC&etag=E&lm=LM&vary=V&ms=N&n=N&cookie=1
+    /cacheable[/...]?cc=CC&etag=E&lm=LM&vary=V&expires=X&ms=N&n=N&cookie=1
                           for the cache tests: Cache-Control CC, ETag E, Last-Modified LM,
-                          Vary V, Set-Cookie with cookie=1 (each only when given), after N ms;
+                          Vary V, Expires X, Set-Cookie with cookie=1 (each only when given),
+                          after N ms; a 304 when If-None-Match lists E;
                           the body (n bytes, default 64) starts with "origin hit K PATH?QUERY "
                           (K counts this server's /cacheable answers, so each origin hit differs).
                           A request whose If-None-Match equals E gets 304 (counted in
@@ -346,12 +347,15 @@ class Handler(BaseHTTPRequestHandler):
     def send_cacheable(self, url, query):
         time.sleep(int(query.get("ms", "0")) / 1000.0)
         headers = [(name, query[key]) for key, name in (
-            ("cc", "Cache-Control"), ("etag", "ETag"), ("lm", "Last-Modified"), ("vary", "Vary"))
+            ("cc", "Cache-Control"), ("etag", "ETag"), ("lm", "Last-Modified"), ("vary", "Vary"),
+            ("expires", "Expires"))
             if key in query]
         if query.get("cookie") == "1":
             headers.append(("Set-Cookie", "session=abc; Path=/"))
         etag = query.get("etag")
-        if etag is not None and self.headers.get("If-None-Match") == etag:
+        # If-None-Match is a list, and may come on several lines (a cache adds its own tag).
+        listed = [t.strip() for t in ",".join(self.headers.get_all("If-None-Match") or []).split(",")]
+        if etag is not None and etag in listed:
             self.server.stats.cacheable(url.path, revalidated=True)
             self.send_response(304)
             self.send_header("X-Backend", self.server.name)

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "balancer/cache/http_date.h"
+#include "common/http/date.h"
 #include "test_headers.h"
 
 using namespace balancer::cache;
@@ -22,7 +22,7 @@ int64_t lifetimeOf(int status, const Fields& headers, HeuristicPolicy policy = {
   return freshnessLifetimeMs(status, responseCacheControl(headers), timesOf(headers), policy);
 }
 
-std::string date(int64_t s) { return formatHttpDate(s); }
+std::string date(int64_t s) { return http::formatHttpDate(s); }
 
 }  // namespace
 

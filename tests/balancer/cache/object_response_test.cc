@@ -9,7 +9,7 @@
 #include <string>
 #include <thread>
 
-#include "balancer/cache/http_date.h"
+#include "common/http/date.h"
 #include "test_headers.h"
 
 using namespace balancer::cache;
@@ -179,7 +179,7 @@ TEST_CASE("a 304 freshens the stored head and keeps the body", "[cache]") {
   CHECK(fresh->times.response_ms == 2000000);
   CHECK(fresh->ageMs(2000000) == 0);  // the stored Age (5) went: the 304 is the newer response
   CHECK(combinedValue(fresh->headers, "age").empty());
-  CHECK(combinedValue(fresh->headers, "date") == formatHttpDate(2000));
+  CHECK(combinedValue(fresh->headers, "date") == http::formatHttpDate(2000));
   CHECK(combinedValue(fresh->headers, "cache-control") == "max-age=600");
   CHECK(combinedValue(fresh->headers, "x-new") == "1");
   CHECK(combinedValue(fresh->headers, "content-length").empty());

@@ -186,7 +186,23 @@ TEST_CASE("cache filter: a stale object is revalidated with its validators; a 30
   CHECK(c.cache.onRequestHead(hit).action == Verdict::Action::kRespond);
 }
 
-TEST_CASE("cache filter: the client's own conditionals are left to the origin",
+TEST_CASE("cache filter: If-Match, If-Range and Range on a stale object are left to the origin",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/c");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200, headers({{"Cache-Control", "max-age=0"}, {"ETag", "\"v1\""}}), "b");
+  FilterContext& if_match = c.start(f, "/c", "GET", {{"If-Match", "\"v0\""}});
+  CHECK(c.cache.onRequestHead(if_match).goesOn());
+  CHECK(if_match.out.identity_headers->empty());
+  FilterContext& range = c.start(f, "/c", "GET", {{"Range", "bytes=0-0"}});
+  CHECK(c.cache.onRequestHead(range).goesOn());
+  CHECK(range.out.identity_headers->empty());
+}
+
+TEST_CASE("cache filter: a stale object and the client's If-None-Match: a 304 for the client's "
+          "own tag is the client's",
           "[cache][filters]") {
   CacheFixture c;
   FilterFixture f;
@@ -195,7 +211,131 @@ TEST_CASE("cache filter: the client's own conditionals are left to the origin",
   c.respond(first, 200, headers({{"Cache-Control", "max-age=0"}, {"ETag", "\"v1\""}}), "b");
   FilterContext& conditional = c.start(f, "/c", "GET", {{"If-None-Match", "\"v0\""}});
   CHECK(c.cache.onRequestHead(conditional).goesOn());
-  CHECK(conditional.out.identity_headers->empty());
+  // The stored tag joins the client's list; the origin's 304 names the client's "v0".
+  CHECK(*conditional.out.identity_headers == "If-None-Match: \"v1\"\r\n");
+  auto theirs = headers({{"ETag", "\"v0\""}, {"Cache-Control", "max-age=60"}});
+  ResponseFacts not_modified{304, &theirs, {}, std::nullopt, false};
+  c.cache.onResponseHead(conditional, not_modified);
+  CHECK_FALSE(conditional.out.replacement);  // the origin's 304 goes to the client
+  CHECK(*conditional.out.response_headers == "X-Cache: MISS\r\n");
+  c.cache.onLog(conditional, 304);
+  // The stored object was not freshened by it.
+  FilterContext& after = c.start(f, "/c");
+  CHECK(c.cache.onRequestHead(after).goesOn());
+}
+
+TEST_CASE("cache filter: a fresh hit answers the client's If-None-Match / If-Modified-Since "
+          "with a 304",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/n");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200,
+            headers({{"Cache-Control", "max-age=60"},
+                     {"ETag", "W/\"v1\""},
+                     {"Expires", "Thu, 01 Jan 2099 00:00:00 GMT"},
+                     {"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"},
+                     {"Content-Type", "text/plain"},
+                     {"Vary", "Accept-Encoding"}}),
+            "body");
+  c.now_ms += 2000;
+  FilterContext& inm = c.start(f, "/n", "GET", {{"If-None-Match", "\"x\", \"v1\""}});
+  Verdict v = c.cache.onRequestHead(inm);
+  REQUIRE(v.action == Verdict::Action::kRespond);
+  CHECK(v.response->status == 304);
+  CHECK(v.response->headers ==
+        "Cache-Control: max-age=60\r\nETag: W/\"v1\"\r\n"
+        "Expires: Thu, 01 Jan 2099 00:00:00 GMT\r\n"
+        "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\nVary: Accept-Encoding\r\n"
+        "Age: 2\r\nX-Cache: HIT\r\n");
+  c.cache.onLog(inm, 304);
+  CHECK(c.count(CacheResult::kHit) == 1);
+
+  FilterContext& ims = c.start(f, "/n", "GET",
+                               {{"If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"}});
+  CHECK(c.cache.onRequestHead(ims).response->status == 304);
+  FilterContext& other = c.start(f, "/n", "GET", {{"If-None-Match", "\"v2\""}});
+  Verdict full = c.cache.onRequestHead(other);
+  CHECK(full.response->status == 200);
+  CHECK(drain(*full.response) == "body");
+  FilterContext& failed = c.start(f, "/n", "GET", {{"If-Match", "\"v2\""}});
+  CHECK(c.cache.onRequestHead(failed).response->status == 412);
+}
+
+TEST_CASE("cache filter: a stale object revalidated for a conditional client: 304 if it "
+          "matches the freshened object, else its 200",
+          "[cache][filters]") {
+  for (const char* client_tag : {"\"v1\"", "\"v0\""}) {
+    CacheFixture c;
+    FilterFixture f;
+    FilterContext& first = c.start(f, "/rv");
+    c.cache.onRequestHead(first);
+    c.respond(first, 200, headers({{"Cache-Control", "max-age=5"}, {"ETag", "\"v1\""}}),
+              "body");
+    c.now_ms += 6000;
+    FilterContext& stale = c.start(f, "/rv", "GET", {{"If-None-Match", client_tag}});
+    REQUIRE(c.cache.onRequestHead(stale).goesOn());
+    CHECK(*stale.out.identity_headers == "If-None-Match: \"v1\"\r\n");
+    auto ours = headers({{"ETag", "\"v1\""}, {"Cache-Control", "max-age=100"}});
+    c.cache.onResponseHead(stale, ResponseFacts{304, &ours, {}, std::nullopt, false});
+    REQUIRE(stale.out.replacement);
+    const std::string& h = stale.out.replacement->headers;
+    CHECK(h.find("X-Cache: REVALIDATED\r\n") != std::string::npos);
+    CHECK(h.find("Cache-Control: max-age=100\r\n") != std::string::npos);
+    if (std::string_view(client_tag) == "\"v1\"") {
+      CHECK(stale.out.replacement->status == 304);
+    } else {
+      CHECK(stale.out.replacement->status == 200);
+      CHECK(drain(*stale.out.replacement) == "body");
+    }
+  }
+}
+
+TEST_CASE("cache filter: Range from a stored object: 206, 416, If-Range", "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/bytes");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200, headers({{"Cache-Control", "max-age=60"}, {"ETag", "\"r\""}}),
+            "0123456789");
+  FilterContext& part = c.start(f, "/bytes", "GET", {{"Range", "bytes=3-5"}});
+  Verdict v = c.cache.onRequestHead(part);
+  REQUIRE(v.action == Verdict::Action::kRespond);
+  CHECK(v.response->status == 206);
+  CHECK(v.response->content_length == 3u);
+  CHECK(v.response->headers.find("Content-Range: bytes 3-5/10\r\n") != std::string::npos);
+  CHECK(v.response->headers.find("X-Cache: HIT\r\n") != std::string::npos);
+  CHECK(drain(*v.response) == "345");
+
+  FilterContext& past = c.start(f, "/bytes", "GET", {{"Range", "bytes=10-"}});
+  Verdict none = c.cache.onRequestHead(past);
+  CHECK(none.response->status == 416);
+  CHECK(none.response->headers.find("Content-Range: bytes */10\r\n") != std::string::npos);
+
+  FilterContext& changed =
+      c.start(f, "/bytes", "GET", {{"Range", "bytes=3-5"}, {"If-Range", "\"old\""}});
+  Verdict whole = c.cache.onRequestHead(changed);
+  CHECK(whole.response->status == 200);
+  CHECK(drain(*whole.response) == "0123456789");
+}
+
+TEST_CASE("cache filter: a Range or conditional miss goes to the origin without filling "
+          "for others; a 200 is stored",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& ranged = c.start(f, "/m", "GET", {{"Range", "bytes=0-1"}});
+  CHECK(c.cache.onRequestHead(ranged).goesOn());
+  CHECK(c.zone->fills.inProgress() == 0);
+  c.respond(ranged, 206, headers({{"Cache-Control", "max-age=60"},
+                                  {"Content-Range", "bytes 0-1/4"}}), "ab");
+  CHECK(c.zone->store.objects() == 0);
+  FilterContext& conditional = c.start(f, "/m", "GET", {{"If-None-Match", "\"z\""}});
+  CHECK(c.cache.onRequestHead(conditional).goesOn());
+  CHECK(c.zone->fills.inProgress() == 0);
+  c.respond(conditional, 200, headers({{"Cache-Control", "max-age=60"}}), "abcd");
+  CHECK(c.zone->store.objects() == 1);
 }
 
 TEST_CASE("cache filter: stale-if-error answers when the origin fails", "[cache][filters]") {

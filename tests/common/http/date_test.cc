@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "common/http/date.h"
+#include "common/http/header_list.h"
 
 using http::formatHttpDate;
 using http::parseHttpDate;
@@ -67,4 +68,37 @@ TEST_CASE("malformed and impossible dates do not parse") {
 TEST_CASE("a leap second is accepted and read as the second before it") {
   CHECK(parseHttpDate("Sat, 31 Dec 2016 23:59:60 GMT") ==
         parseHttpDate("Sat, 31 Dec 2016 23:59:59 GMT"));
+}
+
+// What a cache reads Date, Expires and Last-Modified with (these were the cache's own
+// parser's cases, balancer/cache/http_date, before it was merged into this one).
+TEST_CASE("a cache reads names and GMT in any case, and two-digit years near now") {
+  using http::parseHttpDateAnyCase;
+  constexpr int64_t kExpected = 784111777;  // Sun, 06 Nov 1994 08:49:37 GMT
+  CHECK(parseHttpDateAnyCase("Sun, 06 Nov 1994 08:49:37 GMT") == kExpected);
+  CHECK(parseHttpDateAnyCase("Sunday, 06-Nov-94 08:49:37 GMT", k2026) == kExpected);
+  CHECK(parseHttpDateAnyCase("Sun Nov  6 08:49:37 1994") == kExpected);
+  CHECK(parseHttpDateAnyCase(http::trimOws(" Sun, 06 Nov 1994 08:49:37 GMT ")) == kExpected);
+  CHECK(parseHttpDateAnyCase("THU, 18 AUG 2050 02:01:18 gMT") ==
+        parseHttpDate("Thu, 18 Aug 2050 02:01:18 GMT"));
+  CHECK(parseHttpDateAnyCase("thursday, 18-aug-50 02:01:18 gmt", k2026) ==
+        parseHttpDate("Thu, 18 Aug 2050 02:01:18 GMT"));
+  CHECK(parseHttpDateAnyCase("Tue, 19 Jan 2038 14:14:08 GMT") == 2147523248);
+  CHECK_FALSE(parseHttpDate("THU, 18 AUG 2050 02:01:18 gMT"));  // the strict reading
+}
+
+TEST_CASE("a cache refuses what is not an HTTP-date, in any case") {
+  using http::parseHttpDateAnyCase;
+  // The shapes an independent cache test suite sends as invalid Expires values.
+  for (const char* bad :
+       {"Thu, 18 Aug 2050 02:01:18 UTC", "Thu, 18 Aug 2050 02:01:18 AEST",
+        "Thu, 18 Aug 50 02:01:18 GMT", "Thu 18 Aug 2050 02:01:18 GMT",
+        "Thu, 18  Aug  2050 02:01:18 GMT", "Thu, 18-Aug-2050 02:01:18 GMT",
+        "Thu, 18 Aug 2050 02.01.18 GMT", "Thu, 18 Aug 2050 2:01:18 GMT", "", "0", "-1",
+        "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 PST",
+        "Sun, 06 Xyz 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT",
+        "Sun, 06 Nov 1994 08:49:37 GMT, Sun, 06 Nov 1994 08:49:37 GMT"}) {
+    INFO(bad);
+    CHECK_FALSE(parseHttpDateAnyCase(bad, k2026));
+  }
 }

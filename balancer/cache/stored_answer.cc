@@ -1,0 +1,84 @@
+#include "balancer/cache/stored_answer.h"
+
+#include "common/http/conditional.h"
+#include "common/http/date.h"
+
+namespace balancer::cache {
+
+namespace {
+
+// The body's length as a 206 or 416 must say it: known once complete, or announced.
+std::optional<uint64_t> knownLength(const CachedObject& object) {
+  if (object.complete()) {
+    return object.body->size();
+  }
+  return object.content_length;
+}
+
+std::optional<std::string> field(const http::HeaderList& headers, std::string_view name) {
+  bool found = false;
+  std::string value = combinedValue(headers, name, &found);
+  return found ? std::optional<std::string>(std::move(value)) : std::nullopt;
+}
+
+}  // namespace
+
+StoredAnswer answerFromStore(const CachedObject& object, const http::HeaderList& request,
+                             bool is_get) {
+  StoredAnswer answer;
+  if (object.status < 200 || object.status > 299) {
+    return answer;
+  }
+  http::Validators validators;
+  validators.etag = object.etag;
+  if (!object.last_modified.empty()) {
+    validators.last_modified = http::parseHttpDateAnyCase(object.last_modified);
+  }
+  const http::Preconditions conditions = http::Preconditions::fromHeaders(request);
+  if (conditions.any()) {
+    switch (http::evaluatePreconditions(conditions, validators, true)) {
+      case http::PreconditionResult::kNotModified:
+        answer.kind = StoredAnswer::Kind::kNotModified;
+        return answer;
+      case http::PreconditionResult::kFailed:
+        answer.kind = StoredAnswer::Kind::kPreconditionFailed;
+        return answer;
+      case http::PreconditionResult::kProceed:
+        break;
+    }
+  }
+  const std::optional<std::string> range = field(request, "range");
+  const std::optional<uint64_t> length = knownLength(object);
+  if (!is_get || object.status != 200 || !range || !length) {
+    return answer;
+  }
+  if (std::optional<std::string> if_range = field(request, "if-range")) {
+    if (!http::ifRangeHolds(*if_range, validators)) {
+      return answer;
+    }
+  }
+  const http::RangeDecision decision = http::evaluateRange(*range, *length);
+  switch (decision.kind) {
+    case http::RangeDecision::Kind::kFull:
+      break;
+    case http::RangeDecision::Kind::kPartial:
+      answer.kind = StoredAnswer::Kind::kPartial;
+      answer.range = decision.range;
+      answer.content_range = decision.contentRange(*length);
+      break;
+    case http::RangeDecision::Kind::kUnsatisfiable:
+      answer.kind = StoredAnswer::Kind::kUnsatisfiable;
+      answer.content_range = decision.contentRange(*length);
+      break;
+  }
+  return answer;
+}
+
+std::string notModifiedLines(const CachedObject& object, int64_t now_ms) {
+  return object.headLines(now_ms, [](const Field& f) {
+    return f.name.size() > 8 && http::equalsIgnoreCase(f.name.substr(0, 8), "content-") &&
+           !http::equalsIgnoreCase(f.name, "content-location");
+  });
+}
+
+}  // namespace balancer::cache
