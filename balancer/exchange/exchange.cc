@@ -7,6 +7,7 @@
 
 #include "balancer/access_log/exchange_record.h"
 #include "balancer/downstream/listener_runtime.h"
+#include "balancer/exchange/background_exchange.h"
 #include "balancer/exchange/exchange_buffers.h"
 #include "balancer/exchange/head_rewrite.h"
 #include "balancer/snapshot.h"
@@ -46,7 +47,8 @@ Exchange::Exchange(ExchangeCodec* codec, const ExchangeEnv* env, const ExchangeS
       number_(number),
       head_request_(start.head_request),
       upgrade_(start.upgrade),
-      chunked_request_(start.chunked_request) {}
+      chunked_request_(start.chunked_request),
+      background_(start.background) {}
 
 Exchange::~Exchange() {
   if (alive_) {
@@ -73,6 +75,7 @@ void Exchange::start() {
   }
   req.has_body = request.hasBody();
   req.upgrade = upgrade_;
+  req.background = background_;
   req.https_port = env_->listener->https_port;
   ExchangeBuffers& buf = *env_->buffers;
   ctx.out.user = &buf.user;
@@ -180,6 +183,14 @@ filters::Resumer Exchange::pauseExchange() {
     alive_ = std::make_shared<filters::ChainHost*>(this);
   }
   return filters::Resumer(alive_, number_);
+}
+
+bool Exchange::startBackground(std::string request_head) {
+  if (background_ || env_->worker == nullptr) {
+    return false;  // a refresh does not start another
+  }
+  BackgroundExchange::launch(*env_, snapshot_, metrics_, std::move(request_head));
+  return true;
 }
 
 void Exchange::onFilterResumed(uint64_t exchange, filters::Verdict verdict) {

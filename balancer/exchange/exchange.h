@@ -44,6 +44,7 @@ struct ExchangeStart {
   bool head_request = false;
   bool upgrade = false;          // a WebSocket upgrade
   bool chunked_request = false;  // the body comes chunked
+  bool background = false;       // no client: a BackgroundExchange (a cache refresh)
 };
 
 // One request and its response: the listener's and the route's filters, routing, the
@@ -115,6 +116,7 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   // filters::ChainHost, for a filter that pauses (the Redis rate limit)
   filters::Resumer pauseExchange() override;
   void onFilterResumed(uint64_t exchange, filters::Verdict verdict) override;
+  bool startBackground(std::string request_head) override;
 
  private:
   // The end of the response-body filters: the codec.
@@ -170,6 +172,7 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   bool head_request_;
   bool upgrade_;
   bool chunked_request_;
+  bool background_;
   bool active_ = true;
   bool local_ = false;
   bool request_complete_ = false;

@@ -35,6 +35,7 @@ struct Cache::State final : FilterState {
   bool filler = false;  // holds the key's fill: must publish/abandon and finish it
   uint64_t wait_ticket = 0;
   bool unsafe = false;
+  bool refresh = false;  // this is the background refresh of `primary`: ends it
   size_t lines_at_request = 0;  // response_headers' length when this filter saw the request
 
   ~State() override {
@@ -48,6 +49,9 @@ struct Cache::State final : FilterState {
     }
     if (wait_ticket != 0) {
       zone->fills.leave(primary, wait_ticket);
+    }
+    if (refresh) {
+      zone->refreshes.end(primary);
     }
   }
 };
@@ -197,7 +201,38 @@ Verdict Cache::onRequestHead(FilterContext& ctx) {
     return Verdict::next();
   }
   state.request_cc = cache::requestCacheControl(*ctx.request.headers);
+  state.refresh = ctx.request.background;  // it asks no-cache: validated, never served stale
   return lookup(ctx, state);
+}
+
+// The background request that refreshes a stale-while-revalidate object: the client's
+// request (its Vary'd fields pick the same variant) without its own conditions, asking
+// no-cache, so the cache filter on its way revalidates the stored object (or stores the new
+// one). One per key at a time (zone's RefreshSet), ended by that request's State.
+void Cache::startRefresh(FilterContext& ctx, State& state) {
+  if (ctx.host == nullptr || ctx.request.background ||
+      !zone_->refreshes.begin(state.primary, clock_())) {
+    return;
+  }
+  std::string head = "GET ";
+  head += ctx.request.raw_target;
+  head += " HTTP/1.1\r\n";
+  const http::HeaderList& headers = *ctx.request.headers;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const std::string_view name = headers.name(i);
+    if (http::isHopByHop(headers.kind(i)) || headers.kind(i) == http::HeaderKind::kContentLength ||
+        http::equalsIgnoreCase(name.substr(0, std::min<size_t>(name.size(), 3)), "if-") ||
+        http::equalsIgnoreCase(name, "range") || http::equalsIgnoreCase(name, "cache-control") ||
+        http::equalsIgnoreCase(name, "pragma") || http::equalsIgnoreCase(name, "expect") ||
+        http::equalsIgnoreCase(name, "x-request-id")) {
+      continue;
+    }
+    head.append(name).append(": ").append(headers.value(i)).append("\r\n");
+  }
+  head += "Cache-Control: no-cache\r\n\r\n";
+  if (!ctx.host->startBackground(std::move(head))) {
+    zone_->refreshes.end(state.primary);
+  }
 }
 
 Verdict Cache::lookup(FilterContext& ctx, State& state) {
@@ -209,8 +244,10 @@ Verdict Cache::lookup(FilterContext& ctx, State& state) {
     switch (object->reuseFor(state.request_cc, now)) {
       case cache::Reuse::kFresh:
         return serve(ctx, state, std::move(object), CacheResult::kHit);
-      case cache::Reuse::kStale:
       case cache::Reuse::kStaleWhileRevalidate:
+        startRefresh(ctx, state);
+        [[fallthrough]];
+      case cache::Reuse::kStale:
         return serve(ctx, state, std::move(object), CacheResult::kStale);
       case cache::Reuse::kValidate:
         break;

@@ -9,6 +9,7 @@
 
 #include "balancer/cache/cache_key.h"
 #include "balancer/cache/fill_table.h"
+#include "balancer/cache/refresh_set.h"
 #include "balancer/cache/storability.h"
 #include "balancer/cache/store.h"
 #include "balancer/filters/filter.h"
@@ -29,6 +30,7 @@ struct CacheZone {
   cache::StoreLimits limits;
   cache::Store store;
   cache::FillTable fills;
+  cache::RefreshSet refreshes;  // stale-while-revalidate refreshes running
   cache::KeyMaker keys;
   std::array<std::atomic<uint64_t>, kCacheResults.size()> results{};  // counted at onLog
 };
@@ -40,7 +42,8 @@ struct CacheOptions {
 };
 
 // The response cache on a route (RFC 9111, a shared cache). At the request head a stored
-// response is looked up: fresh (or stale where the request or stale-while-revalidate allows)
+// response is looked up: fresh (or stale where the request or stale-while-revalidate allows:
+// then one background request per key refreshes it, through the same route)
 // it is the answer, with Age and X-Cache, after the request's own preconditions and Range
 // (304, 412, 206, 416 from the stored response); stale, the request goes on with the stored
 // validators (added to the client's own) and a 304 that names the stored response freshens
@@ -76,6 +79,7 @@ class Cache final : public Filter {
   void invalidate(FilterContext& ctx, const ResponseFacts& response);
   void store(FilterContext& ctx, State& state, const ResponseFacts& response);
   void addValidators(FilterContext& ctx, State& state, const cache::CachedObject& object);
+  void startRefresh(FilterContext& ctx, State& state);
   // The stored object as the answer to this request: whole, or a 304, 412, 206 or 416 when
   // the request's own conditions and Range say so (cache/stored_answer.h).
   std::shared_ptr<LocalResponse> responseFor(const FilterContext& ctx,

@@ -123,6 +123,7 @@ struct RequestFacts {
   std::optional<uint64_t> content_length;  // none: no body, or a chunked one
   bool has_body = false;
   bool upgrade = false;  // a WebSocket upgrade
+  bool background = false;  // the balancer's own request (a cache refresh): no client waits
   int route = -1;        // index in the config's routes; -1 before routing
   int https_port = 443;  // where this listener's redirect_to_https sends clients
 };
@@ -197,6 +198,10 @@ class ChainHost {
   virtual Resumer pauseExchange() = 0;
   // `exchange` is the number pauseExchange() gave: an exchange that is over by then is ignored.
   virtual void onFilterResumed(uint64_t exchange, Verdict verdict) = 0;
+  // Sends `request_head` (a whole HTTP/1.1 request head, no body) as a request of the
+  // balancer's own through the same listener and route, in the next loop turn, with no client
+  // (the cache's stale-while-revalidate refresh). False when it cannot.
+  virtual bool startBackground(std::string /*request_head*/) { return false; }
 
  protected:
   ~ChainHost() = default;

@@ -265,6 +265,17 @@ void Worker::sessionClosed(Session* session) {
   finishIfDone();
 }
 
+void Worker::backgroundOpened(const Snapshot* snapshot) {
+  ++background_count_;
+  ++generationOf(snapshot).sessions;
+}
+
+void Worker::backgroundClosed(const Snapshot* snapshot) {
+  --background_count_;
+  leave(generationOf(snapshot));
+  finishIfDone();
+}
+
 void Worker::countRateLimitUnavailable() {
   if (rate_limit_unavailable_++ % 10000 == 0) {
     LOG_WARN("worker %d: Redis unavailable for global rate limits (%llu requests so far)", id_,
@@ -310,7 +321,7 @@ void Worker::upstreamClosed() {
 }
 
 void Worker::finishIfDone() {
-  if (!stopping_ || session_count_ != 0 || loop_closing_) {
+  if (!stopping_ || session_count_ != 0 || background_count_ != 0 || loop_closing_) {
     return;
   }
   // No session left: close the idle upstream connections and the wake-up handle; the loop

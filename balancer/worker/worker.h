@@ -122,6 +122,10 @@ class Worker {
 
   void sessionOpened(Session* session);
   void sessionClosed(Session* session);
+  // A request with no client (BackgroundExchange) holds `snapshot`'s generation like a
+  // session, and a stopping worker waits for it as for a session.
+  void backgroundOpened(const Snapshot* snapshot);
+  void backgroundClosed(const Snapshot* snapshot);
   void upstreamOpened() { ++upstream_connections_; }
   void upstreamClosed();
 
@@ -166,6 +170,7 @@ class Worker {
   };
 
   int id_;
+  size_t background_count_ = 0;  // BackgroundExchanges running
   const Snapshot* snapshot_;
   SharedState* shared_;
   std::shared_ptr<const jwt::Verifier> verifier_;

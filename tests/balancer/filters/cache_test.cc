@@ -292,6 +292,50 @@ TEST_CASE("cache filter: a stale object revalidated for a conditional client: 30
   }
 }
 
+TEST_CASE("cache filter: stale-while-revalidate serves stale and sends one background refresh",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/swr?x=1");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200,
+            headers({{"Cache-Control", "max-age=5, stale-while-revalidate=60"},
+                     {"ETag", "\"v1\""}}),
+            "old");
+  c.now_ms += 10000;
+  for (int i = 0; i < 3; ++i) {
+    FilterContext& stale = c.start(f, "/swr?x=1", "GET",
+                                   {{"Accept-Encoding", "gzip"}, {"If-None-Match", "\"zz\""},
+                                    {"Cache-Control", "max-stale=0"}});
+    Verdict v = c.cache.onRequestHead(stale);
+    REQUIRE(v.action == Verdict::Action::kRespond);
+    CHECK(v.response->headers.find("Age: 10\r\nX-Cache: STALE\r\n") != std::string::npos);
+  }
+  // One refresh for the three: the client's request without its conditions, asking no-cache.
+  REQUIRE(f.host.background.size() == 1);
+  CHECK(f.host.background[0] ==
+        "GET /swr?x=1 HTTP/1.1\r\nHost: shop.example\r\nAccept-Encoding: gzip\r\n"
+        "Cache-Control: no-cache\r\n\r\n");
+
+  // The refresh itself (a background request) revalidates; its end frees the key.
+  {
+    FilterFixture bf;
+    FilterContext& refresh = c.start(bf, "/swr?x=1", "GET", {{"Cache-Control", "no-cache"}});
+    refresh.request.background = true;
+    REQUIRE(c.cache.onRequestHead(refresh).goesOn());
+    CHECK(*refresh.out.identity_headers == "If-None-Match: \"v1\"\r\n");
+    CHECK(bf.host.background.empty());
+    c.respond(refresh, 200, headers({{"Cache-Control", "max-age=5"}}), "new");
+    CHECK(c.zone->refreshes.running() == 1);
+  }
+  CHECK(c.zone->refreshes.running() == 0);
+  FilterFixture after_f;
+  FilterContext& after = c.start(after_f, "/swr?x=1");
+  Verdict fresh = c.cache.onRequestHead(after);
+  REQUIRE(fresh.action == Verdict::Action::kRespond);
+  CHECK(drain(*fresh.response) == "new");
+}
+
 TEST_CASE("cache filter: Range from a stored object: 206, 416, If-Range", "[cache][filters]") {
   CacheFixture c;
   FilterFixture f;

@@ -127,12 +127,17 @@ class FakeHost final : public ChainHost {
   void onFilterResumed(uint64_t ex, Verdict verdict) override {
     resumed.push_back({ex, std::move(verdict)});
   }
+  bool startBackground(std::string request_head) override {
+    background.push_back(std::move(request_head));
+    return true;
+  }
   // The client left: Resumers handed out so far go quiet.
   void leave() { *alive_ = nullptr; }
 
   uint64_t exchange = 7;
   int pauses = 0;
   std::vector<Resumed> resumed;
+  std::vector<std::string> background;  // request heads the filters sent on their own
 
  private:
   std::shared_ptr<ChainHost*> alive_ = std::make_shared<ChainHost*>(this);
