@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <memory>
 
+#include "balancer/jwks/jwks_fetcher.h"
 #include "balancer/rate_limit/local_limiter.h"
 #include "common/jwt/verifier.h"
 
@@ -22,12 +23,24 @@ class SharedState {
   uint64_t verifierGeneration() const {
     return verifier_generation_.load(std::memory_order_acquire);
   }
+  // The fetcher of jwt.jwks_url's keys; null with a jwks_file.
+  void setKeyFetcher(std::shared_ptr<jwks::JwksFetcher> fetcher) {
+    key_fetcher_.store(std::move(fetcher));
+  }
+  // A token named a kid the keys lack: they may have rotated, so fetch them early (the
+  // fetcher spaces such fetches). No-op with a jwks_file.
+  void refetchKeys() {
+    if (auto fetcher = key_fetcher_.load()) {
+      fetcher->refetchSoon();
+    }
+  }
   // Buckets of scope: local limits, shared by every worker of this process.
   rate_limit::LocalLimiter& localLimiter() { return local_limiter_; }
 
  private:
   std::atomic<std::shared_ptr<const jwt::Verifier>> verifier_;
   std::atomic<uint64_t> verifier_generation_{0};
+  std::atomic<std::shared_ptr<jwks::JwksFetcher>> key_fetcher_;
   rate_limit::LocalLimiter local_limiter_;
 };
 

@@ -228,7 +228,17 @@ struct LimitsConfig {
 };
 
 struct JwtConfig {
-  std::string jwks_file;  // resolved path; reloaded on SIGHUP
+  std::string jwks_file;  // resolved path; reloaded on SIGHUP. Empty with jwks_url.
+  // Keys fetched over HTTPS (balancer/jwks) instead of a file; http:// only to loopback.
+  std::string jwks_url;
+  bool jwks_insecure_http = false;  // http:// jwks_url to a host that is not loopback
+  std::string jwks_ca;  // resolved path of the CA bundle for jwks_url; empty: system store
+  // How long a fetched key set is used before the next fetch: the response's max-age
+  // clamped to [min, max]; `min` also spaces refetches for an unknown kid.
+  struct Refresh {
+    Millis min{30000};
+    Millis max{3600000};
+  } jwks_refresh;
   std::string issuer;
   std::string audience;
   Millis leeway{30000};

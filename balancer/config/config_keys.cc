@@ -127,11 +127,28 @@ Key<JwtConfig> claimsToHeaders() {
           nullptr};
 }
 
+const Section<JwtConfig::Refresh>& jwksRefreshKeys() {
+  using T = JwtConfig::Refresh;
+  static const Section<T> keys{"jwt.jwks_refresh", "jwt.jwks_refresh.", {
+      duration("min", &T::min, "shortest reuse of fetched keys; also spaces unknown-kid refetches",
+               Millis{1000}),
+      duration("max", &T::max, "longest reuse of fetched keys, whatever max-age says",
+               Millis{1000}),
+  }};
+  return keys;
+}
+
 const Section<JwtConfig>& jwtKeys() {
   using T = JwtConfig;
   static const Section<T> keys{"jwt", "jwt.", {
-      file("jwks_file", &T::jwks_file, "public keys (JWKS); reloaded on SIGHUP")
-          .required("jwks_file"),
+      file("jwks_file", &T::jwks_file, "public keys (JWKS); reloaded on SIGHUP"),
+      text("jwks_url", &T::jwks_url,
+           "public keys fetched from https:// (http:// only to loopback), instead of jwks_file"),
+      flag("jwks_insecure_http", &T::jwks_insecure_http,
+           "allow an http:// jwks_url to a host that is not loopback (a trusted network only)"),
+      file("jwks_ca", &T::jwks_ca, "CA bundle that verifies jwks_url's server (system store)"),
+      section("jwks_refresh", &T::jwks_refresh, jwksRefreshKeys,
+              "bounds on the fetched keys' max-age"),
       text("issuer", &T::issuer, "required iss").required("issuer"),
       text("audience", &T::audience, "required aud").required("audience"),
       duration("leeway", &T::leeway, "clock skew allowed on exp, nbf, iat"),

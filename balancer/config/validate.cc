@@ -4,6 +4,8 @@
 #include <set>
 #include <string>
 
+#include "balancer/jwks/jwks_url.h"
+
 namespace balancer::config {
 
 namespace {
@@ -127,11 +129,46 @@ void validateAdmin(const Config& config, const Positions& at, std::vector<Config
   }
 }
 
+// Keys come from one place: a file or a URL.
+void validateJwt(const Config& config, const Positions& at, std::vector<ConfigError>* errors) {
+  if (!config.jwt) {
+    return;
+  }
+  const JwtConfig& jwt = *config.jwt;
+  bool file = at.has("jwt.jwks_file");
+  bool url = at.has("jwt.jwks_url");
+  if (file && url) {
+    errors->push_back(at.error("jwt.jwks_url", "jwt takes jwks_file or jwks_url, not both"));
+  } else if (!file && !url) {
+    errors->push_back(at.error("jwt", "jwt needs jwks_file or jwks_url"));
+  }
+  if (url) {
+    std::string why = jwks::checkJwksUrl(jwt.jwks_url, jwt.jwks_insecure_http);
+    if (!why.empty()) {
+      errors->push_back(at.error("jwt.jwks_url", "jwt.jwks_url " + why));
+    }
+  }
+  if (!url && at.has("jwt.jwks_ca")) {
+    errors->push_back(at.error("jwt.jwks_ca", "jwks_ca needs jwks_url"));
+  }
+  if (!url && at.has("jwt.jwks_insecure_http")) {
+    errors->push_back(at.error("jwt.jwks_insecure_http", "jwks_insecure_http needs jwks_url"));
+  }
+  if (!url && at.has("jwt.jwks_refresh")) {
+    errors->push_back(at.error("jwt.jwks_refresh", "jwks_refresh needs jwks_url"));
+  }
+  if (jwt.jwks_refresh.min > jwt.jwks_refresh.max) {
+    errors->push_back(at.error("jwt.jwks_refresh.min",
+                               "jwt.jwks_refresh.min must not be above jwt.jwks_refresh.max"));
+  }
+}
+
 }  // namespace
 
 void validate(const Config& config, const Positions& at, std::vector<ConfigError>* errors) {
   validateAdmin(config, at, errors);
   validateRedis(at, errors);
+  validateJwt(config, at, errors);
   validateListeners(config, at, errors);
   validateUpstreams(config, at, errors);
   for (size_t i = 0; i < config.routes.size(); ++i) {

@@ -178,6 +178,8 @@ class FilterServices {
   virtual ~FilterServices() = default;
   virtual const jwt::Verifier* verifier() = 0;  // null without keys
   virtual jwt::TokenCache& tokenCache() = 0;
+  // A token's kid is not among the keys: keys fetched from a URL are fetched again soon.
+  virtual void refetchKeys() {}
   virtual rate_limit::LocalLimiter& localLimiter() = 0;
   virtual rate_limit::RedisLimiter* redisLimiter() = 0;  // null without a redis section
   virtual void countRateLimitUnavailable() = 0;

@@ -59,6 +59,9 @@ Verdict JwtAuth::onRequestHead(FilterContext& ctx) {
   const jwt::Claims* claims = ctx.services->tokenCache().verify(
       *verifier, token, static_cast<int64_t>(time(nullptr)), &reason);
   if (claims == nullptr) {
+    if (reason == jwt::Reason::kUnknownKid) {
+      ctx.services->refetchKeys();  // rejected now, not held: the next try may pass
+    }
     metrics.countJwtRejection(req.route, jwt::reasonName(reason));
     return unauthorized(std::string("invalid token: ") + jwt::reasonName(reason));
   }

@@ -8,6 +8,7 @@
 
 #include "balancer/access_log/access_log.h"
 #include "balancer/discovery/dns_discovery.h"
+#include "balancer/jwks/jwks_stats.h"
 #include "balancer/snapshot.h"
 #include "common/metrics/exposition.h"
 #include "common/metrics/process.h"
@@ -487,6 +488,21 @@ std::string MetricsRegistry::render() const {
                "Access log lines dropped because the writer fell behind.");
     out.sample("balancer_access_log_dropped_total", {},
                static_cast<double>(access_log_->dropped()));
+  }
+
+  if (const jwks::JwksStats* jwks = jwks_stats_.load()) {
+    out.family("balancer_jwks_fetches_total", "counter",
+               "Fetches of jwt.jwks_url, by result (error: the last good keys stay).");
+    out.sample("balancer_jwks_fetches_total", {{"result", "ok"}},
+               static_cast<double>(jwks->fetches_ok.load()));
+    out.sample("balancer_jwks_fetches_total", {{"result", "error"}},
+               static_cast<double>(jwks->fetches_error.load()));
+    out.family("balancer_jwks_keys", "gauge", "Keys in the JWKS in use.");
+    out.sample("balancer_jwks_keys", {}, static_cast<double>(jwks->keys.load()));
+    out.family("balancer_jwks_last_success_timestamp_seconds", "gauge",
+               "Unix time of the last good fetch of jwt.jwks_url (0: none yet).");
+    out.sample("balancer_jwks_last_success_timestamp_seconds", {},
+               static_cast<double>(jwks->last_success_seconds.load()));
   }
 
   metrics::writeProcessMetrics(out);

@@ -14,6 +14,9 @@
 namespace balancer {
 
 class AccessLog;
+namespace jwks {
+struct JwksStats;
+}  // namespace jwks
 class DnsDiscovery;
 class Snapshot;
 struct RouteConfig;
@@ -45,6 +48,8 @@ class MetricsRegistry {
   void countReload(bool ok);
   // The access log whose dropped-line count is shown; may be null.
   void setAccessLog(const AccessLog* log) { access_log_ = log; }
+  // Shows balancer_jwks_* from these counts (set when jwt.jwks_url is configured).
+  void setJwksStats(const jwks::JwksStats* stats) { jwks_stats_.store(stats); }
   // The DNS discovery whose lookups are shown; may be null. Its series are rendered only on
   // the main loop's thread (the admin server's), where it runs.
   void setDnsDiscovery(const DnsDiscovery* discovery) { discovery_ = discovery; }
@@ -100,6 +105,7 @@ class MetricsRegistry {
   static void addGroup(const Group& group, Totals* totals);
 
   const AccessLog* access_log_ = nullptr;
+  std::atomic<const jwks::JwksStats*> jwks_stats_{nullptr};
   const DnsDiscovery* discovery_ = nullptr;
   mutable std::mutex mutex_;  // guards groups_, retired_ and current_ (changed on reload)
   std::vector<Group> groups_;

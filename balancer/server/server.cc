@@ -50,6 +50,7 @@ Server::Server(std::unique_ptr<Snapshot> snapshot)
 }
 
 Server::~Server() {
+  stopKeyFetcher();
   admin_.reset();
   control_.reset();
   workers_.clear();
@@ -93,13 +94,8 @@ bool Server::loadTls() {
 bool Server::loadJwks() {
   const auto& jc = snapshot_->config().jwt;
   if (!jc) {
+    stopKeyFetcher();
     return true;
-  }
-  std::string error;
-  auto keys = jwt::KeySet::loadFile(jc->jwks_file, &error);
-  if (!keys) {
-    LOG_ERROR("jwt: %s: %s", jc->jwks_file.c_str(), error.c_str());
-    return false;
   }
   jwt::Options options;
   options.issuer = jc->issuer;
@@ -108,11 +104,56 @@ bool Server::loadJwks() {
   for (const auto& [claim, header] : jc->claims_to_headers) {
     options.kept_claims.push_back(claim);
   }
+  if (!jc->jwks_url.empty()) {
+    startKeyFetcher(*jc, std::move(options));
+    return true;
+  }
+  std::string error;
+  auto keys = jwt::KeySet::loadFile(jc->jwks_file, &error);
+  if (!keys) {
+    LOG_ERROR("jwt: %s: %s", jc->jwks_file.c_str(), error.c_str());
+    return false;
+  }
+  stopKeyFetcher();
   size_t count = keys->size();
   shared_.setVerifier(std::make_shared<const jwt::Verifier>(
       std::make_shared<const jwt::KeySet>(std::move(*keys)), std::move(options)));
   LOG_INFO("jwt: %zu keys from %s", count, jc->jwks_file.c_str());
   return true;
+}
+
+void Server::startKeyFetcher(const JwtConfig& jc, jwt::Options options) {
+  jwks::FetcherSettings settings;
+  settings.url = jc.jwks_url;
+  settings.ca_file = jc.jwks_ca;
+  settings.refresh_min = jc.jwks_refresh.min;
+  settings.refresh_max = jc.jwks_refresh.max;
+  auto publish = [this, options = std::move(options)](std::shared_ptr<const jwt::KeySet> keys) {
+    if (!keys) {
+      keys = std::make_shared<const jwt::KeySet>();  // every kid unknown: 401, and a refetch
+    }
+    shared_.setVerifier(std::make_shared<const jwt::Verifier>(std::move(keys), options));
+  };
+  if (jwks_fetcher_ && jwks_fetcher_->settings() == settings) {
+    jwks_fetcher_->setPublish(std::move(publish));
+    return;
+  }
+  stopKeyFetcher();
+  jwks_stats_.keys.store(0);
+  publish(nullptr);  // keys of another URL are not trusted for this one
+  jwks_fetcher_ = std::make_shared<jwks::JwksFetcher>(settings, &jwks_stats_);
+  jwks_fetcher_->start(std::move(publish));
+  shared_.setKeyFetcher(jwks_fetcher_);
+  metrics_->setJwksStats(&jwks_stats_);
+  LOG_INFO("jwt: keys from %s", settings.url.c_str());
+}
+
+void Server::stopKeyFetcher() {
+  if (jwks_fetcher_) {
+    shared_.setKeyFetcher(nullptr);
+    jwks_fetcher_->stop();
+    jwks_fetcher_.reset();
+  }
 }
 
 bool Server::openListeners(int workers, std::vector<std::vector<Worker::Listening>>* fds) {
@@ -293,6 +334,7 @@ int Server::notStarted() {
     worker->join();
   }
   workers_.clear();  // closes the listening sockets of workers that never started
+  stopKeyFetcher();
   stopControl();
   if (health_checker_) {
     health_checker_->stop();
@@ -387,6 +429,7 @@ void Server::finish() {
     return;
   }
   finished_ = true;
+  stopKeyFetcher();
   health_checker_->stop();
   stopControl();
   closeHandles();

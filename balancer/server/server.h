@@ -52,8 +52,14 @@ class Server {
   bool openListeners(int workers, std::vector<std::vector<Worker::Listening>>* fds);
   // Loads every TLS listener's certificates; on failure logs why and returns false.
   bool loadTls();
-  // Loads the JWKS file into a new verifier; on failure logs why and returns false.
+  // Loads the JWKS file into a new verifier; on failure logs why and returns false. With
+  // jwks_url, starts (or keeps) the fetcher instead, which publishes verifiers as keys come.
   bool loadJwks();
+  // Starts the fetcher of jwt.jwks_url, or keeps the running one when its settings stand
+  // (its keys then go out with the new options at once); publishes an empty key set until a
+  // first fetch succeeds, so tokens meanwhile get 401, as Envoy's jwt_authn answers them.
+  void startKeyFetcher(const JwtConfig& jc, jwt::Options options);
+  void stopKeyFetcher();
   static void onRotateTicketKeys(uv_timer_t* timer);
   void beginShutdown(int signum);
   // The admin API and runtime backend control (server/control.cc). Returns false, having
@@ -90,6 +96,8 @@ class Server {
   uv_timer_t ticket_timer_;
   std::shared_ptr<tls::TicketKeys> ticket_keys_;
   SharedState shared_;
+  jwks::JwksStats jwks_stats_;
+  std::shared_ptr<jwks::JwksFetcher> jwks_fetcher_;  // with jwt.jwks_url
   std::unique_ptr<MetricsRegistry> metrics_;  // sums the workers' counters at scrape time
   std::unique_ptr<AccessLog> access_log_;     // null when access_log is off
   std::unique_ptr<HealthChecker> health_checker_;

@@ -6,6 +6,7 @@ namespace balancer {
 
 const jwt::Verifier* WorkerFilterServices::verifier() { return worker_->verifier(); }
 jwt::TokenCache& WorkerFilterServices::tokenCache() { return worker_->tokenCache(); }
+void WorkerFilterServices::refetchKeys() { worker_->refetchKeys(); }
 rate_limit::LocalLimiter& WorkerFilterServices::localLimiter() {
   return worker_->shared().localLimiter();
 }

@@ -12,6 +12,7 @@ class WorkerFilterServices final : public filters::FilterServices {
   explicit WorkerFilterServices(Worker* worker) : worker_(worker) {}
   const jwt::Verifier* verifier() override;
   jwt::TokenCache& tokenCache() override;
+  void refetchKeys() override;
   rate_limit::LocalLimiter& localLimiter() override;
   rate_limit::RedisLimiter* redisLimiter() override;
   void countRateLimitUnavailable() override;

@@ -293,6 +293,15 @@ const jwt::Verifier* Worker::verifier() {
   return verifier_.get();
 }
 
+void Worker::refetchKeys() {
+  uint64_t now = uv_now(&loop_);
+  if (last_refetch_ms_ != 0 && now - last_refetch_ms_ < 1000) {
+    return;
+  }
+  last_refetch_ms_ = now;
+  shared_->refetchKeys();
+}
+
 ExchangeBuffers* Worker::leaseBuffers() {
   if (free_buffers_.empty()) {
     return new ExchangeBuffers;

@@ -96,6 +96,9 @@ class Worker {
   // verified tokens, emptied when SIGHUP brings new keys.
   const jwt::Verifier* verifier();
   jwt::TokenCache& tokenCache() { return token_cache_; }
+  // A token named an unknown kid: asks for the keys again, at most once a second from this
+  // worker, so a flood of such tokens stays off the shared state.
+  void refetchKeys();
   SharedState& shared() { return *shared_; }
   // This loop's connection to Redis for scope: global limits (null without a redis section).
   rate_limit::RedisLimiter* redisLimiter() { return redis_limiter_.get(); }
@@ -175,6 +178,7 @@ class Worker {
   SharedState* shared_;
   std::shared_ptr<const jwt::Verifier> verifier_;
   uint64_t verifier_generation_ = UINT64_MAX;
+  uint64_t last_refetch_ms_ = 0;  // loop time of the last refetchKeys() passed on
   jwt::TokenCache token_cache_{4096};
   std::shared_ptr<WorkerMetrics> metrics_;
   AccessLogSink* access_log_ = nullptr;

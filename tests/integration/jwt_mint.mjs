@@ -1,17 +1,19 @@
 // Mints keys and tokens for test_jwt.py with npm jose (independent of the balancer's code).
-//   node jwt_mint.mjs OUTDIR
-// writes OUTDIR/jwks.json (public keys) and OUTDIR/tokens.json {name: token}.
+//   node jwt_mint.mjs OUTDIR [KID_SUFFIX]
+// writes OUTDIR/jwks.json (public keys) and OUTDIR/tokens.json {name: token}. KID_SUFFIX
+// makes the kids es-1SUFFIX and rs-1SUFFIX (another key set, as after a rotation).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as jose from 'jose';
 
 const outDir = process.argv[2];
+const suffix = process.argv[3] ?? '';
 const issuer = 'https://users.local';
 const audience = 'shop';
 const now = Math.floor(Date.now() / 1000);
 
-const es = { kid: 'es-1', ...(await jose.generateKeyPair('ES256', { extractable: true })) };
-const rs = { kid: 'rs-1', ...(await jose.generateKeyPair('RS256', { extractable: true })) };
+const es = { kid: `es-1${suffix}`, ...(await jose.generateKeyPair('ES256', { extractable: true })) };
+const rs = { kid: `rs-1${suffix}`, ...(await jose.generateKeyPair('RS256', { extractable: true })) };
 const jwks = { keys: [
   { ...(await jose.exportJWK(es.publicKey)), kid: es.kid, alg: 'ES256', use: 'sig' },
   { ...(await jose.exportJWK(rs.publicKey)), kid: rs.kid, alg: 'RS256', use: 'sig' },
