@@ -138,6 +138,26 @@ const Section<JwtConfig::Refresh>& jwksRefreshKeys() {
   return keys;
 }
 
+// jwks_refresh: {min, max}, or one duration for both: a fixed period (DESIGN.md's form).
+Key<JwtConfig> jwksRefresh() {
+  return {"jwks_refresh", "mapping|duration",
+          "bounds on the fetched keys' max-age; one duration sets both (a fixed period)",
+          [](Reader& r, const YAML::Node& v, const At& at, JwtConfig& out) {
+            if (v.IsMap()) {
+              jwksRefreshKeys().read(r, v, at.path, out.jwks_refresh);
+              return;
+            }
+            if (auto d = r.duration(v, at.label)) {
+              if (*d < Millis{1000}) {
+                r.error(v, at.label + " must be at least 1s");
+              } else {
+                out.jwks_refresh = {*d, *d};
+              }
+            }
+          },
+          nullptr, "", [] { return jwksRefreshKeys().declare(); }};
+}
+
 const Section<JwtConfig>& jwtKeys() {
   using T = JwtConfig;
   static const Section<T> keys{"jwt", "jwt.", {
@@ -147,8 +167,7 @@ const Section<JwtConfig>& jwtKeys() {
       flag("jwks_insecure_http", &T::jwks_insecure_http,
            "allow an http:// jwks_url to a host that is not loopback (a trusted network only)"),
       file("jwks_ca", &T::jwks_ca, "CA bundle that verifies jwks_url's server (system store)"),
-      section("jwks_refresh", &T::jwks_refresh, jwksRefreshKeys,
-              "bounds on the fetched keys' max-age"),
+      jwksRefresh(),
       text("issuer", &T::issuer, "required iss").required("issuer"),
       text("audience", &T::audience, "required aud").required("audience"),
       duration("leeway", &T::leeway, "clock skew allowed on exp, nbf, iat"),

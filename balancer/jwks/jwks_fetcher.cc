@@ -113,8 +113,8 @@ JwksFetcher::Clock::duration JwksFetcher::fetchOnce() {
     failure_backoff_ = failure_backoff_ == Clock::duration{}
                            ? Clock::duration(kFirstRetry)
                            : std::min<Clock::duration>(failure_backoff_ * 2, settings_.refresh_min);
-    LOG_WARN("jwt: fetching %s: %s; keeping the %s keys", settings_.url.c_str(), error.c_str(),
-             stats_->keys.load() > 0 ? "last good" : "(no)");
+    LOG_WARN("jwt: fetching %s: %s; %s", settings_.url.c_str(), error.c_str(),
+             stats_->keys.load() > 0 ? "keeping the last good keys" : "no keys yet");
     return failure_backoff_;
   }
   failure_backoff_ = {};

@@ -150,6 +150,7 @@ void Server::startKeyFetcher(const JwtConfig& jc, jwt::Options options) {
 
 void Server::stopKeyFetcher() {
   if (jwks_fetcher_) {
+    metrics_->setJwksStats(nullptr);
     shared_.setKeyFetcher(nullptr);
     jwks_fetcher_->stop();
     jwks_fetcher_.reset();

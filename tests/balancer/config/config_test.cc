@@ -206,6 +206,62 @@ TEST_CASE("a route with auth needs the jwt section; rate limits are checked") {
   CHECK(findError(result.errors, "needs a top-level jwt section") != nullptr);
 }
 
+TEST_CASE("jwt keys come from jwks_file or jwks_url: one of them, a safe URL, sane bounds") {
+  auto jwt = [](const std::string& keys) {
+    return std::string(kGood) + "jwt:\n" + keys + "  issuer: https://users.local\n  audience: shop\n";
+  };
+  auto url = loadConfigString(jwt("  jwks_url: https://users.example/.well-known/jwks.json\n"
+                                  "  jwks_refresh: { min: 5s, max: 10m }\n"));
+  REQUIRE(url.config);
+  CHECK(url.config->jwt->jwks_url == "https://users.example/.well-known/jwks.json");
+  CHECK(url.config->jwt->jwks_refresh.min == std::chrono::seconds(5));
+  CHECK(url.config->jwt->jwks_refresh.max == std::chrono::minutes(10));
+
+  auto defaults = loadConfigString(jwt("  jwks_url: http://127.0.0.1:7001/jwks\n"));
+  REQUIRE(defaults.config);
+  CHECK(defaults.config->jwt->jwks_refresh.min == std::chrono::seconds(30));
+  CHECK(defaults.config->jwt->jwks_refresh.max == std::chrono::hours(1));
+
+  // One duration: both bounds, a fixed period.
+  auto fixed = loadConfigString(jwt("  jwks_url: https://users.example/jwks\n  jwks_refresh: 5m\n"));
+  REQUIRE(fixed.config);
+  CHECK(fixed.config->jwt->jwks_refresh.min == std::chrono::minutes(5));
+  CHECK(fixed.config->jwt->jwks_refresh.max == std::chrono::minutes(5));
+
+  auto neither = loadConfigString(jwt(""));
+  REQUIRE_FALSE(neither.config);
+  CHECK(findError(neither.errors, "jwt needs jwks_file or jwks_url") != nullptr);
+
+  auto both = loadConfigString(jwt("  jwks_file: " + std::string(SOURCE_DIR) +
+                                   "/README.md\n  jwks_url: https://users.example/jwks\n"));
+  REQUIRE_FALSE(both.config);
+  const ConfigError* e = findError(both.errors, "jwks_file or jwks_url, not both");
+  REQUIRE(e != nullptr);
+  CHECK(e->line == 27);  // the jwks_url line
+
+  auto plain = loadConfigString(jwt("  jwks_url: http://users.example/jwks\n"));
+  REQUIRE_FALSE(plain.config);
+  CHECK(findError(plain.errors, "only allowed to a loopback host") != nullptr);
+  auto trusted = loadConfigString(
+      jwt("  jwks_url: http://users.example/jwks\n  jwks_insecure_http: true\n"));
+  CHECK(trusted.config);
+
+  auto bounds = loadConfigString(jwt("  jwks_url: https://users.example/jwks\n"
+                                     "  jwks_refresh: { min: 2h, max: 1h }\n"));
+  REQUIRE_FALSE(bounds.config);
+  CHECK(findError(bounds.errors, "jwks_refresh.min must not be above") != nullptr);
+  auto tiny = loadConfigString(jwt("  jwks_url: https://users.example/jwks\n"
+                                   "  jwks_refresh: { min: 10ms }\n"));
+  REQUIRE_FALSE(tiny.config);
+  CHECK(findError(tiny.errors, "must be at least 1s") != nullptr);
+
+  auto stray = loadConfigString(jwt("  jwks_file: " + std::string(SOURCE_DIR) +
+                                    "/README.md\n  jwks_ca: " + std::string(SOURCE_DIR) +
+                                    "/README.md\n"));
+  REQUIRE_FALSE(stray.config);
+  CHECK(findError(stray.errors, "jwks_ca needs jwks_url") != nullptr);
+}
+
 TEST_CASE("strip_prefix must be a prefix of the route's path_prefix") {
   std::string yaml = kGood;
   yaml.replace(yaml.find("strip_prefix: /api"), 18, "strip_prefix: /web");

@@ -97,10 +97,12 @@ class TestServices final : public balancer::filters::FilterServices {
     return without_redis ? nullptr : redis_.get();
   }
   void countRateLimitUnavailable() override { ++unavailable; }
+  void refetchKeys() override { ++refetches; }
   uv_loop_t* loop() override { return &loop_; }
   compression::EncoderPool& encoderPool() override { return encoder_pool; }
 
   uint64_t unavailable = 0;    // countRateLimitUnavailable() calls
+  uint64_t refetches = 0;      // refetchKeys() calls
   bool without_redis = false;  // as a worker with no redis section
   compression::EncoderPool encoder_pool;
 

@@ -77,6 +77,22 @@ TEST_CASE("jwt_auth refuses a bad signature or an expired token with its reason"
   CHECK(f.jwtRejected(0, "missing") == 0);
 }
 
+TEST_CASE("jwt_auth: an unknown kid is refused at once and asks for the keys again",
+          "[filters]") {
+  FilterFixture f;
+  JwtAuth auth = required();
+  nlohmann::json payload = {{"iss", "iss"}, {"aud", "aud"}, {"sub", "alice"},
+                            {"exp", static_cast<int64_t>(time(nullptr)) + 3600}};
+  std::string rotated = jwt_test::hs256({{"alg", "HS256"}, {"kid", "h2"}}, payload,
+                                        jwt_test::kSecret);
+  Verdict v = auth.onRequestHead(f.request("/", {{"Authorization", "Bearer " + rotated}}));
+  checkUnauthorized(v, "invalid token: unknown_kid");
+  CHECK(f.services.refetches == 1);
+  v = auth.onRequestHead(f.request("/", {{"Authorization", "Bearer " + tokenFor({})}}));
+  CHECK(v.action == Verdict::Action::kContinue);
+  CHECK(f.services.refetches == 1);  // a known kid asks for nothing
+}
+
 TEST_CASE("jwt_auth answers 403 when the token lacks every required role", "[filters]") {
   FilterFixture f;
   JwtAuth auth = required({"admin", "ops"});
