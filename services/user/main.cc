@@ -4,7 +4,15 @@
 // jwt.private_keys, the PEM files of EC P-256 keys (the first signs, all are published), and
 // seed.admin_email / seed.admin_password, seed.courier_email / seed.courier_password:
 // accounts created at start when missing (development).
+//
+// Key rotation without a restart: list two files, jwt.private_keys: [current.pem,
+// previous.pem]; copy current over previous, put the new key in current, send SIGHUP. The new
+// key signs from then on, the old one stays published (its tokens stay valid until they
+// expire), and the balancer, fetching /.well-known/jwks.json (jwt.jwks_url), learns the new
+// kid on the first token that carries it.
 #include <algorithm>
+#include <csignal>
+#include <functional>
 #include <memory>
 
 #include "common/log/log.h"
@@ -13,6 +21,37 @@
 #include "services/user/user_api.h"
 
 namespace {
+
+// Loads jwt.private_keys; on failure logs why and returns null.
+std::shared_ptr<const user_service::TokenIssuer> loadIssuer(
+    const kit::Config& config, const user_service::TokenIssuerOptions& options) {
+  std::vector<std::string> keys = config.strings("jwt.private_keys");
+  if (keys.empty()) {
+    LOG_ERROR("jwt.private_keys: no signing key (make one with scripts/dev-keys)");
+    return nullptr;
+  }
+  std::string error;
+  auto issuer = user_service::TokenIssuer::loadFiles(keys, options, &error);
+  if (!issuer) {
+    LOG_ERROR("jwt.private_keys: %s", error.c_str());
+    return nullptr;
+  }
+  return std::make_shared<const user_service::TokenIssuer>(std::move(*issuer));
+}
+
+// Writes the public keys to jwt.jwks_file when one is set; false, having said why, on failure.
+bool writeJwks(const user_service::TokenIssuer& issuer, const std::string& path) {
+  if (path.empty()) {
+    return true;
+  }
+  std::string error;
+  if (!issuer.writeJwksFile(path, &error)) {
+    LOG_ERROR("jwt.jwks_file: %s", error.c_str());
+    return false;
+  }
+  LOG_INFO("public keys written to %s (kid %s)", path.c_str(), issuer.signingKid().c_str());
+  return true;
+}
 
 // The argon2id costs' defaults are those of Argon2Params.
 const user_service::Argon2Params kArgon2{};
@@ -68,24 +107,10 @@ int main(int argc, char** argv) {
   options.issuer = config.get(kIssuer);
   options.audience = config.get(kAudience);
   options.ttl_seconds = config.get(kTtl).count() / 1000;
-  std::vector<std::string> keys = config.strings("jwt.private_keys");
-  if (keys.empty()) {
-    LOG_ERROR("jwt.private_keys: no signing key (make one with scripts/dev-keys)");
-    return 2;
-  }
-  std::string error;
-  auto issuer = user_service::TokenIssuer::loadFiles(keys, options, &error);
-  if (!issuer) {
-    LOG_ERROR("jwt.private_keys: %s", error.c_str());
-    return 2;
-  }
+  std::shared_ptr<const user_service::TokenIssuer> issuer = loadIssuer(config, options);
   std::string jwks_file = config.get(kJwksFile);
-  if (!jwks_file.empty()) {
-    if (!issuer->writeJwksFile(jwks_file, &error)) {
-      LOG_ERROR("jwt.jwks_file: %s", error.c_str());
-      return 2;
-    }
-    LOG_INFO("public keys written to %s (kid %s)", jwks_file.c_str(), issuer->signingKid().c_str());
+  if (!issuer || !writeJwks(*issuer, jwks_file)) {
+    return 2;
   }
 
   user_service::UserApi::Options api_options;
@@ -95,9 +120,30 @@ int main(int argc, char** argv) {
   api_options.throttle.backoff_ms = static_cast<uint64_t>(config.get(kBackoff).count());
   api_options.throttle.max_backoff_ms = static_cast<uint64_t>(config.get(kMaxBackoff).count());
   api_options.throttle.window_ms = static_cast<uint64_t>(config.get(kFailureWindow).count());
-  user_service::UserApi api(&app, hasher,
-                            std::make_shared<const user_service::TokenIssuer>(std::move(*issuer)),
-                            api_options);
+  user_service::UserApi api(&app, hasher, issuer, api_options);
+
+  // SIGHUP: the key files are read again (a rotation); a bad set keeps the running one.
+  struct Rotation {
+    uv_signal_t signal;
+    std::function<void()> rotate;
+  } rotation;
+  rotation.rotate = [&] {
+    LOG_INFO("SIGHUP: reloading jwt.private_keys");
+    auto next = loadIssuer(config, options);
+    if (!next || !writeJwks(*next, jwks_file)) {
+      LOG_ERROR("SIGHUP: keeping the signing keys in use");
+      return;
+    }
+    api.setIssuer(next);
+    LOG_INFO("SIGHUP: signing with kid %s", next->signingKid().c_str());
+  };
+  uv_signal_init(app.loop(), &rotation.signal);
+  rotation.signal.data = &rotation;
+  uv_signal_start(
+      &rotation.signal,
+      [](uv_signal_t* handle, int) { static_cast<Rotation*>(handle->data)->rotate(); }, SIGHUP);
+  app.onShutdown([&] { uv_close(reinterpret_cast<uv_handle_t*>(&rotation.signal), nullptr); });
+
   struct SeedAccount {
     const char* key;
     const char* role;

@@ -155,6 +155,11 @@ UserApi::UserApi(kit::App* app, std::shared_ptr<const PasswordHasher> hasher,
   });
 }
 
+void UserApi::setIssuer(std::shared_ptr<const TokenIssuer> issuer) {
+  issuer_ = std::move(issuer);
+  jwks_body_ = issuer_->jwksJson();
+}
+
 void UserApi::registerUser(const http::Request& request, http::Responder responder) {
   auto body = kit::parseJsonObject(request, responder);
   std::optional<Credentials> credentials = body ? readCredentials(*body, responder) : std::nullopt;

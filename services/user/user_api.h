@@ -31,6 +31,10 @@ class UserApi {
   // The SQL the handlers run, prepared on every pooled connection.
   static std::vector<std::pair<std::string, std::string>> statements();
 
+  // A key rotation (SIGHUP): tokens are signed by the new issuer's first key from now on
+  // and the JWKS answer lists its keys. On the loop thread, as every use of the issuer is.
+  void setIssuer(std::shared_ptr<const TokenIssuer> issuer);
+
   // Creates the account if its email is free (development seed: admin, courier). Retries
   // until the database answers.
   void seedUser(std::string email, std::string password, std::string name,
