@@ -28,16 +28,7 @@ KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl")
 SKIP_RETURN_CODE = 77
 REDIS_TEST_IP = "10.96.77.77"     # what the nslookup stub answers for the redis Service
 
-# Stand-ins for busybox's wget and nslookup, so that the init container's script runs here.
-WGET_STUB = """#!/bin/sh
-out=""; url=""
-while [ $# -gt 0 ]; do
-  case "$1" in -O) out=$2; shift 2 ;; -T) shift 2 ;; -*) shift ;; *) url=$1; shift ;; esac
-done
-echo "$url" >>"$STUB_LOG"
-[ "$url" = "$STUB_JWKS_URL" ] || exit 1
-printf '{"keys":[]}' >"$out"
-"""
+# A stand-in for busybox's nslookup, so that the init container's script runs here.
 # Its output as busybox prints it: STUB_STYLE "full" (FEATURE_NSLOOKUP_BIG, musl and glibc
 # images) or "small" (the libc resolver's), with an IPv6 answer too.
 NSLOOKUP_STUB = """#!/bin/sh
@@ -126,21 +117,21 @@ def in_manifest(text, rendered):
 
 
 def render_and_check(docs, root, nslookup_style="full"):
-    """Runs the balancer pod's init container script (stub wget and nslookup), then
+    """Runs the balancer pod's init container script (stub nslookup), then
     `balancer -t` on the configuration it wrote, as the balancer container's argv names it.
     Returns (rendered configuration or None, combined output, stub log)."""
     pod = Pod(docs, balancer_pod(docs), root)
     prepare = init_container(docs)
     stubs = root / "stubs"
     stubs.mkdir()
-    for name, text in (("wget", WGET_STUB), ("nslookup", NSLOOKUP_STUB)):
+    for name, text in (("nslookup", NSLOOKUP_STUB),):
         (stubs / name).write_text(text)
         (stubs / name).chmod(0o755)
     env = {k: pod.local(v) for k, v in env_of(prepare).items()}
     redis_host = (env.get("REDIS_ADDRESS") or "").rpartition(":")[0]
     log = root / "stubs.log"
     env.update(PATH=f"{stubs}:{os.environ['PATH']}", STUB_LOG=str(log),
-               STUB_JWKS_URL=env.get("JWKS_URL", ""), STUB_REDIS_HOST=redis_host,
+               STUB_REDIS_HOST=redis_host,
                STUB_REDIS_IP=REDIS_TEST_IP, STUB_STYLE=nslookup_style)
     script = prepare["command"]
     try:
@@ -203,12 +194,20 @@ class Manifests(unittest.TestCase):
     def test_service_configs_name_the_stores(self):
         self.assertNoProblems(m.check_service_configs(self.docs))
 
-    def test_init_container_fetches_from_the_right_services(self):
-        env = env_of(init_container(self.docs))
-        host, port = m.split_host_port(env["JWKS_URL"].split("/")[2])
+    def test_balancer_fetches_the_keys_from_user_service(self):
+        # jwt.jwks_url, refetched on rotation: no init container copies the keys any more.
+        jwt = m.balancer_config(self.docs)["jwt"]
+        self.assertNotIn("jwks_file", jwt)
+        url = jwt["jwks_url"]
+        host, port = m.split_host_port(url.split("/")[2])
         user = m.service_of_host(self.docs, host)
-        self.assertTrue(user is not None and port in m.service_ports(user), env["JWKS_URL"])
-        self.assertTrue(env["JWKS_URL"].endswith("/.well-known/jwks.json"))
+        self.assertTrue(user is not None and port in m.service_ports(user), url)
+        self.assertTrue(url.endswith("/.well-known/jwks.json"), url)
+        self.assertNotIn("JWKS_URL", env_of(init_container(self.docs)))
+        self.assertNotIn("wget", "\n".join(init_container(self.docs)["command"]))
+
+    def test_init_container_looks_up_redis(self):
+        env = env_of(init_container(self.docs))
         config = m.balancer_config(self.docs)
         self.assertEqual(env["REDIS_ADDRESS"], config["redis"]["address"])
         host, port = m.split_host_port(env["REDIS_ADDRESS"])
@@ -226,8 +225,7 @@ class Manifests(unittest.TestCase):
                 self.assertIsNotNone(config, out)
                 self.assertIn("configuration ok", out)
                 self.assertEqual(config["redis"]["address"], f"{REDIS_TEST_IP}:6379")
-                asked = log.read_text().split("\n")
-                self.assertIn(env_of(init_container(self.docs))["JWKS_URL"], asked)
+                self.assertNotIn("jwks", log.read_text(), "nothing fetches keys before start")
 
     @unittest.skipUnless(KUBECTL, "kubectl is not installed (scripts/setup installs "
                          "kubernetes-client)")
