@@ -39,7 +39,7 @@ size_t onHeader(char* data, size_t size, size_t count, void* user) {
   size_t colon = line.find(':');
   if (colon != std::string_view::npos &&
       http::equalsIgnoreCase(line.substr(0, colon), "cache-control")) {
-    std::string_view value = http::trimOws(line.substr(colon + 1));
+    std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) {
       value.remove_suffix(1);
     }

@@ -64,11 +64,6 @@ void JwksFetcher::refetchSoon() {
   wake_.notify_all();
 }
 
-std::shared_ptr<const jwt::KeySet> JwksFetcher::keys() const {
-  std::lock_guard lock(mutex_);
-  return keys_;
-}
-
 void JwksFetcher::run() {
   Clock::time_point last_fetch = Clock::now();
   Clock::time_point due = last_fetch + fetchOnce();

@@ -57,7 +57,6 @@ class JwksFetcher {
   void refetchSoon();
 
   const FetcherSettings& settings() const { return settings_; }
-  std::shared_ptr<const jwt::KeySet> keys() const;
 
  private:
   using Clock = std::chrono::steady_clock;
@@ -70,7 +69,7 @@ class JwksFetcher {
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::atomic<bool> refetch_wanted_{false};  // lets refetchSoon() skip the lock when set
-  mutable std::mutex mutex_;
+  std::mutex mutex_;
   std::condition_variable wake_;
   Publish publish_;                           // under mutex_
   std::shared_ptr<const jwt::KeySet> keys_;   // under mutex_
