@@ -192,6 +192,21 @@ def test(h):
         h.expect_eq(lb.get("/api/x", headers=bearer(tokens_a["customer"])).status, 401,
                     "set A is gone")
 
+    with h.step("a flood of unknown kids: each 401 at once, the key server asked ~once a second"):
+        before = server.count()
+        t0 = time.monotonic()
+        statuses = set()
+        sent = 0
+        while time.monotonic() - t0 < 3 and sent < 3000:
+            r = lb.get("/api/x", headers=bearer(tokens_a["courier"]))
+            statuses.add(r.status)
+            sent += 1
+        elapsed = time.monotonic() - t0
+        fetched = server.count() - before
+        print(f"   {sent} unknown-kid requests in {elapsed:.1f}s -> {fetched} fetches")
+        h.expect_eq(statuses, {401}, "statuses")
+        h.expect(fetched <= elapsed + 2, f"fetches: {fetched} in {elapsed:.1f}s")
+
     for mode in ("500", "garbage"):
         with h.step(f"a failed fetch ({mode}) keeps the last good keys"):
             errors = fetches(admin_port, "error")
