@@ -204,6 +204,9 @@ struct ListenerConfig {
   std::optional<TlsConfig> tls;
   bool redirect_to_https = false;  // answer every request with 308 to the TLS listener
   bool access_log = true;  // false: requests on this listener are not logged
+  // Every connection starts with a PROXY protocol header (v1 or v2), whose source address is
+  // the client's; a connection without one is closed.
+  bool proxy_protocol = false;
 };
 
 // The access log: one JSON line per request, written in batches off the request path.
@@ -252,6 +255,9 @@ struct Config {
   TimeoutsConfig timeouts;
   LimitsConfig limits;
   std::vector<ListenerConfig> listeners;
+  // Peers (after the PROXY protocol) whose X-Forwarded-For is believed: read from the right,
+  // its first address not in these networks is the client.
+  std::vector<util::Cidr> trusted_proxies;
   std::optional<util::SocketAddress> admin_address;
   std::string admin_token;  // empty: the admin API asks for no bearer token
   // Hosts (lower case, without port) the admin API answers besides loopback ones: a

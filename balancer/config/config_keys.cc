@@ -291,6 +291,8 @@ const Section<Config>& configKeys() {
       section("limits", &T::limits, limitsKeys, "request size limits"),
       listOf("listeners", &T::listeners, listenerKeys, "the addresses to accept clients on")
           .required("listeners"),
+      cidrs("trusted_proxies", &T::trusted_proxies,
+            "peers whose X-Forwarded-For is believed, read from the right"),
       inlineSection("admin", adminKeys, "the admin API"),
       optionalSection("redis", &T::redis, redisKeys, "Redis, for global rate limits"),
       optionalSection("jwt", &T::jwt, jwtKeys, "how JWTs are checked on auth routes"),

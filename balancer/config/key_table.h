@@ -17,6 +17,7 @@
 
 #include "balancer/config/declared_keys.h"
 #include "balancer/config/reader.h"
+#include "common/util/cidr.h"
 
 namespace balancer::config {
 
@@ -275,6 +276,31 @@ Key<T> textList(std::string name, std::vector<std::string> T::*member, std::stri
   return {std::move(name), "list", std::move(meaning),
           [member](Reader& r, const YAML::Node& v, const At& at, T& out) {
             out.*member = r.stringList(v, at.label);
+          },
+          nullptr};
+}
+
+// Client networks ("10.0.0.0/8", "2001:db8::/32", one address).
+template <typename T>
+Key<T> cidrs(std::string name, std::vector<util::Cidr> T::*member, std::string meaning) {
+  return {std::move(name), "list of CIDR", std::move(meaning),
+          [member](Reader& r, const YAML::Node& v, const At& at, T& out) {
+            if (!v.IsSequence()) {
+              r.error(v, at.label + " must be a list of networks, e.g. [10.0.0.0/8]");
+              return;
+            }
+            for (const YAML::Node& item : v) {
+              auto text = r.scalar(item, at.label);
+              if (!text) {
+                continue;
+              }
+              std::string why;
+              if (auto cidr = util::Cidr::parse(*text, &why)) {
+                (out.*member).push_back(*cidr);
+              } else {
+                r.error(item, at.label + ": " + why);
+              }
+            }
           },
           nullptr};
 }

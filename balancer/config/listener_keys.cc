@@ -67,6 +67,8 @@ const Section<ListenerConfig>& listenerKeys() {
       flag("redirect_to_https", &T::redirect_to_https,
            "answer every request with 308 to the TLS listener"),
       flag("access_log", &T::access_log, "false: requests on this listener are not logged"),
+      flag("proxy_protocol", &T::proxy_protocol,
+           "a PROXY protocol v1/v2 header first on every connection (else closed)"),
   }};
   return keys;
 }

@@ -91,31 +91,6 @@ const Section<RateLimitConfig>& rateLimitKeys() {
   return keys;
 }
 
-// Client networks ("10.0.0.0/8", "2001:db8::/32", one address).
-Key<RouteConfig> cidrs(std::string name, std::vector<util::Cidr> RouteConfig::*member,
-                       std::string meaning) {
-  return {std::move(name), "list of CIDR", std::move(meaning),
-          [member](Reader& r, const YAML::Node& v, const At& at, RouteConfig& out) {
-            if (!v.IsSequence()) {
-              r.error(v, at.label + " must be a list of networks, e.g. [10.0.0.0/8]");
-              return;
-            }
-            for (const YAML::Node& item : v) {
-              auto text = r.scalar(item, at.label);
-              if (!text) {
-                continue;
-              }
-              std::string why;
-              if (auto cidr = util::Cidr::parse(*text, &why)) {
-                (out.*member).push_back(*cidr);
-              } else {
-                r.error(item, at.label + ": " + why);
-              }
-            }
-          },
-          nullptr};
-}
-
 // A folder that must exist when the configuration is loaded; relative to its folder.
 Key<StaticFilesConfig> root() {
   return {"root", "folder", "the folder files are served from (relative: to this file's)",

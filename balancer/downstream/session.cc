@@ -10,6 +10,7 @@
 
 #include <openssl/err.h>
 
+#include "balancer/downstream/proxy_header.h"
 #include "balancer/snapshot.h"
 #include "balancer/worker/worker.h"
 #include "common/http/read_switch.h"
@@ -72,6 +73,7 @@ int Session::start(uv_stream_t* server) {
     util::formatIp(reinterpret_cast<sockaddr*>(&peer), client_ip_, sizeof client_ip_);
     client_ip_length_ = static_cast<uint8_t>(std::strlen(client_ip_));
   }
+  awaiting_proxy_header_ = listener_->config->proxy_protocol;
   metrics_->listener(listenerIndex()).connections_accepted.add();
   env_.worker = worker_;
   env_.listener = listener_;
@@ -81,7 +83,8 @@ int Session::start(uv_stream_t* server) {
   env_.request = &parser_;
   env_.client_ip = clientIp();
   env_.tls = tls_ != nullptr;
-  // The first request must come as promptly as any later header section.
+  // The first request (and a PROXY header before it) must come as promptly as any later
+  // header section.
   startTimer(snapshot_->config().timeouts.client_header);
   updateReading();
   return 0;
@@ -96,10 +99,10 @@ void Session::onAlloc(uv_handle_t* handle, size_t, uv_buf_t* buf) {
 void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   auto* self = static_cast<Session*>(stream->data);
   if (nread > 0) {
-    if (self->tls_ != nullptr) {
-      self->handleTlsInput(buf->base, static_cast<size_t>(nread));
+    if (self->awaiting_proxy_header_) {
+      self->handleProxyHeader(buf->base, static_cast<size_t>(nread));
     } else {
-      self->handleInput(buf->base, static_cast<size_t>(nread));
+      self->handleRead(buf->base, static_cast<size_t>(nread));
     }
     return;
   }
@@ -124,6 +127,47 @@ void Session::onRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   self->close();
+}
+
+void Session::handleRead(const char* data, size_t len) {
+  if (tls_ != nullptr) {
+    handleTlsInput(data, len);
+  } else {
+    handleInput(data, len);
+  }
+}
+
+void Session::handleProxyHeader(const char* data, size_t len) {
+  // Mostly the header comes whole in the first read and is parsed where it lies; pieces are
+  // gathered (at most a header's bound and one read: parseProxyHeader refuses longer).
+  std::string held = std::move(proxy_header_);
+  proxy_header_.clear();
+  std::string_view bytes(data, len);
+  if (!held.empty()) {
+    held.append(data, len);
+    bytes = held;
+  }
+  ProxyHeader header = parseProxyHeader(bytes);
+  switch (header.status) {
+    case ProxyHeader::Status::kNeedMore:
+      proxy_header_.assign(bytes);
+      return;
+    case ProxyHeader::Status::kInvalid:
+      LOG_DEBUG("client=%s closed: PROXY protocol header expected (%s)", client_ip_, header.error);
+      close();
+      return;
+    case ProxyHeader::Status::kDone:
+      break;
+  }
+  awaiting_proxy_header_ = false;
+  if (header.source) {
+    util::formatIp(reinterpret_cast<sockaddr*>(&*header.source), client_ip_, sizeof client_ip_);
+    client_ip_length_ = static_cast<uint8_t>(std::strlen(client_ip_));
+    env_.client_ip = clientIp();
+  }
+  if (bytes.size() > header.length) {
+    handleRead(bytes.data() + header.length, bytes.size() - header.length);
+  }
 }
 
 void Session::handleTlsInput(const char* data, size_t len) {

@@ -97,6 +97,12 @@ class Session final : public http::ParserListener,
   static void onClose(uv_handle_t* handle);
   static void onShutdown(uv_shutdown_t* req, int status);
 
+  // Reads the PROXY protocol header a proxy_protocol listener gets first; what follows it goes
+  // on to TLS or HTTP. A connection without a valid one is closed (no HTTP answer: nothing
+  // says it speaks HTTP).
+  void handleProxyHeader(const char* data, size_t len);
+  // Hands bytes read from the socket on: to TLS, or to HTTP for plain TCP.
+  void handleRead(const char* data, size_t len);
   // Decrypts what arrived on a TLS connection (handshaking first) and hands the plaintext on.
   void handleTlsInput(const char* data, size_t len);
   void handleInput(const char* data, size_t len);
@@ -156,6 +162,8 @@ class Session final : public http::ParserListener,
   Framing framing_;
   ExchangeEnv env_;  // what every exchange of this connection runs in
   uint64_t exchanges_ = 0;
+  bool awaiting_proxy_header_ = false;  // a proxy_protocol listener: its header is not read yet
+  std::string proxy_header_;            // the header's first bytes, when it comes in pieces
   char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
   uint8_t client_ip_length_ = 0;  // measured once: the address is used in every request
   std::string_view clientIp() const { return {client_ip_, client_ip_length_}; }

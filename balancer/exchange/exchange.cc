@@ -48,7 +48,9 @@ Exchange::Exchange(ExchangeCodec* codec, const ExchangeEnv* env, const ExchangeS
       head_request_(start.head_request),
       upgrade_(start.upgrade),
       chunked_request_(start.chunked_request),
-      background_(start.background) {}
+      background_(start.background) {
+  client_.resolve(env->client_ip, {}, {});  // until start() reads the head
+}
 
 Exchange::~Exchange() {
   if (alive_) {
@@ -69,7 +71,8 @@ void Exchange::start() {
   req.headers = &request.headers();
   req.method = request.methodName();
   req.raw_target = request.target();
-  req.client_ip = env_->client_ip;
+  client_.resolve(env_->client_ip, request.headers(), snapshot_->config().trusted_proxies);
+  req.client_ip = client_.ip();
   if (request.hasContentLength()) {
     req.content_length = request.contentLength();
   }
@@ -221,6 +224,7 @@ void Exchange::buildUpstreamHead(std::string_view strip_prefix) {
   RequestRewrite rewrite;
   rewrite.strip_prefix = strip_prefix;
   rewrite.client_ip = env_->client_ip;
+  rewrite.keep_forwarded_for = client_.peerTrusted();
   rewrite.request_id = env_->buffers->request_id;
   rewrite.tls = env_->tls;
   rewrite.upgrade = upgrade_;
@@ -675,7 +679,7 @@ void Exchange::log(int status) {
     facts.user = env_->buffers->user;
   }
   facts.request_id = env_->buffers->request_id;
-  facts.client = env_->client_ip;
+  facts.client = client_.ip();
   facts.tls_version = env_->tls_version;
   AccessLogSink* sink = env_->listener->config->access_log ? env_->worker->accessLog() : nullptr;
   recordExchange(record, facts, *snapshot_, *env_->listener->config, metrics_, sink,

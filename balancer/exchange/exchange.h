@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "balancer/exchange/client_address.h"
 #include "balancer/exchange/exchange_codec.h"
 #include "balancer/filters/filter_chain.h"
 #include "balancer/upstream/upstream_listener.h"
@@ -32,7 +33,7 @@ struct ExchangeEnv {
   // The request head as parsed. HTTP/1.1's parser today; an HTTP/2 codec gives its own
   // (the head rewriting reads method, target and header list only).
   const http::Parser* request = nullptr;
-  std::string_view client_ip;
+  std::string_view client_ip;    // the peer (after the PROXY protocol): see ClientAddress
   std::string_view tls_version;  // empty for plain TCP
   bool tls = false;
 };
@@ -166,6 +167,7 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
 
   ExchangeCodec* codec_;
   const ExchangeEnv* env_;
+  ClientAddress client_;  // the peer, or whom its X-Forwarded-For names when it is trusted
   const Snapshot* snapshot_;
   WorkerMetrics* metrics_;
   uint64_t number_;

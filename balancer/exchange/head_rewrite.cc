@@ -143,7 +143,6 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
   appendQuery(target.query, rewrite.drop_query_param, &h);
   h.append(" HTTP/1.1\r\n"sv);
 
-  std::string_view previous_xff;
   bool has_host = false;
   ConnectionTokens listed(headers);
   for (size_t i = 0; i < headers.size(); ++i) {
@@ -158,8 +157,7 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
       case http::HeaderKind::kXForwardedProto:
       case http::HeaderKind::kXRequestId:
         continue;
-      case http::HeaderKind::kXForwardedFor:
-        previous_xff = headers.value(i);
+      case http::HeaderKind::kXForwardedFor:  // written below
         continue;
       case http::HeaderKind::kHost:
         if (!target.authority.empty()) {
@@ -197,8 +195,12 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
     appendContentLength(request.contentLength(), &h);
   }
   h.append("X-Forwarded-For: "sv);
-  if (!previous_xff.empty()) {
-    h.append(previous_xff).append(", "sv);
+  if (rewrite.keep_forwarded_for) {
+    for (size_t i = 0; i < headers.size(); ++i) {  // several fields are one list, in order
+      if (headers.kind(i) == http::HeaderKind::kXForwardedFor && !headers.value(i).empty()) {
+        h.append(headers.value(i)).append(", "sv);
+      }
+    }
   }
   h.append(rewrite.client_ip).append("\r\n"sv);
   h.append(rewrite.tls ? "X-Forwarded-Proto: https\r\n"sv : "X-Forwarded-Proto: http\r\n"sv);

@@ -358,6 +358,7 @@ class Connection final : public http::ParserListener {
       rewrite.strip_prefix = routes()[static_cast<size_t>(index)].strip_prefix;
     }
     rewrite.client_ip = "192.0.2.7";
+    rewrite.keep_forwarded_for = true;  // the received list goes through the rewrite too
     rewrite.request_id = "fuzz-0001";
     rewrite.tls = p.versionMinor() == 0;
     rewrite.upgrade = p.upgrade();

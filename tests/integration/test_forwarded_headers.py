@@ -16,8 +16,11 @@ def seen_headers(resp):
 
 def test(h):
     backend = h.backend("a")
+    # The client is a trusted proxy here: its X-Forwarded-For is appended to (an untrusted
+    # client's is replaced: test_client_address).
     lb = h.balancer(simple_config(0, [backend.port],
-                                  extra_top="admin: { address: 127.0.0.1:0 }"))
+                                  extra_top="admin: { address: 127.0.0.1:0 }\n"
+                                            "trusted_proxies: [127.0.0.1]"))
     admin_port = lb.admin_port
 
     with h.step("added headers, hop-by-hop headers removed (request)"):

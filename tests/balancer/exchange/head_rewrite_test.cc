@@ -34,6 +34,7 @@ TEST_CASE("a request head is rewritten for the upstream") {
   RequestRewrite rw;
   rw.strip_prefix = "/api";
   rw.client_ip = "127.0.0.1";
+  rw.keep_forwarded_for = true;  // a trusted proxy's list is appended to
   rw.request_id = "rid";
   rw.tls = true;
   rw.drop_headers = drop;
@@ -44,6 +45,22 @@ TEST_CASE("a request head is rewritten for the upstream") {
         "POST /items?x=1 HTTP/1.1\r\nHost: shop.test\r\nAccept: */*\r\nContent-Length: 3\r\n"
         "X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
         "X-Request-Id: rid\r\nX-User-Id: 42\r\n\r\n");
+}
+
+TEST_CASE("X-Forwarded-For: an untrusted peer's list is replaced, a trusted one's kept whole") {
+  Parsed req(http::Parser::Kind::kRequest,
+             "GET /a HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 6.6.6.6\r\n"
+             "X-Forwarded-For: 10.0.0.9\r\n\r\n");
+  RequestTarget target = splitTarget(req.parser.target(), "h");
+  RequestRewrite rw;
+  rw.client_ip = "203.0.113.5";
+  std::string out;
+  rewriteRequestHead(req.parser, target, rw, &out);
+  CHECK(out.find("X-Forwarded-For: 203.0.113.5\r\n") != std::string::npos);
+  CHECK(out.find("6.6.6.6") == std::string::npos);
+  rw.keep_forwarded_for = true;
+  rewriteRequestHead(req.parser, target, rw, &out);
+  CHECK(out.find("X-Forwarded-For: 6.6.6.6, 10.0.0.9, 203.0.113.5\r\n") != std::string::npos);
 }
 
 TEST_CASE("a header with '_' in its name is left out and counted") {

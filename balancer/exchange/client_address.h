@@ -1,0 +1,37 @@
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+#include "common/http/header_list.h"
+#include "common/util/cidr.h"
+
+namespace balancer {
+
+// Who a request is from, for key: ip limits, allow/deny and the access log: the connection's
+// peer (after the PROXY protocol), unless that peer is a trusted proxy.
+// Then X-Forwarded-For is read from the right, past the trusted addresses: the first one not
+// trusted is the client (all trusted: the leftmost). An entry that is not an IP address ends
+// the walk, and the last address known good stays the client: a relay may pass on whatever
+// its own client wrote, and a made-up word must not become an address.
+class ClientAddress {
+ public:
+  // Sets the client from `peer` (an IP address as text) and the request's headers.
+  void resolve(std::string_view peer, const http::HeaderList& headers,
+               std::span<const util::Cidr> trusted);
+  // The client as text ("192.0.2.7", "2001:db8::1"); the peer as given when it is it.
+  std::string_view ip() const { return {ip_, length_}; }
+  // Whether the peer is a trusted proxy: its X-Forwarded-For is kept on the way upstream.
+  bool peerTrusted() const { return peer_trusted_; }
+
+ private:
+  void set(std::string_view text);
+  void set(const util::IpAddress& address);
+
+  char ip_[46] = {0};  // INET6_ADDRSTRLEN
+  uint8_t length_ = 0;
+  bool peer_trusted_ = false;
+};
+
+}  // namespace balancer
