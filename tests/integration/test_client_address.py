@@ -4,6 +4,8 @@ PROXY v1 or v2 header (before HTTP or TLS) and close connections without one; th
 reaches X-Forwarded-For, the access log, allow/deny and key: ip limits. trusted_proxies: a
 trusted peer's X-Forwarded-For is read from the right; an untrusted one's is replaced."""
 import json
+import os
+import signal
 import socket
 import ssl
 import struct
@@ -266,6 +268,26 @@ def test(h):
         logged += 8
         h.expect_eq(log_clients(log_path, logged)[-1], "10.3.3.3",
                     "all trusted: the leftmost is the client")
+
+    with h.step("SIGHUP: proxy_protocol and trusted_proxies change with the configuration"):
+        text = config(backend.port, log_path, certs).replace(
+            "{ name: plain, address: 127.0.0.1:0 }",
+            "{ name: plain, address: 127.0.0.1:0, proxy_protocol: true }").replace(
+            '"2001:db8:ff::/48"]', '"2001:db8:ff::/48", 203.0.113.0/24]')
+        lb.config_path.write_text(text)
+        os.kill(lb.pid, signal.SIGHUP)
+        lb.wait_log(r"SIGHUP: configuration reloaded")
+        time.sleep(0.1)  # the workers take it within one loop turn
+        conn = RawConnection(plain)
+        conn.send(get("/headers"))
+        h.expect(conn.wait_closed(3) and conn.buf == b"",
+                 f"plain listener, now with proxy_protocol: no header, closed ({conn.buf[:60]!r})")
+        conn.close()
+        r = send(plain, v1("203.0.113.7") + get("/headers", ["X-Forwarded-For: 198.51.100.7"]))
+        h.expect_eq(xff(r), ["198.51.100.7", "203.0.113.7"],
+                    "203.0.113.7, now trusted: its X-Forwarded-For is kept")
+        r = send(pp, v1("203.0.113.7") + get("/public/x", ["X-Forwarded-For: 198.51.100.7"]))
+        h.expect_eq(r.status, 200, "deny sees the client 203.0.113.7 names")
 
     with h.step("config errors name FILE:LINE:COLUMN"):
         bad = h.write("bad.yaml", config(backend.port, log_path, certs).replace(
