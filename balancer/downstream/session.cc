@@ -161,8 +161,8 @@ void Session::handleProxyHeader(const char* data, size_t len) {
   }
   awaiting_proxy_header_ = false;
   if (header.source) {
-    util::formatIp(reinterpret_cast<sockaddr*>(&*header.source), client_ip_, sizeof client_ip_);
-    client_ip_length_ = static_cast<uint8_t>(std::strlen(client_ip_));
+    client_ip_length_ = static_cast<uint8_t>(util::formatIp(
+        reinterpret_cast<const sockaddr*>(&*header.source), client_ip_, sizeof client_ip_));
     env_.client_ip = clientIp();
   }
   if (bytes.size() > header.length) {

@@ -16,9 +16,10 @@ bool isTrusted(const util::IpAddress& address, std::span<const util::Cidr> trust
 
 }  // namespace
 
-void ClientAddress::set(std::string_view text) {
-  length_ = static_cast<uint8_t>(std::min(text.size(), sizeof ip_));
-  std::memcpy(ip_, text.data(), length_);
+void ClientAddress::reset(std::string_view peer) {
+  length_ = static_cast<uint8_t>(std::min(peer.size(), sizeof ip_));
+  std::memcpy(ip_, peer.data(), length_);
+  peer_trusted_ = false;
 }
 
 void ClientAddress::set(const util::IpAddress& address) {
@@ -31,8 +32,7 @@ void ClientAddress::set(const util::IpAddress& address) {
 
 void ClientAddress::resolve(std::string_view peer, const http::HeaderList& headers,
                             std::span<const util::Cidr> trusted) {
-  set(peer);
-  peer_trusted_ = false;
+  reset(peer);
   if (trusted.empty()) {
     return;
   }

@@ -17,7 +17,9 @@ namespace balancer {
 // its own client wrote, and a made-up word must not become an address.
 class ClientAddress {
  public:
-  // Sets the client from `peer` (an IP address as text) and the request's headers.
+  // The client is `peer` (an IP address as text), its X-Forwarded-For not read (yet).
+  void reset(std::string_view peer);
+  // Sets the client from `peer` and the request's headers.
   void resolve(std::string_view peer, const http::HeaderList& headers,
                std::span<const util::Cidr> trusted);
   // The client as text ("192.0.2.7", "2001:db8::1"); the peer as given when it is it.
@@ -26,7 +28,6 @@ class ClientAddress {
   bool peerTrusted() const { return peer_trusted_; }
 
  private:
-  void set(std::string_view text);
   void set(const util::IpAddress& address);
 
   char ip_[46] = {0};  // INET6_ADDRSTRLEN

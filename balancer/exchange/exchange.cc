@@ -49,7 +49,7 @@ Exchange::Exchange(ExchangeCodec* codec, const ExchangeEnv* env, const ExchangeS
       upgrade_(start.upgrade),
       chunked_request_(start.chunked_request),
       background_(start.background) {
-  client_.resolve(env->client_ip, {}, {});  // until start() reads the head
+  client_.reset(env->client_ip);  // until start() reads the head
 }
 
 Exchange::~Exchange() {
