@@ -296,7 +296,7 @@ const Section<Config>& configKeys() {
       inlineSection("admin", adminKeys, "the admin API"),
       optionalSection("redis", &T::redis, redisKeys, "Redis, for global rate limits"),
       optionalSection("jwt", &T::jwt, jwtKeys, "how JWTs are checked on auth routes"),
-      upstreams().required("upstreams"),
+      upstreams(),  // required unless every route is static: validate.cc
       cacheZones(),
       listOf("routes", &T::routes, routeKeys, "which requests go to which upstream")
           .required("routes"),

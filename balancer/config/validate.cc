@@ -46,6 +46,17 @@ void validateUpstreams(const Config& config, const Positions& at,
   }
 }
 
+// A config whose routes all serve files needs no upstreams; any other needs the section.
+void validateUpstreamsPresent(const Config& config, const Positions& at,
+                              std::vector<ConfigError>* errors) {
+  bool all_static = !config.routes.empty() &&
+                    std::all_of(config.routes.begin(), config.routes.end(),
+                                [](const RouteConfig& r) { return r.static_files.has_value(); });
+  if (!at.has("upstreams") && !all_static) {
+    errors->push_back(at.error("", "the configuration needs upstreams"));
+  }
+}
+
 void validateRoute(const Config& config, const RouteConfig& route, const std::string& path,
                    const Positions& at, std::vector<ConfigError>* errors) {
   if (at.has(path + ".match")) {
@@ -170,6 +181,7 @@ void validate(const Config& config, const Positions& at, std::vector<ConfigError
   validateRedis(at, errors);
   validateJwt(config, at, errors);
   validateListeners(config, at, errors);
+  validateUpstreamsPresent(config, at, errors);
   validateUpstreams(config, at, errors);
   for (size_t i = 0; i < config.routes.size(); ++i) {
     validateRoute(config, config.routes[i], "routes[" + std::to_string(i) + "]", at, errors);

@@ -52,7 +52,7 @@ void Session::sendHead(const ResponseHead& response) {
     head.clear();
     head.append("HTTP/1.1 ").append(std::to_string(response.status)).append(" ");
     head.append(http::reasonPhrase(response.status)).append("\r\n");
-    appendLocalHeaders(response.headers, response.weaken_etag, &head);
+    appendLocalHeaders(response.headers, response.weaken_etag, response.length_changed, &head);
     head.append(response.extra_headers);
     if (response.content_length && response.status >= 200 && response.status != 204) {
       head.append("Content-Length: ").append(std::to_string(*response.content_length));

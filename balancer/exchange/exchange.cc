@@ -114,13 +114,16 @@ void Exchange::routeRequest() {
     fail(404, "no route");
     return;
   }
-  size_t upstream = snapshot_->upstreamOfRoute(static_cast<size_t>(route));
   UpstreamRequest::Setup& setup = upstream_.setup();
-  setup.pool = &env_->worker->pool(snapshot_, upstream);
+  if (!snapshot_->config().routes[static_cast<size_t>(route)].upstream.empty()) {
+    // A static route forwards nothing, and a config of static routes only has no pool.
+    size_t upstream = snapshot_->upstreamOfRoute(static_cast<size_t>(route));
+    setup.pool = &env_->worker->pool(snapshot_, upstream);
+    setup.counters = &metrics_->upstream(upstream);
+  }
   setup.listener = this;
   setup.buffers = env_->buffers;
   setup.record = env_->record;
-  setup.counters = &metrics_->upstream(upstream);
   setup.worker_id = env_->worker->id();
   setup.request_id = env_->buffers->request_id;
   setup.idempotent = isIdempotent(request.method());
@@ -500,6 +503,7 @@ void Exchange::startLocalResponse(std::shared_ptr<filters::LocalResponse> respon
   if (!rewritten) {
     head.content_length = r.content_length;
   }
+  head.length_changed = rewritten;
   head.weaken_etag = ctx_.out.weaken_etag;
   head.close = close_after_;
   env_->record->status = r.status;

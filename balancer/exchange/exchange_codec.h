@@ -26,7 +26,8 @@ struct ResponseHead {
   // rewrites, an upstream's chunked one).
   std::optional<uint64_t> content_length;
   bool no_body = false;        // HEAD, 1xx, 204, 304: no body follows, whatever the length
-  bool length_changed = false;  // the upstream's Content-Length no longer holds (dropped)
+  // A filter rewrites the body: the Content-Length (and Accept-Ranges) given no longer hold.
+  bool length_changed = false;
   bool weaken_etag = false;    // a strong ETag goes out weak (the body was re-encoded)
   // An upstream's fields left out: a filter says them itself (the cache's X-Cache).
   std::span<const std::string_view> drop_headers;

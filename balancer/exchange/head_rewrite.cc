@@ -232,6 +232,9 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
     } else if (kind == http::HeaderKind::kOther && !rewrite.drop_headers.empty() &&
                droppedView(rewrite.drop_headers, headers.name(i))) {
       continue;
+    } else if (rewrite.body_rewritten && kind == http::HeaderKind::kOther &&
+               http::equalsIgnoreCase(headers.name(i), "Accept-Ranges"sv)) {
+      continue;
     }
     has_id = has_id || kind == http::HeaderKind::kXRequestId;
     head.append(headers.name(i)).append(": "sv);
@@ -264,8 +267,9 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
   head.append("\r\n"sv);
 }
 
-void appendLocalHeaders(std::string_view lines, bool weaken_etag, std::string* out) {
-  if (!weaken_etag) {
+void appendLocalHeaders(std::string_view lines, bool weaken_etag, bool body_rewritten,
+                        std::string* out) {
+  if (!weaken_etag && !body_rewritten) {
     out->append(lines);
     return;
   }
@@ -275,7 +279,12 @@ void appendLocalHeaders(std::string_view lines, bool weaken_etag, std::string* o
     std::string_view line = lines.substr(0, end);
     lines.remove_prefix(end);
     size_t colon = line.find(':');
-    if (colon != std::string_view::npos && http::equalsIgnoreCase(line.substr(0, colon), "ETag"sv)) {
+    std::string_view name = line.substr(0, colon);
+    if (body_rewritten && colon != std::string_view::npos &&
+        http::equalsIgnoreCase(name, "Accept-Ranges"sv)) {
+      continue;
+    }
+    if (weaken_etag && colon != std::string_view::npos && http::equalsIgnoreCase(name, "ETag"sv)) {
       size_t value = line.find_first_not_of(" \t"sv, colon + 1);
       if (value != std::string_view::npos && line[value] == '"') {
         out->append(line.substr(0, value)).append("W/"sv).append(line.substr(value));

@@ -47,7 +47,9 @@ struct ResponseRewrite {
   bool keep_alive = true;       // else Connection: close
   bool client_http10 = false;   // say Connection: keep-alive explicitly
   std::string_view extra_headers;  // lines the route's filters add, each ending in CRLF
-  bool body_rewritten = false;     // a filter changes the body: its Content-Length is dropped
+  // A filter changes the body: its Content-Length is dropped, and so is Accept-Ranges (ranges
+  // of the upstream's bytes do not apply to the ones sent).
+  bool body_rewritten = false;
   // Fields left out (case-insensitive): a filter sends its own (the cache's X-Cache).
   std::span<const std::string_view> drop_headers;
   bool weaken_etag = false;        // the body is changed but equivalent: a strong ETag goes weak
@@ -58,8 +60,10 @@ void rewriteResponseHead(const http::Parser& response, const ResponseRewrite& re
                          std::string* out);
 
 // Appends a local response's header lines (each ending in CRLF), with a strong ETag sent weak
-// when `weaken_etag` (its body was re-encoded on the way).
-void appendLocalHeaders(std::string_view lines, bool weaken_etag, std::string* out);
+// when `weaken_etag` (its body was re-encoded on the way) and without Accept-Ranges when
+// `body_rewritten` (as ResponseRewrite::body_rewritten).
+void appendLocalHeaders(std::string_view lines, bool weaken_etag, bool body_rewritten,
+                        std::string* out);
 
 // The value of `name` in a query ("?a=1&b=2" or "a=1&b=2"), and whether it was there.
 std::string_view queryParam(std::string_view query, std::string_view name, bool* found);

@@ -110,7 +110,7 @@ class Origin(http.server.BaseHTTPRequestHandler):
             if self.headers.get("Range"):
                 self.reply(206, body[:100], headers=[("Content-Range", "bytes 0-99/%d" % size)])
             else:
-                self.reply(200, body)
+                self.reply(200, body, headers=[("Accept-Ranges", "bytes")])
         elif path == "/big":
             self.reply(200, json_body(BIG, 1), chunked=True, pause_after=1024 * 1024)
         else:
@@ -231,6 +231,15 @@ def test(h):
             h.expect_eq(r.header("ETag"), '"json-5000"', f"{accept}: strong ETag kept")
             h.expect_eq(r.header("Content-Length"), "5000", f"{accept}: Content-Length kept")
             h.expect_eq(r.body, plain, f"{accept}: body")
+
+    with h.step("an encoded body drops the origin's Accept-Ranges; a plain one keeps it"):
+        r = lb.get("/range", headers={"Accept-Encoding": "gzip"})
+        h.expect_eq(r.header("Content-Encoding"), "gzip", "encoded")
+        h.expect_eq(r.header("Accept-Ranges"), None, "no Accept-Ranges on the encoded body")
+        h.expect_eq(decode("gzip", r.body), plain, "decoded body")
+        r = lb.get("/range")
+        h.expect_eq(r.header("Content-Encoding"), None, "plain")
+        h.expect_eq(r.header("Accept-Ranges"), "bytes", "Accept-Ranges kept on the plain body")
 
     with h.step("skip rules: each response goes out as the origin sent it"):
         gz = {"Accept-Encoding": "gzip, br, zstd"}

@@ -410,6 +410,25 @@ TEST_CASE("a static route's errors: both or neither of upstream and static, bad 
   CHECK(findError(result.errors, "static needs a root") != nullptr);
 }
 
+TEST_CASE("upstreams may be left out only when every route is static") {
+  std::string dir = std::string(SOURCE_DIR) + "/tests";
+  std::string head = "listeners:\n  - { address: 127.0.0.1:8080 }\nroutes:\n";
+  std::string files = "  - match: { path_prefix: / }\n    static: { root: " + dir + " }\n";
+  auto all_static = loadConfigString(head + files);
+  for (const auto& e : all_static.errors) {
+    INFO(e.line << ":" << e.column << ": " << e.message);
+  }
+  REQUIRE(all_static.errors.empty());
+  CHECK(all_static.config->upstreams.empty());
+
+  auto mixed = loadConfigString(head + files + "  - match: { path_prefix: /api }\n    upstream: app\n");
+  REQUIRE_FALSE(mixed.config);
+  const ConfigError* needs = findError(mixed.errors, "the configuration needs upstreams");
+  REQUIRE(needs != nullptr);
+  CHECK(needs->line == 1);
+  CHECK(findError(mixed.errors, "route names unknown upstream 'app'") != nullptr);
+}
+
 TEST_CASE("a static root is relative to the configuration file's folder") {
   namespace fs = std::filesystem;
   std::string pattern = (fs::temp_directory_path() / "static-config-XXXXXX").string();

@@ -208,12 +208,35 @@ TEST_CASE("a rewritten body weakens a strong ETag and drops Content-Length; weak
 TEST_CASE("a local response's strong ETag line is weakened when asked, else copied") {
   std::string lines = "Content-Type: text/html\r\nETag: \"f-1\"\r\nX-ETag: \"x\"\r\n";
   std::string out;
-  appendLocalHeaders(lines, false, &out);
+  appendLocalHeaders(lines, false, false, &out);
   CHECK(out == lines);
   out.clear();
-  appendLocalHeaders(lines, true, &out);
+  appendLocalHeaders(lines, true, false, &out);
   CHECK(out == "Content-Type: text/html\r\nETag: W/\"f-1\"\r\nX-ETag: \"x\"\r\n");
   out.clear();
-  appendLocalHeaders("etag:W/\"w\"\r\n", true, &out);
+  appendLocalHeaders("etag:W/\"w\"\r\n", true, false, &out);
   CHECK(out == "etag:W/\"w\"\r\n");
+}
+
+TEST_CASE("a rewritten body drops Accept-Ranges (ranges of the upstream's bytes no longer apply)") {
+  Parsed resp(http::Parser::Kind::kResponse,
+              "HTTP/1.1 200 OK\r\nContent-Length: 5000\r\naccept-ranges: bytes\r\n"
+              "Content-Type: application/json\r\n\r\n");
+  ResponseRewrite rw;
+  rw.request_id = "rid";
+  std::string out;
+  rewriteResponseHead(resp.parser, rw, &out);
+  CHECK(out.find("accept-ranges: bytes\r\n") != std::string::npos);  // unchanged body: kept
+  rw.rechunk = true;
+  rw.body_rewritten = true;
+  rewriteResponseHead(resp.parser, rw, &out);
+  CHECK(out.find("ccept-ranges") == std::string::npos);
+
+  std::string lines = "Content-Type: text/css\r\nAccept-Ranges: bytes\r\nETag: \"f-1\"\r\n";
+  std::string local;
+  appendLocalHeaders(lines, false, false, &local);
+  CHECK(local == lines);
+  local.clear();
+  appendLocalHeaders(lines, true, true, &local);
+  CHECK(local == "Content-Type: text/css\r\nETag: W/\"f-1\"\r\n");
 }
