@@ -510,6 +510,10 @@ void Session::close(int status) {
     newExchange(true);
   }
   state_ = State::kClosed;
+  if (file_sender_ != nullptr) {
+    file_sender_->cancel();
+    file_sender_ = nullptr;
+  }
   if (exchange_) {
     exchange_->onConnectionClosed(status);
   }

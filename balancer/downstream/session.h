@@ -7,6 +7,7 @@
 #include <string>
 
 #include "balancer/access_log/exchange_record.h"
+#include "balancer/downstream/file_sender.h"
 #include "balancer/exchange/exchange.h"
 #include "balancer/exchange/exchange_buffers.h"
 #include "balancer/filters/filter_chain.h"
@@ -37,7 +38,8 @@ class WorkerMetrics;
 // bytes both ways.
 class Session final : public http::ParserListener,
                       public http::OutputListener,
-                      public ExchangeCodec {
+                      public ExchangeCodec,
+                      public FileSender::Listener {
  public:
   Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime* listener);
   ~Session();
@@ -68,6 +70,7 @@ class Session final : public http::ParserListener,
   void sendHead(const ResponseHead& head) override;
   void sendBody(std::string_view bytes, bool stable) override;
   void sendEnd() override;
+  bool sendFile(const filters::FileRegion& region) override;
   void flush() override { flushOut(); }
   bool outputFull() override;
   void abort() override { close(); }
@@ -78,6 +81,10 @@ class Session final : public http::ParserListener,
   void onTunnelClosed() override { closeWhenFlushed(); }
   bool open() const override { return state_ == State::kOpen; }
   bool closed() const override { return state_ == State::kClosed; }
+
+  // FileSender::Listener, for a file body sent with sendfile
+  void onFileWaiting() override;
+  void onFileSent(uint64_t sent, bool ok) override;
 
  private:
   enum class State { kOpen, kTunnel, kLingering, kClosed };
@@ -154,6 +161,7 @@ class Session final : public http::ParserListener,
   bool close_when_flushed_ = false;
   http::Parser parser_;
   http::OutputQueue out_;
+  FileSender* file_sender_ = nullptr;  // a file body going out with sendfile; frees itself
   std::string pending_input_;  // bytes read past the current request
   ExchangeBuffers* buffers_ = nullptr;
   // The current (or last) exchange, built in place for each request; it stays after it is

@@ -92,6 +92,37 @@ void Session::sendBody(std::string_view bytes, bool stable) {
   }
 }
 
+bool Session::sendFile(const filters::FileRegion& region) {
+  // sendfile puts the file's bytes on the wire as they are: plain TCP only (TLS encrypts
+  // them here), a body with a length (no chunks), after everything written before it.
+  if (tls_ != nullptr || framing_.rechunk || state_ != State::kOpen) {
+    return false;
+  }
+  flushOut();
+  uv_os_fd_t fd;
+  if (state_ != State::kOpen || out_.queuedBytes() > 0 ||
+      uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) {
+    return false;
+  }
+  file_sender_ = FileSender::start(worker_->loop(), fd, region.fd, region.offset, region.length,
+                                   this);
+  return file_sender_ != nullptr;
+}
+
+void Session::onFileWaiting() {
+  // The client is not reading: it has timeouts.client_write to make room again.
+  startTimer(snapshot_->config().timeouts.client_write);
+  client_write_timer_ = true;
+}
+
+void Session::onFileSent(uint64_t sent, bool ok) {
+  file_sender_ = nullptr;
+  if (client_write_timer_) {
+    stopTimer();
+  }
+  exchange_->onFileSent(sent, ok);
+}
+
 void Session::sendEnd() {
   if (framing_.rechunk) {
     out_.addCopy("0\r\n\r\n", 5);

@@ -512,7 +512,34 @@ void Exchange::startLocalResponse(std::shared_ptr<filters::LocalResponse> respon
     endLocalResponse();
     return;
   }
-  pullLocal();
+  if (!sendFileBody()) {
+    pullLocal();
+  }
+}
+
+bool Exchange::sendFileBody() {
+  std::optional<filters::FileRegion> region = local_response_->fileRegion();
+  if (!region || region->length == 0 ||
+      (filters_ != nullptr && !filters_->leavesResponseBody(ctx_, local_below_)) ||
+      !codec_->sendFile(*region)) {
+    return false;
+  }
+  pulling_ = true;  // answered by onFileSent; onClientDrained pulls nothing meanwhile
+  return true;
+}
+
+void Exchange::onFileSent(uint64_t sent, bool ok) {
+  pulling_ = false;
+  if (gone()) {
+    return;
+  }
+  env_->record->bytes_out += sent;
+  if (!ok) {
+    local_body_.onFailed();  // logged, and the connection closed: the client sees it cut
+    return;
+  }
+  body_done_ = true;
+  endLocalResponse();
 }
 
 void Exchange::pullLocal() {

@@ -74,6 +74,9 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   bool abandonUpstream();
   // The client drained what was written: the response may go on.
   void onClientDrained();
+  // The codec sent a file body by itself (ExchangeCodec::sendFile): `sent` bytes, all of it
+  // when `ok`; else the response is cut, as when a file read fails.
+  void onFileSent(uint64_t sent, bool ok);
   // The connection closes: the upstream request is given up, a paused filter's answer is
   // ignored, and an unfinished exchange is logged with `status` (499: the client left).
   void onConnectionClosed(int status);
@@ -157,6 +160,8 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   // A response the balancer makes (a filter's), through the response filters below `below`.
   void startLocalResponse(std::shared_ptr<filters::LocalResponse> response, size_t below);
   void pullLocal();
+  // Hands a file body to the codec when it can send it and no filter needs its bytes.
+  bool sendFileBody();
   void endLocalResponse();
   // The response is whole: the exchange is over.
   void complete();

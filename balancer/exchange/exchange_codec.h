@@ -12,6 +12,10 @@ class Parser;
 
 namespace balancer {
 
+namespace filters {
+struct FileRegion;
+}
+
 class UpstreamConnection;
 
 // A final response's head as the exchange decided it; the codec writes it in its protocol.
@@ -46,6 +50,10 @@ class ExchangeCodec {
   // reused before the client drains); else they are copied.
   virtual void sendBody(std::string_view bytes, bool stable) = 0;
   virtual void sendEnd() = 0;
+  // Optional: sends a local response's whole body, a file region, by the codec's own means
+  // (HTTP/1.1 on plain TCP: sendfile), then answers Exchange::onFileSent. False: it cannot
+  // (TLS, chunked framing; HTTP/2 will not), and the exchange pulls the bytes instead.
+  virtual bool sendFile(const filters::FileRegion& /*region*/) { return false; }
   // Writes what is queued.
   virtual void flush() = 0;
   // The client reads slower than the response comes: the exchange waits for

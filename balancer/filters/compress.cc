@@ -200,6 +200,11 @@ void Compress::onResponseBody(FilterContext& ctx, std::string_view piece, bool e
   }
 }
 
+bool Compress::leavesResponseBody(FilterContext& ctx) const {
+  auto* state = ctx.stateOf<CompressState>(this);
+  return state == nullptr || !state->encoder;  // not encoding: onResponseBody passes it on
+}
+
 bool Compress::compressesType(std::string_view content_type) const {
   std::string_view media = http::trimOws(content_type.substr(0, content_type.find(';')));
   size_t slash = media.find('/');

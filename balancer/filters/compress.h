@@ -26,6 +26,7 @@ class Compress final : public Filter {
   void onResponseBody(FilterContext& ctx, std::string_view piece, bool end,
                       BodySink& next) override;
   bool wantsResponseBody() const override { return true; }
+  bool leavesResponseBody(FilterContext& ctx) const override;
 
   // Whether a Content-Type value names a type this route compresses.
   bool compressesType(std::string_view content_type) const;

@@ -49,6 +49,15 @@ class LocalBodySink {
   ~LocalBodySink() = default;
 };
 
+// A part of an open file. A local response whose body is one (a static file) offers it, so
+// that a codec that can send a file by itself (sendfile(2) on plain TCP) takes it whole
+// instead of pulling its bytes through the balancer.
+struct FileRegion {
+  int fd = -1;  // the response's: valid while the response lives
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
 // A response the balancer makes itself instead of asking an upstream: a cached object, a
 // file. The exchange frames it (Content-Length or chunked, Connection, X-Request-Id), writes
 // its head, then pulls its body piece by piece as the client drains, so a large body never
@@ -69,6 +78,8 @@ class LocalResponse {
   // end the exchange and destroy the response: it is the last thing that callback does with
   // the response. One made within pull() is safe: the exchange acts on it after pull returns.
   virtual void pull(LocalBodySink& sink, size_t max) = 0;
+  // The body as a file region, when it is one and nothing of it was pulled; none: pull it.
+  virtual std::optional<FileRegion> fileRegion() const { return std::nullopt; }
 };
 
 // What a filter decides at a phase: go on to the next filter, answer locally (the request
@@ -300,6 +311,10 @@ class Filter {
     next.write(piece);
   }
   virtual bool wantsResponseBody() const { return false; }
+  // Whether this exchange's response body passes the filter unread and unchanged (asked of
+  // filters that want bodies): then a file's body may go to the client by the codec's own
+  // means, never through onResponseBody. Compress says so when it does not encode.
+  virtual bool leavesResponseBody(FilterContext& /*ctx*/) const { return false; }
   // No upstream response will come (only filters that say wantsUpstreamError()): the filter
   // may set ctx.out.replacement to answer anyway; else the client gets the error.
   virtual void onUpstreamError(FilterContext& /*ctx*/, const UpstreamErrorFacts& /*error*/) {}

@@ -109,6 +109,15 @@ void FilterChain::runResponseBody(FilterContext& ctx, std::string_view piece, bo
   passBody(ctx, std::min(below, filters_.size()), piece, end, client);
 }
 
+bool FilterChain::leavesResponseBody(FilterContext& ctx, size_t below) const {
+  for (size_t i = 0; i < std::min(below, filters_.size()); ++i) {
+    if (filters_[i]->wantsResponseBody() && !filters_[i]->leavesResponseBody(ctx)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 void FilterChain::passBody(FilterContext& ctx, size_t below, std::string_view piece, bool end,
                            BodySink& client) const {
   size_t i = below;

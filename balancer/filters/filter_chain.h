@@ -48,6 +48,9 @@ class FilterChain {
   void runResponseBody(FilterContext& ctx, std::string_view piece, bool end, BodySink& client,
                        size_t below = SIZE_MAX) const;
   bool wantsResponseBody() const { return wants_response_body_; }
+  // Whether a response body reaches the client as it is through the filters below `below`:
+  // none of them that wants bodies reads or changes this exchange's.
+  bool leavesResponseBody(FilterContext& ctx, size_t below = SIZE_MAX) const;
   // Runs the upstream-error phase until a filter sets ctx.out.replacement.
   void runUpstreamError(FilterContext& ctx, const UpstreamErrorFacts& error) const;
   bool wantsUpstreamError() const { return wants_upstream_error_; }

@@ -91,6 +91,14 @@ FileResponse::~FileResponse() {
   }
 }
 
+std::optional<filters::FileRegion> FileResponse::fileRegion() const {
+  const Reader& r = *reader_;
+  if (r.fd < 0 || !r.idle() || r.capacity != 0) {
+    return std::nullopt;  // pulled already: the rest goes the same way
+  }
+  return filters::FileRegion{r.fd, r.offset, r.remaining};
+}
+
 void FileResponse::pull(filters::LocalBodySink& sink, size_t max) {
   Reader& r = *reader_;
   if (r.remaining == 0) {

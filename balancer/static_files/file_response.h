@@ -22,6 +22,7 @@ class FileResponse final : public filters::LocalResponse {
   FileResponse& operator=(const FileResponse&) = delete;
 
   void pull(filters::LocalBodySink& sink, size_t max) override;
+  std::optional<filters::FileRegion> fileRegion() const override;
 
  private:
   struct Reader;
