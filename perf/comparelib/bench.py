@@ -10,7 +10,7 @@ from .load import run as run_load
 from .measure import CpuWindow, wait_for_idle_machine
 from .origin import Origin
 from .peers import PEERS, start
-from .process import tail
+from .process import free_port, tail
 
 
 class Bench:
@@ -20,7 +20,9 @@ class Bench:
         self.raw = os.path.join(args.raw_dir, self.ts)
         os.makedirs(self.raw, exist_ok=True)
         self.nofile = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        self.ports = {name: args.base_port + p.offset for name, p in PEERS.items()}
+        self.ports = {name: args.base_port + p.offset if p.offset is not None else free_port()
+                      for name, p in PEERS.items()}
+        self.current_workers, self.current_conns = 1, 1   # the point being started
         self.origin = Origin(self.raw, args.base_port, args.proxy_core, self.nofile)
         self.run_seq = 0
         # every fixture a scenario names, set up or not: each gives its report lines and JSON keys

@@ -4,6 +4,7 @@ JSON document (the compress scenario's); its stub_status counts the connections 
 import os
 import re
 import http.client
+import time
 
 from . import log
 from .probe import http_get, wait_ready
@@ -11,7 +12,8 @@ from .process import Proc, tail
 from .templates import render
 
 SMALL_BODY = "Hello from the perf origin\\n"   # nginx string, \n escaped
-SMALL_BODY_LEN = len("Hello from the perf origin\n")
+SMALL_BODY_TEXT = "Hello from the perf origin\n"
+SMALL_BODY_LEN = len(SMALL_BODY_TEXT)
 BIG_SIZE = 64 * 1024
 JSON_SIZE = 16 * 1024
 PATH_SIZES = {"/": SMALL_BODY_LEN, "/64k": BIG_SIZE, "/json": JSON_SIZE}
@@ -41,6 +43,14 @@ class Origin:
             f.write(os.urandom(BIG_SIZE))
         with open(os.path.join(www, "json"), "wb") as f:
             f.write(json_document())
+        # the static scenario's `/`: the same 27 bytes, from a file
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write(SMALL_BODY_TEXT)
+        # a month old: a cache's heuristic freshness from Last-Modified (10% of its age)
+        # outlasts any run, as the configured 1 h does for responses without one
+        month_ago = time.time() - 30 * 86400
+        for name in os.listdir(www):
+            os.utime(os.path.join(www, name), (month_ago, month_ago))
         for d in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             os.makedirs(os.path.join(self.raw, "origin-tmp", d), exist_ok=True)
         conf = render("origin-nginx.conf.tmpl", os.path.join(self.raw, "origin-nginx.conf"), {

@@ -3,6 +3,7 @@ from its template in perf/configs, fairly (keep-alive both sides sized to the lo
 request rewriting; see perf/README.md "Layout and why it is fair"), started fresh per run,
 pinned with the origin to the proxy core, and ready once it answers with the origin's body."""
 import os
+import shutil
 
 from .origin import SMALL_BODY_LEN
 from .probe import wait_ready
@@ -26,7 +27,8 @@ NGINX_TEMP_DIRS = ("body", "proxy", "fastcgi", "uwsgi", "scgi")
 
 class Peer:
     name = ""
-    offset = 0          # its port: --base-port + offset (the origin is --base-port)
+    offset = 0          # its port: --base-port + offset (the origin is --base-port); None: a free one
+    target = True       # one of --targets (every scenario's rows); False: only scenarios naming it
     template = ""       # its config in perf/configs
     suffix = ""         # of the generated config file
 
@@ -99,8 +101,31 @@ class Balancer(Peer):
         return None
 
 
-PEERS = {p.name: p for p in (Direct(), HAProxy(), Nginx(), Balancer())}
-TARGETS = list(PEERS)
+class Varnish(Peer):
+    """Varnish Cache (Debian's 7.1), only in the cache scenario: a free loopback port, its own
+    -n work folder under the run's, in the foreground (-F) so it is stopped by its pid; its
+    manager and cache-main child (which drops to the vcache user) are counted together."""
+    name, offset, template, suffix, target = "varnish", None, "varnish.vcl.tmpl", ".vcl", False
+
+    def values(self, bench, workers, conns, tls):
+        return dict(super().values(bench, workers, conns, tls), ORIGIN_HOST="127.0.0.1",
+                    ORIGIN_PORT=bench.origin.port)
+
+    def argv(self, bench, conf):
+        # thread_pools: as many as the others' workers (each pool's threads serve one
+        # connection at a time; its default 100..5000 threads per pool cover 1,000 clients)
+        return ["varnishd", "-F", "-n", os.path.join(bench.raw, "varnish"), "-j", "unix",
+                "-a", f"127.0.0.1:{bench.ports[self.name]}", "-f", conf, "-T", "none",
+                "-s", "malloc,256m", "-t", "3600", "-p", f"thread_pools={bench.current_workers}"]
+
+    def unavailable(self, bench):
+        if not shutil.which("varnishd"):
+            return "varnishd not found in PATH (Debian's varnish: scripts/setup installs it)"
+        return None
+
+
+PEERS = {p.name: p for p in (Direct(), HAProxy(), Nginx(), Balancer(), Varnish())}
+TARGETS = [name for name, p in PEERS.items() if p.target]
 
 
 def start(bench, scenario, run, workers, conns, tag):
@@ -112,6 +137,7 @@ def start(bench, scenario, run, workers, conns, tag):
     err = peer.unavailable(bench) or scenario.unavailable(bench, run)
     if err:
         return None, err
+    bench.current_workers, bench.current_conns = workers, conns
     port = bench.ports[peer.name]
     if not port_free(port):
         return None, f"port {port} is busy"

@@ -147,6 +147,7 @@ def report(bench, args, results, mem_rows, started_at):
     for sc, rows in feature_rows.items():
         if rows:
             feature_table(w, scenarios.get(sc), rows, args, notes)
+    versus_table(w, results, args)
     if results.get("retried"):
         notes.append(f"- run again because other jobs disturbed them (only the last attempt is reported; "
                      f"all are in runs.jsonl): {', '.join(results['retried'])}")
@@ -274,6 +275,40 @@ def feature_table(w, scenario, rows, args, notes):
         notes.append(f"- {scenario.name}: errors in " + "; ".join(bad_status))
     else:
         w(scenario.all_good)
+
+
+def versus_table(w, results, args):
+    """The rows a scenario sets against a peer's (its `versus`), side by side, each point."""
+    pairs = []
+    for pt in results["points"]:
+        sc = scenarios.get(pt[3])
+        if sc.versus:
+            aggs = point_aggregates(results, args, pt)
+            pairs += [(pt, row, peer, aggs.get(row, {}), aggs.get(peer, {})) for row, peer in sc.versus]
+    if not pairs:
+        return
+    w("")
+    w("## Against each peer: the same work, the balancer's row over the peer's")
+    w("")
+    w("Same origin, same worker count, same point, run one after the other by the same script. "
+      "`req/s ×peer` above 1 and `CPU ×peer` below 1 are the balancer's win (CPU = utime+stime of "
+      "all the row's processes / requests). On a shared machine absolute figures move from run to "
+      "run; the ratios of one run are the figures to read.")
+    w("")
+    w("| workers | conns | scenario | path | row | peer | req/s | peer req/s | req/s ×peer | CPU µs/req | "
+      "peer CPU µs/req | CPU ×peer | p99 | peer p99 | errors |")
+    w("|---:|---:|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+    for (wk, conns, path, sc), row, peer, a, p in pairs:
+        if "rps" not in a or "rps" not in p:
+            rps = lambda x: f"{x['rps']:,.0f}" if "rps" in x else "FAILED"
+            w(f"| {wk} | {conns} | {sc} | {path} | {row} | {peer} | {rps(a)} | {rps(p)} |" + " |" * 7)
+            continue
+        cpu, pcpu = a.get("proxy_cpu_us_per_req"), p.get("proxy_cpu_us_per_req")
+        w(f"| {wk} | {conns} | {sc} | {path} | {row} | {peer} | {a['rps']:,.0f} | {p['rps']:,.0f} | "
+          f"{fmt_ratio(a['rps'] / p['rps'] if p['rps'] else None)} | "
+          f"{'—' if cpu is None else f'{cpu:.1f}'} | {'—' if pcpu is None else f'{pcpu:.1f}'} | "
+          f"{fmt_ratio(cpu / pcpu if cpu and pcpu else None)} | {fmt_ms(a['p99_us'])} | "
+          f"{fmt_ms(p['p99_us'])} | {fmt_errors(a)} / {fmt_errors(p)} |")
 
 
 def memory_table(w, args, mem_rows, notes):

@@ -63,6 +63,10 @@ class Scenario:
     arguments = ()         # its own flags: ((flag, ...), argparse keyword arguments)
     fixtures = ()          # Fixture classes it needs set up
     measured = ()          # extra row figures to take the median of (report, JSON)
+    serves_files = False   # the peers serve the origin's files themselves (no proxying)
+    # (row, peer row) pairs of one point the report sets side by side ("Against each peer"):
+    # req/s and CPU per request of the row as a ratio to the peer's
+    versus = ()
 
     # ---- which rows, and their processes ----------------------------------
     def runs(self, args):

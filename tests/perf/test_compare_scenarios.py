@@ -145,8 +145,15 @@ class RunnerNeeds(Fixture):
             values = dict(peer.values(self.bench, 2, 1000, sc.tls), **cfg.values)
             conf = render(cfg.template or peer.template, base + peer.suffix, values)  # raises if unfilled
             text = Path(conf).read_text()
-            self.assertIn(f"127.0.0.1:{self.bench.ports[run.peer]}", text)
-            self.assertIn(f"127.0.0.1:{self.bench.origin.port}", text)
+            if run.peer == "varnish":   # its address is on its command line, the origin's in the VCL
+                self.assertIn(f"127.0.0.1:{self.bench.ports[run.peer]}", peer.argv(self.bench, conf))
+                self.assertIn(f'.port = "{self.bench.origin.port}";', text)
+            else:
+                self.assertIn(f"127.0.0.1:{self.bench.ports[run.peer]}", text)
+            if sc.serves_files:         # no origin: the origin's files, from its www/ folder
+                self.assertIn(os.path.join(self.bench.raw, "www"), text)
+            elif run.peer != "varnish":
+                self.assertIn(f"127.0.0.1:{self.bench.origin.port}", text)
             if sc.tls:
                 self.assertIn("shop.test", text, "the TLS scenarios give every peer the certificate")
         path, headers = sc.ready(self.bench, run)

@@ -20,6 +20,7 @@ class Compress(FeatureScenario):
     arguments = ((("--gzip-level",), dict(
         type=int, default=GZIP_LEVEL, metavar="N",
         help=f"the compress scenario's gzip level, for both peers (default {GZIP_LEVEL})")),)
+    versus = (("gzip", "nginx-gzip"), ("open", "nginx-open"))
     template = "balancer-compress.yaml.tmpl"
     variants = (Run("open", "balancer", "/open", "open"),
                 Run("gzip", "balancer", "/gzip", "open"),
