@@ -6,9 +6,10 @@
 namespace balancer {
 
 void BackgroundExchange::launch(const ExchangeEnv& like, const Snapshot* snapshot,
-                                WorkerMetrics* metrics, std::string head) {
-  auto* self = new BackgroundExchange(like, snapshot, metrics, std::move(head));
-  self->env_.worker->backgroundOpened(snapshot);
+                                WorkerMetrics* metrics, std::string head,
+                                std::function<void()> done) {
+  auto* self = new BackgroundExchange(like, snapshot, metrics, std::move(head), std::move(done));
+  self->env_.worker->backgroundOpened(self, snapshot);
   uv_timer_init(self->env_.worker->loop(), &self->timer_);
   self->timer_.data = self;
   uv_timer_start(
@@ -17,13 +18,17 @@ void BackgroundExchange::launch(const ExchangeEnv& like, const Snapshot* snapsho
 }
 
 BackgroundExchange::BackgroundExchange(const ExchangeEnv& like, const Snapshot* snapshot,
-                                       WorkerMetrics* metrics, std::string head)
+                                       WorkerMetrics* metrics, std::string head,
+                                       std::function<void()> done)
     : head_(std::move(head)),
+      done_callback_(std::move(done)),
       client_ip_(like.client_ip),
+      services_(like.worker),
       snapshot_(snapshot),
       metrics_(metrics),
       env_(like),
       parser_(http::Parser::Kind::kRequest, this, like.worker->requestLimits()) {
+  env_.services = &services_;
   env_.buffers = &buffers_;
   env_.record = &record_;
   env_.request = &parser_;
@@ -36,6 +41,10 @@ BackgroundExchange::~BackgroundExchange() = default;
 
 void BackgroundExchange::start() {
   started_ = true;
+  if (done_) {  // aborted before its turn came (the worker is stopping)
+    finish();
+    return;
+  }
   record_.begin(uv_hrtime());
   if (parser_.execute(head_.data(), head_.size()).status == http::Parser::Status::kError ||
       !exchange_) {
@@ -81,7 +90,10 @@ void BackgroundExchange::finish() {
       self->exchange_->onConnectionClosed(502);  // aborted (its upstream broke off): logged
     }
     self->exchange_.reset();
-    self->env_.worker->backgroundClosed(self->snapshot_);
+    self->env_.worker->backgroundClosed(self, self->snapshot_);
+    if (self->done_callback_) {
+      self->done_callback_();
+    }
     delete self;
   });
 }

@@ -2,12 +2,14 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 
 #include "balancer/access_log/exchange_record.h"
 #include "balancer/exchange/exchange.h"
 #include "balancer/exchange/exchange_buffers.h"
+#include "balancer/worker/filter_services.h"
 #include "common/http/parser.h"
 
 namespace balancer {
@@ -22,8 +24,9 @@ class BackgroundExchange final : public ExchangeCodec, public http::ParserListen
  public:
   // `like`: the exchange it is made for (worker, listener, client address). `head`: a whole
   // request head, without a body.
+  // `done` runs when it is over, however it ended.
   static void launch(const ExchangeEnv& like, const Snapshot* snapshot, WorkerMetrics* metrics,
-                     std::string head);
+                     std::string head, std::function<void()> done);
 
   // ExchangeCodec: nobody reads the response.
   void sendInterim(const http::Parser&) override {}
@@ -48,14 +51,17 @@ class BackgroundExchange final : public ExchangeCodec, public http::ParserListen
 
  private:
   BackgroundExchange(const ExchangeEnv& like, const Snapshot* snapshot, WorkerMetrics* metrics,
-                     std::string head);
+                     std::string head, std::function<void()> done);
   ~BackgroundExchange();
   void start();
   // The exchange is over: the object goes in the next loop turn (not inside its calls).
   void finish();
 
   std::string head_;
+  std::function<void()> done_callback_;
   std::string client_ip_;
+  // Its own, not the triggering session's: that session may be gone before this starts.
+  WorkerFilterServices services_;
   const Snapshot* snapshot_;
   WorkerMetrics* metrics_;
   ExchangeBuffers buffers_;

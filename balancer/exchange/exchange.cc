@@ -188,11 +188,12 @@ filters::Resumer Exchange::pauseExchange() {
   return filters::Resumer(alive_, number_);
 }
 
-bool Exchange::startBackground(std::string request_head) {
-  if (background_ || env_->worker == nullptr) {
-    return false;  // a refresh does not start another
+bool Exchange::startBackground(std::string request_head, std::function<void()> done) {
+  if (background_ || env_->worker == nullptr || env_->worker->stopping()) {
+    return false;  // a refresh does not start another; a stopping worker starts nothing
   }
-  BackgroundExchange::launch(*env_, snapshot_, metrics_, std::move(request_head));
+  BackgroundExchange::launch(*env_, snapshot_, metrics_, std::move(request_head),
+                             std::move(done));
   return true;
 }
 

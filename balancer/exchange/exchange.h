@@ -120,7 +120,7 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   // filters::ChainHost, for a filter that pauses (the Redis rate limit)
   filters::Resumer pauseExchange() override;
   void onFilterResumed(uint64_t exchange, filters::Verdict verdict) override;
-  bool startBackground(std::string request_head) override;
+  bool startBackground(std::string request_head, std::function<void()> done) override;
 
  private:
   // The end of the response-body filters: the codec.

@@ -35,7 +35,6 @@ struct Cache::State final : FilterState {
   bool filler = false;  // holds the key's fill: must publish/abandon and finish it
   uint64_t wait_ticket = 0;
   bool unsafe = false;
-  bool refresh = false;  // this is the background refresh of `primary`: ends it
   size_t lines_at_request = 0;  // response_headers' length when this filter saw the request
 
   ~State() override {
@@ -49,9 +48,6 @@ struct Cache::State final : FilterState {
     }
     if (wait_ticket != 0) {
       zone->fills.leave(primary, wait_ticket);
-    }
-    if (refresh) {
-      zone->refreshes.end(primary);
     }
   }
 };
@@ -201,7 +197,6 @@ Verdict Cache::onRequestHead(FilterContext& ctx) {
     return Verdict::next();
   }
   state.request_cc = cache::requestCacheControl(*ctx.request.headers);
-  state.refresh = ctx.request.background;  // it asks no-cache: validated, never served stale
   return lookup(ctx, state);
 }
 
@@ -230,7 +225,10 @@ void Cache::startRefresh(FilterContext& ctx, State& state) {
     head.append(name).append(": ").append(headers.value(i)).append("\r\n");
   }
   head += "Cache-Control: no-cache\r\n\r\n";
-  if (!ctx.host->startBackground(std::move(head))) {
+  // Its end frees the key whatever became of it: answered, refused by a filter before the
+  // cache saw it (a rate limit, an expired token), or dropped by a stopping worker.
+  auto done = [zone = zone_, primary = state.primary] { zone->refreshes.end(primary); };
+  if (!ctx.host->startBackground(std::move(head), std::move(done))) {
     zone_->refreshes.end(state.primary);
   }
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -213,8 +214,12 @@ class ChainHost {
   virtual void onFilterResumed(uint64_t exchange, Verdict verdict) = 0;
   // Sends `request_head` (a whole HTTP/1.1 request head, no body) as a request of the
   // balancer's own through the same listener and route, in the next loop turn, with no client
-  // (the cache's stale-while-revalidate refresh). False when it cannot.
-  virtual bool startBackground(std::string /*request_head*/) { return false; }
+  // (the cache's stale-while-revalidate refresh). `done` runs once when that request is over,
+  // however it ended (answered, refused by a filter, aborted by a stopping worker). False,
+  // and `done` never runs, when it cannot start.
+  virtual bool startBackground(std::string /*request_head*/, std::function<void()> /*done*/) {
+    return false;
+  }
 
  protected:
   ~ChainHost() = default;

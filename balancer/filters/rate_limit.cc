@@ -66,6 +66,11 @@ void appendClient(std::string_view ip, int prefix, std::string* key) {
 
 Verdict RateLimit::onRequestHead(FilterContext& ctx) {
   const RequestFacts& req = ctx.request;
+  if (req.background) {
+    // The balancer's own request (a cache refresh, once per key): no client's tokens to spend,
+    // and a refusal would only leave the stale object unrefreshed.
+    return Verdict::next();
+  }
   std::string& key = *ctx.out.limit_key;
   key.assign(std::to_string(req.route)).push_back(':');
   switch (limit_.key) {

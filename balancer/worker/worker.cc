@@ -11,6 +11,7 @@
 #include "balancer/cache/loop_mailbox.h"
 #include "balancer/cache/loop_poster.h"
 #include "balancer/downstream/session.h"
+#include "balancer/exchange/background_exchange.h"
 #include "balancer/snapshot.h"
 #include "common/log/log.h"
 
@@ -236,6 +237,10 @@ void Worker::beginStop() {
   for (Session* s = sessions_; s != nullptr; s = s->next_) {
     s->drain();
   }
+  // Each leaves the set only in its close callback, a later loop turn: the walk is safe.
+  for (BackgroundExchange* b : backgrounds_) {
+    b->abort();
+  }
   finishIfDone();
 }
 
@@ -265,13 +270,13 @@ void Worker::sessionClosed(Session* session) {
   finishIfDone();
 }
 
-void Worker::backgroundOpened(const Snapshot* snapshot) {
-  ++background_count_;
+void Worker::backgroundOpened(BackgroundExchange* exchange, const Snapshot* snapshot) {
+  backgrounds_.insert(exchange);
   ++generationOf(snapshot).sessions;
 }
 
-void Worker::backgroundClosed(const Snapshot* snapshot) {
-  --background_count_;
+void Worker::backgroundClosed(BackgroundExchange* exchange, const Snapshot* snapshot) {
+  backgrounds_.erase(exchange);
   leave(generationOf(snapshot));
   finishIfDone();
 }
@@ -330,7 +335,7 @@ void Worker::upstreamClosed() {
 }
 
 void Worker::finishIfDone() {
-  if (!stopping_ || session_count_ != 0 || background_count_ != 0 || loop_closing_) {
+  if (!stopping_ || session_count_ != 0 || !backgrounds_.empty() || loop_closing_) {
     return;
   }
   // No session left: close the idle upstream connections and the wake-up handle; the loop

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "balancer/exchange/exchange_buffers.h"
@@ -24,6 +25,7 @@
 namespace balancer {
 
 class AccessLogSink;
+class BackgroundExchange;
 namespace cache {
 class LoopMailbox;
 }
@@ -126,9 +128,11 @@ class Worker {
   void sessionOpened(Session* session);
   void sessionClosed(Session* session);
   // A request with no client (BackgroundExchange) holds `snapshot`'s generation like a
-  // session, and a stopping worker waits for it as for a session.
-  void backgroundOpened(const Snapshot* snapshot);
-  void backgroundClosed(const Snapshot* snapshot);
+  // session. A stopping worker aborts it (a refresh is not worth a drain's wait) and waits
+  // for its end as for a session's.
+  void backgroundOpened(BackgroundExchange* exchange, const Snapshot* snapshot);
+  void backgroundClosed(BackgroundExchange* exchange, const Snapshot* snapshot);
+  bool stopping() const { return stopping_; }
   void upstreamOpened() { ++upstream_connections_; }
   void upstreamClosed();
 
@@ -173,7 +177,7 @@ class Worker {
   };
 
   int id_;
-  size_t background_count_ = 0;  // BackgroundExchanges running
+  std::unordered_set<BackgroundExchange*> backgrounds_;  // running, to abort them at stop
   const Snapshot* snapshot_;
   SharedState* shared_;
   std::shared_ptr<const jwt::Verifier> verifier_;

@@ -7,7 +7,22 @@ import threading
 import time
 from urllib.parse import quote
 
+import socket
+
 from harness import run, wait_for
+
+
+def http_from(source_ip, port, target):
+    """One GET from `source_ip` (another loopback address: another client for key: ip), the
+    response head as text."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=15,
+                                 source_address=(source_ip, 0))
+    s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    return data.split(b"\r\n\r\n", 1)[0].decode()
 
 
 def config(app_port):
@@ -27,6 +42,33 @@ upstreams:
 routes:
   - match: {{ path_prefix: /cacheable }}
     upstream: app
+    cache: {{ zone: edge }}
+"""
+
+
+def guarded_config(app_port):
+    """A route whose filters run on the refresh too: a rate limit of a burst of 3 requests per
+    address (then 1 a minute) and compression (their worker services must outlive the client that triggered
+    the refresh)."""
+    return f"""\
+workers: 1
+shutdown_timeout: 1s
+cache_zones:
+  edge: {{ memory: 8MiB, max_object: 1MiB }}
+listeners:
+  - {{ name: public, address: 127.0.0.1:0 }}
+upstreams:
+  app:
+    backends:
+      - {{ address: 127.0.0.1:{app_port}, weight: 1 }}
+    connect_timeout: 500ms
+    request_timeout: 20s
+    read_timeout: 20s
+routes:
+  - match: {{ path_prefix: /cacheable }}
+    upstream: app
+    rate_limit: {{ rate: 1/m, burst: 3, key: ip, scope: local }}
+    compress: {{ min_size: 1 }}
     cache: {{ zone: edge }}
 """
 
@@ -92,6 +134,38 @@ def test(h):
         time.sleep(2.5)
         h.expect_eq(lb.get(u).header("X-Cache"), "MISS", "not served stale")
         h.expect_eq(origin_hits(app, path), 2, "origin requests")
+
+    guarded = h.balancer(guarded_config(app.port))
+
+    with h.step("the client that got the stale answer has closed: the refresh still runs safely, "
+                "spending none of its rate-limit tokens"):
+        path = "/cacheable/swrclose"
+        u = f"{path}?cc={quote('max-age=1, stale-while-revalidate=60')}"
+        close = {"Connection": "close", "Accept-Encoding": "gzip"}
+        h.expect_eq(guarded.get(u, headers=close).header("X-Cache"), "MISS", "first")
+        time.sleep(1.5)
+        h.expect_eq(guarded.get(u, headers=close).header("X-Cache"), "STALE", "stale, then closed")
+        h.expect(wait_for(lambda: origin_hits(app, path) == 2, 5), "the refresh reached the origin")
+        h.expect(guarded.alive(), "the balancer is still running")
+        time.sleep(0.3)
+        r = guarded.get(u, headers=close)  # the 3rd of a burst of 3: the refresh took none
+        h.expect_eq((r.status, r.header("X-Cache")), (200, "HIT"), "the refreshed object")
+
+    with h.step("a refresh still waiting for a slow origin does not hold up the shutdown"):
+        path = "/cacheable/swrslow"
+        u = f"{path}?cc={quote('max-age=1, stale-while-revalidate=60')}&ms=8000"
+        # Other addresses: 127.0.0.1 spent its burst above.
+        first = http_from("127.0.0.3", guarded.port, u)
+        h.expect(first.startswith("HTTP/1.1 200"), f"first (8 s): {first.splitlines()[:1]}")
+        time.sleep(1.5)
+        stale = http_from("127.0.0.2", guarded.port, u)
+        h.expect("X-Cache: STALE" in stale, f"served stale: {stale.splitlines()[:1]}")
+        time.sleep(0.3)  # the refresh now waits on the 8 s origin; no client is connected
+        started = time.monotonic()
+        code, killed = guarded.terminate(timeout=15)
+        took = time.monotonic() - started
+        h.expect_eq((code, killed), (0, False), "a clean exit")
+        h.expect(took < 2.5, f"SIGTERM to exit took {took:.2f} s (shutdown_timeout 1 s)")
 
 
 if __name__ == "__main__":

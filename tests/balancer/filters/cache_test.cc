@@ -328,6 +328,8 @@ TEST_CASE("cache filter: stale-while-revalidate serves stale and sends one backg
     c.respond(refresh, 200, headers({{"Cache-Control", "max-age=5"}}), "new");
     CHECK(c.zone->refreshes.running() == 1);
   }
+  CHECK(c.zone->refreshes.running() == 1);  // until the background request is over
+  f.host.background_done[0]();
   CHECK(c.zone->refreshes.running() == 0);
   FilterFixture after_f;
   FilterContext& after = c.start(after_f, "/swr?x=1");

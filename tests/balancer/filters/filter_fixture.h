@@ -129,8 +129,9 @@ class FakeHost final : public ChainHost {
   void onFilterResumed(uint64_t ex, Verdict verdict) override {
     resumed.push_back({ex, std::move(verdict)});
   }
-  bool startBackground(std::string request_head) override {
+  bool startBackground(std::string request_head, std::function<void()> done) override {
     background.push_back(std::move(request_head));
+    background_done.push_back(std::move(done));
     return true;
   }
   // The client left: Resumers handed out so far go quiet.
@@ -140,6 +141,7 @@ class FakeHost final : public ChainHost {
   int pauses = 0;
   std::vector<Resumed> resumed;
   std::vector<std::string> background;  // request heads the filters sent on their own
+  std::vector<std::function<void()>> background_done;  // each ends its refresh
 
  private:
   std::shared_ptr<ChainHost*> alive_ = std::make_shared<ChainHost*>(this);

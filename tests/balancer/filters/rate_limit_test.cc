@@ -108,6 +108,20 @@ TEST_CASE("under key ip each client address has its own bucket", "[filters]") {
   CHECK(f.rateLimited(1) == 0);
 }
 
+TEST_CASE("the balancer's own background request (a cache refresh) spends no client's tokens",
+          "[filters]") {
+  FilterFixture f;
+  RateLimit filter(localLimit(1, RateLimitConfig::Key::kIp), kAllow);
+  for (int i = 0; i < 3; ++i) {
+    FilterContext& ctx = f.request("/api", {}, 0);
+    ctx.request.client_ip = "10.0.0.1";
+    ctx.request.background = true;
+    CHECK(filter.onRequestHead(ctx).goesOn());
+  }
+  CHECK(from(f, filter, "10.0.0.1").goesOn());  // the client's own token is still there
+  CHECK(from(f, filter, "10.0.0.1").status == 429);
+}
+
 TEST_CASE("under key route every client shares the route's bucket", "[filters]") {
   FilterFixture f;
   RateLimit filter(localLimit(2, RateLimitConfig::Key::kRoute), kAllow);
