@@ -28,7 +28,7 @@ namespace balancer::rate_limit {
 class RedisLimiter {
  public:
   struct Options {
-    std::string host = "127.0.0.1";  // an IP address: a name is resolved blocking the loop
+    std::string host = "127.0.0.1";  // an IP address, or a name looked up off the loop
     int port = 6379;
     uint64_t timeout_ms = 50;           // a check's answer, from check() to its callback
     uint64_t connect_timeout_ms = 1000;

@@ -1,5 +1,6 @@
 #include "common/redis/client.h"
 
+#include <arpa/inet.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
@@ -43,9 +44,65 @@ Client::~Client() { close(); }
 void Client::connect() {
   state_ = State::kConnecting;
   connect_started_ms_ = uv_now(loop_);
-  // Non-blocking: the handshake completes on the loop. A host name would be resolved here,
-  // blocking, so configurations name an IP address.
-  redisAsyncContext* ctx = redisAsyncConnect(options_.host.c_str(), options_.port);
+  in6_addr ip{};
+  if (inet_pton(AF_INET, options_.host.c_str(), &ip) == 1 ||
+      inet_pton(AF_INET6, options_.host.c_str(), &ip) == 1) {
+    connectTo(options_.host.c_str());
+    return;
+  }
+  // A host name (a Kubernetes Service): hiredis would resolve it blocking the loop, so it is
+  // looked up on the thread pool first, again before every reconnect (a moved server is
+  // found). The connect timeout starts counting once there is an address to connect to.
+  auto* req = new uv_getaddrinfo_t;
+  req->data = this;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  int rc = uv_getaddrinfo(loop_, req, onResolved, options_.host.c_str(), nullptr, &hints);
+  if (rc != 0) {
+    delete req;
+    lost(uv_strerror(rc));
+    return;
+  }
+  resolving_ = req;
+}
+
+void Client::onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result) {
+  auto* self = static_cast<Client*>(req->data);  // null: closed while looking up
+  // The first IPv4 address if there is one ("localhost" lists ::1 first, and a server bound
+  // to 127.0.0.1 is the usual case), else the first.
+  const addrinfo* chosen = status == 0 ? result : nullptr;
+  for (const addrinfo* a = chosen; a != nullptr; a = a->ai_next) {
+    if (a->ai_family == AF_INET) {
+      chosen = a;
+      break;
+    }
+  }
+  char ip[INET6_ADDRSTRLEN] = "";
+  if (chosen != nullptr && chosen->ai_family == AF_INET) {
+    uv_ip4_name(reinterpret_cast<const sockaddr_in*>(chosen->ai_addr), ip, sizeof ip);
+  } else if (chosen != nullptr && chosen->ai_family == AF_INET6) {
+    uv_ip6_name(reinterpret_cast<const sockaddr_in6*>(chosen->ai_addr), ip, sizeof ip);
+  }
+  uv_freeaddrinfo(result);
+  delete req;
+  if (self == nullptr) {
+    return;
+  }
+  self->resolving_ = nullptr;
+  if (ip[0] == '\0') {
+    std::string why = "cannot resolve " + self->options_.host + ": " +
+                      (status != 0 ? uv_strerror(status) : "no address");
+    self->lost(why.c_str());
+    return;
+  }
+  self->connect_started_ms_ = uv_now(self->loop_);
+  self->connectTo(ip);
+}
+
+// Non-blocking: the handshake completes on the loop.
+void Client::connectTo(const char* ip) {
+  redisAsyncContext* ctx = redisAsyncConnect(ip, options_.port);
   if (ctx == nullptr || ctx->err != 0) {
     std::string why = ctx != nullptr ? ctx->errstr : "out of memory";
     if (ctx != nullptr) {
@@ -76,14 +133,11 @@ void Client::onConnect(const redisAsyncContext* ctx, int status) {
     self->lost(ctx->errstr);
     return;
   }
-  if (self->failures_ > 0) {
-    LOG_INFO("redis%s%s: connected to %s:%d", self->options_.name.empty() ? "" : " ",
-             self->options_.name.c_str(), self->options_.host.c_str(), self->options_.port);
-  }
-  self->failures_ = 0;
   self->state_ = State::kConnected;
-  self->backoff_ms_ = self->options_.backoff_min_ms;
   self->awaiting_ = 0;
+  if (self->options_.password.empty()) {
+    self->connectionUsable();
+  }  // else once AUTH is accepted: a refused one keeps the backoff growing
   self->arm();  // nothing to watch until a command is sent
   if (!self->options_.password.empty()) {
     self->authenticate();  // pipelined ahead of everything else on this connection
@@ -93,13 +147,32 @@ void Client::onConnect(const redisAsyncContext* ctx, int status) {
   }
 }
 
+// The connection answers: the outage (if any) is over.
+void Client::connectionUsable() {
+  if (failures_ > 0) {
+    LOG_INFO("redis%s%s: connected to %s:%d", options_.name.empty() ? "" : " ",
+             options_.name.c_str(), options_.host.c_str(), options_.port);
+  }
+  failures_ = 0;
+  backoff_ms_ = options_.backoff_min_ms;
+}
+
 void Client::authenticate() {
-  auto refused = [name = options_.name](const redisReply* reply) {
-    if (reply != nullptr && reply->type == REDIS_REPLY_ERROR) {
-      // Every command after it fails too (NOAUTH): say once why.
-      LOG_ERROR("redis%s%s: AUTH refused: %s", name.empty() ? "" : " ", name.c_str(),
-                reply->str);
+  auto refused = [this](const redisReply* reply) {
+    if (reply == nullptr || ctx_ == nullptr) {
+      return;  // the connection went first
     }
+    if (reply->type != REDIS_REPLY_ERROR) {
+      connectionUsable();
+      return;
+    }
+    // A connection that refuses every command is no connection: connected() goes false
+    // (limits apply their on_unavailable) and the client reconnects with its backoff.
+    if (failures_ == 0) {  // once per outage, not at every reconnect
+      LOG_ERROR("redis%s%s: AUTH refused: %s", options_.name.empty() ? "" : " ",
+                options_.name.c_str(), reply->str);
+    }
+    redisAsyncDisconnect(ctx_);  // safe inside a reply callback: after it returns
   };
   if (options_.username.empty()) {
     command({"AUTH", options_.password}, refused);
@@ -123,7 +196,7 @@ void Client::lost(const char* why) {
   if (state_ == State::kClosed) {
     return;
   }
-  if (state_ == State::kConnected || failures_ == 0) {
+  if (failures_ == 0) {  // the outage begins (a usable connection resets the count)
     LOG_WARN("redis%s%s: %s:%d unavailable (%s); reconnecting", options_.name.empty() ? "" : " ",
              options_.name.c_str(), options_.host.c_str(), options_.port, why);
   }
@@ -196,6 +269,10 @@ void Client::arm() {
       at = reconnect_at_ms_;
       break;
     case State::kConnecting:
+      if (resolving_ != nullptr) {
+        uv_timer_stop(timer_);  // the resolver's own timeouts bound a lookup
+        return;
+      }
       at = connect_started_ms_ + options_.connect_timeout_ms;
       break;
     case State::kConnected:
@@ -301,6 +378,11 @@ void Client::close() {
     return;
   }
   state_ = State::kClosed;
+  if (resolving_ != nullptr) {
+    resolving_->data = nullptr;  // its callback frees it
+    uv_cancel(reinterpret_cast<uv_req_t*>(resolving_));
+    resolving_ = nullptr;
+  }
   if (ctx_ != nullptr) {
     redisAsyncContext* ctx = ctx_;
     ctx_ = nullptr;

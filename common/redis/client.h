@@ -15,7 +15,8 @@ struct redisReply;
 namespace redis {
 
 // One connection to Redis driven by a libuv loop: commands are pipelined and answered in
-// order on the loop thread. The client reconnects by itself, with a backoff, after a refused
+// order on the loop thread. A host name is looked up on the thread pool before each
+// connection (hiredis would block the loop on it), its first IPv4 address preferred. The client reconnects by itself, with a backoff, after a refused
 // or lost connection; a connection that stops answering (a hung server) is dropped after
 // Options::command_timeout, so callers never wait longer than that. A caller that needs a
 // shorter answer time keeps its own deadline and ignores a late reply. Connected or
@@ -73,7 +74,10 @@ class Client {
   struct Pending;
 
   void connect();
+  void connectTo(const char* ip);
+  static void onResolved(uv_getaddrinfo_t* req, int status, addrinfo* result);
   void authenticate();
+  void connectionUsable();
   void lost(const char* why);
   void drop(const char* why);
   void failLater(Callback cb);
@@ -90,6 +94,7 @@ class Client {
   Options options_;
   State state_ = State::kDisconnected;
   redisAsyncContext* ctx_ = nullptr;
+  uv_getaddrinfo_t* resolving_ = nullptr;  // a host name being looked up; freed by its callback
   // The next reconnect, connect timeout or progress deadline; stopped when none is due.
   // Freed in its close callback.
   uv_timer_t* timer_;

@@ -204,10 +204,12 @@ TEST_CASE("a Redis with a password or an ACL user: AUTH first, a wrong one is un
                      "+@all"});
   uv_loop_t loop;
   uv_loop_init(&loop);
+  bool stayed_connected = false;
   auto outcomeWith = [&](const char* user, const char* password) {
     RedisLimiter::Options options = optionsFor(redis.port());
     options.username = user;
     options.password = password;
+    options.backoff_min_ms = options.backoff_max_ms = 5000;  // no reconnect while it is looked at
     RedisLimiter limiter(&loop, options);
     REQUIRE(runUntil(&loop, [&] { return limiter.connected(); }));
     RedisLimiter::Outcome outcome;
@@ -217,6 +219,8 @@ TEST_CASE("a Redis with a password or an ACL user: AUTH first, a wrong one is un
       answered = true;
     });
     REQUIRE(runUntil(&loop, [&] { return answered; }));
+    runUntil(&loop, [] { return false; }, 100);
+    stayed_connected = limiter.connected();
     limiter.close();
     uv_run(&loop, UV_RUN_DEFAULT);
     return outcome;
@@ -225,8 +229,35 @@ TEST_CASE("a Redis with a password or an ACL user: AUTH first, a wrong one is un
   CHECK(ok.available);
   CHECK(ok.decision.allowed);
   CHECK(outcomeWith("limiter", "l1m").available);  // an ACL user kept to the rl: keys
+  CHECK(stayed_connected);
   CHECK_FALSE(outcomeWith("", "wrong").available);
+  CHECK_FALSE(stayed_connected);  // refused: dropped, and reconnected later with the backoff
   CHECK_FALSE(outcomeWith("", "").available);  // no AUTH at all: NOAUTH
+  CHECK(uv_loop_close(&loop) == 0);
+}
+
+TEST_CASE("a host name is looked up off the loop; one that does not resolve is unavailable") {
+  RedisServer redis;
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    RedisLimiter::Options options = optionsFor(redis.port());
+    options.host = "localhost";  // may list ::1 first; the server listens on 127.0.0.1
+    RedisLimiter limiter(&loop, options);
+    REQUIRE(runUntil(&loop, [&] { return limiter.connected(); }));
+    CHECK(burst(&loop, limiter, "route:named", 3, 0.01, 20).allowed == 3);
+    limiter.close();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  {
+    RedisLimiter::Options options = optionsFor(redis.port());
+    options.host = "no-such-host.invalid";  // RFC 6761: never resolves
+    RedisLimiter limiter(&loop, options);
+    CHECK_FALSE(runUntil(&loop, [&] { return limiter.connected(); }, 300));
+    CHECK(burst(&loop, limiter, "route:unnamed", 1, 0.01, 20).unavailable == 1);
+    limiter.close();  // while a lookup may be running: its callback finds the client gone
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
   CHECK(uv_loop_close(&loop) == 0);
 }
 
