@@ -10,24 +10,27 @@ namespace user_service {
 
 namespace {
 
-// KEYS: the account's key. ARGV: now ms. Answers the ms the lock has left (0: none).
-constexpr std::string_view kCheckScript =
+// KEYS: the account's key. ARGV: now ms, max attempts, backoff ms, max backoff ms, window ms.
+// Answers the ms the lock has left (0: this attempt may go on). An attempt is counted when it
+// begins, not when its password turns out wrong: attempts sent at once would otherwise all
+// pass the check before the first failure is counted (one lock window would allow as many
+// guesses as the password queue holds). The max-th attempt, and each one after a lock ran
+// out, goes on and locks the account for backoff * 2^(attempts - max), capped, for those
+// after it; a success deletes the key. The key lives for the window past the last attempt,
+// and at least as long as its lock.
+constexpr std::string_view kAttemptScript =
+    "local now = tonumber(ARGV[1]) "
     "local u = tonumber(redis.call('HGET', KEYS[1], 'until') or '0') "
-    "if u > tonumber(ARGV[1]) then return u - tonumber(ARGV[1]) end return 0";
-
-// KEYS: the account's key. ARGV: now ms, max failures, backoff ms, max backoff ms, window ms.
-// Counts the failure; from the max-th on, locks for backoff * 2^(failures - max), capped.
-// The key lives for the window past the last failure, and at least as long as its lock.
-constexpr std::string_view kFailScript =
+    "if u > now then return u - now end "
     "local n = redis.call('HINCRBY', KEYS[1], 'n', 1) "
     "local wait = 0 "
     "if n >= tonumber(ARGV[2]) then "
     "  wait = math.min(tonumber(ARGV[3]) * 2 ^ math.min(n - tonumber(ARGV[2]), 30), "
     "                  tonumber(ARGV[4])) "
-    "  redis.call('HSET', KEYS[1], 'until', tonumber(ARGV[1]) + wait) "
+    "  redis.call('HSET', KEYS[1], 'until', now + wait) "
     "end "
     "redis.call('PEXPIRE', KEYS[1], math.max(tonumber(ARGV[5]), wait)) "
-    "return wait";
+    "return 0";
 
 uint64_t nowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -60,7 +63,9 @@ std::string LoginThrottle::key(std::string_view account) {
 }
 
 void LoginThrottle::check(std::string_view account, CheckDone done) {
-  redis_.command({"EVAL", kCheckScript, "1", key(account), std::to_string(nowMs())},
+  redis_.command({"EVAL", kAttemptScript, "1", key(account), std::to_string(nowMs()),
+                  std::to_string(options_.max_failures), std::to_string(options_.backoff_ms),
+                  std::to_string(options_.max_backoff_ms), std::to_string(options_.window_ms)},
                  [this, done = std::move(done)](const redisReply* reply) {
                    if (!answeredInteger(reply)) {
                      ++unavailable_;
@@ -72,20 +77,6 @@ void LoginThrottle::check(std::string_view account, CheckDone done) {
                      ++locked_;
                    }
                    done(left);
-                 });
-}
-
-void LoginThrottle::failed(std::string_view account, CheckDone done) {
-  redis_.command({"EVAL", kFailScript, "1", key(account), std::to_string(nowMs()),
-                  std::to_string(options_.max_failures), std::to_string(options_.backoff_ms),
-                  std::to_string(options_.max_backoff_ms), std::to_string(options_.window_ms)},
-                 [this, done = std::move(done)](const redisReply* reply) {
-                   if (!answeredInteger(reply)) {
-                     ++unavailable_;
-                     done(0);
-                     return;
-                   }
-                   done(static_cast<uint64_t>(reply->integer));
                  });
 }
 

