@@ -31,6 +31,8 @@ class ObjectResponse final : public filters::LocalResponse {
   ~ObjectResponse() override;
 
   void pull(filters::LocalBodySink& sink, size_t max) override;
+  // The object's chunks never move and it is held until the response goes.
+  bool piecesStable() const override { return true; }
 
   const CachedObject& object() const { return *state_->object; }
 

@@ -160,6 +160,7 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   // A response the balancer makes (a filter's), through the response filters below `below`.
   void startLocalResponse(std::shared_ptr<filters::LocalResponse> response, size_t below);
   void pullLocal();
+  void flushLocal();  // writes the body pieces the pull loop queued
   // Hands a file body to the codec when it can send it and no filter needs its bytes.
   bool sendFileBody();
   void endLocalResponse();
@@ -201,6 +202,7 @@ class Exchange final : public filters::ChainHost, public UpstreamListener {
   bool pulling_ = false;     // asked for a piece, no answer yet
   bool in_pull_ = false;     // inside pullLocal(): a synchronous answer loops, not recurses
   bool pull_again_ = false;
+  size_t local_unflushed_ = 0;  // body bytes queued by this pull loop, not yet flushed
   bool body_done_ = false;    // it answered onEnd (or onFailed)
   bool local_ended_ = false;  // its end was written
   bool replaced_ = false;    // the upstream's response is dropped for local_response_

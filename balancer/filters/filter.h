@@ -81,6 +81,9 @@ class LocalResponse {
   virtual void pull(LocalBodySink& sink, size_t max) = 0;
   // The body as a file region, when it is one and nothing of it was pulled; none: pull it.
   virtual std::optional<FileRegion> fileRegion() const { return std::nullopt; }
+  // True when every piece given to onBody stays valid as long as the response lives (a cached
+  // object's chunks): the exchange then queues it by reference instead of copying it.
+  virtual bool piecesStable() const { return false; }
 };
 
 // What a filter decides at a phase: go on to the next filter, answer locally (the request

@@ -5,9 +5,11 @@
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "common/http/date.h"
 #include "test_headers.h"
@@ -185,4 +187,45 @@ TEST_CASE("a 304 freshens the stored head and keeps the body", "[cache]") {
   CHECK(combinedValue(fresh->headers, "content-length").empty());
   CHECK(combinedValue(fresh->headers, "connection").empty());
   CHECK(stored->lifetime_ms == 60000);  // the old object is unchanged
+}
+
+TEST_CASE("a hit's pieces are views into the object's chunks, valid while it lives",
+          "[cache]") {
+  // The exchange queues them by reference on that promise (piecesStable) instead of copying.
+  auto object = growing(40000);
+  std::string expected(40000, '\0');
+  for (size_t i = 0; i < expected.size(); ++i) {
+    expected[i] = static_cast<char>('a' + i % 23);
+  }
+  object->body->append(expected);
+  object->body->finish();
+  auto response = std::make_unique<ObjectResponse>(object, nullptr, 0, "");
+  CHECK(response->piecesStable());
+  struct ViewSink final : LocalBodySink {
+    std::vector<std::string_view> pieces;
+    bool ended = false;
+    void onBody(std::string_view piece) override { pieces.push_back(piece); }
+    void onEnd() override { ended = true; }
+    void onFailed() override {}
+  } sink;
+  while (!sink.ended) {
+    response->pull(sink, 64 * 1024);
+  }
+  REQUIRE(sink.pieces.size() > 1);  // shorter than asked at a chunk's end
+  std::string joined;
+  uint64_t offset = 0;
+  for (std::string_view piece : sink.pieces) {
+    CHECK(piece.data() == object->body->read(offset, piece.size()).data());  // not a copy
+    offset += piece.size();
+    joined.append(piece);
+  }
+  CHECK(joined == expected);
+  // Only the response holds the object now: its pieces stay readable until it goes.
+  std::weak_ptr<CachedObject> weak = object;
+  object.reset();
+  CHECK_FALSE(weak.expired());
+  std::string_view last = sink.pieces.back();
+  CHECK(last == std::string_view(expected).substr(expected.size() - last.size()));
+  response.reset();
+  CHECK(weak.expired());
 }
