@@ -147,7 +147,11 @@ def test(h):
         h.expect_eq(guarded.get(u, headers=close).header("X-Cache"), "STALE", "stale, then closed")
         h.expect(wait_for(lambda: origin_hits(app, path) == 2, 5), "the refresh reached the origin")
         h.expect(guarded.alive(), "the balancer is still running")
-        time.sleep(0.3)
+        # Stored once its answer is in: looked at from other addresses (each its own bucket).
+        probes = iter(range(10, 200))
+        h.expect(wait_for(lambda: "X-Cache: HIT" in http_from(f"127.0.0.{next(probes)}",
+                                                              guarded.port, u), 10),
+                 "the refreshed object is stored")
         r = guarded.get(u, headers=close)  # the 3rd of a burst of 3: the refresh took none
         h.expect_eq((r.status, r.header("X-Cache")), (200, "HIT"), "the refreshed object")
 
