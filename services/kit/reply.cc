@@ -4,6 +4,7 @@
 
 #include "common/log/log.h"
 #include "services/kit/input_check.h"
+#include "services/kit/work_queue.h"
 
 namespace kit {
 
@@ -80,6 +81,11 @@ http::Response failureResponse(std::exception_ptr error, std::string_view what) 
   }
   try {
     std::rethrow_exception(error);
+  } catch (const WorkQueueClosed&) {
+    // Queued work a stopping instance will not do: another instance can.
+    http::Response r = errorResponse(503, "service unavailable: this instance is stopping");
+    r.headers.emplace_back("Retry-After", "1");
+    return r;
   } catch (const std::exception& e) {
     LOG_ERROR("%.*s failed: %s", static_cast<int>(what.size()), what.data(), e.what());
   } catch (...) {

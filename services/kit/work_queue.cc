@@ -34,11 +34,16 @@ void WorkQueue::close() {
     return;
   }
   closed_ = true;
+  std::deque<Job> not_started;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;
+    not_started.swap(queued_);
   }
   wake_.notify_all();
+  for (Job& job : not_started) {
+    job.done(std::make_exception_ptr(WorkQueueClosed()));
+  }
   for (std::thread& t : threads_) {
     t.join();
   }

@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +19,12 @@ namespace kit {
 // such work waits here, not in libuv's shared pool ahead of database work, and once `capacity`
 // jobs wait, submit() refuses at once so the caller can answer 503 instead of queueing.
 // `done` runs on the loop thread with the exception the work threw, if any.
+// What `done` receives for a job that was still waiting when the queue closed.
+class WorkQueueClosed : public std::runtime_error {
+ public:
+  WorkQueueClosed() : std::runtime_error("the service is stopping") {}
+};
+
 class WorkQueue {
  public:
   WorkQueue(uv_loop_t* loop, std::string name, int threads, size_t capacity);
@@ -28,8 +35,10 @@ class WorkQueue {
   // False (and nothing queued) when `capacity` jobs already wait or the queue is closed.
   bool submit(std::function<void()> work, std::function<void(std::exception_ptr)> done);
 
-  // Refuses new work, lets the threads finish what is queued (its `done` still runs, on the
-  // loop) and joins them. Call on the loop thread at shutdown (App::onShutdown).
+  // Refuses new work, answers the jobs still waiting with WorkQueueClosed (their `done` runs
+  // now, on the loop), lets each thread finish the one job it is running and joins them.
+  // Call on the loop thread at shutdown (App::onShutdown): the loop waits for at most one job
+  // per thread, never for the whole queue.
   void close();
 
   size_t waiting() const;

@@ -112,7 +112,7 @@ UserApi::UserApi(kit::App* app, std::shared_ptr<const PasswordHasher> hasher,
   app_->onShutdown([this] {
     stopped_ = true;
     uv_close(reinterpret_cast<uv_handle_t*>(&seed_timer_), nullptr);
-    hash_queue_.close();  // answers the hashes already queued
+    hash_queue_.close();  // 503 to the hashes still queued; waits for the running ones
     if (throttle_redis_) {
       throttle_redis_->close();
     }

@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "services/kit/reply.h"
+#include "services/kit/work_queue.h"
 
 namespace {
 std::string_view header(const http::Response& r, std::string_view name) {
@@ -44,4 +45,12 @@ TEST_CASE("a lost database answers 503 with Retry-After; other failures 500") {
     CHECK_FALSE(kit::isUnavailable(error));
     CHECK(kit::failureResponse(error, "test").status == 500);
   }
+}
+
+TEST_CASE("work a stopping instance did not start answers 503 with Retry-After") {
+  http::Response r =
+      kit::failureResponse(std::make_exception_ptr(kit::WorkQueueClosed()), "password check");
+  CHECK(r.status == 503);
+  CHECK(header(r, "Retry-After") == "1");
+  CHECK(r.body.find("stopping") != std::string::npos);
 }

@@ -87,3 +87,52 @@ TEST_CASE("WorkQueue runs work on its threads and answers on the loop; full refu
   uv_run(&loop, UV_RUN_DEFAULT);  // the close callbacks
   CHECK(uv_loop_close(&loop) == 0);
 }
+
+TEST_CASE("WorkQueue::close answers waiting jobs at once and waits only for running ones") {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    kit::WorkQueue queue(&loop, "test", /*threads=*/1, /*capacity=*/8);
+    Gate gate;
+    std::atomic<int> ran{0};
+    std::exception_ptr first_error;
+    bool first_done = false;
+    REQUIRE(queue.submit(
+        [&] {
+          gate.wait();
+          ++ran;
+        },
+        [&](std::exception_ptr error) {
+          first_done = true;
+          first_error = error;
+        }));
+    for (int i = 0; i < 200 && queue.waiting() != 0; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    REQUIRE(queue.waiting() == 0);  // the thread holds job 1
+    int closed_answers = 0;
+    for (int i = 0; i < 5; ++i) {
+      REQUIRE(queue.submit([&] { ++ran; },
+                           [&](std::exception_ptr error) {
+                             try {
+                               std::rethrow_exception(error);
+                             } catch (const kit::WorkQueueClosed&) {
+                               ++closed_answers;
+                             } catch (...) {
+                             }
+                           }));
+    }
+    std::thread opener([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      gate.release();
+    });
+    queue.close();
+    opener.join();
+    CHECK(closed_answers == 5);  // answered, never run
+    CHECK(first_done);           // the running job finished and was answered
+    CHECK_FALSE(first_error);
+    CHECK(ran == 1);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  CHECK(uv_loop_close(&loop) == 0);
+}
