@@ -10,6 +10,7 @@
 #include "services/order/order_handlers.h"
 #include "services/order/order_queries.h"
 #include "services/order/outbox_relay.h"
+#include "services/order/user_stream_sweep.h"
 
 namespace {
 
@@ -26,6 +27,12 @@ const kit::Setting<int64_t> kRelayMaxLen{"relay.max_len", kRelay.max_len, "XADD 
 const kit::Setting<int64_t> kRelayUserMaxLen{
     "relay.user_max_len", kRelay.user_max_len,
     "... of each user's stream order-status:user:ID (resume)"};
+const order::UserStreamSweep::Options kSweep{};
+const kit::Setting<util::Millis> kRelayUserRetention{
+    "relay.user_retention", kSweep.retention,
+    "a user's stream is removed after this long without an event"};
+const kit::Setting<util::Millis> kRelaySweepInterval{
+    "relay.sweep_interval", kSweep.interval, "how often idle user streams are looked for"};
 const kit::Setting<util::Millis> kRelayBackoffMax{
     "relay.backoff_max", kRelay.backoff_max,
     "retry delay cap while Redis or PostgreSQL is down"};
@@ -38,6 +45,7 @@ int main(int argc, char** argv) {
   kit::PgPool& db = app.database(order::orderStatements());
 
   std::unique_ptr<order::OutboxRelay> relay;
+  std::unique_ptr<order::UserStreamSweep> sweep;
   if (config.get(kRelayEnabled)) {
     order::OutboxRelay::Options options;
     options.stream = config.get(kRelayStream);
@@ -55,6 +63,14 @@ int main(int argc, char** argv) {
     redis.onConnected([r = relay.get()] { r->wake(); });
     app.metrics().addCollector([r = relay.get()](metrics::Exposition& out) { r->collect(out); });
     app.onShutdown([r = relay.get()] { r->stop(); });
+
+    order::UserStreamSweep::Options sweep_options;
+    sweep_options.index = order::userStreamIndex(config.get(kRelayStream));
+    sweep_options.retention = config.get(kRelayUserRetention);
+    sweep_options.interval = config.get(kRelaySweepInterval);
+    sweep = std::make_unique<order::UserStreamSweep>(app.loop(), redis, sweep_options);
+    app.metrics().addCollector([s = sweep.get()](metrics::Exposition& out) { s->collect(out); });
+    app.onShutdown([s = sweep.get()] { s->stop(); });
   }
 
   order::OrderHandlers handlers(db, [r = relay.get()] {
@@ -67,6 +83,7 @@ int main(int argc, char** argv) {
 
   if (relay) {
     relay->start();
+    sweep->start();
   }
   return app.run();
 }

@@ -3,9 +3,11 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <chrono>
 #include <pqxx/pqxx>
 
 #include "common/log/log.h"
+#include "services/order/user_stream_sweep.h"
 
 namespace order {
 
@@ -199,10 +201,15 @@ void OutboxRelay::runBatch() {
 // to its owner's capped stream, from which a reconnecting client gets what it missed; both in
 // one MULTI/EXEC, so the two never disagree. The user's stream is capped (MAXLEN) but has no
 // TTL: Redis evicts keys with a TTL when it reaches maxmemory (volatile-lru), and a stream
-// must never be evicted.
+// must never be evicted. Its last write goes to the index UserStreamSweep reads, which
+// removes it once idle for relay.user_retention.
 void OutboxRelay::publish(std::shared_ptr<Batch> batch) {
   std::string max_len = std::to_string(options_.max_len);
   std::string user_max_len = std::to_string(options_.user_max_len);
+  std::string index = userStreamIndex(options_.stream);
+  std::string now_ms = std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::system_clock::now().time_since_epoch())
+                                          .count());
   batch->added.assign(batch->events.size(), false);
   batch->pending = batch->events.size();
   for (size_t i = 0; i < batch->events.size(); ++i) {
@@ -219,10 +226,11 @@ void OutboxRelay::publish(std::shared_ptr<Batch> batch) {
     redis_.command(shared, nullptr);
     redis_.command(own, nullptr);
     redis_.command({"PERSIST", user_stream}, nullptr);  // a TTL set by an older version goes
+    redis_.command({"ZADD", index, now_ms, user_stream}, nullptr);
     redis_.command({"EXEC"}, [this, batch, i](const redisReply* reply) {
       // EXEC answers an array of the queued commands' replies (nil if aborted).
       batch->added[i] = reply != nullptr && reply->type == REDIS_REPLY_ARRAY &&
-                        reply->elements == 3 &&
+                        reply->elements == 4 &&
                         reply->element[0]->type == REDIS_REPLY_STRING &&
                         reply->element[1]->type == REDIS_REPLY_STRING;
       if (--batch->pending == 0) {

@@ -4,6 +4,7 @@ PostgreSQL is down (which answers 503 until it is back); two instances publish e
 once."""
 import json
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -147,6 +148,26 @@ def test(h):
         order_id = place(other.port)
         change(order_id, "paid", other.port)
         expect_all_delivered("after the leader left")
+
+    with h.step("a user's stream with no event for relay.user_retention is removed"):
+        index = STREAM + ":user-streams"
+        own = f"{STREAM}:user:{alice}"
+        score = stores.redis_cli("ZSCORE", index, own)
+        h.expect(score and abs(float(score) / 1000 - time.time()) < 120,
+                 f"the relay records the stream's last write ({score!r})")
+        # An idle user: a stream whose last write the index puts a minute back.
+        idle = f"{STREAM}:user:999999"
+        stores.redis_cli("XADD", idle, "*", "status", "paid")
+        stores.redis_cli("ZADD", index, str(int((time.time() - 60) * 1000)), idle)
+        sweeper = start_service(h, "order-service", stores, relay__user_retention="30s",
+                                relay__sweep_interval="200ms", **settings)
+        gone = wait_until(lambda: stores.redis_cli("EXISTS", idle) == "0", timeout=10)
+        h.expect(gone, "the idle stream is deleted")
+        h.expect_eq(stores.redis_cli("ZSCORE", index, idle), "", "and its index entry")
+        h.expect_eq(stores.redis_cli("EXISTS", own), "1", "a recently written stream stays")
+        h.expect_eq(stores.redis_cli("TTL", STREAM), "-1", "the shared stream is untouched")
+        text = call(sweeper.port, "GET", "/metrics").body.decode()
+        h.expect("order_user_streams_removed_total 1" in text, "counted in the metric")
 
 
 run(test)
