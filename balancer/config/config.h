@@ -97,7 +97,9 @@ struct RedisConfig {
   // queue full): kLocal applies the route's limit in this balancer alone, kAllow serves
   // everyone (no limit: brute force is free), kDeny answers 503.
   enum class OnUnavailable { kLocal, kAllow, kDeny };
-  util::SocketAddress address;
+  std::string address;  // as written: "10.0.0.5:6379" or "redis.shop.svc:6379"
+  std::string host;     // an IP, or a name looked up before each connection (redis::Client)
+  int port = 0;
   Millis timeout{50};  // a global limit check slower than this: Redis is unavailable
   OnUnavailable on_unavailable = OnUnavailable::kLocal;
   std::string username;  // an ACL user; empty: `default`

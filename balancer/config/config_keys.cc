@@ -88,12 +88,35 @@ Key<RedisConfig> failOpen() {
           nullptr};
 }
 
+// IP:port, or host:port: redis::Client looks a name up before each connection, off the loop,
+// so a Service name in a cluster follows the Service.
+Key<RedisConfig> redisAddress() {
+  return {"address", "host:port", "Redis for scope: global rate limits",
+          [](Reader& r, const YAML::Node& v, const At& at, RedisConfig& out) {
+            auto text = r.scalar(v, at.label);
+            if (!text) {
+              return;
+            }
+            if (auto dns = util::parseDnsHostPort(*text)) {
+              out.address = *text;
+              out.host = dns->host;
+              out.port = dns->port;
+            } else if (auto a = r.address(v, at.label)) {
+              char ip[64];
+              util::formatIp(a->get(), ip, sizeof ip);
+              out.address = *text;
+              out.host = ip;
+              out.port = a->port();
+            }
+          },
+          nullptr};
+}
+
 const Section<RedisConfig>& redisKeys() {
   using T = RedisConfig;
   using Mode = RedisConfig::OnUnavailable;
   static const Section<T> keys{"redis", "redis.", {
-      address("address", &T::address, "Redis for scope: global rate limits")
-          .required("an address"),
+      redisAddress().required("an address"),
       duration("timeout", &T::timeout, "a slower answer counts as Redis unavailable"),
       failOpen(),
       choice("on_unavailable", &T::on_unavailable,

@@ -113,14 +113,8 @@ void warnRestartOnly(const Config& running, const Config& loaded) {
       (running.access_log && running.access_log->path != loaded.access_log->path)) {
     LOG_WARN("SIGHUP: access_log section changed: ignored until restart");
   }
-  std::optional<util::SocketAddress> r_redis, l_redis;
-  if (running.redis) {
-    r_redis = running.redis->address;
-  }
-  if (loaded.redis) {
-    l_redis = loaded.redis->address;
-  }
-  if (text(r_redis) != text(l_redis)) {
+  auto redis = [](const Config& c) { return c.redis ? c.redis->address : std::string(); };
+  if (redis(running) != redis(loaded)) {
     LOG_WARN("SIGHUP: redis changed: ignored until restart");
   }
 }

@@ -95,10 +95,8 @@ bool Worker::start(std::string* error) {
   }
   if (const auto& redis = snapshot_->config().redis) {
     rate_limit::RedisLimiter::Options options;
-    char ip[64];
-    util::formatIp(redis->address.get(), ip, sizeof ip);
-    options.host = ip;
-    options.port = redis->address.port();
+    options.host = redis->host;
+    options.port = redis->port;
     options.timeout_ms = static_cast<uint64_t>(redis->timeout.count());
     options.username = redis->username;
     options.password = redis->password;

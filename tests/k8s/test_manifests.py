@@ -1,5 +1,5 @@
 """ctest k8s.manifests: config/k8s parses, its objects fit together, and the balancer accepts
-the configuration its pods run (`balancer -t`, after the init container's own script made it).
+the configuration its pods run (`balancer -t` on the ConfigMap as the pod mounts it).
 
     python3 tests/k8s/test_manifests.py      (BALANCER_BIN defaults to build/bin/balancer)
 
@@ -26,33 +26,10 @@ import yaml  # noqa: E402
 BALANCER_BIN = Path(os.environ.get("BALANCER_BIN") or m.REPO / "build" / "bin" / "balancer")
 KUBECTL = os.environ.get("KUBECTL") or shutil.which("kubectl")
 SKIP_RETURN_CODE = 77
-REDIS_TEST_IP = "10.96.77.77"     # what the nslookup stub answers for the redis Service
-
-# A stand-in for busybox's nslookup, so that the init container's script runs here.
-# Its output as busybox prints it: STUB_STYLE "full" (FEATURE_NSLOOKUP_BIG, musl and glibc
-# images) or "small" (the libc resolver's), with an IPv6 answer too.
-NSLOOKUP_STUB = """#!/bin/sh
-echo "nslookup $*" >>"$STUB_LOG"
-[ "$1" = "$STUB_REDIS_HOST" ] || { echo "** server can't find $1: NXDOMAIN"; exit 1; }
-if [ "$STUB_STYLE" = full ]; then
-  printf 'Server:\\t\\t10.96.0.10\\nAddress:\\t10.96.0.10:53\\n\\n'
-  printf 'Name:\\t%s\\nAddress: %s\\n\\nName:\\t%s\\nAddress: fd00::77\\n' \\
-    "$1" "$STUB_REDIS_IP" "$1"
-else
-  printf 'Server:    10.96.0.10\\nAddress 1: 10.96.0.10 kube-dns.kube-system.svc\\n\\n'
-  printf 'Name:      %s\\nAddress 1: fd00::77 %s\\nAddress 2: %s %s\\n' \\
-    "$1" "$1" "$STUB_REDIS_IP" "$1"
-fi
-"""
 
 
 def balancer_pod(docs):
     return m.find(docs, "Deployment", "balancer")
-
-
-def init_container(docs):
-    return next(c for c in m.containers(balancer_pod(docs), init=True)
-                if c.get("name") == "prepare")
 
 
 def env_of(container):
@@ -100,8 +77,8 @@ class Pod:
 
 def in_manifest(text, rendered):
     """Points the balancer's "FILE:LINE:COLUMN: ..." messages about the rendered copy at
-    config/k8s/balancer.yaml, where the ConfigMap holds the same lines (the init script and
-    the path rewriting change no line)."""
+    config/k8s/balancer.yaml, where the ConfigMap holds the same lines (the path rewriting
+    changes no line)."""
     manifest = m.K8S_DIR / "balancer.yaml"
     lines = manifest.read_text().split("\n")
     key = f"  {m.BALANCER_CONFIGMAP[1]}: |"
@@ -116,41 +93,21 @@ def in_manifest(text, rendered):
     return re.sub(re.escape(str(rendered)) + r":(\d+):(\d+)", point, text)
 
 
-def render_and_check(docs, root, nslookup_style="full"):
-    """Runs the balancer pod's init container script (stub nslookup), then
-    `balancer -t` on the configuration it wrote, as the balancer container's argv names it.
-    Returns (rendered configuration or None, combined output, stub log)."""
+def render_and_check(docs, root):
+    """`balancer -t` on the configuration the balancer container's argv names, in its mounted
+    ConfigMap, with the pod's paths pointed at local copies of its volumes. Returns (the
+    configuration or None, combined output)."""
     pod = Pod(docs, balancer_pod(docs), root)
-    prepare = init_container(docs)
-    stubs = root / "stubs"
-    stubs.mkdir()
-    for name, text in (("nslookup", NSLOOKUP_STUB),):
-        (stubs / name).write_text(text)
-        (stubs / name).chmod(0o755)
-    env = {k: pod.local(v) for k, v in env_of(prepare).items()}
-    redis_host = (env.get("REDIS_ADDRESS") or "").rpartition(":")[0]
-    log = root / "stubs.log"
-    env.update(PATH=f"{stubs}:{os.environ['PATH']}", STUB_LOG=str(log),
-               STUB_REDIS_HOST=redis_host,
-               STUB_REDIS_IP=REDIS_TEST_IP, STUB_STYLE=nslookup_style)
-    script = prepare["command"]
-    try:
-        r = subprocess.run(script, env=env, capture_output=True, text=True, timeout=5,
-                           stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:
-        return None, f"init script did not finish (stuck waiting?): {e.stdout}{e.stderr}", log
-    if r.returncode != 0:
-        return None, f"init script failed ({r.returncode}): {r.stdout}{r.stderr}", log
     balancer = next(c for c in m.containers(balancer_pod(docs)) if c["name"] == "balancer")
     argv = [pod.local(a) for a in balancer.get("args") or []]
     config_path = Path(argv[argv.index("-c") + 1])
     if not config_path.exists():
-        return None, f"the balancer's -c {config_path} was not written by the init script", log
+        return None, f"the balancer's -c {config_path} is in none of its mounted volumes"
     config_path.write_text(pod.local(config_path.read_text()))
     r = subprocess.run([str(BALANCER_BIN), "-t", *argv], capture_output=True, text=True,
                        timeout=10, stdin=subprocess.DEVNULL)
     out = in_manifest(r.stdout + r.stderr, config_path)
-    return (yaml.safe_load(config_path.read_text()) if r.returncode == 0 else None), out, log
+    return (yaml.safe_load(config_path.read_text()) if r.returncode == 0 else None), out
 
 
 class Manifests(unittest.TestCase):
@@ -203,29 +160,21 @@ class Manifests(unittest.TestCase):
         user = m.service_of_host(self.docs, host)
         self.assertTrue(user is not None and port in m.service_ports(user), url)
         self.assertTrue(url.endswith("/.well-known/jwks.json"), url)
-        self.assertNotIn("JWKS_URL", env_of(init_container(self.docs)))
-        self.assertNotIn("wget", "\n".join(init_container(self.docs)["command"]))
 
-    def test_init_container_looks_up_redis(self):
-        env = env_of(init_container(self.docs))
-        config = m.balancer_config(self.docs)
-        self.assertEqual(env["REDIS_ADDRESS"], config["redis"]["address"])
-        host, port = m.split_host_port(env["REDIS_ADDRESS"])
+    def test_balancer_names_the_redis_service(self):
+        # Looked up by the balancer before each connection: no init container rewrites it.
+        self.assertEqual(m.pod_spec(balancer_pod(self.docs)).get("initContainers") or [], [])
+        address = m.balancer_config(self.docs)["redis"]["address"]
+        host, port = m.split_host_port(address)
         redis = m.service_of_host(self.docs, host)
-        # Looked up once at start: a ClusterIP, which stays while pods come and go.
-        self.assertTrue(redis is not None and not m.is_headless(redis)
-                        and port in m.service_ports(redis), env["REDIS_ADDRESS"])
+        self.assertTrue(redis is not None and port in m.service_ports(redis), address)
 
     @unittest.skipUnless(BALANCER_BIN.exists(), f"no {BALANCER_BIN}")
     def test_balancer_accepts_its_configuration(self):
-        for style in ("full", "small"):
-            with self.subTest(nslookup=style), \
-                    tempfile.TemporaryDirectory(prefix="k8s-manifests-") as tmp:
-                config, out, log = render_and_check(self.docs, Path(tmp), style)
-                self.assertIsNotNone(config, out)
-                self.assertIn("configuration ok", out)
-                self.assertEqual(config["redis"]["address"], f"{REDIS_TEST_IP}:6379")
-                self.assertNotIn("jwks", log.read_text(), "nothing fetches keys before start")
+        with tempfile.TemporaryDirectory(prefix="k8s-manifests-") as tmp:
+            config, out = render_and_check(self.docs, Path(tmp))
+            self.assertIsNotNone(config, out)
+            self.assertIn("configuration ok", out)
 
     @unittest.skipUnless(KUBECTL, "kubectl is not installed (scripts/setup installs "
                          "kubernetes-client)")
@@ -364,7 +313,7 @@ class BrokenManifestsAreCaught(unittest.TestCase):
                 "upstream: orders", "upstream: order")
         docs = self.broken("ConfigMap", "balancer-config", change)
         with tempfile.TemporaryDirectory(prefix="k8s-manifests-") as tmp:
-            config, out, _ = render_and_check(docs, Path(tmp))
+            config, out = render_and_check(docs, Path(tmp))
             self.assertIsNone(config, "balancer -t accepted a route to an unknown upstream")
             self.assertIn("order", out)
 

@@ -329,6 +329,26 @@ TEST_CASE("rate limits: rate, burst, key and scope, global needing redis") {
   CHECK(findError(result.errors, "needs a top-level redis section") != nullptr);
 }
 
+TEST_CASE("redis.address: an IP, or a name looked up at each connection") {
+  auto host_of = [](const std::string& address) {
+    auto result = loadConfigString(std::string(kGood) + "redis: { address: \"" + address + "\" }\n");
+    REQUIRE(result.errors.empty());
+    const auto& redis = *result.config->redis;
+    CHECK(redis.address == address);
+    return redis.host + " " + std::to_string(redis.port);
+  };
+  CHECK(host_of("127.0.0.1:6379") == "127.0.0.1 6379");
+  CHECK(host_of("[::1]:6380") == "::1 6380");
+  CHECK(host_of("redis.shop.svc.cluster.local:6379") == "redis.shop.svc.cluster.local 6379");
+
+  for (const char* bad : {"redis.shop.svc", "redis:notaport", ":6379", "10.0.0.1:70000"}) {
+    auto result = loadConfigString(std::string(kGood) + "redis: { address: \"" + bad + "\" }\n");
+    INFO(bad);
+    CHECK_FALSE(result.config);
+    CHECK(findError(result.errors, "redis.address") != nullptr);
+  }
+}
+
 TEST_CASE("cache zones and a route's cache: sizes, key settings, the zone must exist") {
   std::string yaml = kGood;
   yaml += "    cache: { zone: edge, key_headers: [X-Tenant], key_cookies: [lang], "
