@@ -159,6 +159,12 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
         continue;
       case http::HeaderKind::kXForwardedFor:  // written below
         continue;
+      case http::HeaderKind::kForwarded:
+      case http::HeaderKind::kXRealIp:
+        if (!rewrite.keep_forwarded_for) {
+          continue;  // a client's own claim of its address: believed from trusted_proxies only
+        }
+        break;
       case http::HeaderKind::kHost:
         if (!target.authority.empty()) {
           continue;  // an absolute-form target's authority is the Host (RFC 9112 3.2.2)

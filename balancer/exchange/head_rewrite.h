@@ -13,8 +13,9 @@ namespace balancer {
 struct RequestRewrite {
   std::string_view strip_prefix;   // removed from the path; "/" if nothing is left
   std::string_view client_ip;      // the peer: appended to X-Forwarded-For
-  // The peer is a trusted proxy: the X-Forwarded-For it sent is kept (and appended to).
-  // Otherwise it is replaced: a client's own list must not reach a backend as if true.
+  // The peer is a trusted proxy: the X-Forwarded-For it sent is kept (and appended to), and
+  // its Forwarded and X-Real-IP pass. Otherwise X-Forwarded-For is replaced and the other two
+  // dropped: a client's own claims must not reach a backend as if true.
   bool keep_forwarded_for = false;
   std::string_view request_id;     // X-Request-Id
   bool tls = false;                // X-Forwarded-Proto: https

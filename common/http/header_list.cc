@@ -30,6 +30,11 @@ HeaderKind classifyHeader(std::string_view name) {
         return HeaderKind::kUpgrade;
       }
       return equalsIgnoreCase(name, "trailer") ? HeaderKind::kTrailer : HeaderKind::kOther;
+    case 9:
+      if (equalsIgnoreCase(name, "forwarded")) {
+        return HeaderKind::kForwarded;
+      }
+      return equalsIgnoreCase(name, "x-real-ip") ? HeaderKind::kXRealIp : HeaderKind::kOther;
     case 10:
       if (equalsIgnoreCase(name, "connection")) {
         return HeaderKind::kConnection;

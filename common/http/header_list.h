@@ -41,6 +41,9 @@ enum class HeaderKind : uint8_t {
   kXForwardedFor,
   kXForwardedProto,
   kXRequestId,
+  // claims about the client that only a trusted proxy may make (dropped from others)
+  kForwarded,
+  kXRealIp,
 };
 
 HeaderKind classifyHeader(std::string_view name);

@@ -75,6 +75,11 @@ def send_tls(port, header, request, ca):
                     buf += data
 
 
+def named(resp, name):
+    """The values of the fields called `name` the backend saw."""
+    return [v for n, v in resp.json()["headers"] if n.lower() == name]
+
+
 def xff(resp):
     """The X-Forwarded-For the backend saw, as a list of addresses."""
     values = [v for n, v in resp.json()["headers"] if n.lower() == "x-forwarded-for"]
@@ -239,8 +244,11 @@ def test(h):
     with h.step("an untrusted peer's X-Forwarded-For is replaced, not believed"):
         r = send(pp, v1("203.0.113.7") + get("/public/x", ["X-Forwarded-For: 198.51.100.4"]))
         h.expect_eq(r.status, 403, "deny still sees 203.0.113.7 (the forged XFF is ignored)")
-        r = send(plain, get("/headers", ["X-Forwarded-For: 6.6.6.6"]))
+        r = send(plain, get("/headers", ["X-Forwarded-For: 6.6.6.6", "X-Real-IP: 6.6.6.6",
+                                         "Forwarded: for=6.6.6.6"]))
         h.expect_eq(xff(r), ["127.0.0.1"], "X-Forwarded-For from an untrusted peer")
+        h.expect_eq(named(r, "x-real-ip") + named(r, "forwarded"), [],
+                    "X-Real-IP and Forwarded from an untrusted peer are dropped")
         logged += 2
         h.expect_eq(log_clients(log_path, logged)[-1], "127.0.0.1", "access log client")
 
@@ -253,6 +261,11 @@ def test(h):
                     "X-Forwarded-For sent upstream (the list, then the peer)")
         logged += 1
         h.expect_eq(log_clients(log_path, logged)[-1], "198.51.100.9", "access log client")
+        r = send(pp, v2("10.1.1.1") + get("/headers", ["X-Real-IP: 198.51.100.9",
+                                                       "Forwarded: for=198.51.100.9"]))
+        h.expect_eq(named(r, "x-real-ip") + named(r, "forwarded"),
+                    ["198.51.100.9", "for=198.51.100.9"], "a trusted peer's claims pass")
+        logged += 1
         r = send(pp, v2("10.1.1.1") + get("/partners/x", ["X-Forwarded-For: 198.51.100.9"]))
         h.expect_eq(r.status, 200, "allow sees the client the trusted relay names")
         r = send(pp, v2("10.1.1.1") + get("/public/x", ["X-Forwarded-For: 203.0.113.9"]))

@@ -9,6 +9,9 @@ TEST_CASE("header names are recognised whatever their case") {
   CHECK(http::classifyHeader("Connection") == HeaderKind::kConnection);
   CHECK(http::classifyHeader("TRANSFER-ENCODING") == HeaderKind::kTransferEncoding);
   CHECK(http::classifyHeader("x-forwarded-proto") == HeaderKind::kXForwardedProto);
+  CHECK(http::classifyHeader("Forwarded") == HeaderKind::kForwarded);
+  CHECK(http::classifyHeader("X-Real-IP") == HeaderKind::kXRealIp);
+  CHECK(http::classifyHeader("x-real-ix") == HeaderKind::kOther);
   CHECK(http::classifyHeader("X-Forwarded-For") == HeaderKind::kXForwardedFor);
   CHECK(http::classifyHeader("te") == HeaderKind::kTe);
   CHECK(http::classifyHeader("Host") == HeaderKind::kHost);
