@@ -30,6 +30,8 @@ WORKLOAD_KINDS = {"Deployment", "StatefulSet"}
 # The shop's services: Deployment (and headless Service) name -> port, as in scripts/stack.
 SERVICE_PORTS = {"user": 7001, "product": 7101, "order": 7201, "notification": 7301}
 BALANCER_CONFIGMAP = ("balancer-config", "balancer.yaml")
+# The storefront the balancer serves: the ConfigMap web/kustomization.yaml generates from web/.
+STOREFRONT = ("storefront", REPO / "web")
 # The HPA's behaviour copied by scripts/autoscaler: the Kubernetes defaults.
 SCALE_UP_POLICIES = [{"type": "Percent", "value": 100, "periodSeconds": 15},
                      {"type": "Pods", "value": 4, "periodSeconds": 15}]
@@ -68,8 +70,14 @@ class Doc:
 
 
 def load(directory=K8S_DIR):
-    """Every document of every *.yaml file in `directory`, in file order. Raises ValueError
-    naming FILE:LINE:COLUMN when a file does not parse, or a document is not a mapping."""
+    """Every document of every *.yaml file in `directory`, in file order, then the ConfigMaps
+    its kustomization's bases generate (see `generated`). Raises ValueError naming
+    FILE:LINE:COLUMN when a file does not parse, or a document is not a mapping."""
+    docs = _load_files(directory)
+    return docs + generated(docs, directory)
+
+
+def _load_files(directory):
     docs = []
     for path in sorted(Path(directory).glob("*.yaml")):
         try:
@@ -86,6 +94,38 @@ def load(directory=K8S_DIR):
                 raise ValueError(f"{path.name}: document {i + 1} is not a mapping")
             docs.append(Doc(path.name, body))
     return docs
+
+
+def kustomization(docs):
+    return next((d for d in docs if d.kind == "Kustomization"), None)
+
+
+def generated(docs, directory=K8S_DIR):
+    """The ConfigMaps that the kustomizations named under `bases` make with
+    configMapGenerator (files only), as documents: data holds each file's text. Such a
+    document's file is its kustomization, relative to the repository."""
+    kust = kustomization(docs)
+    out = []
+    for base in (kust.body.get("bases") or []) if kust else []:
+        folder = (Path(directory) / base).resolve()
+        for d in _load_files(folder):
+            if d.kind != "Kustomization":
+                continue
+            options = d.body.get("generatorOptions") or {}
+            for gen in d.body.get("configMapGenerator") or []:
+                data = {}
+                for entry in gen.get("files") or []:
+                    key, _, path = str(entry).rpartition("=")
+                    path_in = folder / path
+                    data[key or Path(path).name] = path_in.read_text() if path_in.is_file() \
+                        else None
+                meta = {"name": gen.get("name"), "namespace": d.body.get("namespace"),
+                        "labels": options.get("labels") or {}}
+                body = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": meta, "data": data}
+                where = folder / d.file
+                out.append(Doc(str(where.relative_to(REPO)) if where.is_relative_to(REPO)
+                               else str(where), body))
+    return out
 
 
 def resources(docs):
@@ -129,6 +169,11 @@ def container_port(container, port):
         if port == p.get("containerPort") or port == p.get("name"):
             return p.get("containerPort")
     return None
+
+
+def configmap_has(docs, name, key, namespace=NAMESPACE):
+    cm = find(docs, "ConfigMap", name, namespace)
+    return cm is not None and key in (cm.body.get("data") or {})
 
 
 def configmap_file(docs, name, key, namespace=NAMESPACE):
@@ -209,6 +254,9 @@ def check_kustomization(docs, files):
         problems.append(f"kustomization.yaml: lists {f}, which does not exist")
     for f in sorted(NOT_IN_KUSTOMIZATION & set(listed)):
         problems.append(f"kustomization.yaml: lists {f}, which must be applied on its own")
+    for base in kust[0].body.get("bases") or []:
+        if not (K8S_DIR / base / "kustomization.yaml").is_file():
+            problems.append(f"kustomization.yaml: base {base} has no kustomization.yaml")
     return problems
 
 
@@ -403,8 +451,8 @@ def check_mounts(docs):
                 for mount in mounts:
                     cm = (volumes.get(mount.get("name")) or {}).get("configMap")
                     prefix = mount.get("mountPath", "").rstrip("/") + "/"
-                    if cm and text.startswith(prefix) and configmap_file(
-                            docs, cm.get("name"), text[len(prefix):], w.namespace) is None:
+                    if cm and text.startswith(prefix) and not configmap_has(
+                            docs, cm.get("name"), text[len(prefix):], w.namespace):
                         problems.append(f"{w.where()}: container {c.get('name')} names {text}, "
                                         f"no key of ConfigMap {cm.get('name')!r}")
     return problems
@@ -523,4 +571,82 @@ def check_adapter_rules(docs):
             name = ((m.get("external") or {}).get("metric") or {}).get("name")
             if name and name not in exported:
                 problems.append(f"{h.where()}: prometheus-adapter.yaml exports no {name}")
+    return problems
+
+
+def balancer_container(docs):
+    d = find(docs, "Deployment", "balancer")
+    return d, next((c for c in containers(d) if c.get("name") == "balancer"), None) if d \
+        else None
+
+
+def volume_at(workload, container, path):
+    """The pod volume that `container` mounts where `path` lies (the deepest mount), with
+    that mount, or (None, None)."""
+    volumes = {v.get("name"): v for v in pod_spec(workload).get("volumes") or []}
+    best = None
+    for mount in container.get("volumeMounts") or []:
+        at = mount.get("mountPath", "").rstrip("/")
+        if (path == at or path.startswith(at + "/")) and \
+                (best is None or len(at) > len(best.get("mountPath", "").rstrip("/"))):
+            best = mount
+    return (volumes.get(best.get("name")), best) if best else (None, None)
+
+
+def check_storefront(docs):
+    """The balancer serves the storefront (web/): a `static` route's root is a folder of the
+    balancer container holding each file of the ConfigMap `storefront` mounted by `subPath`
+    (a bind mount of the file itself); the ConfigMap volume mounted whole there would hold
+    symlinks into ..data/, which a static route refuses (404). The ConfigMap holds every file of
+    web/ (but its kustomization.yaml), each mounted, the route's index among them."""
+    name, folder = STOREFRONT
+    config = balancer_config(docs) or {}
+    routes = [r for r in config.get("routes") or [] if isinstance(r.get("static"), dict)]
+    if not routes:
+        return ["balancer.yaml: no route with static: the storefront (web/) is not served"]
+    problems = []
+    cm = find(docs, "ConfigMap", name)
+    data = (cm.body.get("data") or {}) if cm else {}
+    if cm is None:
+        problems.append(f"no ConfigMap {name!r} (web/kustomization.yaml, named under bases in "
+                        f"kustomization.yaml)")
+    files = {p.name for p in folder.iterdir() if p.is_file() and p.name != "kustomization.yaml"}
+    for f in sorted(files - set(data)) if cm else []:
+        problems.append(f"ConfigMap/{name}: web/{f} is not in it (web/kustomization.yaml)")
+    for key, text in sorted(data.items()):
+        if text is None:
+            problems.append(f"ConfigMap/{name}: {key}: no such file in web/")
+    workload, balancer = balancer_container(docs)
+    if balancer is None:
+        return problems + ["no Deployment balancer with a container balancer"]
+    volumes = {v.get("name"): v for v in pod_spec(workload).get("volumes") or []}
+    args = balancer.get("args") or []
+    config_dir = str(Path(args[args.index("-c") + 1]).parent) if "-c" in args else "/"
+    for r in routes:
+        static = r["static"]
+        root = str(Path(config_dir) / static.get("root", "")).rstrip("/")
+        where = f"balancer.yaml: route {r.get('match')}: static.root {root}"
+        whole, _ = volume_at(workload, balancer, root)
+        if whole is not None and "configMap" in whole:
+            problems.append(f"{where} is the ConfigMap volume {whole.get('name')!r} mounted "
+                            f"whole: its files are symlinks, which static refuses (404); mount "
+                            f"each file with subPath")
+            continue
+        mounted = {}
+        for mount in balancer.get("volumeMounts") or []:
+            path = mount.get("mountPath", "").rstrip("/")
+            v = volumes.get(mount.get("name")) or {}
+            if str(Path(path).parent) == root and mount.get("subPath") and \
+                    (v.get("configMap") or {}).get("name") == name:
+                mounted[Path(path).name] = mount["subPath"]
+        for key in sorted(set(data) - set(mounted)):
+            problems.append(f"{where}: {key} of ConfigMap {name!r} is not mounted there "
+                            f"(subPath: {key})")
+        for file, key in sorted(mounted.items()):
+            if file != key or key not in data:
+                problems.append(f"{where}: {file} mounts subPath {key!r}, not that key of "
+                                f"ConfigMap {name!r}")
+        index = static.get("index", "index.html")
+        if index not in mounted:
+            problems.append(f"{where}: its index {index} is not mounted there")
     return problems

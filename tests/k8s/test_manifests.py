@@ -37,8 +37,10 @@ def env_of(container):
 
 
 class Pod:
-    """A pod's volumes made into folders of a temporary directory: ConfigMaps with their keys,
-    Secrets with throwaway TLS files and a token, emptyDirs empty. `local(path)` maps a path inside a
+    """A pod's volumes made into folders of a temporary directory: ConfigMaps with their keys
+    laid out as the kubelet does (each key a symlink into ..data/), Secrets with throwaway TLS
+    files and a token, emptyDirs empty; a subPath mount is a copy of the file it names, in a
+    folder standing for the one it is mounted into. `local(path)` maps a path inside a
     container to its copy here."""
 
     def __init__(self, docs, workload, root):
@@ -49,8 +51,11 @@ class Pod:
             folder.mkdir(parents=True)
             if "configMap" in v:
                 cm = m.find(docs, "ConfigMap", v["configMap"]["name"])
+                (folder / "..2026_01_01_00_00_00.1").mkdir()
+                (folder / "..data").symlink_to("..2026_01_01_00_00_00.1")
                 for key, text in ((cm.body.get("data") or {}) if cm else {}).items():
-                    (folder / key).write_text(text)
+                    (folder / "..data" / key).write_text(text or "")
+                    (folder / key).symlink_to(f"..data/{key}")
             elif "secret" in v:
                 self._tls_files(folder, root / "certs")
                 (folder / "token").write_text("a-throwaway-admin-token\n")
@@ -58,7 +63,15 @@ class Pod:
                     (folder / item["path"]).write_text("a-throwaway-secret\n")
         for c in m.containers(workload, init=True):
             for mount in c.get("volumeMounts") or []:
-                self.mounts[mount["mountPath"].rstrip("/")] = root / mount["name"]
+                path = mount["mountPath"].rstrip("/")
+                if not mount.get("subPath"):
+                    self.mounts[path] = root / mount["name"]
+                    continue
+                # A bind mount of the file the subPath resolves to: a plain file.
+                copy = root / "subpath" / path.lstrip("/")
+                copy.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(root / mount["name"] / mount["subPath"], copy)
+                self.mounts.setdefault(str(Path(path).parent), copy.parent)
 
     @staticmethod
     def _tls_files(folder, certs):
@@ -70,8 +83,9 @@ class Pod:
         shutil.copy(certs / "shop.test.key", folder / "tls.key")
 
     def local(self, text):
-        for path, folder in self.mounts.items():
-            text = str(folder) if text == path else text.replace(path + "/", f"{folder}/")
+        # A mount path as a whole path or a path's start (`root: /srv/storefront`, `.../x`).
+        for path, folder in sorted(self.mounts.items(), key=lambda pf: -len(pf[0])):
+            text = re.sub(re.escape(path) + r"(?=/|[^\w./-]|$)", lambda _: str(folder), text)
         return text
 
 
@@ -148,6 +162,9 @@ class Manifests(unittest.TestCase):
     def test_balancer_upstreams_name_headless_services(self):
         self.assertNoProblems(m.check_balancer_upstreams(self.docs))
 
+    def test_balancer_serves_the_storefront(self):
+        self.assertNoProblems(m.check_storefront(self.docs))
+
     def test_service_configs_name_the_stores(self):
         self.assertNoProblems(m.check_service_configs(self.docs))
 
@@ -175,6 +192,21 @@ class Manifests(unittest.TestCase):
             config, out = render_and_check(self.docs, Path(tmp))
             self.assertIsNotNone(config, out)
             self.assertIn("configuration ok", out)
+            self.assertStorefrontServed(config)
+
+    def assertStorefrontServed(self, config):
+        """Each static route's root holds the storefront's files as plain files (a symlink
+        there is a 404), the same bytes as web/."""
+        files = sorted(p.name for p in m.STOREFRONT[1].iterdir()
+                       if p.is_file() and p.name != "kustomization.yaml")
+        roots = [Path(r["static"]["root"]) for r in config["routes"] if r.get("static")]
+        self.assertTrue(roots, "no static route")
+        for root in roots:
+            for name in files:
+                served = root / name
+                self.assertTrue(served.is_file() and not served.is_symlink(),
+                                f"{served}: not a plain file")
+                self.assertEqual(served.read_bytes(), (m.STOREFRONT[1] / name).read_bytes())
 
     @unittest.skipUnless(KUBECTL, "kubectl is not installed (scripts/setup installs "
                          "kubernetes-client)")
@@ -305,6 +337,41 @@ class BrokenManifestsAreCaught(unittest.TestCase):
                            namespace=None)
         files = sorted(p.name for p in m.K8S_DIR.glob("*.yaml"))
         self.assertCaught(m.check_kustomization(docs, files), "redis.yaml")
+
+    def test_storefront_not_served_or_served_from_symlinks(self):
+        def route_root(root):
+            def change(body):
+                body["data"]["balancer.yaml"] = body["data"]["balancer.yaml"].replace(
+                    "root: /srv/storefront", f"root: {root}")
+            return change
+        docs = self.broken("ConfigMap", "balancer-config", route_root("/srv/web"))
+        self.assertCaught(m.check_storefront(docs), "index.html of ConfigMap 'storefront' is "
+                                                    "not mounted there")
+        # The ConfigMap volume mounted whole where the route reads: symlinks.
+        docs = self.broken("ConfigMap", "balancer-config", route_root("/etc/shop/storefront"))
+        m.find(docs, "Deployment", "balancer").body["spec"]["template"]["spec"]["containers"][0][
+            "volumeMounts"].append({"name": "storefront", "mountPath": "/etc/shop/storefront"})
+        self.assertCaught(m.check_storefront(docs), "symlinks")
+
+        def no_route(body):
+            config = yaml.safe_load(body["data"]["balancer.yaml"])
+            config["routes"] = [r for r in config["routes"] if "static" not in r]
+            body["data"]["balancer.yaml"] = yaml.safe_dump(config)
+        docs = self.broken("ConfigMap", "balancer-config", no_route)
+        self.assertCaught(m.check_storefront(docs), "no route with static")
+
+    def test_storefront_file_left_out_or_not_mounted(self):
+        docs = self.broken("ConfigMap", "storefront", lambda b: b["data"].pop("shop.js"))
+        self.assertCaught(m.check_storefront(docs), "web/shop.js is not in it")
+
+        def unmount(name):
+            def change(body):
+                mounts = body["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+                mounts[:] = [x for x in mounts if x.get("subPath") != name]
+            return change
+        docs = self.broken("Deployment", "balancer", unmount("shop.css"))
+        self.assertCaught(m.check_storefront(docs), "shop.css of ConfigMap 'storefront' is not "
+                                                    "mounted")
 
     @unittest.skipUnless(BALANCER_BIN.exists(), f"no {BALANCER_BIN}")
     def test_balancer_refuses_a_broken_configuration(self):
