@@ -2,6 +2,7 @@
 (a thread each, so that one service's slow start or drain does not delay another's decision),
 and stops deciding on SIGTERM or SIGINT, leaving every instance running and registered."""
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -32,6 +33,9 @@ that still run. Every decision is one JSON line on stdout with its inputs."""
 
 EPILOG = """\
 environment: STACK_RUN_DIR (run folder), STACK_BIN_DIR (binaries), BALANCER_ADMIN_TOKEN.
+The admin API, its token and Prometheus, when neither an option nor the policy names them, are
+those of the stack that runs from RUN_DIR (its stack.env, written by scripts/stack up with any
+STACK_PORT_OFFSET), else http://127.0.0.1:9901 and http://127.0.0.1:9090.
 examples:
   scripts/autoscaler                       # the dev stack's policy, until SIGTERM or Ctrl-C
   scripts/autoscaler --dry-run --once      # one decision per service, nothing done
@@ -51,10 +55,11 @@ def parse_args(argv):
     a.add_argument("--bin-dir",
                    default=os.environ.get("STACK_BIN_DIR") or str(ROOT / "build" / "bin"),
                    help="{bin_dir} in the policy's commands (default $STACK_BIN_DIR or build/bin)")
-    a.add_argument("--admin", help="the balancer's admin API URL (default: the policy's admin)")
+    a.add_argument("--admin", help="the balancer's admin API URL (default: the policy's admin, "
+                                   "then the stack's)")
     a.add_argument("--token", default=os.environ.get("BALANCER_ADMIN_TOKEN"),
                    help="the admin API's bearer token (default $BALANCER_ADMIN_TOKEN, then the "
-                        "policy's token or token_file)")
+                        "policy's token or token_file, then the stack's token file)")
     source = a.add_mutually_exclusive_group()
     source.add_argument("--prometheus", metavar="URL",
                         help="Prometheus's URL (default: the policy's)")
@@ -67,6 +72,29 @@ def parse_args(argv):
                         "from the balancer waits one sync period for its second scrape)")
     a.add_argument("--service", metavar="NAME", help="only this service of the policy")
     return a.parse_args(argv)
+
+
+def stack_settings(run_dir):
+    """What scripts/stack up wrote into RUN_DIR/stack.env ({} without one): ADMIN_URL,
+    ADMIN_TOKEN_FILE, PROMETHEUS_URL (empty: the stack runs no Prometheus)."""
+    try:
+        lines = (Path(run_dir) / "stack.env").read_text().splitlines()
+    except OSError:
+        return {}
+    return dict(line.partition("=")[::2] for line in lines if "=" in line)
+
+
+def with_stack(policy, stack):
+    """The policy with the admin API, token file and Prometheus it leaves out taken from the
+    stack's settings (`stack_settings`)."""
+    changes = {}
+    if "admin" not in policy.given and stack.get("ADMIN_URL"):
+        changes["admin"] = stack["ADMIN_URL"]
+    if not {"token", "token_file"} & policy.given and stack.get("ADMIN_TOKEN_FILE"):
+        changes["token_file"] = stack["ADMIN_TOKEN_FILE"]
+    if "prometheus" not in policy.given and "PROMETHEUS_URL" in stack:
+        changes["prometheus"] = stack["PROMETHEUS_URL"] or None
+    return dataclasses.replace(policy, **changes)
 
 
 def main(argv=None):
@@ -83,6 +111,8 @@ def main(argv=None):
                   f"(there: {', '.join(policy.services)})", file=sys.stderr)
             return 2
         services = [policy.services[args.service]]
+    run_dir = Path(args.run_dir).resolve()
+    policy = with_stack(policy, stack_settings(run_dir))
 
     token = args.token or policy.token
     if not token and policy.token_file:
@@ -92,7 +122,6 @@ def main(argv=None):
             print(f"autoscaler: {args.policy}: token_file {policy.token_file}: {e.strerror} "
                   f"(scripts/stack up makes it)", file=sys.stderr)
             return 2
-    run_dir = Path(args.run_dir).resolve()
     prometheus = None if args.no_prometheus else (args.prometheus or policy.prometheus)
     stop = threading.Event()
     ctx = Context(

@@ -58,6 +58,8 @@ class Policy:
     token_file: str | None      # read when the autoscaler starts (relative: to the policy's folder)
     prometheus: str | None      # None: never ask Prometheus, scrape the balancer
     services: dict              # name -> ServicePolicy, in file order
+    # The top keys the file sets: the others may come from the stack (scripts/autoscaler).
+    given: frozenset = frozenset()
 
 
 def parse_duration(text):
@@ -215,7 +217,8 @@ def parse(text, path="<policy>"):
     if not services:
         raise r.error(services_node, "services: at least one service is needed")
     return Policy(path=path, admin=admin.rstrip("/"), token=token, token_file=token_file,
-                  prometheus=prometheus.rstrip("/") if prometheus else None, services=services)
+                  prometheus=prometheus.rstrip("/") if prometheus else None, services=services,
+                  given=frozenset(k for k in top if k != "services"))
 
 
 def _service(r, name, node):

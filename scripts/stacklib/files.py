@@ -16,10 +16,16 @@ def write_launch_file(s, name, argv):
 
 def write_env_file(s, pgdata_dir, redis_dir):
     """stack.env, written before the stores start: `down` stops the stores of a run folder
-    that has it, and `status` knows from it whether `up` started Prometheus."""
+    that has it, `status` knows from it whether `up` started Prometheus, and scripts/autoscaler
+    finds the admin API, its token and Prometheus there (ports shifted by STACK_PORT_OFFSET)
+    when its policy does not name them."""
     s.run_dir.mkdir(parents=True, exist_ok=True)
+    prometheus = f"http://127.0.0.1:{s.prometheus_port}" if s.use_prometheus() else ""
     s.env_file.write_text(f"PGDATA_DIR={pgdata_dir}\nREDIS_DIR={redis_dir}\n"
-                          f"PROMETHEUS={1 if s.use_prometheus() else 0}\n")
+                          f"PROMETHEUS={1 if s.use_prometheus() else 0}\n"
+                          f"ADMIN_URL=http://127.0.0.1:{s.admin_port}\n"
+                          f"ADMIN_TOKEN_FILE={s.keys_dir / 'admin-token'}\n"
+                          f"PROMETHEUS_URL={prometheus}\n")
 
 
 _ADDRESS = re.compile(r"(127\.0\.0\.1|0\.0\.0\.0):([0-9]+)")

@@ -12,6 +12,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "scripts"))
 
+from autoscale.cli import with_stack  # noqa: E402
 from autoscale.instances import launch_command  # noqa: E402
 from autoscale.policy import PolicyError, load, parse, parse_duration  # noqa: E402
 
@@ -29,6 +30,29 @@ services:
 def with_line(text, old, new):
     assert old in text, old
     return text.replace(old, new, 1)
+
+
+class FromTheStack(unittest.TestCase):
+    """What the policy leaves out comes from the running stack's stack.env (scripts/stack up
+    writes it with the shifted ports); what it names stays."""
+    STACK = {"ADMIN_URL": "http://127.0.0.1:9948", "ADMIN_TOKEN_FILE": "/k/admin-token",
+             "PROMETHEUS_URL": ""}
+
+    def test_left_out_keys_come_from_the_stack(self):
+        p = with_stack(parse(MINIMAL, "a.yaml"), self.STACK)
+        self.assertEqual((p.admin, p.token_file, p.prometheus),
+                         ("http://127.0.0.1:9948", "/k/admin-token", None))
+
+    def test_the_policy_wins(self):
+        text = "admin: http://h:1/\ntoken: secret\nprometheus: http://p:2\n" + MINIMAL
+        p = with_stack(parse(text, "a.yaml"), self.STACK)
+        self.assertEqual((p.admin, p.token, p.token_file, p.prometheus),
+                         ("http://h:1", "secret", None, "http://p:2"))
+
+    def test_no_stack_keeps_the_defaults(self):
+        p = with_stack(parse(MINIMAL, "a.yaml"), {})
+        self.assertEqual((p.admin, p.prometheus), ("http://127.0.0.1:9901",
+                                                   "http://127.0.0.1:9090"))
 
 
 class Defaults(unittest.TestCase):

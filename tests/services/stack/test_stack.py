@@ -239,6 +239,22 @@ def test(h):
                                  headers={"Authorization": f"Bearer {token}"}).status, 200,
                     "admin /metrics with the token (what Prometheus sends)")
 
+    with h.step("scripts/autoscaler --dry-run --once finds this stack's admin API and "
+                "Prometheus (stack.env: the shifted ports)"):
+        r = subprocess.run([str(REPO / "scripts" / "autoscaler"), "--dry-run", "--once",
+                            "--service", "product"], capture_output=True, text=True,
+                           env=dict(env, BALANCER_ADMIN_TOKEN=token),  # of KEYS_DIR
+                           timeout=60, stdin=subprocess.DEVNULL)
+        print("\n".join("   | " + line for line in (r.stdout + r.stderr).splitlines()))
+        events = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+        start = next((e for e in events if e["event"] == "start"), {})
+        h.expect_eq((start.get("admin"), start.get("prometheus")),
+                    (f"http://127.0.0.1:{port['admin']}", prometheus_url),
+                    "the autoscaler's admin API and Prometheus")
+        h.expect([e["event"] for e in events if e["event"] in ("decision", "error")] ==
+                 ["decision"], "one decision for product, no error")
+        h.expect_eq(r.returncode, 0, "scripts/autoscaler --dry-run --once exit code")
+
     with h.step("GET /api/products through the balancer lists the seeded products"):
         r = wait_until(lambda: (x := http_request(port["http"], "GET", "/api/products"))
                        .status == 200 and x, timeout=8, interval=0.2)
