@@ -54,11 +54,13 @@ def print_summary(s):
     lines = [
         "",
         f"The stack runs (logs in {s.run_dir}/logs, stop it with scripts/stack down):",
-        f"  shop API       http://127.0.0.1:{s.http_port}",
+        f"  storefront     http://127.0.0.1:{s.http_port}/   (web/ in a browser: sign in, "
+        f"order, watch the status change)",
+        f"  shop API       http://127.0.0.1:{s.http_port}/api/...",
         f"                 https://127.0.0.1:{s.tls_port}   (name shop.test; CA "
         f"{s.certs_dir}/ca.crt)",
-        f"  admin          http://127.0.0.1:{s.admin_port}   (/health, /metrics, /upstreams; "
-        f"bearer token in {s.keys_dir}/admin-token)",
+        f"  admin          http://127.0.0.1:{s.admin_port}   (status page /?token=TOKEN, "
+        f"/metrics, /upstreams; TOKEN: {s.keys_dir}/admin-token)",
     ]
     lines += [f"  {name:<14} http://127.0.0.1:{s.service_port(name)}" for name in s.services]
     if s.use_prometheus():

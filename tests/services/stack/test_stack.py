@@ -155,6 +155,8 @@ def test(h):
         h.expect_eq(r.returncode, 0, "scripts/stack up exit code")
         print(f"   up took {time.monotonic() - start:.1f}s")
         h.expect(f"http://127.0.0.1:{port['http']}" in r.stdout, "up prints the balancer URL")
+        h.expect(f"storefront     http://127.0.0.1:{port['http']}/" in r.stdout,
+                 "up prints the storefront's URL")
         h.expect("admin@shop.test" in r.stdout, "up prints the seeded admin")
         h.expect(prometheus_url in r.stdout, "up prints Prometheus's URL")
     prometheus_started = time.monotonic()
