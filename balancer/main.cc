@@ -46,6 +46,10 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "-c" && i + 1 < argc) {
       config_path = argv[++i];
+    } else if (arg == "-c") {
+      fprintf(stderr, "balancer: -c needs the configuration file: -c FILE\n");
+      usage(stderr);
+      return 2;
     } else if (arg == "-t") {
       check_only = true;
     } else if (arg == "--version" || arg == "-v") {

@@ -3,7 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <functional>
+#include <ios>
 #include <tuple>
 
 #include "balancer/config/config.h"
@@ -14,6 +17,11 @@
 namespace balancer {
 
 namespace {
+
+// `err`: the errno of the open or read that failed (0: unknown).
+std::string cannotRead(int err) {
+  return err != 0 ? std::string("cannot read the file: ") + strerror(err) : "cannot read the file";
+}
 
 ConfigResult loadFrom(const std::function<YAML::Node()>& parse, const std::string& base_dir) {
   config::Reader reader;
@@ -30,7 +38,10 @@ ConfigResult loadFrom(const std::function<YAML::Node()>& parse, const std::strin
       config::validate(config, reader.positions, &reader.errors);
     }
   } catch (const YAML::BadFile& e) {
-    reader.errors.push_back(ConfigError{0, 0, "cannot read the file"});
+    reader.errors.push_back(ConfigError{0, 0, cannotRead(errno)});
+  } catch (const std::ios_base::failure& e) {
+    // Opened, then not read: a folder (EISDIR), an I/O error.
+    reader.errors.push_back(ConfigError{0, 0, cannotRead(errno)});
   } catch (const YAML::Exception& e) {
     reader.errors.push_back(ConfigError{e.mark.line + 1, e.mark.column + 1, e.msg});
   }
@@ -61,7 +72,12 @@ const UpstreamConfig* Config::findUpstream(const std::string& name) const {
 ConfigResult loadConfigFile(const std::string& path) {
   size_t slash = path.rfind('/');
   std::string dir = slash == std::string::npos ? "." : path.substr(0, slash);
-  return loadFrom([&] { return YAML::LoadFile(path); }, dir);
+  return loadFrom(
+      [&] {
+        errno = 0;  // what a failed open sets is the reason given
+        return YAML::LoadFile(path);
+      },
+      dir);
 }
 
 ConfigResult loadConfigString(const std::string& yaml) {

@@ -185,7 +185,7 @@ void Server::reload() {
     util::SocketAddress address = l.address;
     for (size_t w = 0; w < workers_.size(); ++w) {
       std::string error;
-      int fd = openListeningSocket(address, &error);
+      int fd = openListeningSocket(address, w == 0, &error);
       if (fd < 0) {
         LOG_ERROR("SIGHUP: listener %s: cannot listen on %s: %s", l.name.c_str(),
                   address.text.c_str(), error.c_str());

@@ -12,9 +12,39 @@
 
 namespace balancer {
 
+namespace {
+
+socklen_t addressLength(const util::SocketAddress& address) {
+  return address.family() == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+}
+
+// Whether another socket listens on `address` already: a bind without SO_REUSEPORT fails
+// then (SO_REUSEADDR: a connection of an earlier run left in TIME_WAIT does not count).
+bool someoneListens(const util::SocketAddress& address) {
+  int fd = socket(address.family(), SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    return false;  // the real bind reports what is wrong
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (address.family() == AF_INET6) {
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  bool taken = bind(fd, address.get(), addressLength(address)) != 0 && errno == EADDRINUSE;
+  ::close(fd);
+  return taken;
+}
+
+}  // namespace
+
 // A listening socket with SO_REUSEPORT, so each worker has its own accept queue and the
 // kernel spreads connections over them.
-int openListeningSocket(const util::SocketAddress& address, std::string* error) {
+int openListeningSocket(const util::SocketAddress& address, bool first, std::string* error) {
+  if (first && address.port() != 0 && someoneListens(address)) {
+    *error = "address already in use (another process listens there; a second balancer would "
+             "share the port with it and take part of its connections)";
+    return -1;
+  }
   int fd = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     *error = strerror(errno);
@@ -26,8 +56,7 @@ int openListeningSocket(const util::SocketAddress& address, std::string* error) 
   if (address.family() == AF_INET6) {
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
   }
-  socklen_t len = address.family() == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
-  if (bind(fd, address.get(), len) != 0 || listen(fd, 4096) != 0) {
+  if (bind(fd, address.get(), addressLength(address)) != 0 || listen(fd, 4096) != 0) {
     *error = strerror(errno);
     ::close(fd);
     return -1;
@@ -164,7 +193,7 @@ bool Server::openListeners(int workers, std::vector<std::vector<Worker::Listenin
     util::SocketAddress address = l.address;
     for (int w = 0; w < workers; ++w) {
       std::string error;
-      int fd = openListeningSocket(address, &error);
+      int fd = openListeningSocket(address, w == 0, &error);
       if (fd < 0) {
         LOG_ERROR("listener %s: cannot listen on %s: %s", l.name.c_str(), address.text.c_str(),
                   error.c_str());

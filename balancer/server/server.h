@@ -19,8 +19,10 @@
 namespace balancer {
 
 // A listening socket with SO_REUSEPORT (one per worker and listener). Returns the descriptor,
-// or -1 with the reason in `error`.
-int openListeningSocket(const util::SocketAddress& address, std::string* error);
+// or -1 with the reason in `error`. `first`: the listener's first socket, refused when another
+// process already listens on the address (SO_REUSEPORT would join it and split the
+// connections with it: a second balancer started with the same file).
+int openListeningSocket(const util::SocketAddress& address, bool first, std::string* error);
 // Closes sockets opened for workers that did not take them.
 void closeListening(const std::vector<std::vector<Worker::Listening>>& fds);
 // Sets every runtime's https_port (where redirect_to_https sends clients) to the bound port

@@ -126,6 +126,18 @@ def test(h):
         h.expect(re.search(rf"^{re.escape(str(path))}:\d+:\d+: ", res.stderr, re.M),
                  f"no FILE:LINE:COLUMN error: {res.stderr!r}")
 
+    with h.step("a file that cannot be read: FILE:0:0 and the reason, exit 1 (a folder aborted)"):
+        for path, reason in ((h.dir / "missing.yaml", "No such file or directory"),
+                             (h.dir, "Is a directory")):
+            res = run_cli("-t", "-c", path)
+            h.expect_eq((res.returncode, res.stderr.strip()),
+                        (1, f"{path}:0:0: cannot read the file: {reason}"), f"-t -c {path}")
+
+    with h.step("-c without a file says so, exit 2"):
+        res = run_cli("-t", "-c")
+        h.expect_eq(res.returncode, 2, "exit code")
+        h.expect("-c needs the configuration file" in res.stderr, f"stderr: {res.stderr!r}")
+
 
 if __name__ == "__main__":
     run(test)
