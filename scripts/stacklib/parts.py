@@ -115,19 +115,24 @@ def _executable(path):
 # --- the balancer and Prometheus ------------------------------------------------------------
 
 def start_balancer(s):
+    """Starts the balancer on config/stack.yaml (or its shifted copy); one already running
+    gets the configuration again, checked, by SIGHUP: `up` after an edit applies it."""
     binary = s.bin_dir / "balancer"
-    pid = part_pid(s, "balancer")
-    if pid:
-        log(f"balancer already running (pid {pid}, {part_address(s, 'balancer')}): kept")
-        return
     if not binary.is_file() or not _executable(binary):
         die(f"{binary} missing (build it: cmake --build build --target balancer)")
     config = balancer_config(s)
     check = subprocess.run([str(binary), "-t", "-c", str(config)], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, stdin=subprocess.DEVNULL)
+    pid = part_pid(s, "balancer")
     if check.returncode != 0:
         print(check.stdout.rstrip("\n"), file=sys.stderr)
-        die(f"the balancer's configuration {config} does not pass balancer -t")
+        die(f"the balancer's configuration {config} does not pass balancer -t"
+            + (" (the running balancer keeps its configuration)" if pid else ""))
+    if pid:
+        launch.send(pid, signal.SIGHUP)  # re-reads the configuration just checked
+        log(f"balancer already running (pid {pid}, {part_address(s, 'balancer')}): kept, "
+            f"configuration reloaded (SIGHUP; {s.run_dir}/logs/balancer.log says when in use)")
+        return
     start_part(s, "balancer", f"127.0.0.1:{s.http_port}, https 127.0.0.1:{s.tls_port}, "
                               f"admin 127.0.0.1:{s.admin_port}",
                [str(binary), "-c", str(config)],

@@ -161,11 +161,18 @@ def test(h):
         h.expect(prometheus_url in r.stdout, "up prints Prometheus's URL")
     prometheus_started = time.monotonic()
 
-    with h.step("up again keeps what runs"):
+    with h.step("up again keeps what runs, and reloads the balancer's configuration"):
+        balancer_log = run_dir / "logs" / "balancer.log"
+
+        def reloads():
+            return balancer_log.read_text().count("SIGHUP: configuration reloaded")
+        before = reloads()
         r = stack("up")
         h.expect_eq(r.returncode, 0, "second up exit code")
         for part in parts:
             h.expect(f"{part} already running" in r.stdout, f"second up keeps {part}")
+        h.expect(wait_until(lambda: reloads() == before + 1, timeout=10),
+                 "the running balancer reloaded its configuration (an edit applies)")
 
     with h.step("status: all run"):
         r = stack("status")
