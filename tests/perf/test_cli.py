@@ -1,8 +1,10 @@
-"""perf/faults' command line: only a full run (every case, full numbers) writes
-perf/results/faults-latest.json, the table perf/report includes; --short or --cases write into
-perf/results/raw/ (git-ignored). Pure Python, no case is run."""
+"""perf's command lines, without running a measurement: perf/faults writes
+perf/results/faults-latest.json (the table perf/report includes) only for a full run (every case,
+full numbers), --short or --cases write into perf/results/raw/ (git-ignored); perf/callgrind
+answers --help and refuses a REQUESTS that is no number (both were shell errors)."""
 import importlib.machinery
 import importlib.util
+import subprocess
 import sys
 import unittest
 from argparse import Namespace
@@ -29,6 +31,22 @@ class DefaultJson(unittest.TestCase):
         self.assertEqual(self.where(short=True), raw)
         self.assertEqual(self.where(cases="backend_killed"), raw)
         self.assertEqual(self.where(short=True, cases="backend_killed,redis_restart"), raw)
+
+
+class Callgrind(unittest.TestCase):
+    def callgrind(self, *args):
+        return subprocess.run([str(PERF / "callgrind"), *args], capture_output=True, text=True,
+                              timeout=10, stdin=subprocess.DEVNULL)
+
+    def test_help(self):
+        r = self.callgrind("--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("perf/callgrind [REQUESTS]", r.stdout)
+
+    def test_requests_not_a_number(self):
+        r = self.callgrind("abc")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("REQUESTS must be a number, not 'abc'", r.stderr)
 
 
 if __name__ == "__main__":
