@@ -55,10 +55,12 @@ def _bindable(port):
             return False
 
 
-def https_get(port, path, ca_file):
+def https_get(port, path, ca_file, name="shop.test"):
+    """GET over TLS, the certificate verified with `ca_file` for `name` (sent as SNI unless it
+    is an address, as browsers do)."""
     context = ssl.create_default_context(cafile=str(ca_file))
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="shop.test") as tls:
+        with context.wrap_socket(raw, server_hostname=name) as tls:
             tls.sendall(f"GET {path} HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n"
                         .encode())
             data = b""
@@ -235,6 +237,9 @@ def test(h):
                     "unrouted path")
         status, _ = https_get(port["https"], "/no-such-route", ca)
         h.expect_eq(status, 404, "unrouted path over TLS (shop.test, the dev CA)")
+        # What the README opens in a browser: https://127.0.0.1:PORT/, verified with the CA.
+        status, _ = https_get(port["https"], "/no-such-route", ca, name="127.0.0.1")
+        h.expect_eq(status, 404, "over TLS to 127.0.0.1 (the default certificate names it)")
         # config/stack.yaml configures the admin API; Prometheus scrapes the balancer there.
         h.expect(port_accepts(port["admin"]), f"the admin API listens on {port['admin']}")
         h.expect_eq(http_request(port["admin"], "GET", "/health").status, 200,
