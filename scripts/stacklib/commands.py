@@ -57,7 +57,7 @@ def print_summary(s):
         f"  storefront     http://127.0.0.1:{s.http_port}/   (web/ in a browser: sign in, "
         f"order, watch the status change)",
         f"  shop API       http://127.0.0.1:{s.http_port}/api/...",
-        f"                 https://127.0.0.1:{s.tls_port}   (name shop.test; CA "
+        f"                 https://127.0.0.1:{s.tls_port}   (shop.test, localhost, 127.0.0.1; CA "
         f"{s.certs_dir}/ca.crt)",
         f"  admin          http://127.0.0.1:{s.admin_port}   (status page /?token=TOKEN, "
         f"/metrics, /upstreams; TOKEN: {s.keys_dir}/admin-token)",
