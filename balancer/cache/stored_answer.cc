@@ -35,6 +35,12 @@ StoredAnswer answerFromStore(const CachedObject& object, const http::HeaderList&
     validators.last_modified = http::parseHttpDateAnyCase(object.last_modified);
   }
   const http::Preconditions conditions = http::Preconditions::fromHeaders(request);
+  if (!validators.last_modified && conditions.if_modified_since &&
+      !conditions.if_unmodified_since) {
+    // If-Modified-Since on a response without Last-Modified compares with its Date, else
+    // the time it was received (RFC 9111 4.3.2).
+    validators.last_modified = object.times.date_s.value_or(object.times.response_ms / 1000);
+  }
   if (conditions.any()) {
     switch (http::evaluatePreconditions(conditions, validators, true)) {
       case http::PreconditionResult::kNotModified:

@@ -30,6 +30,7 @@ struct Cache::State final : FilterState {
   bool added_validators = false;               // we asked the origin with the stored ones
   bool added_etag = false;                     // ...with its ETag in If-None-Match
   bool client_inm = false;                     // the client's If-None-Match went along
+  bool client_conditional = false;             // ...or its If-Modified-Since
   std::shared_ptr<CachedObject> filling;       // the response being stored
   uint64_t filled = 0;
   bool filler = false;  // holds the key's fill: must publish/abandon and finish it
@@ -283,14 +284,14 @@ void Cache::addValidators(FilterContext& ctx, State& state, const CachedObject& 
     }
   }
   state.client_inm = has(request, "if-none-match");
-  const bool client_conditional = state.client_inm || has(request, "if-modified-since");
+  state.client_conditional = state.client_inm || has(request, "if-modified-since");
   std::string& lines = *ctx.out.identity_headers;
   if (!object.etag.empty()) {
     lines += "If-None-Match: " + object.etag + "\r\n";
     state.added_etag = true;
     state.added_validators = true;
   }
-  if (!object.last_modified.empty() && !client_conditional) {
+  if (!object.last_modified.empty() && !state.client_conditional) {
     lines += "If-Modified-Since: " + object.last_modified + "\r\n";
     state.added_validators = true;
   }
@@ -369,6 +370,15 @@ void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
       zone_->store.refresh(state->stored, fresh);
       state->result = CacheResult::kRevalidated;
       ctx.out.replacement = responseFor(ctx, std::move(fresh), CacheResult::kRevalidated);
+      return;
+    }
+    if (response.status == 304 && state->added_validators && !state->client_conditional) {
+      // A 304 with another strong ETag than the stored one, to our own If-None-Match alone:
+      // it must not update the stored response (RFC 9111 4.3.4), and this client asked
+      // unconditionally, so it cannot take a 304. The origin said the stored tag still
+      // matches: the stored response answers, unchanged.
+      state->result = CacheResult::kRevalidated;
+      ctx.out.replacement = responseFor(ctx, state->stored, CacheResult::kRevalidated);
       return;
     }
     if (response.status >= 500 && state->stored->usableOnErrorFor(state->request_cc, now)) {

@@ -69,6 +69,31 @@ TEST_CASE("stored answer: If-Modified-Since, ignored beside If-None-Match", "[ca
             .kind == Kind::kFull);
 }
 
+TEST_CASE("stored answer: If-Modified-Since without Last-Modified compares with Date, else "
+          "the time received",
+          "[cache]") {
+  for (bool with_date : {true, false}) {
+    ObjectHead head;
+    head.status = 200;
+    head.headers = fields({{"Cache-Control", "max-age=60"}});
+    if (with_date) {
+      head.headers.push_back({"Date", "Thu, 04 Dec 2025 00:00:00 GMT"});  // kNowMs - 1 day
+    }
+    head.request_ms = head.response_ms = kNowMs;
+    auto object = makeObject(std::move(head), HeuristicPolicy{});
+    const char* between = "Thu, 04 Dec 2025 12:00:00 GMT";
+    CHECK(answer(*object, {{"If-Modified-Since", "Fri, 05 Dec 2025 00:00:00 GMT"}}).kind ==
+          Kind::kNotModified);
+    CHECK(answer(*object, {{"If-Modified-Since", between}}).kind ==
+          (with_date ? Kind::kNotModified : Kind::kFull));
+    CHECK(answer(*object, {{"If-Modified-Since", "Wed, 03 Dec 2025 00:00:00 GMT"}}).kind ==
+          Kind::kFull);
+    // If-Unmodified-Since still needs a real Last-Modified.
+    CHECK(answer(*object, {{"If-Unmodified-Since", "Wed, 03 Dec 2025 00:00:00 GMT"}}).kind ==
+          Kind::kFull);
+  }
+}
+
 TEST_CASE("stored answer: If-Match and If-Unmodified-Since fail with 412", "[cache]") {
   auto object = stored();
   CHECK(answer(*object, {{"If-Match", "\"v1\""}}).kind == Kind::kFull);

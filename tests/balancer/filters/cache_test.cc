@@ -224,6 +224,32 @@ TEST_CASE("cache filter: a stale object and the client's If-None-Match: a 304 fo
   CHECK(c.cache.onRequestHead(after).goesOn());
 }
 
+TEST_CASE("cache filter: a 304 naming another ETag to our own revalidation: the stored "
+          "response, unchanged, for an unconditional client",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/e");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200, headers({{"Cache-Control", "max-age=2"}, {"ETag", "\"abc\""}}), "b");
+  c.now_ms += 3000;
+  FilterContext& stale = c.start(f, "/e");
+  REQUIRE(c.cache.onRequestHead(stale).goesOn());
+  CHECK(*stale.out.identity_headers == "If-None-Match: \"abc\"\r\n");
+  auto other = headers({{"ETag", "\"ghi\""}, {"Cache-Control", "max-age=100"}});
+  c.cache.onResponseHead(stale, ResponseFacts{304, &other, {}, std::nullopt, false});
+  // Never a 304 to a client that asked without conditions.
+  REQUIRE(stale.out.replacement);
+  CHECK(stale.out.replacement->status == 200);
+  CHECK(stale.out.replacement->headers.find("ETag: \"abc\"\r\n") != std::string::npos);
+  CHECK(stale.out.replacement->headers.find("X-Cache: REVALIDATED\r\n") != std::string::npos);
+  CHECK(drain(*stale.out.replacement) == "b");
+  c.cache.onLog(stale, 200);
+  // Not freshened by it (RFC 9111 4.3.4): the next request asks the origin again.
+  FilterContext& after = c.start(f, "/e");
+  CHECK(c.cache.onRequestHead(after).goesOn());
+}
+
 TEST_CASE("cache filter: a fresh hit answers the client's If-None-Match / If-Modified-Since "
           "with a 304",
           "[cache][filters]") {
