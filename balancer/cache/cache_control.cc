@@ -1,5 +1,9 @@
 #include "balancer/cache/cache_control.h"
 
+#include <algorithm>
+
+#include "common/http/structured_field.h"
+
 namespace balancer::cache {
 
 namespace {
@@ -141,16 +145,78 @@ CacheControl requestCacheControl(const http::HeaderList& headers) {
   return cc;
 }
 
-CacheControl responseCacheControl(const http::HeaderList& headers) {
+std::optional<CacheControl> parseTargetedCacheControl(std::string_view value) {
+  std::optional<std::vector<http::SfMember>> members = http::parseSfDictionary(value);
+  if (!members || members->empty()) {
+    return std::nullopt;
+  }
+  CacheControl cc;
+  cc.present = true;
+  cc.targeted = true;
+  using Type = http::SfItem::Type;
+  for (const http::SfMember& member : *members) {
+    const std::string& name = member.key;
+    const http::SfItem& item = member.value;
+    const bool flag = item.type == Type::kBoolean && item.boolean;
+    DeltaSeconds* delta = name == "max-age"                  ? &cc.max_age
+                          : name == "s-maxage"               ? &cc.s_maxage
+                          : name == "stale-while-revalidate" ? &cc.stale_while_revalidate
+                          : name == "stale-if-error"         ? &cc.stale_if_error
+                                                             : nullptr;
+    if (delta != nullptr) {
+      if (item.type != Type::kInteger || item.integer < 0) {
+        return std::nullopt;  // the wrong type: the field is not one this cache can follow
+      }
+      *delta = DeltaSeconds{true, true, std::min(item.integer, kMaxDelta)};
+    } else if (name == "no-cache" || name == "private") {
+      if (item.type == Type::kString) {
+        addFieldNames(item.text, name == "private" ? cc.private_fields : cc.no_cache_fields);
+      } else if (flag) {
+        (name == "private" ? cc.is_private : cc.no_cache) = true;
+      } else {
+        return std::nullopt;
+      }
+    } else if (name == "no-store") {
+      cc.no_store = flag;
+    } else if (name == "public") {
+      cc.is_public = flag;
+    } else if (name == "must-revalidate") {
+      cc.must_revalidate = flag;
+    } else if (name == "proxy-revalidate") {
+      cc.proxy_revalidate = flag;
+    } else if (name == "must-understand") {
+      cc.must_understand = flag;
+    } else if (name == "immutable") {
+      cc.immutable = flag;
+    } else if (name == "no-transform") {
+      cc.no_transform = flag;
+    }
+  }
+  return cc;
+}
+
+namespace {
+
+template <typename Headers>
+CacheControl responseDirectives(const Headers& headers) {
+  bool targeted = false;
+  std::string cdn = combinedValue(headers, "cdn-cache-control", &targeted);
+  if (targeted) {
+    if (std::optional<CacheControl> cc = parseTargetedCacheControl(cdn)) {
+      return *cc;
+    }
+  }
   bool found = false;
   std::string value = combinedValue(headers, "cache-control", &found);
   return found ? parseCacheControl(value) : CacheControl{};
 }
 
-CacheControl responseCacheControl(const Fields& headers) {
-  bool found = false;
-  std::string value = combinedValue(headers, "cache-control", &found);
-  return found ? parseCacheControl(value) : CacheControl{};
+}  // namespace
+
+CacheControl responseCacheControl(const http::HeaderList& headers) {
+  return responseDirectives(headers);
 }
+
+CacheControl responseCacheControl(const Fields& headers) { return responseDirectives(headers); }
 
 }  // namespace balancer::cache

@@ -53,6 +53,7 @@ struct CacheControl {
 
   bool conflicting = false;  // a duplicate directive with another argument
   bool present = false;      // the message had a Cache-Control field at all
+  bool targeted = false;     // read from CDN-Cache-Control: Expires does not count either
 };
 
 // Parses a (combined) Cache-Control value.
@@ -61,7 +62,15 @@ CacheControl parseCacheControl(std::string_view value);
 // The request's directives: Cache-Control, or Pragma: no-cache when there is no Cache-Control
 // (RFC 9111 5.4: Pragma only counts for requests without Cache-Control).
 CacheControl requestCacheControl(const http::HeaderList& headers);
+// The directives this cache follows for a response: a valid, non-empty CDN-Cache-Control
+// (RFC 9213: this cache is the edge a CDN would be) replaces Cache-Control and Expires, else
+// Cache-Control.
 CacheControl responseCacheControl(const http::HeaderList& headers);
 CacheControl responseCacheControl(const Fields& headers);
+
+// A targeted field's value (RFC 9213 2.1) as directives: a Structured Field Dictionary whose
+// delta directives are Integers, whose no-cache/private are true or a String of field names.
+// Nothing when it is not one, or empty: the field is then ignored.
+std::optional<CacheControl> parseTargetedCacheControl(std::string_view value);
 
 }  // namespace balancer::cache

@@ -74,7 +74,7 @@ bool heuristicallyCacheable(int status) {
 }
 
 bool hasExplicitFreshness(const CacheControl& cc, const ResponseTimes& times) {
-  return cc.s_maxage.present || cc.max_age.present || times.has_expires;
+  return cc.s_maxage.present || cc.max_age.present || (times.has_expires && !cc.targeted);
 }
 
 int64_t freshnessLifetimeMs(int status, const CacheControl& cc, const ResponseTimes& times,
@@ -93,7 +93,7 @@ int64_t freshnessLifetimeMs(int status, const CacheControl& cc, const ResponseTi
   }
   // Expires - Date, or the time of receipt without a Date.
   const int64_t date_s = times.date_s.value_or(times.response_ms / 1000);
-  if (times.has_expires) {
+  if (times.has_expires && !cc.targeted) {  // CDN-Cache-Control replaces Expires too
     if (!times.expires_s) {
       return 0;
     }

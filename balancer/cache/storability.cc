@@ -84,7 +84,8 @@ StoreVerdict mayStore(std::string_view method, const http::HeaderList& request,
   bool has_expires = false;
   response.find("expires", &has_expires);
   const bool explicit_freshness =
-      response_cc.s_maxage.present || response_cc.max_age.present || has_expires;
+      response_cc.s_maxage.present || response_cc.max_age.present ||
+      (has_expires && !response_cc.targeted);
   if (!explicit_freshness && !response_cc.is_public && !heuristicallyCacheable(status)) {
     return StoreVerdict::kNoFreshness;
   }

@@ -108,3 +108,32 @@ TEST_CASE("unknown extensions are ignored", "[cache]") {
   CHECK(cc.max_age.seconds == 5);
   CHECK_FALSE(cc.conflicting);
 }
+
+TEST_CASE("CDN-Cache-Control, valid and not empty, replaces Cache-Control (RFC 9213)",
+          "[cache]") {
+  CacheControl cc = responseCacheControl(
+      headers({{"Cache-Control", "no-store"}, {"CDN-Cache-Control", "foobar, max-age=10000"}}));
+  CHECK(cc.targeted);
+  CHECK_FALSE(cc.no_store);
+  CHECK(cc.max_age.usable());
+  CHECK(cc.max_age.seconds == 10000);
+  cc = responseCacheControl(
+      headers({{"Cache-Control", "max-age=10000"}, {"CDN-Cache-Control", "private"}}));
+  CHECK(cc.is_private);
+  CHECK_FALSE(cc.max_age.present);
+  cc = responseCacheControl(headers({{"CDN-Cache-Control", "no-cache=\"set-cookie\""}}));
+  CHECK_FALSE(cc.no_cache);
+  CHECK(cc.no_cache_fields == std::vector<std::string>{"set-cookie"});
+  CHECK(responseCacheControl(headers({{"CDN-Cache-Control", "max-age=99999999999"}}))
+            .max_age.seconds == int64_t{1} << 31);
+  // Not a Dictionary, not an Integer where one is due, or empty: Cache-Control counts.
+  for (const char* ignored :
+       {"max-age=10000, &&&&&", "max-age=\"10000\"", "max-age=1.5", "max-age=-1", "MaX-aGe=1",
+        "max-age =100", "no-cache=1", ""}) {
+    INFO(ignored);
+    cc = responseCacheControl(
+        headers({{"Cache-Control", "no-store"}, {"CDN-Cache-Control", ignored}}));
+    CHECK_FALSE(cc.targeted);
+    CHECK(cc.no_store);
+  }
+}

@@ -156,3 +156,16 @@ TEST_CASE("stale-if-error: within the response's or the request's window", "[cac
                                                     "must-revalidate"),
                             10000, 11000));
 }
+
+TEST_CASE("CDN-Cache-Control replaces Expires too", "[cache]") {
+  CHECK(lifetimeOf(200, fields({{"CDN-Cache-Control", "max-age=0"},
+                                {"Date", date(kNow)},
+                                {"Expires", date(kNow + 100)}})) == 0);
+  CHECK(lifetimeOf(200, fields({{"CDN-Cache-Control", "max-age=60"},
+                                {"Date", date(kNow)},
+                                {"Expires", "0"}})) == 60000);
+  // Without a lifetime of its own: no Expires either, so none at all.
+  CHECK(lifetimeOf(200, fields({{"CDN-Cache-Control", "must-revalidate"},
+                                {"Date", date(kNow)},
+                                {"Expires", date(kNow + 100)}})) == 0);
+}

@@ -106,3 +106,19 @@ TEST_CASE("stored fields drop hop-by-hop, Connection-named and no-cache/private-
   CHECK(stored[1].name == "ETag");
   CHECK(stored[1].value == "\"v1\"");
 }
+
+TEST_CASE("CDN-Cache-Control decides storage over Cache-Control", "[cache]") {
+  CHECK(verdict(200, headers({{"Cache-Control", "no-store"},
+                              {"CDN-Cache-Control", "max-age=60"}})) == StoreVerdict::kStore);
+  CHECK(verdict(200, headers({{"Cache-Control", "max-age=60"},
+                              {"CDN-Cache-Control", "no-store"}})) == StoreVerdict::kNoStore);
+  CHECK(verdict(200, headers({{"Cache-Control", "max-age=60"},
+                              {"CDN-Cache-Control", "private"}})) == StoreVerdict::kPrivate);
+  // Its Expires does not count: a 299 needs a lifetime of the targeted field's own.
+  CHECK(verdict(299, headers({{"CDN-Cache-Control", "public"},
+                              {"Expires", "Thu, 01 Jan 2099 00:00:00 GMT"}})) ==
+        StoreVerdict::kStore);  // public still allows it
+  CHECK(verdict(299, headers({{"CDN-Cache-Control", "must-revalidate"},
+                              {"Expires", "Thu, 01 Jan 2099 00:00:00 GMT"}})) ==
+        StoreVerdict::kNoFreshness);
+}
