@@ -18,6 +18,17 @@ void appendPart(std::string& out, std::string_view part) {
 
 constexpr std::string_view kAbsent = "\x01";  // a field that was not sent at all
 
+// A varied request value as the key holds it: normalized lists; for the negotiation fields
+// whose values are case-insensitive (language tags, content-codings, "q"), lowercased too, so
+// "eN, De" selects what "en, de" stored. Member order is kept: an origin may read it.
+std::string selectingValue(std::string_view name, std::string_view value) {
+  std::string out = normalizeValue(value);
+  if (name == "accept-language" || name == "accept-encoding") {
+    out = toLower(out);
+  }
+  return out;
+}
+
 }  // namespace
 
 KeyMaker::KeyMaker() {
@@ -58,7 +69,7 @@ Key KeyMaker::secondary(const http::HeaderList& request, const KeyOptions& optio
     appendPart(canonical, name);
     bool found = false;
     std::string value = combinedValue(request, name, &found);
-    appendPart(canonical, found ? std::string_view(normalizeValue(value)) : kAbsent);
+    appendPart(canonical, found ? std::string_view(selectingValue(name, value)) : kAbsent);
   }
   return sipHash128(k0_, k1_, canonical);
 }

@@ -89,6 +89,25 @@ TEST_CASE("the secondary key: a variant per varied request value, normalized", "
   CHECK(keys.secondary(gzip, {}, {}) == keys.secondary(identity, {}, {}));
 }
 
+TEST_CASE("the secondary key: Accept-Language and Accept-Encoding values case-insensitively",
+          "[cache]") {
+  KeyMaker keys(1, 2);
+  const std::vector<std::string> vary = {"accept-language"};
+  auto en_de = headers({{"Accept-Language", "en, de;q=0.5"}});
+  CHECK(keys.secondary(en_de, {}, vary) ==
+        keys.secondary(headers({{"Accept-Language", "eN, De;Q=0.5"}}), {}, vary));
+  // The order is the client's preference an origin may read: another variant.
+  CHECK(keys.secondary(headers({{"Accept-Language", "en, de"}}), {}, vary) !=
+        keys.secondary(headers({{"Accept-Language", "de, en"}}), {}, vary));
+  const std::vector<std::string> encoding = {"accept-encoding"};
+  CHECK(keys.secondary(headers({{"Accept-Encoding", "GZIP"}}), {}, encoding) ==
+        keys.secondary(headers({{"Accept-Encoding", "gzip"}}), {}, encoding));
+  // Other fields keep their case.
+  const std::vector<std::string> foo = {"foo"};
+  CHECK(keys.secondary(headers({{"Foo", "A"}}), {}, foo) !=
+        keys.secondary(headers({{"Foo", "a"}}), {}, foo));
+}
+
 TEST_CASE("cookie values are found among the pairs", "[cache]") {
   bool found = false;
   CHECK(cookieValue("a=1; b=2;c=3", "b", &found) == "2");
