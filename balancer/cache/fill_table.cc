@@ -10,12 +10,17 @@ FillTable::FillTable(size_t shards) {
   }
 }
 
-FillTable::Join FillTable::join(const Key& primary, Wake wake) {
+FillTable::Join FillTable::join(const Key& primary, Wake wake, bool may_fill) {
   Shard& shard = shardFor(primary);
   std::lock_guard<std::mutex> lock(shard.mu);
-  auto [it, inserted] = shard.fills.try_emplace(primary);
   Join join;
-  if (inserted) {
+  auto it = shard.fills.find(primary);
+  if (it == shard.fills.end()) {
+    if (!may_fill) {
+      join.role = Role::kAlone;
+      return join;
+    }
+    shard.fills.try_emplace(primary);
     join.role = Role::kFiller;
     return join;
   }

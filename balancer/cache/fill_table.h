@@ -35,6 +35,7 @@ class FillTable {
     kFiller,  // go to the origin; then publish() or abandon(), and finish()
     kFollow,  // `object` is being filled: stream it
     kWait,    // `ticket` registered: `wake` will be called (or leave() on a timeout)
+    kAlone,   // no fill in progress and this request may not start one: go to the origin
   };
   struct Join {
     Role role = Role::kFiller;
@@ -46,8 +47,10 @@ class FillTable {
   FillTable(const FillTable&) = delete;
   FillTable& operator=(const FillTable&) = delete;
 
-  // A request that missed the store. `wake` is kept only for Role::kWait.
-  Join join(const Key& primary, Wake wake);
+  // A request that missed the store. `wake` is kept only for Role::kWait. A request whose
+  // origin answer would be its own (Range, conditions: a 206 or 304 is not stored) passes
+  // `may_fill` false: it follows a fill in progress, else it is kAlone.
+  Join join(const Key& primary, Wake wake, bool may_fill = true);
   // A waiter gives up (its bounded wait ran out, or its client left); it then goes to the
   // origin itself. False when it was already woken (its callback has run or is running).
   bool leave(const Key& primary, uint64_t ticket);

@@ -262,13 +262,13 @@ Verdict Cache::lookup(FilterContext& ctx, State& state) {
     return Verdict::next();
   }
   state.result = CacheResult::kMiss;
-  if (ctx.request.method != "GET" || state.request_cc.no_store ||
-      hasConditional(*ctx.request.headers)) {
-    // A HEAD or no-store request fills nothing. A conditional or Range miss is forwarded as
-    // it is (nginx's way): a 200 is stored, a 304 or 206 only goes to this client.
-    return Verdict::next();
+  if (ctx.request.method != "GET" || state.request_cc.no_store) {
+    return Verdict::next();  // a HEAD or no-store request fills nothing
   }
-  return joinFill(ctx, state);
+  // A conditional or Range miss follows a fill in progress (its answer comes from the object
+  // as it fills: 304, 206...), else it is forwarded as it is (nginx's way) without filling
+  // for others: a 200 is stored, a 304 or 206 only goes to this client.
+  return joinFill(ctx, state, !hasConditional(*ctx.request.headers));
 }
 
 // Stale: ask the origin with the stored validators. The client's If-None-Match goes along
@@ -297,7 +297,7 @@ void Cache::addValidators(FilterContext& ctx, State& state, const CachedObject& 
   }
 }
 
-Verdict Cache::joinFill(FilterContext& ctx, State& state) {
+Verdict Cache::joinFill(FilterContext& ctx, State& state, bool may_fill) {
   const cache::Post* post = cache::threadPoster();
   // The wake-up may come from another worker as soon as join() returns: it only posts to this
   // loop, where the task runs after onRequestHead has returned and `resumer` is set.
@@ -325,10 +325,12 @@ Verdict Cache::joinFill(FilterContext& ctx, State& state) {
       });
     };
   }
-  FillTable::Join join = zone_->fills.join(state.primary, std::move(wake));
+  FillTable::Join join = zone_->fills.join(state.primary, std::move(wake), may_fill);
   switch (join.role) {
     case FillTable::Role::kFiller:
       state.filler = true;
+      return Verdict::next();
+    case FillTable::Role::kAlone:
       return Verdict::next();
     case FillTable::Role::kFollow:
       if (post != nullptr && join.object->secondary == secondaryFor(ctx, join.object->vary)) {

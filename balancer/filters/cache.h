@@ -75,7 +75,7 @@ class Cache final : public Filter {
   Verdict lookup(FilterContext& ctx, State& state);
   Verdict serve(const FilterContext& ctx, State& state,
                 std::shared_ptr<const cache::CachedObject> object, CacheResult result);
-  Verdict joinFill(FilterContext& ctx, State& state);
+  Verdict joinFill(FilterContext& ctx, State& state, bool may_fill);
   void invalidate(FilterContext& ctx, const ResponseFacts& response);
   void store(FilterContext& ctx, State& state, const ResponseFacts& response);
   void addValidators(FilterContext& ctx, State& state, const cache::CachedObject& object);

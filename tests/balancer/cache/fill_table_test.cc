@@ -125,6 +125,19 @@ TEST_CASE("an uncacheable head sends the waiters to the origin at once", "[cache
   CHECK(fills.join(kKey, nullptr).role == FillTable::Role::kFiller);
 }
 
+TEST_CASE("a request that may not fill follows a fill in progress, else goes alone",
+          "[cache][threads]") {
+  FillTable fills;
+  CHECK(fills.join(kKey, nullptr, /*may_fill=*/false).role == FillTable::Role::kAlone);
+  CHECK(fills.inProgress() == 0);  // it started nothing
+  REQUIRE(fills.join(kKey, nullptr).role == FillTable::Role::kFiller);
+  Waiter a;
+  REQUIRE(fills.join(kKey, a.wake(), false).role == FillTable::Role::kWait);
+  fills.abandon(kKey);
+  REQUIRE(a.waitFor(std::chrono::seconds(5)));
+  CHECK(a.outcome == FillTable::Outcome::kBypass);
+}
+
 TEST_CASE("a waiter whose wait runs out leaves and is not called later", "[cache][threads]") {
   FillTable fills;
   REQUIRE(fills.join(kKey, nullptr).role == FillTable::Role::kFiller);

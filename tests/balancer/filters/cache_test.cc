@@ -410,6 +410,48 @@ TEST_CASE("cache filter: a Range or conditional miss goes to the origin without 
   CHECK(c.zone->store.objects() == 1);
 }
 
+TEST_CASE("cache filter: Range and conditional misses follow a fill in progress: 206, 304",
+          "[cache][filters]") {
+  CacheFixture c;
+  std::deque<std::function<void()>> loop;  // this worker's loop, run by hand
+  balancer::cache::setThreadPoster([&](std::function<void()> task) { loop.push_back(task); });
+  FilterFixture filler_f, ranged_f, inm_f, late_f;
+  FilterContext& filler = c.start(filler_f, "/f");
+  REQUIRE(c.cache.onRequestHead(filler).goesOn());
+  FilterContext& ranged = c.start(ranged_f, "/f", "GET", {{"Range", "bytes=1-2"}});
+  CHECK(c.cache.onRequestHead(ranged).action == Verdict::Action::kPause);
+  FilterContext& inm = c.start(inm_f, "/f", "GET", {{"If-None-Match", "\"v1\""}});
+  CHECK(c.cache.onRequestHead(inm).action == Verdict::Action::kPause);
+
+  auto origin = headers({{"Cache-Control", "max-age=60"}, {"ETag", "\"v1\""}});
+  ResponseFacts facts{200, &origin, {}, 4, false};
+  c.cache.onResponseHead(filler, facts);
+  StringSink sink;
+  c.cache.onResponseBody(filler, "ab", false, sink);
+  while (!loop.empty()) {
+    auto task = loop.front();
+    loop.pop_front();
+    task();
+  }
+  REQUIRE(ranged_f.host.resumed.size() == 1);
+  Verdict partial = ranged_f.host.resumed[0].verdict;
+  REQUIRE(partial.action == Verdict::Action::kRespond);
+  CHECK(partial.response->status == 206);
+  REQUIRE(inm_f.host.resumed.size() == 1);
+  CHECK(inm_f.host.resumed[0].verdict.response->status == 304);
+  // One that comes while the object fills follows it at once.
+  FilterContext& late = c.start(late_f, "/f", "GET", {{"Range", "bytes=0-0"}});
+  Verdict followed = c.cache.onRequestHead(late);
+  REQUIRE(followed.action == Verdict::Action::kRespond);
+  CHECK(followed.response->status == 206);
+  c.cache.onResponseBody(filler, "cd", false, sink);
+  c.cache.onResponseBody(filler, "", true, sink);
+  CHECK(drain(*partial.response) == "bc");
+  CHECK(drain(*followed.response) == "a");
+  CHECK(c.zone->fills.inProgress() == 0);
+  balancer::cache::setThreadPoster(nullptr);
+}
+
 TEST_CASE("cache filter: stale-if-error answers when the origin fails", "[cache][filters]") {
   CacheFixture c;
   FilterFixture f;
