@@ -84,6 +84,8 @@ void Exchange::start() {
   ctx.out.response_headers = &buf.response_headers;
   buf.replaced_response_headers.clear();
   ctx.out.replaced_response_headers = &buf.replaced_response_headers;
+  buf.dropped_request_headers.clear();
+  ctx.out.dropped_request_headers = &buf.dropped_request_headers;
   ctx.services = env_->services;
   ctx.metrics = metrics_;
   ctx.host = this;
@@ -231,6 +233,7 @@ void Exchange::buildUpstreamHead(std::string_view strip_prefix) {
   rewrite.upgrade = upgrade_;
   rewrite.default_host = upstream_.pool()->upstream().config->name;
   rewrite.drop_headers = snapshot_->identityHeaders();
+  rewrite.filter_drop_headers = env_->buffers->dropped_request_headers;
   rewrite.extra_headers = env_->buffers->identity_headers;
   if (ctx_.out.drop_access_token) {
     rewrite.drop_query_param = "access_token";

@@ -24,6 +24,7 @@ struct ExchangeBuffers {
   std::string limit_key;              // the rate limit bucket's key
   std::string response_headers;       // header lines the route's filters add to the response
   std::vector<std::string_view> replaced_response_headers;  // upstream fields filters replace
+  std::vector<std::string_view> dropped_request_headers;    // client fields filters replace
 };
 
 }  // namespace balancer

@@ -57,8 +57,9 @@ class ConnectionTokens {
   size_t count_ = 0;
 };
 
-bool dropped(std::span<const std::string> names, std::string_view name) {
-  for (const std::string& n : names) {
+template <typename Name>
+bool dropped(std::span<const Name> names, std::string_view name) {
+  for (const Name& n : names) {
     if (http::equalsIgnoreCase(n, name)) {
       return true;
     }
@@ -178,7 +179,8 @@ void rewriteRequestHead(const http::Parser& request, const RequestTarget& target
           }
           continue;
         }
-        if (listed.contains(headers.name(i)) || dropped(rewrite.drop_headers, headers.name(i))) {
+        if (listed.contains(headers.name(i)) || dropped(rewrite.drop_headers, headers.name(i)) ||
+            dropped(rewrite.filter_drop_headers, headers.name(i))) {
           continue;
         }
         break;

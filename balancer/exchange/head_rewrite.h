@@ -24,6 +24,8 @@ struct RequestRewrite {
   // Client-sent headers to drop (case-insensitive), e.g. the identity headers the balancer
   // itself sets from a verified token.
   std::span<const std::string> drop_headers;
+  // ...and those a filter answers for itself (FilterOutput::dropped_request_headers).
+  std::span<const std::string_view> filter_drop_headers;
   // Lines added as they are ("Name: value\r\n..."), e.g. identity from a verified token.
   std::string_view extra_headers;
   // A query parameter removed from the forwarded target (a WebSocket's access_token).

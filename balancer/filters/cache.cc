@@ -29,8 +29,6 @@ struct Cache::State final : FilterState {
   std::shared_ptr<const CachedObject> stored;  // a stale object being revalidated
   bool added_validators = false;               // we asked the origin with the stored ones
   bool added_etag = false;                     // ...with its ETag in If-None-Match
-  bool client_inm = false;                     // the client's If-None-Match went along
-  bool client_conditional = false;             // ...or its If-Modified-Since
   std::shared_ptr<CachedObject> filling;       // the response being stored
   uint64_t filled = 0;
   bool filler = false;  // holds the key's fill: must publish/abandon and finish it
@@ -108,18 +106,18 @@ bool hasConditional(const http::HeaderList& headers) {
   return false;
 }
 
-// Whether a 304 to a revalidation names the stored response (RFC 9111 4.3.4), not one the
-// client's own If-None-Match listed: its ETag matches the stored one (weakly, as
-// If-None-Match compares); without an ETag, only when no tag of the client's went along.
+// Whether a 304 to a revalidation (with the stored validators alone) may update the stored
+// response (RFC 9111 4.3.4): without an ETag, or with one that matches the stored one
+// (weakly, as If-None-Match compares).
 bool validatesStored(const http::HeaderList& not_modified, std::string_view stored_etag,
-                     bool added_etag, bool client_inm) {
+                     bool added_etag) {
   if (!added_etag) {
-    return true;  // only our If-Modified-Since went: the client had no condition of its own
+    return true;  // only our If-Modified-Since went
   }
   bool found = false;
   std::string_view sent = not_modified.find("etag", &found);
   if (!found) {
-    return !client_inm;
+    return true;
   }
   std::optional<http::EntityTag> got = http::parseEntityTag(http::trimOws(sent));
   std::optional<http::EntityTag> ours = http::parseEntityTag(stored_etag);
@@ -271,11 +269,11 @@ Verdict Cache::lookup(FilterContext& ctx, State& state) {
   return joinFill(ctx, state, !hasConditional(*ctx.request.headers));
 }
 
-// Stale: ask the origin with the stored validators. The client's If-None-Match goes along
-// (the stored ETag joins its list) and so does its If-Modified-Since (which the origin then
-// ignores for our If-None-Match): a 304 naming the stored response freshens it, and the
-// client's conditions are answered from it; another 304 is the client's. With If-Match,
-// If-Unmodified-Since, If-Range or Range the origin's answer is the client's alone.
+// Stale: ask the origin with the stored validators, in place of the client's If-None-Match
+// and If-Modified-Since (left out of the forwarded request): a 304 is then always about the
+// stored response, which it freshens, and the client's conditions are answered from that.
+// With If-Match, If-Unmodified-Since, If-Range or Range, or without stored validators, the
+// request goes as it is and the origin's answer is the client's alone.
 void Cache::addValidators(FilterContext& ctx, State& state, const CachedObject& object) {
   const http::HeaderList& request = *ctx.request.headers;
   for (const char* name : {"if-match", "if-unmodified-since", "if-range", "range"}) {
@@ -283,15 +281,24 @@ void Cache::addValidators(FilterContext& ctx, State& state, const CachedObject& 
       return;
     }
   }
-  state.client_inm = has(request, "if-none-match");
-  state.client_conditional = state.client_inm || has(request, "if-modified-since");
+  if (object.etag.empty() && object.last_modified.empty()) {
+    return;
+  }
+  if (has(request, "if-none-match") || has(request, "if-modified-since")) {
+    if (ctx.out.dropped_request_headers == nullptr) {
+      return;  // the client's conditions cannot be left out: they go alone
+    }
+    static constexpr std::string_view kReplaced[] = {"If-None-Match", "If-Modified-Since"};
+    ctx.out.dropped_request_headers->insert(ctx.out.dropped_request_headers->end(),
+                                            std::begin(kReplaced), std::end(kReplaced));
+  }
   std::string& lines = *ctx.out.identity_headers;
   if (!object.etag.empty()) {
     lines += "If-None-Match: " + object.etag + "\r\n";
     state.added_etag = true;
     state.added_validators = true;
   }
-  if (!object.last_modified.empty() && !state.client_conditional) {
+  if (!object.last_modified.empty()) {
     lines += "If-Modified-Since: " + object.last_modified + "\r\n";
     state.added_validators = true;
   }
@@ -365,8 +372,7 @@ void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
   const int64_t now = clock_();
   if (state->stored) {
     if (response.status == 304 && state->added_validators &&
-        validatesStored(*response.headers, state->stored->etag, state->added_etag,
-                        state->client_inm)) {
+        validatesStored(*response.headers, state->stored->etag, state->added_etag)) {
       auto fresh = cache::freshenedBy304(*state->stored, *response.headers, state->request_ms,
                                          now, options_.store.heuristic);
       zone_->store.refresh(state->stored, fresh);
@@ -374,11 +380,11 @@ void Cache::onResponseHead(FilterContext& ctx, const ResponseFacts& response) {
       ctx.out.replacement = responseFor(ctx, std::move(fresh), CacheResult::kRevalidated);
       return;
     }
-    if (response.status == 304 && state->added_validators && !state->client_conditional) {
-      // A 304 with another strong ETag than the stored one, to our own If-None-Match alone:
-      // it must not update the stored response (RFC 9111 4.3.4), and this client asked
-      // unconditionally, so it cannot take a 304. The origin said the stored tag still
-      // matches: the stored response answers, unchanged.
+    if (response.status == 304 && state->added_validators) {
+      // A 304 with another ETag than the stored one, to our own If-None-Match alone: it must
+      // not update the stored response (RFC 9111 4.3.4), and it answers no condition of the
+      // client's. The origin said the stored tag still matches: the stored response
+      // answers (the client's conditions evaluated on it), unchanged.
       state->result = CacheResult::kRevalidated;
       ctx.out.replacement = responseFor(ctx, state->stored, CacheResult::kRevalidated);
       return;

@@ -46,7 +46,7 @@ struct CacheOptions {
 // then one background request per key refreshes it, through the same route)
 // it is the answer, with Age and X-Cache, after the request's own preconditions and Range
 // (304, 412, 206, 416 from the stored response); stale, the request goes on with the stored
-// validators (added to the client's own) and a 304 that names the stored response freshens
+// validators (in place of the client's own) and a 304 that names the stored response freshens
 // it, which then answers the client's conditions. A miss goes to the origin once per key: later misses
 // follow the object the first one fills (or wait for its head, on a worker with a loop
 // poster). The response head decides storability; the body is teed into the growing object

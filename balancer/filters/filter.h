@@ -177,6 +177,10 @@ struct FilterOutput {
   // X-Cache, CORS's Access-Control-Allow-Origin): left out of what the client gets. Each
   // filter appends its names (static strings), at the request or the response head.
   std::vector<std::string_view>* replaced_response_headers = nullptr;
+  // Client request fields a filter answers for itself, left out of the forwarded request (the
+  // cache's revalidation sends its stored validators instead of the client's conditions).
+  // Names are static strings, appended at the request head.
+  std::vector<std::string_view>* dropped_request_headers = nullptr;
   // Set by a response-head or upstream-error filter: the client gets this instead of the
   // upstream's response (a cached object after a 304 revalidation, a stale object when the
   // origin failed). The upstream's body is read and dropped.

@@ -47,6 +47,24 @@ TEST_CASE("a request head is rewritten for the upstream") {
         "X-Request-Id: rid\r\nX-User-Id: 42\r\n\r\n");
 }
 
+TEST_CASE("client fields a filter answers for itself are left out of the request head") {
+  Parsed req(http::Parser::Kind::kRequest,
+             "GET /p HTTP/1.1\r\nHost: shop.test\r\nif-none-match: \"c\"\r\n"
+             "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\nAccept: */*\r\n\r\n");
+  RequestTarget target = splitTarget(req.parser.target(), "shop.test");
+  static constexpr std::string_view kReplaced[] = {"If-None-Match", "If-Modified-Since"};
+  RequestRewrite rw;
+  rw.client_ip = "127.0.0.1";
+  rw.request_id = "rid";
+  rw.filter_drop_headers = kReplaced;
+  rw.extra_headers = "If-None-Match: \"s\"\r\n";
+  std::string out;
+  rewriteRequestHead(req.parser, target, rw, &out);
+  CHECK(out ==
+        "GET /p HTTP/1.1\r\nHost: shop.test\r\nAccept: */*\r\nX-Forwarded-For: 127.0.0.1\r\n"
+        "X-Forwarded-Proto: http\r\nX-Request-Id: rid\r\nIf-None-Match: \"s\"\r\n\r\n");
+}
+
 TEST_CASE("X-Forwarded-For: an untrusted peer's list is replaced, a trusted one's kept whole") {
   Parsed req(http::Parser::Kind::kRequest,
              "GET /a HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 6.6.6.6\r\n"

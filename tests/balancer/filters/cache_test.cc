@@ -201,27 +201,46 @@ TEST_CASE("cache filter: If-Match, If-Range and Range on a stale object are left
   CHECK(range.out.identity_headers->empty());
 }
 
-TEST_CASE("cache filter: a stale object and the client's If-None-Match: a 304 for the client's "
-          "own tag is the client's",
+TEST_CASE("cache filter: a stale object and the client's If-None-Match / If-Modified-Since: "
+          "the stored validators go in their place",
           "[cache][filters]") {
   CacheFixture c;
   FilterFixture f;
   FilterContext& first = c.start(f, "/c");
   c.cache.onRequestHead(first);
-  c.respond(first, 200, headers({{"Cache-Control", "max-age=0"}, {"ETag", "\"v1\""}}), "b");
-  FilterContext& conditional = c.start(f, "/c", "GET", {{"If-None-Match", "\"v0\""}});
+  c.respond(first, 200,
+            headers({{"Cache-Control", "max-age=0"},
+                     {"ETag", "\"v1\""},
+                     {"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"}}),
+            "b");
+  FilterContext& conditional =
+      c.start(f, "/c", "GET",
+              {{"If-None-Match", "\"v0\""}, {"If-Modified-Since", "Mon, 07 Nov 1994 08:49:37 GMT"}});
   CHECK(c.cache.onRequestHead(conditional).goesOn());
-  // The stored tag joins the client's list; the origin's 304 names the client's "v0".
-  CHECK(*conditional.out.identity_headers == "If-None-Match: \"v1\"\r\n");
-  auto theirs = headers({{"ETag", "\"v0\""}, {"Cache-Control", "max-age=60"}});
-  ResponseFacts not_modified{304, &theirs, {}, std::nullopt, false};
-  c.cache.onResponseHead(conditional, not_modified);
-  CHECK_FALSE(conditional.out.replacement);  // the origin's 304 goes to the client
-  CHECK(*conditional.out.response_headers == "X-Cache: MISS\r\n");
-  c.cache.onLog(conditional, 304);
-  // The stored object was not freshened by it.
+  // The client's conditions are left out of the forwarded request; the stored ones go.
+  CHECK(f.dropped_request_headers ==
+        std::vector<std::string_view>{"If-None-Match", "If-Modified-Since"});
+  CHECK(*conditional.out.identity_headers ==
+        "If-None-Match: \"v1\"\r\nIf-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n");
+  // So the origin's 304 is about the stored response: it freshens it, and the client's "v0"
+  // (not the stored tag) gets the 200.
+  auto ours = headers({{"ETag", "\"v1\""}, {"Cache-Control", "max-age=60"}});
+  c.cache.onResponseHead(conditional, ResponseFacts{304, &ours, {}, std::nullopt, false});
+  REQUIRE(conditional.out.replacement);
+  CHECK(conditional.out.replacement->status == 200);
+  CHECK(conditional.out.replacement->headers.find("X-Cache: REVALIDATED\r\n") !=
+        std::string::npos);
+  c.cache.onLog(conditional, 200);
   FilterContext& after = c.start(f, "/c");
-  CHECK(c.cache.onRequestHead(after).goesOn());
+  CHECK(c.cache.onRequestHead(after).action == Verdict::Action::kRespond);
+  // Without stored validators the client's conditions go as they are.
+  FilterContext& bare = c.start(f, "/bare");
+  c.cache.onRequestHead(bare);
+  c.respond(bare, 200, headers({{"Cache-Control", "max-age=0"}}), "b");
+  FilterContext& asks = c.start(f, "/bare", "GET", {{"If-None-Match", "\"v0\""}});
+  CHECK(c.cache.onRequestHead(asks).goesOn());
+  CHECK(f.dropped_request_headers.empty());
+  CHECK(asks.out.identity_headers->empty());
 }
 
 TEST_CASE("cache filter: a 304 naming another ETag to our own revalidation: the stored "

@@ -191,6 +191,8 @@ class FilterFixture {
     ctx.out.response_headers = &response_headers;
     replaced_response_headers.clear();
     ctx.out.replaced_response_headers = &replaced_response_headers;
+    dropped_request_headers.clear();
+    ctx.out.dropped_request_headers = &dropped_request_headers;
     ctx.services = &services;
     ctx.metrics = &metrics;
     ctx.host = &host;
@@ -221,6 +223,7 @@ class FilterFixture {
   std::string limit_key;
   std::string response_headers;
   std::vector<std::string_view> replaced_response_headers;
+  std::vector<std::string_view> dropped_request_headers;
   FilterContext ctx;
 };
 
