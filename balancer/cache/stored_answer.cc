@@ -63,9 +63,14 @@ StoredAnswer answerFromStore(const CachedObject& object, const http::HeaderList&
       return answer;
     }
   }
-  const http::RangeDecision decision = http::evaluateRange(*range, *length);
+  std::vector<http::ByteRange> disjoint;
+  const http::RangeDecision decision = http::evaluateRange(*range, *length, &disjoint);
   switch (decision.kind) {
     case http::RangeDecision::Kind::kFull:
+      if (!disjoint.empty() && object.complete()) {
+        answer.kind = StoredAnswer::Kind::kMultipart;
+        answer.ranges = std::move(disjoint);
+      }
       break;
     case http::RangeDecision::Kind::kPartial:
       answer.kind = StoredAnswer::Kind::kPartial;
@@ -78,6 +83,37 @@ StoredAnswer answerFromStore(const CachedObject& object, const http::HeaderList&
       break;
   }
   return answer;
+}
+
+std::string multipartBody(const CachedObject& object, const std::vector<http::ByteRange>& ranges,
+                          std::string_view boundary) {
+  const std::string length = std::to_string(object.body->size());
+  const std::string type = combinedValue(object.headers, "content-type");
+  std::string out;
+  for (const http::ByteRange& range : ranges) {
+    out.append("--").append(boundary).append("\r\n");
+    if (!type.empty()) {
+      out.append("Content-Type: ").append(type).append("\r\n");
+    }
+    out.append("Content-Range: bytes ")
+        .append(std::to_string(range.first))
+        .append("-")
+        .append(std::to_string(range.last))
+        .append("/")
+        .append(length)
+        .append("\r\n\r\n");
+    for (uint64_t at = range.first; at <= range.last;) {
+      std::string_view piece = object.body->read(at, static_cast<size_t>(range.last + 1 - at));
+      if (piece.empty()) {
+        break;  // cannot happen for a complete body and ranges within it
+      }
+      out.append(piece);
+      at += piece.size();
+    }
+    out.append("\r\n");
+  }
+  out.append("--").append(boundary).append("--\r\n");
+  return out;
 }
 
 std::string notModifiedLines(const CachedObject& object, int64_t now_ms) {

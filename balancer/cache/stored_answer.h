@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "balancer/cache/cached_object.h"
 #include "common/http/header_list.h"
@@ -19,9 +20,11 @@ struct StoredAnswer {
     kPreconditionFailed,  // 412 (If-Match / If-Unmodified-Since)
     kPartial,             // 206 with `range` of the stored body
     kUnsatisfiable,       // 416
+    kMultipart,           // 206 multipart/byteranges with `ranges` of the (complete) body
   };
   Kind kind = Kind::kFull;
   http::ByteRange range;      // kPartial
+  std::vector<http::ByteRange> ranges;  // kMultipart: sorted, disjoint
   std::string content_range;  // kPartial and kUnsatisfiable: the Content-Range value
 };
 
@@ -30,6 +33,12 @@ struct StoredAnswer {
 // (a cache may ignore Range). If-Range gates the Range with the stored validators.
 StoredAnswer answerFromStore(const CachedObject& object, const http::HeaderList& request,
                              bool is_get);
+
+// A multipart/byteranges body (RFC 9110 14.6) of `ranges` of a complete stored body: each
+// part with the stored Content-Type (if any) and its Content-Range, then the closing
+// delimiter. Copied: at most the body's length, since the ranges are disjoint.
+std::string multipartBody(const CachedObject& object, const std::vector<http::ByteRange>& ranges,
+                          std::string_view boundary);
 
 // The head lines of a 304 made from a stored response (RFC 9110 15.4.5): what a 200 would
 // carry (ETag, Cache-Control, Expires, Vary, Date, Last-Modified, Content-Location...) and Age,

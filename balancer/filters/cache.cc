@@ -163,6 +163,21 @@ std::shared_ptr<LocalResponse> Cache::responseFor(const FilterContext& ctx,
     }
     return bodiless;
   }
+  if (answer.kind == Kind::kMultipart) {
+    // Several ranges of a complete stored body: one multipart/byteranges 206, built in
+    // memory (at most the body's bytes).
+    static constexpr std::string_view kBoundary = "balancer-byteranges-7d3f1e";
+    auto parts = std::make_shared<static_files::BufferedResponse>(
+        cache::multipartBody(*object, answer.ranges, kBoundary));
+    parts->status = 206;
+    parts->headers = object->headLines(clock_(), [](const cache::Field& f) {
+      return http::equalsIgnoreCase(f.name, "content-type");
+    });
+    parts->headers += "Content-Type: multipart/byteranges; boundary=";
+    parts->headers += kBoundary;
+    parts->headers += "\r\n" + extra;
+    return parts;
+  }
   std::optional<http::ByteRange> range;
   if (answer.kind == Kind::kPartial) {
     range = answer.range;

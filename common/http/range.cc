@@ -97,7 +97,8 @@ std::string RangeDecision::contentRange(uint64_t length) const {
   return {};
 }
 
-RangeDecision evaluateRange(std::string_view field, uint64_t length) {
+RangeDecision evaluateRange(std::string_view field, uint64_t length,
+                            std::vector<ByteRange>* disjoint) {
   RangeDecision full;
   field = trimOws(field);
   size_t equals = field.find('=');
@@ -142,13 +143,23 @@ RangeDecision evaluateRange(std::string_view field, uint64_t length) {
   // Merge overlapping and adjacent ranges; if one is left, it is the answer.
   std::sort(satisfiable.begin(), satisfiable.end(),
             [](const ByteRange& a, const ByteRange& b) { return a.first < b.first; });
-  ByteRange merged = satisfiable.front();
+  std::vector<ByteRange> merged_ranges = {satisfiable.front()};
   for (size_t i = 1; i < satisfiable.size(); ++i) {
+    ByteRange& merged = merged_ranges.back();
     if (satisfiable[i].first > merged.last + 1) {
-      return full;  // disjoint ranges: the whole representation instead of multipart
+      merged_ranges.push_back(satisfiable[i]);
+    } else {
+      merged.last = std::max(merged.last, satisfiable[i].last);
     }
-    merged.last = std::max(merged.last, satisfiable[i].last);
   }
+  if (merged_ranges.size() > 1) {
+    // Disjoint ranges: the whole representation, unless the caller sends multipart.
+    if (disjoint != nullptr) {
+      *disjoint = std::move(merged_ranges);
+    }
+    return full;
+  }
+  const ByteRange merged = merged_ranges.front();
   RangeDecision partial;
   partial.kind = RangeDecision::Kind::kPartial;
   partial.range = merged;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/http/conditional.h"
 
@@ -44,7 +45,10 @@ struct RangeDecision {
 //   door on many-small-ranges amplification.
 // A representation of length 0 has no satisfiable range but gets 200, not 416 (there is
 // nothing to send either way, and a 200 keeps empty files simple).
-RangeDecision evaluateRange(std::string_view field, uint64_t length);
+// `disjoint`, when given, receives those several ranges (sorted, merged where they overlap or
+// touch) for a caller that sends multipart/byteranges (the cache, from a stored body).
+RangeDecision evaluateRange(std::string_view field, uint64_t length,
+                            std::vector<ByteRange>* disjoint = nullptr);
 
 // Whether an If-Range field (RFC 9110 section 13.1.5) lets the Range apply: an entity-tag
 // must match the current ETag strongly (a weak one never does); an HTTP-date must equal the

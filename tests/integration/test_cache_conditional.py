@@ -92,6 +92,20 @@ def test(h):
         h.expect_eq((r.status, r.body), (200, whole), "If-Range that does not: all of it")
         h.expect_eq(origin_hits(app, "/cacheable/range"), 1, "origin requests")
 
+    with h.step("several ranges from the stored body: one multipart/byteranges 206"):
+        r = lb.get(u, headers={"Range": "bytes=990-, 0-1, 1-3"})
+        h.expect_eq((r.status, r.header("X-Cache")), (206, "HIT"), "206 from the store")
+        kind, _, boundary = (r.header("Content-Type") or "").partition("; boundary=")
+        h.expect_eq(kind, "multipart/byteranges", "Content-Type")
+        h.expect(r.header("Content-Range") is None, "no Content-Range on the whole")
+        b = boundary.encode()
+        expected = (b"--" + b + b"\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-3/1000"
+                    b"\r\n\r\n" + whole[:4] + b"\r\n--" + b +
+                    b"\r\nContent-Type: text/plain\r\nContent-Range: bytes 990-999/1000\r\n\r\n" +
+                    whole[990:] + b"\r\n--" + b + b"--\r\n")
+        h.expect_eq(r.body, expected, "the parts, in order, overlapping ones merged")
+        h.expect_eq(origin_hits(app, "/cacheable/range"), 1, "origin requests")
+
     with h.step("a Range miss goes to the origin as it is; a conditional miss too"):
         u = url("/cacheable/rangemiss", n=100)
         r = lb.get(u, headers={"Range": "bytes=0-9"})

@@ -119,7 +119,11 @@ TEST_CASE("stored answer: Range from the stored body, 416, If-Range", "[cache]")
   StoredAnswer unsatisfiable = answer(*object, {{"Range", "bytes=10-"}});
   CHECK(unsatisfiable.kind == Kind::kUnsatisfiable);
   CHECK(unsatisfiable.content_range == "bytes */10");
-  CHECK(answer(*object, {{"Range", "bytes=0-1,5-6"}}).kind == Kind::kFull);  // no multipart
+  StoredAnswer several = answer(*object, {{"Range", "bytes=5-6,0-1,1-2"}});
+  CHECK(several.kind == Kind::kMultipart);
+  REQUIRE(several.ranges.size() == 2);
+  CHECK((several.ranges[0].first == 0 && several.ranges[0].last == 2));
+  CHECK((several.ranges[1].first == 5 && several.ranges[1].last == 6));
   CHECK(answer(*object, {{"Range", "bytes=0-1"}}, false).kind == Kind::kFull);  // HEAD
   CHECK(answer(*object, {{"Range", "bytes=0-1"}, {"If-Range", "\"v1\""}}).kind ==
         Kind::kPartial);
@@ -130,6 +134,16 @@ TEST_CASE("stored answer: Range from the stored body, 416, If-Range", "[cache]")
   // Still filling: the length the origin announced bounds the range.
   auto filling = stored(200, false);
   CHECK(answer(*filling, {{"Range", "bytes=8-"}}).content_range == "bytes 8-9/10");
+  // ...but several ranges need the whole body: until then, the whole 200.
+  CHECK(answer(*filling, {{"Range", "bytes=0-1,5-6"}}).kind == Kind::kFull);
+}
+
+TEST_CASE("stored answer: a multipart/byteranges body of several ranges", "[cache]") {
+  auto object = stored();
+  CHECK(multipartBody(*object, {{0, 1}, {8, 9}}, "B") ==
+        "--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 0-1/10\r\n\r\n01\r\n"
+        "--B\r\nContent-Type: text/plain\r\nContent-Range: bytes 8-9/10\r\n\r\n89\r\n"
+        "--B--\r\n");
 }
 
 TEST_CASE("stored answer: a 304's head keeps the validators and drops content metadata",

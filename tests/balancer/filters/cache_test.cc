@@ -471,6 +471,33 @@ TEST_CASE("cache filter: Range and conditional misses follow a fill in progress:
   balancer::cache::setThreadPoster(nullptr);
 }
 
+TEST_CASE("cache filter: several ranges of a stored body are one multipart/byteranges 206",
+          "[cache][filters]") {
+  CacheFixture c;
+  FilterFixture f;
+  FilterContext& first = c.start(f, "/mp");
+  c.cache.onRequestHead(first);
+  c.respond(first, 200, headers({{"Cache-Control", "max-age=60"}, {"Content-Type", "text/x"}}),
+            "abcdefghij");
+  FilterContext& ranged = c.start(f, "/mp", "GET", {{"Range", "bytes=0-1, -2"}});
+  Verdict v = c.cache.onRequestHead(ranged);
+  REQUIRE(v.action == Verdict::Action::kRespond);
+  CHECK(v.response->status == 206);
+  const std::string& head = v.response->headers;
+  CHECK(head.find("Content-Type: text/x") == std::string::npos);
+  const std::string type = "Content-Type: multipart/byteranges; boundary=";
+  const size_t at = head.find(type);
+  REQUIRE(at != std::string::npos);
+  const std::string boundary =
+      head.substr(at + type.size(), head.find("\r\n", at) - at - type.size());
+  CHECK(head.find("X-Cache: HIT\r\n") != std::string::npos);
+  const std::string body = drain(*v.response);
+  CHECK(body == "--" + boundary + "\r\nContent-Type: text/x\r\nContent-Range: bytes 0-1/10\r\n\r\n"
+                "ab\r\n--" + boundary + "\r\nContent-Type: text/x\r\nContent-Range: bytes 8-9/10\r\n"
+                "\r\nij\r\n--" + boundary + "--\r\n");
+  CHECK(v.response->content_length == body.size());
+}
+
 TEST_CASE("cache filter: stale-if-error answers when the origin fails", "[cache][filters]") {
   CacheFixture c;
   FilterFixture f;

@@ -70,6 +70,19 @@ TEST_CASE("several ranges: merged into one when they overlap or touch, else the 
   CHECK(decide("bytes=, 0-9 ,", 100) == "206 0-9");     // empty list elements
 }
 
+TEST_CASE("several disjoint ranges, sorted and merged, for a caller that sends multipart") {
+  std::vector<http::ByteRange> disjoint;
+  CHECK(evaluateRange("bytes=50-59, 0-9, 5-12, -10", 100, &disjoint).kind ==
+        http::RangeDecision::Kind::kFull);
+  REQUIRE(disjoint.size() == 3);
+  CHECK((disjoint[0].first == 0 && disjoint[0].last == 12));
+  CHECK((disjoint[1].first == 50 && disjoint[1].last == 59));
+  CHECK((disjoint[2].first == 90 && disjoint[2].last == 99));
+  std::vector<http::ByteRange> one;
+  CHECK(evaluateRange("bytes=0-9, 10-19", 100, &one).kind == http::RangeDecision::Kind::kPartial);
+  CHECK(one.empty());
+}
+
 TEST_CASE("too many range-specs are not looked at") {
   std::string many = "bytes=0-0";
   for (int i = 0; i < 100; ++i) {
