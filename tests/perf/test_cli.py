@@ -1,7 +1,8 @@
 """perf's command lines, without running a measurement: perf/faults writes
 perf/results/faults-latest.json (the table perf/report includes) only for a full run (every case,
 full numbers), --short or --cases write into perf/results/raw/ (git-ignored); perf/callgrind
-answers --help and refuses a REQUESTS that is no number (both were shell errors)."""
+answers --help and refuses a REQUESTS that is no number (both were shell errors); perf/cache-tests
+answers --help and refuses a folder that is not a cache-tests checkout."""
 import importlib.machinery
 import importlib.util
 import subprocess
@@ -47,6 +48,24 @@ class Callgrind(unittest.TestCase):
         r = self.callgrind("abc")
         self.assertEqual(r.returncode, 2)
         self.assertIn("REQUESTS must be a number, not 'abc'", r.stderr)
+
+
+class CacheTests(unittest.TestCase):
+    """perf/cache-tests needs a checkout of the suite: without one it stops before starting
+    anything (the suite itself is never run here: it is not in this repository)."""
+    def cache_tests(self, *args):
+        return subprocess.run([str(PERF / "cache-tests"), *args], capture_output=True,
+                              text=True, timeout=10, stdin=subprocess.DEVNULL)
+
+    def test_help(self):
+        r = self.cache_tests("--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("--store-set-cookie", r.stdout)
+
+    def test_not_a_checkout(self):
+        r = self.cache_tests(str(PERF))
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("is not a cache-tests checkout", r.stderr)
 
 
 if __name__ == "__main__":
