@@ -1,7 +1,7 @@
 """What the service tests share: a throwaway PostgreSQL (scripts/db in a temporary folder on a
 free port, migrations applied) and redis-server (append-only file on, so a restart keeps the
 stream), the service binaries started with --set flags, and HTTP calls carrying the identity
-headers the balancer would forward. Built on tests/integration/harness.py: every process is
+headers the balancer would forward. Built on tests/integration/harness/: every process is
 stopped by its pid when the test ends.
 
     from fixture import Stores, start_service, call, run
