@@ -5,20 +5,12 @@
 #include <string>
 #include <vector>
 
+#include "../../common/util/cidr_list.h"
+
 using balancer::ClientAddress;
+using util_test::nets;
 
 namespace {
-
-std::vector<util::Cidr> nets(std::initializer_list<const char*> texts) {
-  std::vector<util::Cidr> out;
-  for (const char* t : texts) {
-    std::string why;
-    auto cidr = util::Cidr::parse(t, &why);
-    REQUIRE(cidr);
-    out.push_back(*cidr);
-  }
-  return out;
-}
 
 http::HeaderList headers(std::initializer_list<std::pair<const char*, const char*>> fields) {
   http::HeaderList list;

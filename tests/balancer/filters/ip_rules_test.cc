@@ -2,24 +2,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "../../common/util/cidr_list.h"
 #include "filter_fixture.h"
 
 using balancer::filters::IpRules;
 using balancer::filters::Verdict;
 using namespace filters_test;
+using util_test::nets;
 
 namespace {
-
-std::vector<util::Cidr> nets(std::initializer_list<const char*> texts) {
-  std::vector<util::Cidr> out;
-  for (const char* t : texts) {
-    std::string why;
-    auto cidr = util::Cidr::parse(t, &why);
-    REQUIRE(cidr);
-    out.push_back(*cidr);
-  }
-  return out;
-}
 
 int statusFor(IpRules& rules, std::string_view client) {
   FilterFixture f;
