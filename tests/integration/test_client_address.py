@@ -12,7 +12,7 @@ import struct
 import subprocess
 import time
 
-from harness import REPO, RawConnection, parse_response, Incomplete, run, run_cli
+from harness import Incomplete, RawConnection, dev_certs, parse_response, run, run_cli
 
 SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -132,8 +132,7 @@ routes:
 def test(h):
     backend = h.backend("a")
     certs = h.dir / "certs"
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), "shop.test"], check=True,
-                   capture_output=True)
+    dev_certs(certs, "shop.test")
     log_path = h.dir / "access.log"
     lb = h.balancer(config(backend.port, log_path, certs))
     pp, pptls, plain = lb.ports["pp"], lb.ports["pptls"], lb.ports["plain"]

@@ -13,7 +13,7 @@ import subprocess
 import threading
 import time
 
-from harness import HERE, NODE, REPO, free_port, http_request, run, run_cli, wait_for
+from harness import HERE, NODE, dev_certs, free_port, http_request, run, run_cli, wait_for
 
 
 class KeyServer:
@@ -114,8 +114,7 @@ def fetches(admin_port, result):
 
 def test(h):
     certs = h.dir / "certs"
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), "localhost"], check=True,
-                   capture_output=True)
+    dev_certs(certs, "localhost")
     jwks_a, tokens_a = mint(h, "keys-a", "a")
     jwks_b, tokens_b = mint(h, "keys-b", "b")
     server = KeyServer(certs)

@@ -8,9 +8,8 @@ on SIGHUP each kept listener keeps its port and its own settings (two listeners 
 import signal
 import socket
 import ssl
-import subprocess
 
-from harness import REPO, http_request, run, wait_for
+from harness import dev_certs, http_request, run, wait_for
 
 WORKERS = 3
 
@@ -77,8 +76,7 @@ def tls_get(port, ca):
 
 def test(h):
     certs = h.dir / "certs"
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), "shop.test"], check=True,
-                   capture_output=True)
+    dev_certs(certs, "shop.test")
     backend = h.backend("a")
     text = config(certs).replace("{backend}", str(backend.port))
     lb = h.balancer(text)  # no port: read from the log

@@ -12,10 +12,9 @@ import os
 import re
 import socket
 import ssl
-import subprocess
 import time
 
-from harness import REPO, free_port, run
+from harness import dev_certs, free_port, run
 
 BIG = os.urandom(20 * 1024 * 1024)
 TEXT = b"".join(b"line %d of a stylesheet { color: #333 }\n" % i for i in range(2000))
@@ -42,21 +41,16 @@ routes:
 """
 
 
-def tls_get(port, path, headers=None):
-    ctx = ssl.create_default_context()
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=ctx)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.headers, resp.read()
-    finally:
-        conn.close()
-
-
-def plain_get(port, path, headers=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+def get(port, path, headers=None, tls=False):
+    """A GET on a new connection (`tls`: TLS, the certificate not checked): status, headers,
+    body."""
+    if tls:
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=ctx)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         conn.request("GET", path, headers=headers or {})
         resp = conn.getresponse()
@@ -102,8 +96,7 @@ def read_calls(pid):
 
 def test(h):
     certs = h.dir / "certs"
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), "shop.test"], check=True,
-                   capture_output=True)
+    dev_certs(certs, "shop.test")
     web = h.dir / "web"
     web.mkdir()
     (web / "big.bin").write_bytes(BIG)
@@ -114,13 +107,13 @@ def test(h):
     digest = hashlib.sha256(BIG).hexdigest()
 
     with h.step("a config of static routes only starts without upstreams"):
-        status, headers, body = plain_get(plain_port, "/style.css")
+        status, headers, body = get(plain_port, "/style.css")
         h.expect_eq(status, 200, "status")
         h.expect_eq(body, TEXT, "body")
 
     with h.step("20 MiB over plain TCP, byte for byte, sent with sendfile"):
         before = read_calls(lb.proc.pid)
-        status, headers, body = plain_get(plain_port, "/big.bin")
+        status, headers, body = get(plain_port, "/big.bin")
         calls = read_calls(lb.proc.pid) - before
         h.expect(calls < pieces // 4, f"{calls} read calls for {pieces} pieces: sendfile, not reads")
         h.expect_eq(status, 200, "status")
@@ -129,7 +122,7 @@ def test(h):
 
     with h.step("20 MiB over TLS, byte for byte, read into buffers (TLS encrypts them)"):
         before = read_calls(lb.proc.pid)
-        status, headers, body = tls_get(tls_port, "/big.bin")
+        status, headers, body = get(tls_port, "/big.bin", tls=True)
         calls = read_calls(lb.proc.pid) - before
         h.expect(calls >= pieces, f"{calls} read calls for {pieces} pieces")
         h.expect_eq(status, 200, "status")
@@ -137,9 +130,8 @@ def test(h):
 
     with h.step("a Range of it over plain TCP and over TLS"):
         lo, hi = 3 * 1024 * 1024 + 17, 15 * 1024 * 1024 + 4
-        for name, get in (("plain", lambda p, hd: plain_get(plain_port, p, hd)),
-                          ("tls", lambda p, hd: tls_get(tls_port, p, hd))):
-            status, headers, body = get("/big.bin", {"Range": f"bytes={lo}-{hi}"})
+        for name, port, tls in (("plain", plain_port, False), ("tls", tls_port, True)):
+            status, headers, body = get(port, "/big.bin", {"Range": f"bytes={lo}-{hi}"}, tls)
             h.expect_eq(status, 206, f"{name} status")
             h.expect_eq(headers.get("Content-Range"), f"bytes {lo}-{hi}/{len(BIG)}",
                         f"{name} Content-Range")
@@ -171,22 +163,22 @@ def test(h):
             sock.sendall(b"GET /big.bin HTTP/1.1\r\nHost: t\r\n\r\n")
             sock.recv(4096)
             sock.close()
-        status, headers, body = plain_get(plain_port, "/big.bin")
+        status, headers, body = get(plain_port, "/big.bin")
         h.expect_eq(hashlib.sha256(body).hexdigest(), digest, "sha256 afterwards")
         h.expect(lb.proc.poll() is None, "the balancer runs")
 
     with h.step("a compressed file drops Accept-Ranges; the plain one keeps it"):
-        status, headers, body = plain_get(plain_port, "/z/style.css", {"Accept-Encoding": "gzip"})
+        status, headers, body = get(plain_port, "/z/style.css", {"Accept-Encoding": "gzip"})
         h.expect_eq(headers.get("Content-Encoding"), "gzip", "encoded")
         h.expect_eq(headers.get("Accept-Ranges"), None, "no Accept-Ranges")
         h.expect_eq(gzip.decompress(body), TEXT, "decoded body")
-        status, headers, body = plain_get(plain_port, "/z/style.css")
+        status, headers, body = get(plain_port, "/z/style.css")
         h.expect_eq(headers.get("Accept-Ranges"), "bytes", "plain: Accept-Ranges")
         h.expect_eq(body, TEXT, "plain body")
 
     with h.step("a compressed route's file that is not encoded is sent with sendfile too"):
         before = read_calls(lb.proc.pid)
-        status, headers, body = plain_get(plain_port, "/z/big.bin")
+        status, headers, body = get(plain_port, "/z/big.bin")
         calls = read_calls(lb.proc.pid) - before
         h.expect_eq(hashlib.sha256(body).hexdigest(), digest, "sha256")
         h.expect(calls < pieces // 4, f"{calls} read calls for {pieces} pieces")

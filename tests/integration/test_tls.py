@@ -11,15 +11,14 @@ import ssl
 import subprocess
 import time
 
-from harness import REPO, free_port, run
+from harness import dev_certs, free_port, run
 
 HOSTS = ("shop.test", "api.shop.test")
 
 
 def make_certs(h, subdir):
     certs = h.dir / subdir
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), *HOSTS], check=True,
-                   capture_output=True)
+    dev_certs(certs, *HOSTS)
     return certs
 
 
@@ -257,8 +256,7 @@ def test(h):
         h.expect_eq(get_over(keep)[0], "HTTP/1.1 200 OK", "before the reload")
         for ext in ("crt", "key"):
             os.remove(CERTS / f"shop.test.{ext}")
-        subprocess.run([str(REPO / "scripts" / "dev-certs"), str(CERTS), "shop.test"], check=True,
-                       capture_output=True)
+        dev_certs(CERTS, "shop.test")
         os.kill(lb.proc.pid, signal.SIGHUP)
         deadline = time.monotonic() + 5
         after = before

@@ -5,7 +5,7 @@ with the default ("1.2") accepts the same TLS 1.2 client, so the refusal is the 
 import re
 import subprocess
 
-from harness import REPO, free_port, http_request, run
+from harness import dev_certs, free_port, http_request, run
 
 
 def s_client(port, *args):
@@ -35,8 +35,7 @@ def handshakes(admin_port, listener, result, version):
 
 def test(h):
     certs = h.dir / "certs"
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), "shop.test"], check=True,
-                   capture_output=True)
+    dev_certs(certs, "shop.test")
     backend = h.backend("a")
     strict_port, default_port, admin_port = free_port(), free_port(), free_port()
     cert = f"{{ cert: {certs}/shop.test.crt, key: {certs}/shop.test.key }}"

@@ -15,7 +15,7 @@ import re
 import signal
 import subprocess
 
-from harness import REPO, free_port, http_request, run, wait_for
+from harness import dev_certs, free_port, http_request, run, wait_for
 
 REQUEST = b"GET /headers HTTP/1.1\r\nHost: shop.test\r\nConnection: close\r\n\r\n"
 RESUMPTIONS = 6  # with two workers, some land on the worker that did not issue the ticket
@@ -69,8 +69,7 @@ routes:
 
 def test(h):
     certs = h.dir / "certs"
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), "shop.test"], check=True,
-                   capture_output=True)
+    dev_certs(certs, "shop.test")
     backend = h.backend("a")
     port, admin_port = free_port(), free_port()
     lb = h.balancer(config(port, admin_port, certs, backend.port), port)

@@ -6,7 +6,7 @@ stands for exactly one label (RFC 6125 6.4.3); those, unknown names and clients 
 get the first (default) certificate. A wildcard found only in the CN counts too."""
 import subprocess
 
-from harness import REPO, free_port, run
+from harness import dev_certs, free_port, run
 
 
 def make_cert(certs, name, cn, san):
@@ -41,8 +41,7 @@ def served_certificate(port, *sni_args):
 def test(h):
     certs = h.dir / "certs"
     # The dev CA and the default certificate (listed first).
-    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(certs), "default.test"], check=True,
-                   capture_output=True)
+    dev_certs(certs, "default.test")
     wild_crt, wild_key = make_cert(certs, "wildcard-shop", "*.shop.test", "*.shop.test")
     cn_crt, cn_key = make_cert(certs, "wildcard-legacy", "*.legacy.test", None)
     backend = h.backend("a")

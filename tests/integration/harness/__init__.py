@@ -32,13 +32,13 @@ from .ports import connect_refused, free_port, port_accepts, wait_for
 from .http_client import Response, http_request, sha256
 from .raw_http import Incomplete, RawConnection, RawResponse, exchange, parse_response
 from .processes import Backend, Balancer, Blackhole, Process, WsBackend
-from .config import run_cli, simple_config
+from .config import dev_certs, run_cli, simple_config
 from .runner import Harness, TestDeadline, run
 
 __all__ = [
     "BALANCER_BIN", "HERE", "NODE", "PYTHON", "REPO", "START_TIMEOUT", "STOP_TIMEOUT",
     "TEST_DEADLINE", "connect_refused", "free_port", "port_accepts", "wait_for", "Response",
     "http_request", "sha256", "Incomplete", "RawConnection", "RawResponse", "exchange",
-    "parse_response", "Backend", "Balancer", "Blackhole", "Process", "WsBackend", "run_cli",
-    "simple_config", "Harness", "TestDeadline", "run",
+    "parse_response", "Backend", "Balancer", "Blackhole", "Process", "WsBackend", "dev_certs",
+    "run_cli", "simple_config", "Harness", "TestDeadline", "run",
 ]

@@ -1,7 +1,8 @@
-"""Balancer configurations for tests, and running the binary as a command (-t, --version)."""
+"""Balancer configurations for tests, the certificates they name, and running the binary as
+a command (-t, --version)."""
 import subprocess
 
-from .settings import BALANCER_BIN
+from .settings import BALANCER_BIN, REPO
 
 def simple_config(port, backend_ports, *, workers=1, balance="round_robin", health_check=None,
                   connect_timeout="500ms", request_timeout="5s", retries=1, pool=None,
@@ -37,3 +38,11 @@ def run_cli(*args, timeout=15):
     """Runs the balancer binary to completion (e.g. `-t -c FILE`, `--version`)."""
     return subprocess.run([BALANCER_BIN, *map(str, args)], capture_output=True, text=True,
                           timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def dev_certs(folder, *hosts):
+    """A local CA and a certificate per host signed by it, made in `folder` by
+    scripts/dev-certs: ca.crt, HOST.crt and HOST.key (files already there are kept)."""
+    subprocess.run([str(REPO / "scripts" / "dev-certs"), str(folder), *hosts], check=True,
+                   capture_output=True)
+    return folder
