@@ -10,6 +10,10 @@ namespace {
 
 // Warm slots kept for a burst; beyond that, memory goes back.
 constexpr size_t kMaxFree = 256;
+// Idle sessions that make a sweep run at once (the next loop turn), so that a burst of
+// connections going idle does not hold many slots; and how long a lone one waits.
+constexpr size_t kBatch = 64;
+constexpr uint64_t kSweepDelayMs = 100;
 
 void forget(std::vector<Session*>* sessions, Session* session) {
   auto it = std::find(sessions->begin(), sessions->end(), session);
@@ -23,9 +27,9 @@ void forget(std::vector<Session*>* sessions, Session* session) {
 ExchangeSlots::~ExchangeSlots() = default;
 
 int ExchangeSlots::open(uv_loop_t* loop) {
-  int r = uv_check_init(loop, &check_);
+  int r = uv_timer_init(loop, &timer_);
   if (r == 0) {
-    check_.data = this;
+    timer_.data = this;
     open_ = true;
   }
   return r;
@@ -34,7 +38,7 @@ int ExchangeSlots::open(uv_loop_t* loop) {
 void ExchangeSlots::close() {
   if (open_) {
     open_ = false;
-    uv_close(reinterpret_cast<uv_handle_t*>(&check_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr);
   }
 }
 
@@ -57,14 +61,16 @@ void ExchangeSlots::giveBack(ExchangeSlot* slot) {
 }
 
 void ExchangeSlots::releaseLater(Session* session, bool* queued) {
-  if (*queued || !open_ || uv_is_closing(reinterpret_cast<uv_handle_t*>(&check_)) != 0) {
+  if (*queued || !open_) {
     return;
   }
   *queued = true;
-  if (queue_.empty()) {
-    uv_check_start(&check_, &ExchangeSlots::onCheck);
-  }
   queue_.push_back(session);
+  if (queue_.size() == 1) {
+    uv_timer_start(&timer_, &ExchangeSlots::onTimer, kSweepDelayMs, 0);
+  } else if (queue_.size() == kBatch) {
+    uv_timer_start(&timer_, &ExchangeSlots::onTimer, 0, 0);
+  }
 }
 
 void ExchangeSlots::cancel(Session* session, bool* queued) {
@@ -76,17 +82,17 @@ void ExchangeSlots::cancel(Session* session, bool* queued) {
   forget(&running_, session);
 }
 
-void ExchangeSlots::onCheck(uv_check_t* check) {
-  auto* self = static_cast<ExchangeSlots*>(check->data);
+void ExchangeSlots::onTimer(uv_timer_t* timer) {
+  auto* self = static_cast<ExchangeSlots*>(timer->data);
   self->running_.swap(self->queue_);
   for (Session* session : self->running_) {
     if (session != nullptr) {
-      session->releaseSlotIfIdle();
+      session->releaseSlotIfIdle();  // a busy one asks again when it is idle
     }
   }
   self->running_.clear();
-  if (self->queue_.empty()) {
-    uv_check_stop(check);
+  if (!self->queue_.empty()) {
+    uv_timer_start(timer, &ExchangeSlots::onTimer, self->queue_.size() >= kBatch ? 0 : kSweepDelayMs, 0);
   }
 }
 

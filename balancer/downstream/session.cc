@@ -56,15 +56,14 @@ int Session::start(uv_stream_t* server) {
     return r;
   }
   uv_tcp_nodelay(&tcp_, 1);
-  tls_context_ = listener_->tls.load();
-  if (tls_context_) {
-    SSL* ssl = tls_context_->newConnection();
+  if (std::shared_ptr<const tls::ServerContext> context = listener_->tls.load()) {
+    SSL* ssl = context->newConnection();
     if (ssl == nullptr) {
       close();
       return UV_ENOMEM;
     }
-    tls_ = std::make_unique<tls::Connection>(ssl);
-    out_.setTls(tls_.get());
+    tls_ = std::make_unique<Tls>(std::move(context), ssl);
+    out_.setTls(&tls_->connection);
   }
   sockaddr_storage peer{};
   int len = sizeof peer;
@@ -165,15 +164,15 @@ void Session::handleTlsInput(const char* data, size_t len) {
   }
   uv_buf_t plain = worker_->readBuffer();  // free again: the records were copied in
   tls::Connection::ReadResult result =
-      tls_->read(data, len, plain.base, plain.len, [this](const char* text, size_t n) {
+      tls_->connection.read(data, len, plain.base, plain.len, [this](const char* text, size_t n) {
         handleInput(text, n);
         return state_ != State::kClosed && state_ != State::kLingering;
       });
   if (result.handshake_done_now) {
     if (slot_ != nullptr) {
-      slot_->env.tls_version = tls_->versionName();
+      slot_->env.tls_version = tls_->connection.versionName();
     }
-    metrics_->countTlsHandshake(listenerIndex(), tls_->version());
+    metrics_->countTlsHandshake(listenerIndex(), tls_->connection.version());
   }
   switch (result.status) {
     case tls::Connection::ReadStatus::kOk:
@@ -235,10 +234,7 @@ void Session::handleInput(const char* data, size_t len) {
   updateReading();
 }
 
-ExchangeSlot& Session::slot() {
-  if (slot_ != nullptr) {
-    return *slot_;
-  }
+ExchangeSlot& Session::leaseSlot() {
   slot_ = worker_->slots().lease();
   ExchangeRecord& record = slot_->record;
   record.open = false;
@@ -254,7 +250,7 @@ ExchangeSlot& Session::slot() {
   env.record = &record;
   env.request = &parser_;
   env.client_ip = clientIp();
-  env.tls_version = tls_ != nullptr && tls_->handshakeDone() ? tls_->versionName() : "";
+  env.tls_version = tls_ != nullptr && tls_->connection.handshakeDone() ? tls_->connection.versionName() : "";
   env.tls = tls_ != nullptr;
   parser_.attachHead(&slot_->buffers.request_head);
   out_.attachStorage(&slot_->buffers.client_output);
@@ -458,8 +454,8 @@ void Session::closeWhenFlushed() {
     updateReading();
     return;
   }
-  if (tls_ != nullptr && tls_->handshakeDone()) {
-    tls_->shutdown();  // close_notify, so the client knows the response was not cut
+  if (tls_ != nullptr && tls_->connection.handshakeDone()) {
+    tls_->connection.shutdown();  // close_notify, so the client knows the response was not cut
     flushOut();
     if (state_ == State::kClosed) {
       return;

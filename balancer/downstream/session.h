@@ -15,10 +15,7 @@
 #include "balancer/upstream/upstream_connection.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
-
-namespace tls {
-class Connection;
-}
+#include "common/tls/connection.h"
 
 namespace balancer {
 
@@ -52,7 +49,8 @@ class Session final : public http::ParserListener,
   // in flight is logged with `status` unless its response had begun (499: the client left).
   void close(int status = 499);
   // Gives the exchange slot back when the session is idle (no exchange, no partial request,
-  // nothing unwritten); called by ExchangeSlots outside any call of the exchange.
+  // nothing unwritten); called by ExchangeSlots from its timer, outside any call of the
+  // exchange.
   void releaseSlotIfIdle();
 
   // http::ParserListener, for requests
@@ -86,7 +84,16 @@ class Session final : public http::ParserListener,
   void onFileSent(uint64_t sent, bool ok) override;
 
  private:
-  enum class State { kOpen, kTunnel, kLingering, kClosed };
+  enum class State : uint8_t { kOpen, kTunnel, kLingering, kClosed };
+
+  // The TLS layer and the context it was made from, kept while it lives (apart from the
+  // session: a plain TCP connection does not pay for it).
+  struct Tls {
+    Tls(std::shared_ptr<const tls::ServerContext> from, SSL* ssl)
+        : context(std::move(from)), connection(ssl) {}
+    std::shared_ptr<const tls::ServerContext> context;
+    tls::Connection connection;
+  };
 
   // HTTP/1.1's side of the current exchange: how its response is framed and whether the
   // connection is kept after it. Built fresh with each request.
@@ -127,10 +134,12 @@ class Session final : public http::ParserListener,
   void replyBare(int status, std::string_view message);
 
   // The exchange slot (its buffers, record, environment), leased from the worker on first use.
-  ExchangeSlot& slot();
+  ExchangeSlot& slot() { return slot_ != nullptr ? *slot_ : leaseSlot(); }
+  ExchangeSlot& leaseSlot();
   ExchangeBuffers& buffers() { return slot().buffers; }
   ExchangeRecord& record() { return slot().record; }
-  // Asks the worker to take the slot back once this call's stack is gone (releaseSlotIfIdle).
+  // Asks the worker to take the slot back soon if the session is still idle then
+  // (releaseSlotIfIdle); the next request may come first and use it.
   void releaseSlotLater();
   // Bytes read past the current request (pipelined), held in the slot.
   std::string& pendingInput() { return slot().pending_input; }
@@ -150,8 +159,7 @@ class Session final : public http::ParserListener,
   const Snapshot* snapshot_;
   const ListenerRuntime* listener_;
   WorkerMetrics* metrics_;  // the block sized for snapshot_
-  std::shared_ptr<const tls::ServerContext> tls_context_;  // kept while tls_ lives
-  std::unique_ptr<tls::Connection> tls_;                   // the TLS layer; null for plain TCP
+  std::unique_ptr<Tls> tls_;  // the TLS layer; null for plain TCP
   uv_tcp_t tcp_;
   uv_timer_t timer_;
   uint64_t timer_deadline_ms_ = 0;    // loop time timer_ is for; 0: stopped (see startTimer)
@@ -171,7 +179,7 @@ class Session final : public http::ParserListener,
   Session* prev_ = nullptr;
   Session* next_ = nullptr;
   State state_ = State::kOpen;
-  int open_handles_ = 0;
+  uint8_t open_handles_ = 0;  // tcp_ and timer_ until their close callbacks
   Framing framing_;
   bool client_write_timer_ = false;  // timer_ is watching timeouts.client_write
   bool reading_ = false;
@@ -179,7 +187,7 @@ class Session final : public http::ParserListener,
   bool in_message_ = false;
   bool draining_ = false;
   bool close_when_flushed_ = false;
-  bool release_queued_ = false;         // ExchangeSlots calls releaseSlotIfIdle() this turn
+  bool release_queued_ = false;         // ExchangeSlots will call releaseSlotIfIdle()
   bool awaiting_proxy_header_ = false;  // a proxy_protocol listener: its header is not read yet
   uint8_t client_ip_length_ = 0;  // measured once: the address is used in every request
   char client_ip_[46] = {0};      // INET6_ADDRSTRLEN
