@@ -53,6 +53,7 @@ ExchangeSlot* ExchangeSlots::lease() {
 
 void ExchangeSlots::giveBack(ExchangeSlot* slot) {
   slot->exchange.reset();
+  slot->pending_input.clear();  // a closed connection may leave some: not the next one's
   if (free_.size() >= kMaxFree) {
     delete slot;
     return;

@@ -29,7 +29,8 @@ class ExchangeSlots {
   // Closes the timer (the loop is ending); later releaseLater() calls do nothing.
   void close();
 
-  // A slot with no exchange in it; its buffers and record keep what the last user left.
+  // A slot with no exchange and no pending input in it; its buffers, record and env keep
+  // what the last user left (the session sets what it needs).
   ExchangeSlot* lease();
   // Takes `slot` back and destroys its exchange. Not inside a call of that exchange.
   void giveBack(ExchangeSlot* slot);

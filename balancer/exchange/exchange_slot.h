@@ -19,7 +19,7 @@ struct ExchangeSlot {
   ExchangeRecord record;
   ExchangeEnv env;
   // The codec's bytes read past the current request (HTTP/1.1 pipelining), parsed once the
-  // exchange before them is done. Empty whenever the slot is given back.
+  // exchange before them is done. Emptied when the slot is given back.
   std::string pending_input;
   // The current (or last) exchange, built in place for each request. It stays after it is
   // done until the next one begins or the slot goes back (a call of it may be on the stack).
