@@ -39,7 +39,6 @@ Session::Session(Worker* worker, const Snapshot* snapshot, const ListenerRuntime
       snapshot_(snapshot),
       listener_(listener),
       metrics_(&worker->metrics()),
-      filter_services_(worker),
       parser_(http::Parser::Kind::kRequest, this, worker->requestLimits()),
       out_(asStream(&tcp_), this) {
   uv_tcp_init(worker_->loop(), &tcp_);
@@ -57,15 +56,14 @@ int Session::start(uv_stream_t* server) {
     return r;
   }
   uv_tcp_nodelay(&tcp_, 1);
-  tls_context_ = listener_->tls.load();
-  if (tls_context_) {
-    SSL* ssl = tls_context_->newConnection();
+  if (std::shared_ptr<const tls::ServerContext> context = listener_->tls.load()) {
+    SSL* ssl = context->newConnection();
     if (ssl == nullptr) {
       close();
       return UV_ENOMEM;
     }
-    tls_ = std::make_unique<tls::Connection>(ssl);
-    out_.setTls(tls_.get());
+    tls_ = std::make_unique<Tls>(std::move(context), ssl);
+    out_.setTls(&tls_->connection);
   }
   sockaddr_storage peer{};
   int len = sizeof peer;
@@ -75,14 +73,6 @@ int Session::start(uv_stream_t* server) {
   }
   awaiting_proxy_header_ = listener_->config->proxy_protocol;
   metrics_->listener(listenerIndex()).connections_accepted.add();
-  env_.worker = worker_;
-  env_.listener = listener_;
-  env_.listener_index = listenerIndex();
-  env_.services = &filter_services_;
-  env_.record = &record_;
-  env_.request = &parser_;
-  env_.client_ip = clientIp();
-  env_.tls = tls_ != nullptr;
   // The first request (and a PROXY header before it) must come as promptly as any later
   // header section.
   startTimer(snapshot_->config().timeouts.client_header);
@@ -140,17 +130,16 @@ void Session::handleRead(const char* data, size_t len) {
 void Session::handleProxyHeader(const char* data, size_t len) {
   // Mostly the header comes whole in the first read and is parsed where it lies; pieces are
   // gathered (at most a header's bound and one read: parseProxyHeader refuses longer).
-  std::string held = std::move(proxy_header_);
-  proxy_header_.clear();
+  std::unique_ptr<std::string> held = std::move(proxy_header_);
   std::string_view bytes(data, len);
-  if (!held.empty()) {
-    held.append(data, len);
-    bytes = held;
+  if (held) {
+    held->append(data, len);
+    bytes = *held;
   }
   ProxyHeader header = parseProxyHeader(bytes);
   switch (header.status) {
     case ProxyHeader::Status::kNeedMore:
-      proxy_header_.assign(bytes);
+      proxy_header_ = held ? std::move(held) : std::make_unique<std::string>(bytes);
       return;
     case ProxyHeader::Status::kInvalid:
       LOG_DEBUG("client=%s closed: PROXY protocol header expected (%s)", client_ip_, header.error);
@@ -163,7 +152,6 @@ void Session::handleProxyHeader(const char* data, size_t len) {
   if (header.source) {
     client_ip_length_ = static_cast<uint8_t>(util::formatIp(
         reinterpret_cast<const sockaddr*>(&*header.source), client_ip_, sizeof client_ip_));
-    env_.client_ip = clientIp();
   }
   if (bytes.size() > header.length) {
     handleRead(bytes.data() + header.length, bytes.size() - header.length);
@@ -176,13 +164,15 @@ void Session::handleTlsInput(const char* data, size_t len) {
   }
   uv_buf_t plain = worker_->readBuffer();  // free again: the records were copied in
   tls::Connection::ReadResult result =
-      tls_->read(data, len, plain.base, plain.len, [this](const char* text, size_t n) {
+      tls_->connection.read(data, len, plain.base, plain.len, [this](const char* text, size_t n) {
         handleInput(text, n);
         return state_ != State::kClosed && state_ != State::kLingering;
       });
   if (result.handshake_done_now) {
-    env_.tls_version = tls_->versionName();
-    metrics_->countTlsHandshake(listenerIndex(), tls_->version());
+    if (slot_ != nullptr) {
+      slot_->env.tls_version = tls_->connection.versionName();
+    }
+    metrics_->countTlsHandshake(listenerIndex(), tls_->connection.version());
   }
   switch (result.status) {
     case tls::Connection::ReadStatus::kOk:
@@ -211,7 +201,11 @@ void Session::handleTlsInput(const char* data, size_t len) {
 }
 
 void Session::handleInput(const char* data, size_t len) {
-  record_.read_total += len;
+  if (slot_ != nullptr) {
+    slot_->record.read_total += len;
+  } else {
+    read_unrecorded_ += len;
+  }
   switch (state_) {
     case State::kLingering:
     case State::kClosed:
@@ -227,8 +221,8 @@ void Session::handleInput(const char* data, size_t len) {
     case State::kOpen:
       break;
   }
-  if (parser_paused_ || !pending_input_.empty()) {
-    pending_input_.append(data, len);  // read while an earlier request is still served
+  if (parser_paused_ || hasPendingInput()) {
+    pendingInput().append(data, len);  // read while an earlier request is still served
     updateReading();
     return;
   }
@@ -240,38 +234,59 @@ void Session::handleInput(const char* data, size_t len) {
   updateReading();
 }
 
-ExchangeBuffers& Session::buffers() {
-  if (buffers_ == nullptr) {
-    buffers_ = worker_->leaseBuffers();
-    env_.buffers = buffers_;
-    parser_.attachHead(&buffers_->request_head);
-    out_.attachStorage(&buffers_->client_output);
-  }
-  return *buffers_;
+ExchangeSlot& Session::leaseSlot() {
+  slot_ = worker_->slots().lease();
+  ExchangeRecord& record = slot_->record;
+  record.open = false;
+  record.read_total = read_unrecorded_;  // the bytes read while idle belong to this exchange
+  record.read_recorded = 0;
+  read_unrecorded_ = 0;
+  ExchangeEnv& env = slot_->env;
+  env.worker = worker_;
+  env.listener = listener_;
+  env.listener_index = listenerIndex();
+  env.services = &worker_->filterServices();
+  env.buffers = &slot_->buffers;
+  env.record = &record;
+  env.request = &parser_;
+  env.client_ip = clientIp();
+  env.tls_version = tls_ != nullptr && tls_->connection.handshakeDone() ? tls_->connection.versionName() : "";
+  env.tls = tls_ != nullptr;
+  parser_.attachHead(&slot_->buffers.request_head);
+  out_.attachStorage(&slot_->buffers.client_output);
+  return *slot_;
 }
 
-void Session::releaseBuffersIfIdle() {
-  if (buffers_ == nullptr || exchangeActive() || in_message_ || !out_.empty() ||
-      !pending_input_.empty()) {
+void Session::releaseSlotLater() {
+  if (slot_ != nullptr && !release_queued_) {
+    worker_->slots().releaseLater(this, &release_queued_);
+  }
+}
+
+void Session::releaseSlotIfIdle() {
+  release_queued_ = false;
+  if (slot_ == nullptr || state_ != State::kOpen || exchangeActive() || in_message_ ||
+      !out_.empty() || hasPendingInput()) {
     return;
   }
   parser_.detachHead();
   out_.detachStorage();
-  worker_->returnBuffers(buffers_);
-  buffers_ = nullptr;
-  env_.buffers = nullptr;
+  read_unrecorded_ = slot_->record.read_total - slot_->record.read_recorded;
+  exchange_ = nullptr;
+  worker_->slots().giveBack(slot_);  // destroys the exchange
+  slot_ = nullptr;
 }
 
 void Session::updateReading() {
   bool want = false;
   switch (state_) {
     case State::kOpen:
-      if (close_when_flushed_ || out_.aboveHighWater() || !pending_input_.empty()) {
+      if (close_when_flushed_ || out_.aboveHighWater() || hasPendingInput()) {
         want = false;
       } else if (parser_paused_) {
         // A whole request waits for its answer: keep reading, so that a client that resets
         // its connection is noticed now (499, the upstream request abandoned) and not when
-        // the answer comes. What it pipelines meanwhile fills pending_input_, which stops
+        // the answer comes. What it pipelines meanwhile fills the pending input, which stops
         // reading again after one read.
         want = exchangeActive() && exchange_->requestComplete() && !exchange_->local() &&
                !exchange_->upgrade();
@@ -314,9 +329,9 @@ void Session::enterTunnel(UpstreamConnection* conn, const char* rest, size_t len
   if (state_ == State::kClosed) {
     return;
   }
-  if (!pending_input_.empty()) {
-    conn->out().addCopy(pending_input_);
-    pending_input_.clear();
+  if (hasPendingInput()) {
+    conn->out().addCopy(pendingInput());
+    pendingInput().clear();
     exchange_->upstream().flush();
   }
   startTimer(snapshot_->config().timeouts.tunnel_idle);
@@ -363,6 +378,9 @@ void Session::onOutputDrained() {
     if (state_ == State::kClosed) {
       return;
     }
+  }
+  if (!exchangeActive() && !in_message_) {
+    releaseSlotLater();  // the answer's last bytes were waiting for the client
   }
   updateReading();
 }
@@ -436,8 +454,8 @@ void Session::closeWhenFlushed() {
     updateReading();
     return;
   }
-  if (tls_ != nullptr && tls_->handshakeDone()) {
-    tls_->shutdown();  // close_notify, so the client knows the response was not cut
+  if (tls_ != nullptr && tls_->connection.handshakeDone()) {
+    tls_->connection.shutdown();  // close_notify, so the client knows the response was not cut
     flushOut();
     if (state_ == State::kClosed) {
       return;
@@ -466,7 +484,7 @@ bool Session::clientDoneSending() const {
   // promised no more bytes. Only a close with unread bytes sends a RST; FIONREAD says there
   // are none, and a client breaking its promise later gets the RST it asked for.
   if (framing_.keep_alive || !exchange_ || !exchange_->requestComplete() || in_message_ ||
-      !pending_input_.empty()) {
+      hasPendingInput()) {
     return false;
   }
   uv_os_fd_t fd;
@@ -491,7 +509,7 @@ void Session::drain() {
   if (state_ != State::kOpen || exchangeActive() || in_message_) {
     return;  // the exchange's end closes the connection
   }
-  if (!pending_input_.empty()) {
+  if (hasPendingInput()) {
     processPending();  // a pipelined request was read: it is answered, with Connection: close
     if (state_ != State::kOpen || exchangeActive() || in_message_ || close_when_flushed_) {
       return;
@@ -504,12 +522,15 @@ void Session::close(int status) {
   if (state_ == State::kClosed) {
     return;
   }
-  if (record_.open && !exchangeActive() && buffers_ != nullptr) {
+  if (slot_ != nullptr && slot_->record.open && !exchangeActive()) {
     // A request that began and never became an exchange: logged too, as its own (not as the
     // finished exchange before it, whose filters would count it again).
     newExchange(true);
   }
   state_ = State::kClosed;
+  if (release_queued_) {
+    worker_->slots().cancel(this, &release_queued_);
+  }
   if (file_sender_ != nullptr) {
     file_sender_->cancel();
     file_sender_ = nullptr;
@@ -517,19 +538,21 @@ void Session::close(int status) {
   if (exchange_) {
     exchange_->onConnectionClosed(status);
   }
-  if (buffers_ != nullptr) {
+  if (slot_ != nullptr) {
+    // The slot stays until the session is freed: its exchange may still be called back.
     out_.discard();
     parser_.detachHead();
     out_.detachStorage();
-    worker_->returnBuffers(buffers_);
-    buffers_ = nullptr;
-    env_.buffers = nullptr;
   }
   uv_close(reinterpret_cast<uv_handle_t*>(&tcp_), &Session::onClose);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), &Session::onClose);
 }
 
-Session::~Session() = default;
+Session::~Session() {
+  if (slot_ != nullptr) {
+    worker_->slots().giveBack(slot_);
+  }
+}
 
 void Session::onClose(uv_handle_t* handle) {
   auto* self = static_cast<Session*>(handle->data);

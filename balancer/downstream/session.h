@@ -3,26 +3,19 @@
 #include <uv.h>
 
 #include <memory>
-#include <optional>
 #include <string>
 
-#include "balancer/access_log/exchange_record.h"
 #include "balancer/downstream/file_sender.h"
-#include "balancer/exchange/exchange.h"
-#include "balancer/exchange/exchange_buffers.h"
+#include "balancer/exchange/exchange_slot.h"
 #include "balancer/filters/filter_chain.h"
 #include "balancer/downstream/listener_runtime.h"
 #include "balancer/upstream/policy.h"
 #include "balancer/routing/router.h"
 #include "balancer/upstream/upstream_request.h"
 #include "balancer/upstream/upstream_connection.h"
-#include "balancer/worker/filter_services.h"
 #include "common/http/output_queue.h"
 #include "common/http/parser.h"
-
-namespace tls {
-class Connection;
-}
+#include "common/tls/connection.h"
 
 namespace balancer {
 
@@ -32,7 +25,7 @@ class Worker;
 class WorkerMetrics;
 
 // One client connection and its HTTP/1.1 codec: it reads requests, hands each to an
-// Exchange (one at a time: pipelined requests wait in `pending_input_` until the exchange
+// Exchange (one at a time: pipelined requests wait in the slot's `pending_input` until the exchange
 // before them is done), and writes the responses back framed for HTTP/1.1 (Content-Length or
 // chunked, keep-alive or close). After a 101 the connection becomes a tunnel that copies
 // bytes both ways.
@@ -55,6 +48,10 @@ class Session final : public http::ParserListener,
   // Closes at once; the object frees itself in the close callbacks. Idempotent. An exchange
   // in flight is logged with `status` unless its response had begun (499: the client left).
   void close(int status = 499);
+  // Gives the exchange slot back when the session is idle (no exchange, no partial request,
+  // nothing unwritten); called by ExchangeSlots from its timer, outside any call of the
+  // exchange.
+  void releaseSlotIfIdle();
 
   // http::ParserListener, for requests
   int onMessageBegin() override;
@@ -87,7 +84,16 @@ class Session final : public http::ParserListener,
   void onFileSent(uint64_t sent, bool ok) override;
 
  private:
-  enum class State { kOpen, kTunnel, kLingering, kClosed };
+  enum class State : uint8_t { kOpen, kTunnel, kLingering, kClosed };
+
+  // The TLS layer and the context it was made from, kept while it lives (apart from the
+  // session: a plain TCP connection does not pay for it).
+  struct Tls {
+    Tls(std::shared_ptr<const tls::ServerContext> from, SSL* ssl)
+        : context(std::move(from)), connection(ssl) {}
+    std::shared_ptr<const tls::ServerContext> context;
+    tls::Connection connection;
+  };
 
   // HTTP/1.1's side of the current exchange: how its response is framed and whether the
   // connection is kept after it. Built fresh with each request.
@@ -127,10 +133,17 @@ class Session final : public http::ParserListener,
   // Answers a request that never became an exchange of its own.
   void replyBare(int status, std::string_view message);
 
-  // The exchange's buffers, leased from the worker on first use.
-  ExchangeBuffers& buffers();
-  // Gives the buffers back once the session is idle (no exchange, no partial request).
-  void releaseBuffersIfIdle();
+  // The exchange slot (its buffers, record, environment), leased from the worker on first use.
+  ExchangeSlot& slot() { return slot_ != nullptr ? *slot_ : leaseSlot(); }
+  ExchangeSlot& leaseSlot();
+  ExchangeBuffers& buffers() { return slot().buffers; }
+  ExchangeRecord& record() { return slot().record; }
+  // Asks the worker to take the slot back soon if the session is still idle then
+  // (releaseSlotIfIdle); the next request may come first and use it.
+  void releaseSlotLater();
+  // Bytes read past the current request (pipelined), held in the slot.
+  std::string& pendingInput() { return slot().pending_input; }
+  bool hasPendingInput() const { return slot_ != nullptr && !slot_->pending_input.empty(); }
   void closeWhenFlushed();
   // Whether the connection may close at once, without the half-close and wait for the
   // client's end: the client said it sends nothing more and nothing of it is left unread.
@@ -140,45 +153,45 @@ class Session final : public http::ParserListener,
   size_t listenerIndex() const;
   void stopTimer();
 
+  // Members from the widest to the narrowest, so that no padding is spent: 10,000 idle
+  // connections each hold one of these (perf/compare measures the memory per connection).
   Worker* worker_;
   const Snapshot* snapshot_;
   const ListenerRuntime* listener_;
   WorkerMetrics* metrics_;  // the block sized for snapshot_
-  WorkerFilterServices filter_services_;
-  std::shared_ptr<const tls::ServerContext> tls_context_;  // kept while tls_ lives
-  std::unique_ptr<tls::Connection> tls_;                   // the TLS layer; null for plain TCP
-  State state_ = State::kOpen;
+  std::unique_ptr<Tls> tls_;  // the TLS layer; null for plain TCP
   uv_tcp_t tcp_;
   uv_timer_t timer_;
-  bool client_write_timer_ = false;  // timer_ is watching timeouts.client_write
   uint64_t timer_deadline_ms_ = 0;    // loop time timer_ is for; 0: stopped (see startTimer)
   uint64_t tunnel_expires_ms_ = 0;    // loop time the tunnel's token expires; 0: none
-  int open_handles_ = 0;
+  http::Parser parser_;
+  http::OutputQueue out_;
+  FileSender* file_sender_ = nullptr;  // a file body going out with sendfile; frees itself
+  // Held only while the session has a request (an idle keep-alive connection holds no slot):
+  // the exchange, its environment, record and buffers, and pipelined input.
+  ExchangeSlot* slot_ = nullptr;
+  Exchange* exchange_ = nullptr;  // slot_'s exchange, once one began in it
+  uint64_t exchanges_ = 0;
+  uint64_t read_unrecorded_ = 0;  // request bytes read while no slot was held (its record's)
+  // The PROXY header's first bytes, when it comes in pieces (rarely: allocated only then).
+  std::unique_ptr<std::string> proxy_header_;
+  // The worker's list of its sessions (for graceful shutdown), linked without allocating.
+  Session* prev_ = nullptr;
+  Session* next_ = nullptr;
+  State state_ = State::kOpen;
+  uint8_t open_handles_ = 0;  // tcp_ and timer_ until their close callbacks
+  Framing framing_;
+  bool client_write_timer_ = false;  // timer_ is watching timeouts.client_write
   bool reading_ = false;
   bool parser_paused_ = false;
   bool in_message_ = false;
   bool draining_ = false;
   bool close_when_flushed_ = false;
-  http::Parser parser_;
-  http::OutputQueue out_;
-  FileSender* file_sender_ = nullptr;  // a file body going out with sendfile; frees itself
-  std::string pending_input_;  // bytes read past the current request
-  ExchangeBuffers* buffers_ = nullptr;
-  // The current (or last) exchange, built in place for each request; it stays after it is
-  // done until the next one begins (a callback of it may still be on the stack).
-  std::optional<Exchange> exchange_;
-  Framing framing_;
-  ExchangeEnv env_;  // what every exchange of this connection runs in
-  uint64_t exchanges_ = 0;
+  bool release_queued_ = false;         // ExchangeSlots will call releaseSlotIfIdle()
   bool awaiting_proxy_header_ = false;  // a proxy_protocol listener: its header is not read yet
-  std::string proxy_header_;            // the header's first bytes, when it comes in pieces
-  char client_ip_[46] = {0};  // INET6_ADDRSTRLEN
   uint8_t client_ip_length_ = 0;  // measured once: the address is used in every request
+  char client_ip_[46] = {0};      // INET6_ADDRSTRLEN
   std::string_view clientIp() const { return {client_ip_, client_ip_length_}; }
-  ExchangeRecord record_;     // for the metrics and the access log
-  // The worker's list of its sessions (for graceful shutdown), linked without allocating.
-  Session* prev_ = nullptr;
-  Session* next_ = nullptr;
   friend class Worker;
 };
 

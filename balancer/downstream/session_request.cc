@@ -60,14 +60,14 @@ void Session::afterParse(const http::Parser::Result& result, const char* data, s
     case http::Parser::Status::kUpgrade:
       parser_paused_ = true;
       if (from_pending) {
-        pending_input_.erase(0, result.consumed);
+        pendingInput().erase(0, result.consumed);
       } else {
-        pending_input_.append(data + result.consumed, len - result.consumed);
+        pendingInput().append(data + result.consumed, len - result.consumed);
       }
       break;
     case http::Parser::Status::kOk:
       if (from_pending) {
-        pending_input_.clear();
+        pendingInput().clear();
       }
       break;
   }
@@ -88,14 +88,15 @@ void Session::afterParse(const http::Parser::Result& result, const char* data, s
 
 void Session::processPending() {
   while (state_ == State::kOpen && !exchangeActive() && !close_when_flushed_ &&
-         !pending_input_.empty()) {
+         hasPendingInput()) {
     if (parser_paused_) {
       parser_.resume();
       parser_paused_ = false;
     }
-    // Parse from a copy-free view of pending_input_; afterParse trims what was used.
-    http::Parser::Result result = parser_.execute(pending_input_.data(), pending_input_.size());
-    afterParse(result, pending_input_.data(), pending_input_.size(), true);
+    // Parse from a copy-free view of the pending input; afterParse trims what was used.
+    const std::string& pending = pendingInput();
+    http::Parser::Result result = parser_.execute(pending.data(), pending.size());
+    afterParse(result, pending.data(), pending.size(), true);
   }
   if (state_ == State::kOpen && !exchangeActive() && !close_when_flushed_ && !in_message_) {
     if (parser_paused_) {
@@ -103,7 +104,7 @@ void Session::processPending() {
       parser_paused_ = false;
     }
     startTimer(snapshot_->config().timeouts.client_idle);
-    releaseBuffersIfIdle();
+    releaseSlotLater();
   }
 }
 
@@ -159,13 +160,13 @@ Exchange& Session::newExchange(bool bare) {
     start.chunked_request = parser_.chunked();
     start.upgrade = parser_.upgrade();
   }
-  return exchange_.emplace(this, &env_, start, ++exchanges_);
+  exchange_ = &slot_->exchange.emplace(this, &slot_->env, start, ++exchanges_);
+  return *exchange_;
 }
 
 int Session::onMessageBegin() {
   in_message_ = true;
-  record_.begin(uv_hrtime());
-  buffers();  // lends the parser its head storage
+  record().begin(uv_hrtime());  // the slot lends the parser its head storage
   startTimer(snapshot_->config().timeouts.client_header);
   return 0;
 }
@@ -174,11 +175,11 @@ int Session::onHeadersComplete() {
   stopTimer();
   if (snapshot_ != worker_->snapshot()) {
     worker_->follow(&snapshot_, &listener_, &metrics_);  // SIGHUP: new exchanges, new config
-    env_.listener = listener_;
-    env_.listener_index = listenerIndex();
+    slot().env.listener = listener_;
+    slot_->env.listener_index = listenerIndex();
   }
-  record_.head = true;
-  ExchangeBuffers& buf = buffers();
+  record().head = true;
+  ExchangeBuffers& buf = slot_->buffers;
   buf.early_body.clear();
   buf.identity_headers.clear();
   buf.user.clear();

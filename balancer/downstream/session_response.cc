@@ -69,7 +69,7 @@ void Session::sendHead(const ResponseHead& response) {
     head.append("\r\n");
   }
   out_.addCopy(head);
-  record_.bytes_out += head.size();
+  record().bytes_out += head.size();
 }
 
 void Session::sendBody(std::string_view bytes, bool stable) {

@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
-#include <cstring>
 
 namespace balancer {
 
@@ -16,27 +15,17 @@ bool isTrusted(const util::IpAddress& address, std::span<const util::Cidr> trust
 
 }  // namespace
 
-void ClientAddress::reset(std::string_view peer) {
-  length_ = static_cast<uint8_t>(std::min(peer.size(), sizeof ip_));
-  std::memcpy(ip_, peer.data(), length_);
-  peer_trusted_ = false;
-}
-
 void ClientAddress::set(const util::IpAddress& address) {
   // Written the one way the socket's own peer is, so that a limit counts "::FFFF:1.2.3.4"
   // and "1.2.3.4" as one client.
-  const char* text = address.v4 ? inet_ntop(AF_INET, &address.bytes[12], ip_, sizeof ip_)
-                                : inet_ntop(AF_INET6, address.bytes.data(), ip_, sizeof ip_);
-  length_ = text == nullptr ? 0 : static_cast<uint8_t>(std::strlen(ip_));
+  const char* text = address.v4 ? inet_ntop(AF_INET, &address.bytes[12], text_, sizeof text_)
+                                : inet_ntop(AF_INET6, address.bytes.data(), text_, sizeof text_);
+  ip_ = text == nullptr ? std::string_view{} : std::string_view(text_);
 }
 
-void ClientAddress::resolve(std::string_view peer, const http::HeaderList& headers,
-                            std::span<const util::Cidr> trusted) {
-  reset(peer);
-  if (trusted.empty()) {
-    return;
-  }
-  auto address = util::IpAddress::parse(peer);
+void ClientAddress::readForwardedFor(const http::HeaderList& headers,
+                                     std::span<const util::Cidr> trusted) {
+  auto address = util::IpAddress::parse(ip_);
   if (!address || !isTrusted(*address, trusted)) {
     return;
   }

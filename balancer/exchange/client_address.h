@@ -17,21 +17,37 @@ namespace balancer {
 // its own client wrote, and a made-up word must not become an address.
 class ClientAddress {
  public:
+  ClientAddress() = default;
+  ClientAddress(const ClientAddress&) = delete;  // ip() may point into the object
+  ClientAddress& operator=(const ClientAddress&) = delete;
+
   // The client is `peer` (an IP address as text), its X-Forwarded-For not read (yet).
-  void reset(std::string_view peer);
-  // Sets the client from `peer` and the request's headers.
+  // `peer` is not copied: it must outlive this object (the connection's address does).
+  void reset(std::string_view peer) {
+    ip_ = peer;
+    peer_trusted_ = false;
+  }
+  // Sets the client from `peer` and the request's headers. Without trusted proxies (the
+  // common case) that is `peer` itself, and nothing is parsed or copied.
   void resolve(std::string_view peer, const http::HeaderList& headers,
-               std::span<const util::Cidr> trusted);
+               std::span<const util::Cidr> trusted) {
+    reset(peer);
+    if (!trusted.empty()) {
+      readForwardedFor(headers, trusted);
+    }
+  }
   // The client as text ("192.0.2.7", "2001:db8::1"); the peer as given when it is it.
-  std::string_view ip() const { return {ip_, length_}; }
+  std::string_view ip() const { return ip_; }
   // Whether the peer is a trusted proxy: its X-Forwarded-For is kept on the way upstream.
   bool peerTrusted() const { return peer_trusted_; }
 
  private:
+  // The peer (ip_) is trusted: the client is the first untrusted hop of X-Forwarded-For.
+  void readForwardedFor(const http::HeaderList& headers, std::span<const util::Cidr> trusted);
   void set(const util::IpAddress& address);
 
-  char ip_[46] = {0};  // INET6_ADDRSTRLEN
-  uint8_t length_ = 0;
+  std::string_view ip_;  // the peer, or text_
+  char text_[46];        // INET6_ADDRSTRLEN: a hop of X-Forwarded-For, written by set()
   bool peer_trusted_ = false;
 };
 

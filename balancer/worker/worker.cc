@@ -80,6 +80,9 @@ bool Worker::start(std::string* error) {
     return failed("uv_idle_init", r);
   }
   sweep_.data = this;
+  if ((r = slots_.open(&loop_)) != 0) {
+    return failed("uv_check_init", r);
+  }
   // Tasks other workers post here (a cache fill this worker's clients wait for).
   mailbox_ = cache::LoopMailbox::make();
   if ((r = mailbox_->open(&loop_)) != 0) {
@@ -305,25 +308,6 @@ void Worker::refetchKeys() {
   shared_->refetchKeys();
 }
 
-ExchangeBuffers* Worker::leaseBuffers() {
-  if (free_buffers_.empty()) {
-    return new ExchangeBuffers;
-  }
-  ExchangeBuffers* b = free_buffers_.back().release();
-  free_buffers_.pop_back();
-  return b;
-}
-
-void Worker::returnBuffers(ExchangeBuffers* buffers) {
-  // Keep enough warm buffers for a burst; beyond that, give memory back.
-  constexpr size_t kMaxFree = 256;
-  if (free_buffers_.size() >= kMaxFree) {
-    delete buffers;
-    return;
-  }
-  free_buffers_.emplace_back(buffers);
-}
-
 void Worker::upstreamClosed() {
   --upstream_connections_;
   if (draining_pools_ != 0) {
@@ -354,6 +338,7 @@ void Worker::finishIfDone() {
   uv_close(reinterpret_cast<uv_handle_t*>(&upstreams_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&reload_async_), nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&sweep_), nullptr);
+  slots_.close();
 }
 
 void Worker::onConnection(uv_stream_t* server, int status) {

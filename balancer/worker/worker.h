@@ -12,7 +12,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "balancer/exchange/exchange_buffers.h"
+#include "balancer/downstream/exchange_slots.h"
 #include "balancer/downstream/listener_runtime.h"
 #include "balancer/metrics/worker_metrics.h"
 #include "balancer/rate_limit/redis_limiter.h"
@@ -20,6 +20,7 @@
 #include "common/compress/encoder_pool.h"
 #include "common/jwt/token_cache.h"
 #include "balancer/upstream/upstream_pool.h"
+#include "balancer/worker/filter_services.h"
 #include "common/http/parser.h"
 
 namespace balancer {
@@ -91,9 +92,10 @@ class Worker {
   const http::ParserLimits* requestLimits() const { return request_limits_; }
   void newRequestId(std::string* out);
 
-  // Exchange buffers from a free list: warm ones are reused without allocating.
-  ExchangeBuffers* leaseBuffers();
-  void returnBuffers(ExchangeBuffers* buffers);
+  // The sessions' exchange slots: warm ones are reused without allocating.
+  ExchangeSlots& slots() { return slots_; }
+  // The services its sessions' filters use (one for all: it holds nothing of a session).
+  WorkerFilterServices& filterServices() { return filter_services_; }
   // The current token verifier (null without a jwt section) and this thread's cache of
   // verified tokens, emptied when SIGHUP brings new keys.
   const jwt::Verifier* verifier();
@@ -213,7 +215,8 @@ class Worker {
   uint64_t refused_connections_ = 0;  // over limits.max_connections_per_worker
   std::unique_ptr<rate_limit::RedisLimiter> redis_limiter_;
   uint64_t rate_limit_unavailable_ = 0;
-  std::vector<std::unique_ptr<ExchangeBuffers>> free_buffers_;
+  ExchangeSlots slots_;
+  WorkerFilterServices filter_services_{this};
   std::string head_scratch_;
   compression::EncoderPool encoder_pool_;
   std::unique_ptr<char[]> read_buffer_;

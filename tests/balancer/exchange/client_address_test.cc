@@ -78,3 +78,18 @@ TEST_CASE("an entry that is not an address ends the walk at the last good one") 
   CHECK(clientOf("10.0.0.2", headers({{"X-Forwarded-For", "<script>"}}), trusted) ==
         "10.0.0.2");
 }
+
+TEST_CASE("resolved again, a client address starts over from the new peer") {
+  auto trusted = nets({"10.0.0.0/8"});
+  auto xff = headers({{"X-Forwarded-For", "2001:db8::7"}});
+  ClientAddress client;
+  client.resolve("10.0.0.2", xff, trusted);
+  CHECK(client.ip() == "2001:db8::7");
+  CHECK(client.peerTrusted());
+  client.resolve("203.0.113.5", xff, trusted);
+  CHECK(client.ip() == "203.0.113.5");
+  CHECK_FALSE(client.peerTrusted());
+  client.resolve("10.0.0.3", xff, {});
+  CHECK(client.ip() == "10.0.0.3");
+  CHECK_FALSE(client.peerTrusted());
+}
