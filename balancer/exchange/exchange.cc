@@ -33,6 +33,17 @@ bool isIdempotent(llhttp_method_t method) {
   }
 }
 
+// Whether a client marked a non-idempotent request safe to send twice, as Go's net/http
+// Transport reads it (isReplayable): an Idempotency-Key or X-Idempotency-Key field.
+bool hasIdempotencyKey(const http::HeaderList& headers) {
+  bool found = false;
+  headers.find("Idempotency-Key", &found);
+  if (!found) {
+    headers.find("X-Idempotency-Key", &found);
+  }
+  return found;
+}
+
 }  // namespace
 
 Exchange::Exchange(ExchangeCodec* codec, const ExchangeEnv* env, const ExchangeStart& start,
@@ -126,6 +137,8 @@ void Exchange::routeRequest() {
   setup.worker_id = env_->worker->id();
   setup.request_id = env_->buffers->request_id;
   setup.idempotent = isIdempotent(request.method());
+  // Go's net/http Transport also sends such a request again (stale_retry.h).
+  setup.idempotency_key = !setup.idempotent && hasIdempotencyKey(request.headers());
   setup.head_request = head_request_;
   setup.upgrade = upgrade_;
   setup.chunked = chunked_request_;
@@ -311,7 +324,7 @@ void Exchange::onUpstreamFailed(UpstreamConnection* conn, UpstreamFailure failur
     upstream_.dropConnection();
     return;
   }
-  UpstreamRequest::Next next = upstream_.onFailure(conn, failure);
+  UpstreamRequest::Next next = upstream_.onFailure(conn, failure, request_complete_);
   if (next.retry) {
     dispatch();
     return;

@@ -5,6 +5,7 @@
 #include "balancer/access_log/exchange_record.h"
 #include "balancer/exchange/exchange_buffers.h"
 #include "balancer/outlier/outlier.h"
+#include "balancer/upstream/stale_retry.h"
 #include "balancer/upstream/upstream_connection.h"
 #include "balancer/upstream/upstream_pool.h"
 #include "common/http/output_queue.h"
@@ -14,12 +15,18 @@ namespace balancer {
 
 namespace {
 
-constexpr int kMaxStaleRetries = 3;
 constexpr char kLastChunk[] = "0\r\n\r\n";
 
-void appendChunkHeader(std::string* out, size_t len) {
-  char buf[24];
-  out->append(buf, http::formatChunkHeader(buf, len));
+// Body bytes as they go on the wire: framed as a chunk when the body is chunked.
+void appendBody(std::string* out, const char* data, size_t len, bool chunked) {
+  if (chunked) {
+    char buf[24];
+    out->append(buf, http::formatChunkHeader(buf, len));
+    out->append(data, len);
+    out->append("\r\n");
+  } else {
+    out->append(data, len);
+  }
 }
 
 UpstreamError upstreamError(int status, std::string_view message, bool retryable = false) {
@@ -85,6 +92,7 @@ void UpstreamRequest::send() {
   if (!buf.early_body.empty()) {
     out.addRef(buf.early_body.data(), buf.early_body.size());
     body_sent_ = true;
+    keep_body_ = keepsBody();  // a replay (stale_retry.h) sends it all from here again
   }
   request_sent_ = true;
   conn_->startResponseTimer(setup_.pool->config().request_timeout);
@@ -99,18 +107,32 @@ void UpstreamRequest::forwardBody(const char* data, size_t len) {
     } else {
       out.addRef(data, len);
     }
-    body_sent_ = true;
+    if (!body_sent_) {
+      body_sent_ = true;
+      keep_body_ = keepsBody();
+    }
+    if (keep_body_) {
+      keepBody(data, len);
+    }
     return;
   }
   // Still connecting: keep the bytes; client reads are paused until the request is sent.
-  std::string& early = setup_.buffers->early_body;
-  if (setup_.chunked) {
-    appendChunkHeader(&early, len);
-    early.append(data, len);
-    early.append("\r\n");
-  } else {
-    early.append(data, len);
+  appendBody(&setup_.buffers->early_body, data, len, setup_.chunked);
+}
+
+bool UpstreamRequest::keepsBody() const {
+  return conn_->reused() && (setup_.idempotent || setup_.idempotency_key) &&
+         setup_.buffers->early_body.size() <= kReplayBodyLimit;
+}
+
+void UpstreamRequest::keepBody(const char* data, size_t len) {
+  std::string& kept = setup_.buffers->early_body;
+  if (kept.size() + len > kReplayBodyLimit) {
+    keep_body_ = false;  // too large to keep: streamed only, not replayed
+    kept.clear();
+    return;
   }
+  appendBody(&kept, data, len, setup_.chunked);
 }
 
 void UpstreamRequest::endBody() {
@@ -119,6 +141,9 @@ void UpstreamRequest::endBody() {
   }
   if (request_sent_ && conn_ != nullptr) {
     conn_->out().addRef(kLastChunk, 5);
+    if (keep_body_) {
+      setup_.buffers->early_body.append(kLastChunk, 5);
+    }
   } else {
     setup_.buffers->early_body.append(kLastChunk, 5);
   }
@@ -126,15 +151,17 @@ void UpstreamRequest::endBody() {
 
 void UpstreamRequest::flushQueued() {
   UpstreamConnection* conn = conn_;
+  // early_body, queued by reference, is written now; it stays (the session clears it at the
+  // next request): send() takes it again only for a replay, which needs keep_body_.
   int r = conn->out().flush();
-  setup_.buffers->early_body.clear();  // queued by reference until written: written now
   if (r < 0) {
     conn->onOutputError(r);
   }
 }
 
 UpstreamRequest::Next UpstreamRequest::onFailure(UpstreamConnection* conn,
-                                                 UpstreamFailure failure) {
+                                                 UpstreamFailure failure,
+                                                 bool request_complete) {
   int failed_index = backend_index_;
   Backend* failed = backend_;  // alive: `conn` holds it
   dropConnection();
@@ -164,11 +191,17 @@ UpstreamRequest::Next UpstreamRequest::onFailure(UpstreamConnection* conn,
                                  !body_sent_);
       return next;
     }
-    case UpstreamFailure::kClosedEarly:
-      // A pooled connection the backend closed as we reused it: the request never got there
-      // if it had no body; try a fresh connection.
-      if (conn->reused() && setup_.idempotent && !body_sent_ &&
-          stale_retries_ < kMaxStaleRetries) {
+    case UpstreamFailure::kClosedEarly: {
+      // A pooled connection the backend closed as we reused it (its keep-alive timeout): try
+      // a fresh one when the request can be sent again whole and may be repeated.
+      StaleCloseFacts facts;
+      facts.reused = conn->reused();
+      facts.idempotent = setup_.idempotent;
+      facts.idempotency_key = setup_.idempotency_key;
+      facts.body_sent = body_sent_;
+      facts.body_replayable = keep_body_ && request_complete;
+      facts.stale_retries = stale_retries_;
+      if (retriesStaleClose(facts)) {
         ++stale_retries_;
         next.retry = true;
         return next;
@@ -178,6 +211,7 @@ UpstreamRequest::Next UpstreamRequest::onFailure(UpstreamConnection* conn,
                uc.name.c_str(), backend.c_str());
       next.error = upstreamError(502, "upstream closed the connection");
       return next;
+    }
     case UpstreamFailure::kBadResponse:
       failed->countRequest(setup_.worker_id, true);
       LOG_WARN("request_id=%s upstream=%s backend=%s sent an invalid response", request_id,

@@ -19,7 +19,8 @@ struct ExchangeRecord;
 // One request's way to its upstream: it picks a backend, takes a pooled connection (or opens
 // one), sends the head and streams the body, and decides the retries. A request is sent again
 // to another backend when no byte of it can have been used: after a connect failure (any
-// method), after a pooled connection turned out closed (idempotent, no body sent), and in
+// method), after a pooled connection turned out closed (repeatable, its body unsent or kept
+// whole: stale_retry.h), and in
 // place of a 502/503 answer (idempotent, whole, no body) while `retries` allows and another
 // backend can take it. Everything else ends in an UpstreamError the exchange answers with.
 class UpstreamRequest {
@@ -34,6 +35,7 @@ class UpstreamRequest {
     int worker_id = 0;
     std::string_view request_id;  // for log lines; lives as long as the exchange
     bool idempotent = false;
+    bool idempotency_key = false;  // a non-idempotent request with an Idempotency-Key
     bool head_request = false;
     bool upgrade = false;
     bool chunked = false;  // the request body is chunked: forwarded as chunks
@@ -76,8 +78,9 @@ class UpstreamRequest {
   }
 
   // A failure the connection reported before a response head: the backend is released and
-  // counted, and the answer says whether to dispatch() again.
-  Next onFailure(UpstreamConnection* conn, UpstreamFailure failure);
+  // counted, and the answer says whether to dispatch() again. `request_complete`: the client
+  // sent the whole request (a kept body can then be sent again).
+  Next onFailure(UpstreamConnection* conn, UpstreamFailure failure, bool request_complete);
   // Whether a final response head with `status` is dropped and the request sent to another
   // backend instead: a 502 or 503 to an idempotent request that is whole and had no body
   // sent, with retries left and another backend to pick. Changes nothing.
@@ -96,6 +99,11 @@ class UpstreamRequest {
 
  private:
   void flushQueued();
+  // Whether the body sent on conn_ is kept whole in early_body for a replay: only a pooled
+  // connection may turn out stale, and only a repeatable request is sent again.
+  bool keepsBody() const;
+  // Adds body bytes to the copy in early_body, or gives the copy up past kReplayBodyLimit.
+  void keepBody(const char* data, size_t len);
   // Counted against the upstream's `retries`.
   int retriesUsed() const { return connect_attempts_ + status_retries_; }
 
@@ -109,6 +117,7 @@ class UpstreamRequest {
   int stale_retries_ = 0;     // not counted against `retries`: nothing reached a backend
   bool request_sent_ = false;
   bool body_sent_ = false;
+  bool keep_body_ = false;  // early_body holds all of the body sent so far (stale_retry.h)
 };
 
 }  // namespace balancer
