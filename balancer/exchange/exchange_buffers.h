@@ -16,7 +16,8 @@ struct ExchangeBuffers {
   http::MessageHead request_head;    // lent to the session's request parser
   http::OutputStorage client_output;  // lent to the session's client output queue
   std::string upstream_head;          // rewritten request head, kept for retries
-  std::string early_body;             // body bytes received before the upstream was ready
+  std::string early_body;             // body read before the upstream was ready; or a small
+                                      // body kept whole for a replay (upstream/stale_retry.h)
   std::string request_id;
   std::string path;                   // the request's path when it had to be normalized
   std::string identity_headers;       // from a verified token, added to the forwarded request
