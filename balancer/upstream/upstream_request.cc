@@ -151,8 +151,9 @@ void UpstreamRequest::endBody() {
 
 void UpstreamRequest::flushQueued() {
   UpstreamConnection* conn = conn_;
-  // early_body, queued by reference, is written now; it stays (the session clears it at the
-  // next request): send() takes it again only for a replay, which needs keep_body_.
+  // early_body, queued by reference, is written now. It stays (a kept one until the response
+  // head, another until the session's next request): send() takes it again only for a
+  // replay, which needs keep_body_.
   int r = conn->out().flush();
   if (r < 0) {
     conn->onOutputError(r);
@@ -254,6 +255,10 @@ bool UpstreamRequest::retriesOnStatus(int status, bool request_complete) const {
 }
 
 void UpstreamRequest::onResponseHead(int status) {
+  if (keep_body_) {  // answered: the request is not sent again, its kept body is let go
+    keep_body_ = false;
+    setup_.buffers->early_body.clear();
+  }
   if (backend_ == nullptr) {
     return;
   }
