@@ -15,8 +15,19 @@ int duplicate(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 }  // namespace
 
+ssize_t FileSender::sendNow(int socket_fd, int file_fd, uint64_t offset, uint64_t length) {
+  auto at = static_cast<off_t>(offset);
+  size_t n = static_cast<size_t>(std::min<uint64_t>(length, SIZE_MAX >> 1));
+  ssize_t sent;
+  do {
+    sent = ::sendfile(socket_fd, file_fd, &at, n);
+  } while (sent < 0 && errno == EINTR);
+  return sent < 0 ? -errno : sent;
+}
+
 FileSender* FileSender::start(uv_loop_t* loop, int socket_fd, int file_fd, uint64_t offset,
-                              uint64_t length, Listener* listener) {
+                              uint64_t length, Listener* listener, bool on_loop,
+                              uint64_t sent_before) {
   int socket = duplicate(socket_fd);
   int file = socket < 0 ? -1 : duplicate(file_fd);
   auto* sender = new FileSender;
@@ -36,9 +47,11 @@ FileSender* FileSender::start(uv_loop_t* loop, int socket_fd, int file_fd, uint6
   sender->offset_ = offset;
   sender->remaining_ = length;
   sender->listener_ = listener;
+  sender->on_loop_ = on_loop;
+  sender->sent_ = sent_before;
   sender->poll_.data = sender;
   sender->req_.data = sender;
-  if (!sender->send()) {
+  if (!(on_loop ? sender->waitWritable() : sender->send())) {
     sender->cancelled_ = true;
     sender->destroy();  // not started: the caller sends the bytes itself
     return nullptr;
@@ -53,48 +66,55 @@ bool FileSender::send() {
 
 void FileSender::work(uv_work_t* req) {
   auto* self = static_cast<FileSender*>(req->data);
-  auto offset = static_cast<off_t>(self->offset_);
-  size_t length = static_cast<size_t>(std::min<uint64_t>(self->remaining_, SIZE_MAX >> 1));
-  ssize_t n;
-  do {
-    n = ::sendfile(self->socket_, self->file_, &offset, length);
-  } while (n < 0 && errno == EINTR);
-  self->result_ = n < 0 ? -errno : n;
+  self->result_ = sendNow(self->socket_, self->file_, self->offset_, self->remaining_);
 }
 
 void FileSender::onSent(uv_work_t* req, int /*status*/) {
   auto* self = static_cast<FileSender*>(req->data);
-  ssize_t result = self->result_;
   self->in_flight_ = false;
   if (self->cancelled_) {
     self->destroy();
     return;
   }
+  self->onResult(self->result_);
+}
+
+void FileSender::onResult(ssize_t result) {
   if (result > 0) {
-    auto n = std::min(static_cast<uint64_t>(result), self->remaining_);
-    self->offset_ += n;
-    self->remaining_ -= n;
-    self->sent_ += n;
-    if (self->remaining_ == 0) {
-      self->finish(true);
+    auto n = std::min(static_cast<uint64_t>(result), remaining_);
+    offset_ += n;
+    remaining_ -= n;
+    sent_ += n;
+    if (remaining_ == 0) {
+      finish(true);
       return;
     }
     // A part: the socket buffer is full (it is non-blocking), so the rest waits for room.
   } else if (result == 0 || (result != -EAGAIN && result != -EWOULDBLOCK)) {
-    self->finish(false);  // the file ended early (it shrank), or the socket broke
+    finish(false);  // the file ended early (it shrank), or the socket broke
     return;
   }
-  if (uv_poll_start(&self->poll_, UV_WRITABLE, &FileSender::onWritable) != 0) {
-    self->finish(false);
-    return;
+  if (!waitWritable()) {
+    finish(false);
   }
-  self->listener_->onFileWaiting();
+}
+
+bool FileSender::waitWritable() {
+  if (uv_poll_start(&poll_, UV_WRITABLE, &FileSender::onWritable) != 0) {
+    return false;
+  }
+  listener_->onFileWaiting();
+  return true;
 }
 
 void FileSender::onWritable(uv_poll_t* handle, int status, int /*events*/) {
   auto* self = static_cast<FileSender*>(handle->data);
   uv_poll_stop(handle);
-  if (status < 0 || !self->send()) {
+  if (status < 0) {
+    self->finish(false);
+  } else if (self->on_loop_) {
+    self->onResult(sendNow(self->socket_, self->file_, self->offset_, self->remaining_));
+  } else if (!self->send()) {
     self->finish(false);
   }
 }

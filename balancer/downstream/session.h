@@ -67,7 +67,7 @@ class Session final : public http::ParserListener,
   void sendHead(const ResponseHead& head) override;
   void sendBody(std::string_view bytes, bool stable) override;
   void sendEnd() override;
-  bool sendFile(const filters::FileRegion& region) override;
+  FileSendStart sendFile(const filters::FileRegion& region) override;
   void flush() override { flushOut(); }
   bool outputFull() override;
   void abort() override { close(); }

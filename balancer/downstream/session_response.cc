@@ -1,5 +1,7 @@
 // The HTTP/1.1 codec's response side: the exchange's head framed for the client (length or
 // chunks, keep-alive or close), its body, its end, and what comes after it.
+#include <algorithm>
+#include <cerrno>
 #include <string>
 
 #include "balancer/downstream/session.h"
@@ -92,21 +94,43 @@ void Session::sendBody(std::string_view bytes, bool stable) {
   }
 }
 
-bool Session::sendFile(const filters::FileRegion& region) {
+FileSendStart Session::sendFile(const filters::FileRegion& region) {
   // sendfile puts the file's bytes on the wire as they are: plain TCP only (TLS encrypts
   // them here), a body with a length (no chunks), after everything written before it.
   if (tls_ != nullptr || framing_.rechunk || state_ != State::kOpen) {
-    return false;
+    return FileSendStart::kRefused;
   }
   flushOut();
   uv_os_fd_t fd;
   if (state_ != State::kOpen || out_.queuedBytes() > 0 ||
       uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) {
-    return false;
+    return FileSendStart::kRefused;
   }
-  file_sender_ = FileSender::start(worker_->loop(), fd, region.fd, region.offset, region.length,
-                                   this);
-  return file_sender_ != nullptr;
+  uint64_t offset = region.offset;
+  uint64_t length = region.length;
+  uint64_t sent_now = 0;
+  if (region.in_page_cache) {
+    // Pages just read: sent on the loop now, most often whole; the sender takes the rest.
+    ssize_t n = FileSender::sendNow(fd, region.fd, offset, length);
+    if (n == 0 || (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK)) {
+      return FileSendStart::kFailed;
+    }
+    if (n > 0) {
+      sent_now = std::min(static_cast<uint64_t>(n), length);
+      offset += sent_now;
+      length -= sent_now;
+    }
+    if (length == 0) {
+      return FileSendStart::kSent;
+    }
+  }
+  file_sender_ = FileSender::start(worker_->loop(), fd, region.fd, offset, length, this,
+                                   region.in_page_cache, sent_now);
+  if (file_sender_ != nullptr) {
+    return FileSendStart::kSending;
+  }
+  // Out of descriptors: what went out now cannot be taken back, the rest cannot follow.
+  return sent_now > 0 ? FileSendStart::kFailed : FileSendStart::kRefused;
 }
 
 void Session::onFileWaiting() {

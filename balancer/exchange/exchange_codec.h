@@ -18,6 +18,14 @@ struct FileRegion;
 
 class UpstreamConnection;
 
+// How a codec took a local response's file region (ExchangeCodec::sendFile).
+enum class FileSendStart : uint8_t {
+  kRefused,  // it cannot: the exchange pulls the bytes instead
+  kSending,  // under way: Exchange::onFileSent answers
+  kSent,     // all of it went out within the call
+  kFailed,   // the connection broke within the call: the response cannot be finished
+};
+
 // A final response's head as the exchange decided it; the codec writes it in its protocol.
 struct ResponseHead {
   int status = 0;
@@ -51,9 +59,12 @@ class ExchangeCodec {
   virtual void sendBody(std::string_view bytes, bool stable) = 0;
   virtual void sendEnd() = 0;
   // Optional: sends a local response's whole body, a file region, by the codec's own means
-  // (HTTP/1.1 on plain TCP: sendfile), then answers Exchange::onFileSent. False: it cannot
-  // (TLS, chunked framing; HTTP/2 will not), and the exchange pulls the bytes instead.
-  virtual bool sendFile(const filters::FileRegion& /*region*/) { return false; }
+  // (HTTP/1.1 on plain TCP: sendfile), at once or answering Exchange::onFileSent later.
+  // kRefused: it cannot (TLS, chunked framing; HTTP/2 will not), and the exchange pulls the
+  // bytes instead.
+  virtual FileSendStart sendFile(const filters::FileRegion& /*region*/) {
+    return FileSendStart::kRefused;
+  }
   // Writes what is queued.
   virtual void flush() = 0;
   // The client reads slower than the response comes: the exchange waits for

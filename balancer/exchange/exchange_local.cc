@@ -61,12 +61,23 @@ void Exchange::startLocalResponse(std::shared_ptr<filters::LocalResponse> respon
 bool Exchange::sendFileBody() {
   std::optional<filters::FileRegion> region = local_response_->fileRegion();
   if (!region || region->length == 0 ||
-      (filters_ != nullptr && !filters_->leavesResponseBody(ctx_, local_below_)) ||
-      !codec_->sendFile(*region)) {
+      (filters_ != nullptr && !filters_->leavesResponseBody(ctx_, local_below_))) {
     return false;
   }
-  pulling_ = true;  // answered by onFileSent; onClientDrained pulls nothing meanwhile
-  return true;
+  switch (codec_->sendFile(*region)) {
+    case FileSendStart::kRefused:
+      return false;
+    case FileSendStart::kSending:
+      pulling_ = true;  // answered by onFileSent; onClientDrained pulls nothing meanwhile
+      return true;
+    case FileSendStart::kSent:
+      onFileSent(region->length, true);
+      return true;
+    case FileSendStart::kFailed:
+      onFileSent(0, false);
+      return true;
+  }
+  return false;
 }
 
 void Exchange::onFileSent(uint64_t sent, bool ok) {

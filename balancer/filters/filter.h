@@ -33,6 +33,10 @@ class LocalLimiter;
 class RedisLimiter;
 }  // namespace rate_limit
 
+namespace static_files {
+class OpenFileCache;
+}  // namespace static_files
+
 namespace filters {
 
 // Where a local response's body goes: the exchange, which writes it to the client.
@@ -57,6 +61,9 @@ struct FileRegion {
   int fd = -1;  // the response's: valid while the response lives
   uint64_t offset = 0;
   uint64_t length = 0;
+  // Its bytes were just read into the page cache (static_files::OpenFile::pages_read): sending
+  // them will not wait on the disk, so it may run on the loop rather than the thread pool.
+  bool in_page_cache = false;
 };
 
 // A response the balancer makes itself instead of asking an upstream: a cached object, a
@@ -206,6 +213,8 @@ class FilterServices {
   virtual uv_loop_t* loop() = 0;
   // The worker's idle compressors, reused from one response to the next.
   virtual compression::EncoderPool& encoderPool() = 0;
+  // The worker's recent file lookups for static routes; null: every request looks its file up.
+  virtual static_files::OpenFileCache* openFiles() { return nullptr; }
 };
 
 class Resumer;

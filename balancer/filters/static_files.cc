@@ -2,6 +2,8 @@
 
 #include <uv.h>
 
+#include "balancer/static_files/open_file_cache.h"
+
 namespace balancer::filters {
 
 namespace {
@@ -12,20 +14,34 @@ struct Lookup {
   uv_work_t work{};
   std::shared_ptr<const static_files::FileServer> server;
   static_files::FileRequest request;
+  std::string path;
+  static_files::OpenFileCache* cache = nullptr;  // the worker's (lives as long as its loop)
+  uint64_t cache_generation = 0;
   uv_loop_t* loop = nullptr;
   Resumer resumer;
-  Verdict verdict;
+  static_files::FileLookup found;
 
   static void run(uv_work_t* work) {
     auto* self = static_cast<Lookup*>(work->data);
-    self->verdict = self->server->serve(self->request, self->loop);
+    self->found = self->server->lookUp(self->path);
   }
-  // On the loop: the exchange goes on with the answer, unless the client left (then the
-  // answer, an open file among it, is dropped here and closed).
+  // On the loop: the worker's cache keeps what was found, and the exchange goes on with the
+  // answer, unless the client left (then the answer, an open file among it, is dropped).
   static void done(uv_work_t* work, int status) {
     std::unique_ptr<Lookup> self(static_cast<Lookup*>(work->data));
-    if (status == 0) {
-      self->resumer.resume(std::move(self->verdict));
+    if (status != 0) {
+      return;
+    }
+    if (self->cache != nullptr) {
+      std::string key = self->server->cacheKey(self->path);
+      if (self->found.outcome == static_files::ResolvedFile::Outcome::kFile) {
+        self->cache->put(key, self->found.file, uv_now(self->loop), self->cache_generation);
+      } else {
+        self->cache->erase(key);
+      }
+    }
+    if (self->resumer.alive()) {
+      self->resumer.resume(self->server->answer(self->request, self->found, self->loop));
     }
   }
 };
@@ -33,16 +49,27 @@ struct Lookup {
 }  // namespace
 
 Verdict StaticFiles::onRequestHead(FilterContext& ctx) {
-  std::string_view method = ctx.request.method;
-  if (method != "GET" && method != "HEAD") {
-    return Verdict::reply(405, "method not allowed: a static route serves GET and HEAD",
-                          "Allow: GET, HEAD\r\n");
-  }
   uv_loop_t* loop = ctx.services->loop();
   auto lookup = std::make_unique<Lookup>();
+  lookup->request = static_files::FileRequest::from(ctx.request);
+  Verdict early;
+  if (!server_->locate(lookup->request, &lookup->path, &early)) {
+    return early;
+  }
+  // A file this worker found a moment ago, unchanged: answered now, on the loop.
+  static_files::OpenFileCache* cache = ctx.services->openFiles();
+  if (cache != nullptr) {
+    static_files::FileLookup cached;
+    cached.file = cache->find(server_->cacheKey(lookup->path), uv_now(loop));
+    if (cached.file != nullptr) {
+      cached.outcome = static_files::ResolvedFile::Outcome::kFile;
+      return server_->answer(lookup->request, cached, loop);
+    }
+    lookup->cache = cache;
+    lookup->cache_generation = cache->generation();
+  }
   lookup->work.data = lookup.get();
   lookup->server = server_;
-  lookup->request = static_files::FileRequest::from(ctx.request);
   lookup->loop = loop;
   lookup->resumer = ctx.host->pauseExchange();
   if (uv_queue_work(loop, &lookup->work, &Lookup::run, &Lookup::done) != 0) {

@@ -14,8 +14,12 @@ namespace balancer::filters {
 // compress and the cache, before it, see its responses.
 //
 // Finding the file (opening each component of its path, fstat, the precompressed siblings)
-// can wait on a disk, so it runs on libuv's thread pool while the exchange pauses; the body
-// is then read there too (FileResponse), and the worker's loop never waits on the disk.
+// can wait on a disk, so it runs on libuv's thread pool while the exchange pauses, and reads
+// the pages of files up to 1 MiB (OpenFile::kReadAheadMax). The worker's OpenFileCache keeps
+// what it found: a request for a file found within the last second, and unchanged since
+// (fstat), is answered at once on the loop, and its body, in the page cache, is sent on the
+// loop too (sendfile, or pread for TLS and filters that read it). Larger files are read and
+// sent on the pool, so the loop does not wait on the disk for them.
 class StaticFiles final : public Filter {
  public:
   StaticFiles(const StaticFilesConfig& config, const std::string& strip_prefix)

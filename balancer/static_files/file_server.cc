@@ -38,12 +38,6 @@ std::string entityTag(const struct stat& st, Coding coding) {
   return tag + "\"";
 }
 
-// A sibling opened while choosing the coding.
-struct Sibling {
-  FileDescriptor fd;
-  struct stat stat {};
-};
-
 // 301 to the folder's URL with its trailing slash, the query kept.
 Verdict addSlash(const FileRequest& request) {
   auto moved = std::make_shared<BufferedResponse>();
@@ -77,27 +71,61 @@ FileServer::FileServer(std::string root, std::string index, std::string strip_pr
       types_(types) {}
 
 Verdict FileServer::serve(const FileRequest& request, uv_loop_t* loop) const {
-  bool head = request.method == "HEAD";
-  if (!head && request.method != "GET") {
-    return Verdict::reply(405, "method not allowed: a static route serves GET and HEAD",
-                          "Allow: GET, HEAD\r\n");
+  std::string path;
+  Verdict early;
+  if (!locate(request, &path, &early)) {
+    return early;
+  }
+  return answer(request, lookUp(path), loop);
+}
+
+bool FileServer::locate(const FileRequest& request, std::string* path, Verdict* answer) const {
+  if (request.method != "HEAD" && request.method != "GET") {
+    *answer = Verdict::reply(405, "method not allowed: a static route serves GET and HEAD",
+                             "Allow: GET, HEAD\r\n");
+    return false;
   }
   if (request.path_invalid || request.path.empty()) {
-    return Verdict::reply(400, "invalid path for a file");  // the session refuses it first
+    *answer = Verdict::reply(400, "invalid path for a file");  // the session refuses it first
+    return false;
   }
-  std::string_view path = request.path;
-  if (!strip_prefix_.empty() && path.substr(0, strip_prefix_.size()) == strip_prefix_) {
-    path.remove_prefix(strip_prefix_.size());
+  std::string_view rest = request.path;
+  if (!strip_prefix_.empty() && rest.substr(0, strip_prefix_.size()) == strip_prefix_) {
+    rest.remove_prefix(strip_prefix_.size());
   }
-  if (path.empty() && request.path.back() != '/') {
-    return addSlash(request);  // "/static" for the root: relative links need "/static/"
+  if (rest.empty() && request.path.back() != '/') {
+    *answer = addSlash(request);  // "/static" for the root: relative links need "/static/"
+    return false;
   }
-  std::string rooted;
-  if (path.empty() || path.front() != '/') {
-    rooted = "/" + std::string(path);
-    path = rooted;
+  path->clear();
+  if (rest.empty() || rest.front() != '/') {
+    path->push_back('/');
   }
+  path->append(rest);
+  return true;
+}
+
+std::string FileServer::cacheKey(std::string_view path) const {
+  std::string key;
+  key.reserve(root_.size() + index_.size() + path.size() + 2);
+  key.append(root_).push_back('\0');
+  key.append(index_).push_back('\0');
+  key.append(path);
+  return key;
+}
+
+FileLookup FileServer::lookUp(std::string_view path) const {
   ResolvedFile found = resolveUnderRoot(root_, path, index_);
+  FileLookup out;
+  out.outcome = found.outcome;
+  if (found.outcome == ResolvedFile::Outcome::kFile) {
+    out.file = openWithSiblings(std::move(found));
+  }
+  return out;
+}
+
+Verdict FileServer::answer(const FileRequest& request, const FileLookup& found,
+                           uv_loop_t* loop) const {
   switch (found.outcome) {
     case ResolvedFile::Outcome::kBadPath:
       return Verdict::reply(400, "invalid path for a file");
@@ -108,24 +136,15 @@ Verdict FileServer::serve(const FileRequest& request, uv_loop_t* loop) const {
     case ResolvedFile::Outcome::kFile:
       break;
   }
+  const OpenFile& file = *found.file;
 
   // The coding: a precompressed sibling the client accepts, preferred at equal weight.
   AcceptEncoding accept(request.accept_encoding ? std::optional<std::string_view>(
                                                      *request.accept_encoding)
                                                : std::nullopt);
-  Sibling siblings[3];
-  Coding coding = chooseCoding(accept, [&](Coding c) {
-    Sibling& s = siblings[static_cast<size_t>(c)];
-    s.fd = openRegularFile(found.directory.get(), found.name + std::string(siblingSuffix(c)),
-                           &s.stat);
-    return s.fd.valid();
-  });
-  FileDescriptor file = std::move(found.file);
-  struct stat st = found.stat;
-  if (coding != Coding::kIdentity) {
-    file = std::move(siblings[static_cast<size_t>(coding)].fd);
-    st = siblings[static_cast<size_t>(coding)].stat;
-  }
+  Coding coding =
+      chooseCoding(accept, [&](Coding c) { return file.version(c).fd.valid(); });
+  const struct stat& st = file.version(coding).stat;
 
   std::string etag = entityTag(st, coding);
   http::Validators validators;
@@ -152,7 +171,7 @@ Verdict FileServer::serve(const FileRequest& request, uv_loop_t* loop) const {
   auto size = static_cast<uint64_t>(st.st_size);
   http::RangeDecision range;
   // Range is defined for GET only (RFC 9110 section 14.2): HEAD gets the whole head.
-  if (!head && request.range &&
+  if (request.method != "HEAD" && request.range &&
       (!request.if_range || http::ifRangeHolds(*request.if_range, validators))) {
     range = http::evaluateRange(*request.range, size);
   }
@@ -160,7 +179,7 @@ Verdict FileServer::serve(const FileRequest& request, uv_loop_t* loop) const {
     return Verdict::reply(416, "range not satisfiable",
                           "Content-Range: " + range.contentRange(size) + "\r\n");
   }
-  headers += "Content-Type: " + types_.contentType(found.name) + "\r\nAccept-Ranges: bytes\r\n";
+  headers += "Content-Type: " + types_.contentType(file.name) + "\r\nAccept-Ranges: bytes\r\n";
   if (coding != Coding::kIdentity) {
     headers += "Content-Encoding: " + std::string(codingName(coding)) + "\r\n";
   }
@@ -171,7 +190,7 @@ Verdict FileServer::serve(const FileRequest& request, uv_loop_t* loop) const {
     offset = range.range.first;
     length = range.range.length();
   }
-  auto response = std::make_shared<FileResponse>(loop, file.release(), offset, length);
+  auto response = std::make_shared<FileResponse>(loop, found.file, coding, offset, length);
   response->status = range.status();
   response->headers = std::move(headers);
   return Verdict::respond(std::move(response));

@@ -2,12 +2,15 @@
 
 #include <uv.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "balancer/filters/filter.h"
 #include "balancer/static_files/mime_types.h"
+#include "balancer/static_files/open_file.h"
+#include "balancer/static_files/path_resolver.h"
 #include "common/http/conditional.h"
 
 namespace balancer::static_files {
@@ -27,10 +30,21 @@ struct FileRequest {
   static FileRequest from(const filters::RequestFacts& request);
 };
 
+// What a lookup under the root found: a file (with its siblings), or why not.
+struct FileLookup {
+  ResolvedFile::Outcome outcome = ResolvedFile::Outcome::kNotFound;
+  std::shared_ptr<const OpenFile> file;  // kFile
+};
+
 // What a static route answers, decided from the request alone: the file under the root (or
 // the folder's index), with its content type, validators (ETag, Last-Modified; 304, 412),
 // a byte range (206, 416) and a precompressed sibling (.zst, .br, .gz) when the client
-// accepts its coding. Shared by every worker; keeps no state between requests.
+// accepts its coding. Shared by every worker; keeps no state between requests (a worker's
+// OpenFileCache keeps its lookups).
+//
+// serve() does it all at once; the static filter does it in three steps, so that only the
+// one that may wait on the disk, lookUp(), goes to the thread pool, and only when the
+// worker's OpenFileCache has no fresh lookup of the path.
 class FileServer {
  public:
   // `root` and `index` as validated by the config; `strip_prefix` is removed from the
@@ -47,6 +61,17 @@ class FileServer {
   //   405 for other methods, 412 for a failed If-Match or If-Unmodified-Since, 416 with
   //   Content-Range: bytes */LENGTH for an unsatisfiable range.
   filters::Verdict serve(const FileRequest& request, uv_loop_t* loop) const;
+
+  // Step 1, no I/O: the path under the root that `request` names (true), or the answer
+  // (405, 400, 301) when it names none.
+  bool locate(const FileRequest& request, std::string* path, filters::Verdict* answer) const;
+  // The key of `path`'s lookup in an OpenFileCache shared by every static route of a worker.
+  std::string cacheKey(std::string_view path) const;
+  // Step 2, blocking (the thread pool): opens the file `path` names, and its siblings.
+  FileLookup lookUp(std::string_view path) const;
+  // Step 3, no I/O but the file's reads: the answer to `request` from what lookUp found.
+  filters::Verdict answer(const FileRequest& request, const FileLookup& found,
+                          uv_loop_t* loop) const;
 
  private:
   std::string root_;

@@ -14,5 +14,6 @@ rate_limit::RedisLimiter* WorkerFilterServices::redisLimiter() { return worker_-
 void WorkerFilterServices::countRateLimitUnavailable() { worker_->countRateLimitUnavailable(); }
 uv_loop_t* WorkerFilterServices::loop() { return worker_->loop(); }
 compression::EncoderPool& WorkerFilterServices::encoderPool() { return worker_->encoderPool(); }
+static_files::OpenFileCache* WorkerFilterServices::openFiles() { return &worker_->openFiles(); }
 
 }  // namespace balancer

@@ -18,6 +18,7 @@ class WorkerFilterServices final : public filters::FilterServices {
   void countRateLimitUnavailable() override;
   uv_loop_t* loop() override;
   compression::EncoderPool& encoderPool() override;
+  static_files::OpenFileCache* openFiles() override;
 
  private:
   Worker* worker_;

@@ -111,6 +111,7 @@ void Worker::applyReload(Reload reload) {
     return;
   }
   const Snapshot* next = reload.snapshot.get();
+  open_files_.clear();  // a new root or index, or files an operator changed: look again
   if (reload.metrics) {
     metrics_ = std::move(reload.metrics);
   }

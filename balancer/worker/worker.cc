@@ -230,6 +230,7 @@ void Worker::beginStop() {
     return;
   }
   stopping_ = true;
+  open_files_.clear();
   for (auto& handle : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(&handle->tcp), nullptr);
   }

@@ -17,6 +17,7 @@
 #include "balancer/metrics/worker_metrics.h"
 #include "balancer/rate_limit/redis_limiter.h"
 #include "balancer/shared_state.h"
+#include "balancer/static_files/open_file_cache.h"
 #include "common/compress/encoder_pool.h"
 #include "common/jwt/token_cache.h"
 #include "balancer/upstream/upstream_pool.h"
@@ -126,6 +127,8 @@ class Worker {
   std::string& headScratch() { return head_scratch_; }
   // Idle compressors of this worker's compress filters.
   compression::EncoderPool& encoderPool() { return encoder_pool_; }
+  // Static routes' recent file lookups, open; emptied on reload and when the worker stops.
+  static_files::OpenFileCache& openFiles() { return open_files_; }
 
   void sessionOpened(Session* session);
   void sessionClosed(Session* session);
@@ -219,6 +222,7 @@ class Worker {
   WorkerFilterServices filter_services_{this};
   std::string head_scratch_;
   compression::EncoderPool encoder_pool_;
+  static_files::OpenFileCache open_files_;
   std::unique_ptr<char[]> read_buffer_;
   uint64_t random_state_;
   size_t upstream_connections_ = 0;
