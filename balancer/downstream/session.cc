@@ -348,12 +348,12 @@ void Session::onTunnelData(const char* data, size_t len) {
 }
 
 
-void Session::flushOut() {
+void Session::flushOut(bool more) {
   // With TLS there may be records to send (handshake, alerts) even with nothing added.
   if ((out_.empty() && tls_ == nullptr) || state_ == State::kClosed) {
     return;
   }
-  int r = out_.flush();
+  int r = out_.flush(more);
   if (r < 0) {
     onOutputError(r);
   }

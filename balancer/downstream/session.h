@@ -124,7 +124,8 @@ class Session final : public http::ParserListener,
                   bool from_pending);
   void handleParseError();
   void updateReading();
-  void flushOut();
+  // `more`: a file's bytes follow at once (OutputQueue::flush).
+  void flushOut(bool more = false);
 
   // Starts an exchange for the request whose head was read (or, with `bare`, for an error
   // answered before a head was whole: a parse error, a header timeout).

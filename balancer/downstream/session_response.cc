@@ -100,7 +100,7 @@ FileSendStart Session::sendFile(const filters::FileRegion& region) {
   if (tls_ != nullptr || framing_.rechunk || state_ != State::kOpen) {
     return FileSendStart::kRefused;
   }
-  flushOut();
+  flushOut(/*more=*/true);  // the head goes out with the file's first bytes
   uv_os_fd_t fd;
   if (state_ != State::kOpen || out_.queuedBytes() > 0 ||
       uv_fileno(reinterpret_cast<const uv_handle_t*>(&tcp_), &fd) != 0) {

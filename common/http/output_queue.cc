@@ -2,6 +2,10 @@
 
 #include "common/tls/connection.h"
 
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -72,7 +76,7 @@ void OutputQueue::discard() {
   pending_bytes_ = 0;
 }
 
-int OutputQueue::flush() {
+int OutputQueue::flush(bool more) {
   if (tls_ != nullptr) {
     return flushTls();
   }
@@ -87,7 +91,7 @@ int OutputQueue::flush() {
     const char* base = s.data != nullptr ? s.data : st.scratch.data() + s.offset;
     bufs.push_back(uv_buf_init(const_cast<char*>(base), static_cast<unsigned>(s.len)));
   }
-  int r = write(bufs.data(), static_cast<unsigned>(bufs.size()), pending_bytes_);
+  int r = write(bufs.data(), static_cast<unsigned>(bufs.size()), pending_bytes_, more);
   discard();
   return r;
 }
@@ -132,9 +136,27 @@ int OutputQueue::flushTls() {
   return r;
 }
 
-int OutputQueue::write(const uv_buf_t* bufs, unsigned count, size_t total) {
+int OutputQueue::sendMore(const uv_buf_t* bufs, unsigned count) {
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<const uv_handle_t*>(stream_), &fd) != 0) {
+    return UV_EBADF;
+  }
+  msghdr msg{};
+  msg.msg_iov = reinterpret_cast<iovec*>(const_cast<uv_buf_t*>(bufs));  // same layout on Unix
+  msg.msg_iovlen = count;
+  ssize_t n;
+  do {
+    n = sendmsg(fd, &msg, MSG_MORE | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return n < 0 ? -errno : static_cast<int>(n);
+}
+
+int OutputQueue::write(const uv_buf_t* bufs, unsigned count, size_t total, bool more) {
   size_t written = 0;
-  int r = uv_try_write(stream_, bufs, count);
+  // Straight to the socket only with nothing queued: libuv's own writes go first.
+  int r = more && stream_->write_queue_size == 0 && stream_->type == UV_TCP
+              ? sendMore(bufs, count)
+              : uv_try_write(stream_, bufs, count);
   if (r >= 0) {
     written = static_cast<size_t>(r);
   } else if (r != UV_EAGAIN && r != UV_ENOSYS) {

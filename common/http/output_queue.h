@@ -72,7 +72,10 @@ class OutputQueue {
   size_t pendingBytes() const { return pending_bytes_; }
 
   // Sends what was added. Returns 0 or a libuv error code (the connection is then broken).
-  int flush();
+  // `more`: more bytes follow at once by other means (a file's, with sendfile), so on plain
+  // TCP the kernel holds these for the same segment (MSG_MORE): a head and its body go out
+  // as one packet, not two.
+  int flush(bool more = false);
   // Drops what was added and not yet flushed.
   void discard();
 
@@ -83,7 +86,9 @@ class OutputQueue {
   static void onWrite(uv_write_t* req, int status);
   OutputStorage& storage();
   // Writes what the kernel takes now and queues a copy of the rest.
-  int write(const uv_buf_t* bufs, unsigned count, size_t total);
+  int write(const uv_buf_t* bufs, unsigned count, size_t total, bool more = false);
+  // sendmsg(MSG_MORE) of the buffers straight to the socket: bytes sent, or a libuv error.
+  int sendMore(const uv_buf_t* bufs, unsigned count);
   int flushTls();
 
   uv_stream_t* stream_;
