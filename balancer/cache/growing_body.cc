@@ -1,9 +1,56 @@
 #include "balancer/cache/growing_body.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 namespace balancer::cache {
+
+namespace {
+
+std::atomic<int> file_bodies{0};  // bodies in a memfd, in every zone
+
+}  // namespace
+
+GrowingBody::~GrowingBody() {
+  if (file_ >= 0) {
+    munmap(chunks_.front().data, chunks_.front().capacity);
+    ::close(file_);
+    file_bodies.fetch_sub(1);
+  }
+}
+
+bool GrowingBody::addFileChunk(size_t size) {
+  if (file_bodies.fetch_add(1) >= kMaxFiles) {
+    file_bodies.fetch_sub(1);
+    return false;
+  }
+  int fd = memfd_create("balancer-cached-body", MFD_CLOEXEC);
+  void* map = MAP_FAILED;
+  if (fd >= 0 && ftruncate(fd, static_cast<off_t>(size)) == 0) {
+    map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  }
+  if (map == MAP_FAILED) {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+    file_bodies.fetch_sub(1);
+    return false;
+  }
+  file_ = fd;
+  chunks_.push_back({nullptr, static_cast<char*>(map), size_, size});
+  held_bytes_ += size;
+  return true;
+}
+
+int GrowingBody::file() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  bool whole = state_ == State::kComplete && chunks_.size() == 1 && size_ == chunks_[0].capacity;
+  return file_ >= 0 && whole ? file_ : -1;
+}
 
 void GrowingBody::append(std::string_view bytes) {
   std::unique_lock<std::mutex> lock(mu_);
@@ -17,7 +64,7 @@ void GrowingBody::append(std::string_view bytes) {
     Chunk& last = chunks_.back();
     const size_t used = static_cast<size_t>(size_ - last.start);
     const size_t n = std::min(bytes.size(), last.capacity - used);
-    std::memcpy(last.bytes.get() + used, bytes.data(), n);
+    std::memcpy(last.data + used, bytes.data(), n);
     size_ += n;
     bytes.remove_prefix(n);
   }
@@ -25,6 +72,10 @@ void GrowingBody::append(std::string_view bytes) {
 }
 
 void GrowingBody::addChunk(size_t at_least) {
+  if (chunks_.empty() && hint_ && *hint_ >= kFileMin && *hint_ <= kFileMax &&
+      addFileChunk(static_cast<size_t>(*hint_))) {
+    return;
+  }
   size_t capacity = 0;
   if (hint_ && *hint_ > size_) {
     capacity = static_cast<size_t>(std::min<uint64_t>(*hint_ - size_, kChunkBytes));
@@ -34,7 +85,9 @@ void GrowingBody::addChunk(size_t at_least) {
   capacity = std::max(capacity, std::min(at_least, kChunkBytes));
   capacity = std::min(capacity, kChunkBytes);
   // Allocated under the lock: a reader may be indexing chunks_ at the same time.
-  chunks_.push_back({std::make_unique<char[]>(capacity), size_, capacity});
+  auto bytes = std::make_unique<char[]>(capacity);
+  char* data = bytes.get();
+  chunks_.push_back({std::move(bytes), data, size_, capacity});
   held_bytes_ += capacity;
 }
 
@@ -82,7 +135,7 @@ std::string_view GrowingBody::read(uint64_t offset, size_t max) const {
   const size_t in_chunk = static_cast<size_t>(offset - chunk.start);
   const uint64_t filled = std::min<uint64_t>(chunk.capacity, size_ - chunk.start);
   const size_t n = static_cast<size_t>(std::min<uint64_t>(max, filled - in_chunk));
-  return {chunk.bytes.get() + in_chunk, n};
+  return {chunk.data + in_chunk, n};
 }
 
 uint64_t GrowingBody::size() const {

@@ -16,10 +16,19 @@ namespace balancer::cache {
 // gets a view into a chunk without copying and without holding the lock while it writes to
 // its client; bytes below size() never change. Chunks are sized to the announced length when
 // there is one (a 27-byte body costs 27 bytes, not a chunk), else they start small and double.
+//
+// A body announced at kFileMin bytes or more is one chunk instead: the mapped pages of a memfd
+// of that size, so that a hit over plain TCP can sendfile(2) it (file()). The kernel then
+// hands the pages to the socket rather than copying every byte of every hit, which is what
+// a large hit costs when written from memory. At most kMaxFiles bodies at once are kept so
+// (each holds a descriptor); the others, and any body when memfd_create fails, use chunks.
 class GrowingBody {
  public:
   static constexpr size_t kChunkBytes = 16 * 1024;  // the largest chunk
   static constexpr size_t kFirstChunkBytes = 1024;  // without a size hint
+  static constexpr uint64_t kFileMin = 64 * 1024;
+  static constexpr uint64_t kFileMax = 64 * 1024 * 1024;
+  static constexpr int kMaxFiles = 1024;
 
   enum class State : uint8_t { kGrowing, kComplete, kFailed };
 
@@ -29,6 +38,7 @@ class GrowingBody {
 
   // `size_hint`: the Content-Length, when the response gave one.
   explicit GrowingBody(std::optional<uint64_t> size_hint = std::nullopt) : hint_(size_hint) {}
+  ~GrowingBody();
   GrowingBody(const GrowingBody&) = delete;
   GrowingBody& operator=(const GrowingBody&) = delete;
 
@@ -54,6 +64,10 @@ class GrowingBody {
   // Bytes held, chunk slack included (what a store charges).
   size_t capacityBytes() const;
 
+  // The memfd holding the whole body, byte 0 at offset 0, once it is complete; else -1. Valid
+  // while this body is alive.
+  int file() const;
+
  private:
   struct Waiter {
     uint64_t ticket;
@@ -61,12 +75,15 @@ class GrowingBody {
     Wake wake;
   };
   struct Chunk {
-    std::unique_ptr<char[]> bytes;
+    std::unique_ptr<char[]> bytes;  // null for the memfd's mapping
+    char* data = nullptr;
     uint64_t start = 0;  // the body offset of its first byte
     size_t capacity = 0;
   };
   void wakeReady(std::unique_lock<std::mutex>& lock);
   void addChunk(size_t at_least);
+  // The whole announced body as one chunk in a memfd; false (nothing changed) if it cannot.
+  bool addFileChunk(size_t size);
 
   const std::optional<uint64_t> hint_;
   mutable std::mutex mu_;
@@ -76,6 +93,7 @@ class GrowingBody {
   State state_ = State::kGrowing;
   mutable std::vector<Waiter> waiters_;
   mutable uint64_t next_ticket_ = 1;
+  int file_ = -1;  // the memfd behind chunks_[0], or -1
 };
 
 }  // namespace balancer::cache

@@ -24,6 +24,15 @@ ObjectResponse::ObjectResponse(std::shared_ptr<const CachedObject> object, Post 
   state_->post = std::move(post);
 }
 
+std::optional<filters::FileRegion> ObjectResponse::fileRegion() const {
+  const PullState& s = *state_;
+  int fd = !s.pulled && content_length ? s.object->body->file() : -1;
+  if (fd < 0 || s.offset + *content_length > s.object->body->size()) {
+    return std::nullopt;
+  }
+  return filters::FileRegion{fd, s.offset, *content_length, /*in_page_cache=*/true};
+}
+
 ObjectResponse::~ObjectResponse() {
   state_->cancelled = true;
   if (state_->ticket != 0) {
@@ -31,7 +40,10 @@ ObjectResponse::~ObjectResponse() {
   }
 }
 
-void ObjectResponse::pull(filters::LocalBodySink& sink, size_t max) { pullFrom(state_, sink, max); }
+void ObjectResponse::pull(filters::LocalBodySink& sink, size_t max) {
+  state_->pulled = true;
+  pullFrom(state_, sink, max);
+}
 
 void ObjectResponse::pullFrom(const std::shared_ptr<PullState>& state,
                               filters::LocalBodySink& sink, size_t max) {

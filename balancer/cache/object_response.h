@@ -33,6 +33,9 @@ class ObjectResponse final : public filters::LocalResponse {
   void pull(filters::LocalBodySink& sink, size_t max) override;
   // The object's chunks never move and it is held until the response goes.
   bool piecesStable() const override { return true; }
+  // A complete body kept in a memfd (GrowingBody::file), nothing of it pulled yet: sent with
+  // sendfile from memory pages, on the loop.
+  std::optional<filters::FileRegion> fileRegion() const override;
 
   const CachedObject& object() const { return *state_->object; }
 
@@ -45,6 +48,7 @@ class ObjectResponse final : public filters::LocalResponse {
     uint64_t offset = 0;
     uint64_t end = UINT64_MAX;  // past the last byte sent (a range's)
     uint64_t ticket = 0;
+    bool pulled = false;  // pull was called: the body goes that way to its end
     bool cancelled = false;
   };
   static void pullFrom(const std::shared_ptr<PullState>& state, filters::LocalBodySink& sink,

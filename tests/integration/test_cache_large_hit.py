@@ -1,10 +1,14 @@
 #!/usr/bin/env python3
 """Hits of cached objects larger than one chunk (16 KiB) and one pull (64 KiB): the balancer
-writes them from the stored object's memory, several pieces per write. Every byte must arrive
-in order, for a fast client, a client that reads slowly (backpressure, kernel buffers full),
-keep-alive hits back to back on one connection, a Range, an object stored from a chunked
-origin response."""
+writes them from the stored object's memory, several pieces per write, or, for bodies of
+64 KiB and more announced by Content-Length (kept in a memfd), with sendfile over plain TCP.
+Every byte must arrive in order, for a fast client, a client that reads slowly (backpressure,
+kernel buffers full), keep-alive hits back to back on one connection, a Range, an object
+stored from a chunked origin response. Whether sendfile carried a hit shows in the balancer's
+rchar (/proc/PID/io), which counts the bytes sendfile reads and not the bytes written from
+memory."""
 import hashlib
+import re
 import socket
 import time
 
@@ -94,6 +98,25 @@ def test(h):
         r = lb.get(f"/bytes?n={n}", headers={"Range": "bytes=16000-200000"})
         h.expect_eq((r.status, r.header("X-Cache")), (206, "HIT"), "206 from the cache")
         h.expect(r.body == deterministic_bytes(n)[16000:200001], f"range body ({len(r.body)})")
+
+    with h.step("hits of 64 KiB and more go out with sendfile, smaller ones from memory"):
+        def rchar():
+            with open(f"/proc/{lb.proc.pid}/io") as f:
+                return int(re.search(r"^rchar: (\d+)$", f.read(), re.M).group(1))
+        for n, sendfile in ((20000, False), (65536, True), (300000, True)):
+            conn = lb.connection(timeout=10)
+            try:
+                before = rchar()
+                for _ in range(10):
+                    r = http_request(lb.port, "GET", f"/bytes?n={n}", conn=conn)
+                    h.expect(r.body == deterministic_bytes(n), f"{n}: body")
+                read = rchar() - before
+            finally:
+                conn.close()
+            if sendfile:
+                h.expect(read >= 10 * n, f"{n}: {read} bytes read for 10 hits: sendfile")
+            else:
+                h.expect(read < 10 * n, f"{n}: {read} bytes read for 10 hits: from memory")
 
     with h.step("an object stored from a chunked origin response"):
         n = 150000

@@ -1,5 +1,7 @@
 #include "balancer/cache/growing_body.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <atomic>
 #include <condition_variable>
@@ -132,4 +134,47 @@ TEST_CASE("a cancelled wait is not called", "[cache]") {
   body.cancelWait(ticket);
   body.append("x");
   CHECK_FALSE(called);
+}
+
+TEST_CASE("a body announced at 64 KiB or more is kept in a memfd, offered once complete") {
+  std::string bytes(GrowingBody::kFileMin + 5, 'x');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    bytes[i] = static_cast<char>('a' + i % 26);
+  }
+  GrowingBody body(bytes.size());
+  body.append(std::string_view(bytes).substr(0, 1000));
+  CHECK(body.file() == -1);  // still growing
+  body.append(std::string_view(bytes).substr(1000));
+  CHECK(body.read(0, bytes.size()) == bytes);  // one chunk: one view of it all
+  body.finish();
+  int fd = body.file();
+  REQUIRE(fd >= 0);
+  std::string in_file(bytes.size(), '\0');
+  CHECK(pread(fd, in_file.data(), in_file.size(), 0) == static_cast<ssize_t>(bytes.size()));
+  CHECK(in_file == bytes);
+  CHECK(body.capacityBytes() == bytes.size());
+
+  SECTION("smaller, or unannounced, bodies stay in chunks") {
+    GrowingBody small(GrowingBody::kFileMin - 1);
+    small.append(std::string(GrowingBody::kFileMin - 1, 'y'));
+    small.finish();
+    CHECK(small.file() == -1);
+    GrowingBody unannounced;
+    unannounced.append(bytes);
+    unannounced.finish();
+    CHECK(unannounced.file() == -1);
+  }
+  SECTION("a body longer than announced is not offered as the file") {
+    GrowingBody longer(GrowingBody::kFileMin);
+    longer.append(bytes);
+    longer.finish();
+    CHECK(longer.file() == -1);
+    CHECK(longer.read(GrowingBody::kFileMin, 100) == bytes.substr(GrowingBody::kFileMin));
+  }
+  SECTION("a failed body is not offered") {
+    GrowingBody broken(bytes.size());
+    broken.append(std::string_view(bytes).substr(0, 100));
+    broken.fail();
+    CHECK(broken.file() == -1);
+  }
 }
