@@ -50,26 +50,31 @@ struct Lookup {
 
 Verdict StaticFiles::onRequestHead(FilterContext& ctx) {
   uv_loop_t* loop = ctx.services->loop();
-  auto lookup = std::make_unique<Lookup>();
-  lookup->request = static_files::FileRequest::from(ctx.request);
+  static_files::FileRequest request = static_files::FileRequest::from(ctx.request);
+  std::string path;
   Verdict early;
-  if (!server_->locate(lookup->request, &lookup->path, &early)) {
+  if (!server_->locate(request, &path, &early)) {
     return early;
   }
   // A file this worker found a moment ago, unchanged: answered now, on the loop.
   static_files::OpenFileCache* cache = ctx.services->openFiles();
   if (cache != nullptr) {
     static_files::FileLookup cached;
-    cached.file = cache->find(server_->cacheKey(lookup->path), uv_now(loop));
+    cached.file = cache->find(server_->cacheKey(path), uv_now(loop));
     if (cached.file != nullptr) {
       cached.outcome = static_files::ResolvedFile::Outcome::kFile;
-      return server_->answer(lookup->request, cached, loop);
+      return server_->answer(request, cached, loop);
     }
+  }
+  auto lookup = std::make_unique<Lookup>();
+  lookup->work.data = lookup.get();
+  lookup->server = server_;
+  lookup->request = std::move(request);
+  lookup->path = std::move(path);
+  if (cache != nullptr) {
     lookup->cache = cache;
     lookup->cache_generation = cache->generation();
   }
-  lookup->work.data = lookup.get();
-  lookup->server = server_;
   lookup->loop = loop;
   lookup->resumer = ctx.host->pauseExchange();
   if (uv_queue_work(loop, &lookup->work, &Lookup::run, &Lookup::done) != 0) {
