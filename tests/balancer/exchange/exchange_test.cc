@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "balancer/static_files/open_file.h"
 #include "exchange_fixture.h"
 
 using exchange_test::ExchangeFixture;
@@ -132,6 +133,19 @@ TEST_CASE("exchange: a codec that sends the file itself gets its region; the exc
   CHECK_FALSE(f.exchange->active());
 }
 
+TEST_CASE("exchange: a codec that sends the whole file within the call ends the exchange at "
+          "once") {
+  ExchangeFixture f(kStaticRoutes);
+  f.files.file("a.bin", pattern(5000));
+  f.codec.takes_files = true;
+  f.codec.sends_files_at_once = true;
+  f.send(get("/a.bin"));
+  f.runLoop();
+  CHECK(f.codec.calls == std::vector<std::string>{"head 200", "file 0+5000", "end", "done"});
+  CHECK(f.record.bytes_out == 5000);
+  CHECK_FALSE(f.exchange->active());
+}
+
 TEST_CASE("exchange: a client that leaves while the file is looked up ends the exchange; "
           "the answer that comes later is dropped and its file closed") {
   int fds_before = openFds();
@@ -158,7 +172,8 @@ TEST_CASE("exchange: a client that leaves while the file is looked up ends the e
 TEST_CASE("exchange: a client that leaves mid-body ends the exchange; the read in flight writes "
           "nothing and frees the file") {
   ExchangeFixture f(kStaticRoutes);
-  std::string content = pattern(4 * kPiece);
+  // Larger than the lookup reads ahead (smaller files are read on the loop, within the pull).
+  std::string content = pattern(balancer::static_files::OpenFile::kReadAheadMax + kPiece);
   f.files.file("big.bin", content);
   int fds_fixture = openFds();
   f.send(get("/big.bin"));

@@ -32,6 +32,7 @@ class FakeCodec final : public balancer::ExchangeCodec {
   bool full_after_body = false;
   // sendFile() takes a region (as HTTP/1.1 on plain TCP does) when set.
   bool takes_files = false;
+  bool sends_files_at_once = false;  // sendFile answers kSent: all of it went out in the call
   std::optional<balancer::filters::FileRegion> file;
 
   // The client went away: open() and closed() say so from now on.
@@ -54,14 +55,15 @@ class FakeCodec final : public balancer::ExchangeCodec {
     }
   }
   void sendEnd() override { calls.push_back("end"); }
-  bool sendFile(const balancer::filters::FileRegion& region) override {
+  balancer::FileSendStart sendFile(const balancer::filters::FileRegion& region) override {
     if (!takes_files) {
-      return false;
+      return balancer::FileSendStart::kRefused;
     }
     file = region;
     calls.push_back("file " + std::to_string(region.offset) + "+" +
                     std::to_string(region.length));
-    return true;
+    return sends_files_at_once ? balancer::FileSendStart::kSent
+                               : balancer::FileSendStart::kSending;
   }
   void flush() override { ++flushes; }
   bool outputFull() override { return !writable; }
