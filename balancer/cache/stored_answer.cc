@@ -67,7 +67,8 @@ StoredAnswer answerFromStore(const CachedObject& object, const http::HeaderList&
   const http::RangeDecision decision = http::evaluateRange(*range, *length, &disjoint);
   switch (decision.kind) {
     case http::RangeDecision::Kind::kFull:
-      if (!disjoint.empty() && object.complete()) {
+      if (!disjoint.empty() && object.complete() &&
+          http::totalLength(disjoint) <= kMultipartMaxBytes) {
         answer.kind = StoredAnswer::Kind::kMultipart;
         answer.ranges = std::move(disjoint);
       }

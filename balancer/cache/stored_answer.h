@@ -28,6 +28,11 @@ struct StoredAnswer {
   std::string content_range;  // kPartial and kUnsatisfiable: the Content-Range value
 };
 
+// Several ranges adding up to more than this get the whole 200 (a cache may ignore Range):
+// a multipart body is built in memory per request, while the whole body is sent from the
+// shared stored object, so `bytes=0-0,2-` on a large object must not copy it per client.
+constexpr uint64_t kMultipartMaxBytes = 256 * 1024;
+
 // Preconditions apply only to a stored 2xx (13.2.1); Range only to a GET of a stored 200
 // whose length is known (complete, or announced by the origin): otherwise the whole response
 // (a cache may ignore Range). If-Range gates the Range with the stored validators.

@@ -18,6 +18,15 @@ struct ByteRange {
   uint64_t length() const { return last - first + 1; }
 };
 
+// The bytes `ranges` cover, counted once each (they are disjoint).
+inline uint64_t totalLength(const std::vector<ByteRange>& ranges) {
+  uint64_t total = 0;
+  for (const ByteRange& r : ranges) {
+    total += r.length();
+  }
+  return total;
+}
+
 struct RangeDecision {
   enum class Kind {
     kFull,           // 200 with the whole representation: no Range, or one we ignore

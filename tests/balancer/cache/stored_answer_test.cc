@@ -13,8 +13,9 @@ namespace {
 
 constexpr int64_t kNowMs = 1764892800000;
 
-// A stored 200 with both validators and a complete 10-byte body.
-std::shared_ptr<CachedObject> stored(int status = 200, bool complete = true) {
+// A stored 200 with both validators and a complete body ("0123456789" by default).
+std::shared_ptr<CachedObject> stored(int status = 200, bool complete = true,
+                                     const std::string& body = "0123456789") {
   ObjectHead head;
   head.status = status;
   head.headers = fields({{"Cache-Control", "max-age=60"},
@@ -23,11 +24,11 @@ std::shared_ptr<CachedObject> stored(int status = 200, bool complete = true) {
                          {"Content-Type", "text/plain"},
                          {"Content-Location", "/doc"},
                          {"Vary", "Accept-Encoding"}});
-  head.content_length = 10;
+  head.content_length = body.size();
   head.request_ms = head.response_ms = kNowMs;
   auto object = makeObject(std::move(head), HeuristicPolicy{});
   if (complete) {
-    object->body->append("0123456789");
+    object->body->append(body);
     object->body->finish();
   }
   return object;
@@ -136,6 +137,15 @@ TEST_CASE("stored answer: Range from the stored body, 416, If-Range", "[cache]")
   CHECK(answer(*filling, {{"Range", "bytes=8-"}}).content_range == "bytes 8-9/10");
   // ...but several ranges need the whole body: until then, the whole 200.
   CHECK(answer(*filling, {{"Range", "bytes=0-1,5-6"}}).kind == Kind::kFull);
+}
+
+TEST_CASE("stored answer: ranges adding up past kMultipartMaxBytes get the whole 200",
+          "[cache]") {
+  // A multipart body is a copy per request; the whole 200 is sent from the shared object.
+  auto large = stored(200, true, std::string(kMultipartMaxBytes + 100, 'x'));
+  CHECK(answer(*large, {{"Range", "bytes=0-0,2-"}}).kind == Kind::kFull);
+  CHECK(answer(*large, {{"Range", "bytes=0-0,2-10"}}).kind == Kind::kMultipart);
+  CHECK(answer(*large, {{"Range", "bytes=5-"}}).kind == Kind::kPartial);  // one range: a view
 }
 
 TEST_CASE("stored answer: a multipart/byteranges body of several ranges", "[cache]") {
