@@ -183,9 +183,15 @@ void Server::reload() {
       continue;
     }
     util::SocketAddress address = l.address;
+    // A port this balancer listens on already (say 127.0.0.1:P becoming 0.0.0.0:P) is its
+    // own: the check for another process there would find the running socket.
+    bool port_is_ours = false;
+    for (const auto& running : *runtimes) {
+      port_is_ours = port_is_ours || (address.port() != 0 && running->port == address.port());
+    }
     for (size_t w = 0; w < workers_.size(); ++w) {
       std::string error;
-      int fd = openListeningSocket(address, w == 0, &error);
+      int fd = openListeningSocket(address, w == 0 && !port_is_ours, &error);
       if (fd < 0) {
         LOG_ERROR("SIGHUP: listener %s: cannot listen on %s: %s", l.name.c_str(),
                   address.text.c_str(), error.c_str());

@@ -76,6 +76,16 @@ def test(h):
                  "the reload's error names the listener and the address")
         h.expect(first.log_text().count("SIGHUP") > before, "the reload ran")
         h.expect_eq(first.get("/headers").status, 200, "the running configuration serves")
+        holder.close()
+
+    with h.step("SIGHUP moving a listener from 127.0.0.1:P to 0.0.0.0:P: its own port, reloaded"):
+        first.config_path.write_text(config.replace(f"127.0.0.1:{port}", f"0.0.0.0:{port}"))
+        os.kill(first.pid, signal.SIGHUP)
+        h.expect(wait_for(lambda: "configuration reloaded" in first.log_text(), 10),
+                 f"reloaded: {first.log_text()[-600:]}")
+        h.expect("address already in use" not in first.log_text().split("SIGHUP")[-1],
+                 "no 'in use' error for the balancer's own port")
+        h.expect_eq(first.get("/headers").status, 200, "serves on the new address")
 
 
 if __name__ == "__main__":
