@@ -185,11 +185,13 @@ UpstreamRequest::Next UpstreamRequest::onFailure(UpstreamConnection* conn,
       // method is safe to send to another one (HAProxy's retry-on conn-failure, Envoy's
       // connect-failure). The body read so far is still whole in early_body, and the client
       // is not read from until a request is sent.
+      // A replay's body sent on an earlier, stale connection is still whole in early_body.
       ++connect_attempts_;
-      next.retry = !body_sent_ && retriesUsed() <= uc.retries;
+      bool whole = !body_sent_ || (keep_body_ && request_complete);
+      next.retry = whole && retriesUsed() <= uc.retries;
       next.error = upstreamError(refused ? 502 : 504,
                                  refused ? "upstream connect failed" : "upstream connect timeout",
-                                 !body_sent_);
+                                 whole);
       return next;
     }
     case UpstreamFailure::kClosedEarly: {

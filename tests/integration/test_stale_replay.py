@@ -79,6 +79,24 @@ def test(h):
         r = send("chunked PUT", "PUT", None, chunks=chunks)
         expect_echoed(r, b"".join(chunks), "chunked PUT")
 
+    with h.step("a replay whose fresh connection is refused goes on to another backend"):
+        # Round robin over the stale-closing backend and a closed port: the replay after the
+        # stale close may pick the closed port; its body, kept whole, goes on to the next.
+        port2 = free_port()
+        lb2 = h.balancer(simple_config(port2, [backend.port, free_port()], pool=POOL,
+                                       retries=2), port2)
+        body = b"replayed twice " * 100
+        for i in range(4):
+            lb2.get("/warm", timeout=10)
+            conn = lb2.raw(timeout=10)
+            try:
+                conn.send(b"PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s"
+                          % (len(body), body))
+                r = conn.read_response(timeout=10)
+            finally:
+                conn.sock.close()
+            expect_echoed(r, body, f"PUT {i + 1}")
+
 
 if __name__ == "__main__":
     run(test)
