@@ -9,7 +9,9 @@ std::string_view reasonPhrase(int status) {
     case 200: return "OK";
     case 201: return "Created";
     case 202: return "Accepted";
+    case 203: return "Non-Authoritative Information";
     case 204: return "No Content";
+    case 206: return "Partial Content";
     case 301: return "Moved Permanently";
     case 302: return "Found";
     case 304: return "Not Modified";
@@ -22,9 +24,13 @@ std::string_view reasonPhrase(int status) {
     case 405: return "Method Not Allowed";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
+    case 410: return "Gone";
+    case 411: return "Length Required";
+    case 412: return "Precondition Failed";
     case 413: return "Payload Too Large";
     case 429: return "Too Many Requests";
     case 415: return "Unsupported Media Type";
+    case 416: return "Range Not Satisfiable";
     case 422: return "Unprocessable Content";
     case 426: return "Upgrade Required";
     case 431: return "Request Header Fields Too Large";

@@ -243,6 +243,9 @@ std::optional<std::vector<SfMember>> parseSfDictionary(std::string_view value) {
       }
     }
     if (!replaced) {
+      if (members.size() == kSfMaxMembers) {
+        return std::nullopt;
+      }
       members.push_back(std::move(member));
     }
     in.skipOws();

@@ -27,6 +27,9 @@ struct SfMember {
 // Parses a Dictionary field value (lines of a repeated field joined with ","): its members in
 // order, a later duplicate key replacing the earlier one's value in place (RFC 8941 4.2.2).
 // Nothing when the value is not a valid Dictionary: the field is then ignored as a whole.
+// More than kSfMaxMembers members count as invalid (each key is compared with the earlier
+// ones: a bound keeps that cheap whatever an origin sends).
+constexpr size_t kSfMaxMembers = 64;
 std::optional<std::vector<SfMember>> parseSfDictionary(std::string_view value);
 
 }  // namespace http

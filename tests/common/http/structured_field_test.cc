@@ -52,3 +52,18 @@ TEST_CASE("sf dictionary: what is not one", "[http]") {
   CHECK(empty->empty());
   CHECK(parseSfDictionary("  a=1 ,\tb  "));  // leading SP, OWS around commas
 }
+
+TEST_CASE("sf dictionary: at most kSfMaxMembers distinct members", "[http]") {
+  auto many = [](size_t n) {
+    std::string value;
+    for (size_t i = 0; i < n; ++i) {
+      value += (i ? ", k" : "k") + std::to_string(i) + "=1";
+    }
+    return value;
+  };
+  auto ok = http::parseSfDictionary(many(http::kSfMaxMembers));
+  REQUIRE(ok);
+  CHECK(ok->size() == http::kSfMaxMembers);
+  CHECK_FALSE(http::parseSfDictionary(many(http::kSfMaxMembers + 1)));
+  CHECK_FALSE(http::parseSfDictionary(many(5000)));  // rejected at the 65th, not compared on
+}
