@@ -65,7 +65,8 @@ int main(int argc, char** argv) {
     app.onShutdown([r = relay.get()] { r->stop(); });
 
     order::UserStreamSweep::Options sweep_options;
-    sweep_options.index = order::userStreamIndex(config.get(kRelayStream));
+    sweep_options.stream = config.get(kRelayStream);
+    sweep_options.index = order::userStreamIndex(sweep_options.stream);
     sweep_options.retention = config.get(kRelayUserRetention);
     sweep_options.interval = config.get(kRelaySweepInterval);
     sweep = std::make_unique<order::UserStreamSweep>(app.loop(), redis, sweep_options);

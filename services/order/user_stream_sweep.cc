@@ -3,6 +3,7 @@
 #include <hiredis/hiredis.h>
 
 #include <chrono>
+#include <vector>
 
 #include "common/log/log.h"
 
@@ -49,9 +50,49 @@ void UserStreamSweep::stop() {
 
 void UserStreamSweep::onTick(uv_timer_t* timer) {
   auto* self = static_cast<UserStreamSweep*>(timer->data);
-  if (!self->running_ && !self->stopped_ && self->redis_.connected()) {
+  if (self->running_ || self->stopped_ || !self->redis_.connected()) {
+    return;
+  }
+  if (!self->backfilled_) {
+    self->running_ = true;
+    self->backfill("0");
+  } else {
     self->sweep();
   }
+}
+
+void UserStreamSweep::backfill(const std::string& cursor) {
+  std::string pattern = options_.stream + ":user:*";
+  redis_.command(
+      {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000", "TYPE", "stream"},
+      [this](const redisReply* reply) {
+        if (stopped_ || reply == nullptr || reply->type != REDIS_REPLY_ARRAY ||
+            reply->elements != 2 || reply->element[0]->type != REDIS_REPLY_STRING ||
+            reply->element[1]->type != REDIS_REPLY_ARRAY) {
+          running_ = false;  // tried again from the start on a later tick
+          return;
+        }
+        std::string next(reply->element[0]->str, reply->element[0]->len);
+        const redisReply* keys = reply->element[1];
+        if (keys->elements > 0) {
+          std::string now_ms = std::to_string(
+              std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count());
+          std::vector<std::string> zadd = {"ZADD", options_.index, "NX"};
+          for (size_t i = 0; i < keys->elements; ++i) {
+            zadd.push_back(now_ms);
+            zadd.emplace_back(keys->element[i]->str, keys->element[i]->len);
+          }
+          redis_.command(zadd, nullptr);
+        }
+        if (next == "0") {
+          backfilled_ = true;
+          running_ = false;
+          return;
+        }
+        backfill(next);
+      });
 }
 
 void UserStreamSweep::sweep() {

@@ -20,13 +20,15 @@ namespace order {
 // deletes up to `batch` streams whose last write is older than `retention`, and their index
 // entries, atomically: an event added after the script runs recreates its stream and entry.
 // A client resuming after longer than `retention` gets no replay (its app reloads the
-// orders through the API anyway).
+// orders through the API anyway). Streams written before the index existed are entered once
+// at start (a SCAN, `ZADD NX` with the time of that pass), so they too go after `retention`.
 // The index of `stream`'s per-user streams: "order-status" -> "order-status:user-streams".
 inline std::string userStreamIndex(const std::string& stream) { return stream + ":user-streams"; }
 
 class UserStreamSweep {
  public:
   struct Options {
+    std::string stream = "order-status";  // the user streams are STREAM:user:ID
     std::string index = userStreamIndex("order-status");
     util::Millis retention{7 * 24 * 3600 * 1000LL};
     util::Millis interval{60 * 1000};
@@ -46,6 +48,8 @@ class UserStreamSweep {
 
  private:
   void sweep();
+  // One SCAN step of the start-up pass that indexes streams the index lacks.
+  void backfill(const std::string& cursor);
   static void onTick(uv_timer_t* timer);
 
   redis::Client& redis_;
@@ -53,6 +57,7 @@ class UserStreamSweep {
   uv_timer_t* tick_;  // freed in its close callback
   bool stopped_ = false;
   bool running_ = false;
+  bool backfilled_ = false;  // the start-up pass ran to its end
   uint64_t removed_ = 0;
 };
 

@@ -159,12 +159,18 @@ def test(h):
         idle = f"{STREAM}:user:999999"
         stores.redis_cli("XADD", idle, "*", "status", "paid")
         stores.redis_cli("ZADD", index, str(int((time.time() - 60) * 1000)), idle)
+        # A stream an older version wrote: no index entry until the sweeper's start-up pass.
+        older = f"{STREAM}:user:888888"
+        stores.redis_cli("XADD", older, "*", "status", "paid")
         sweeper = start_service(h, "order-service", stores, relay__user_retention="30s",
                                 relay__sweep_interval="200ms", **settings)
         gone = wait_until(lambda: stores.redis_cli("EXISTS", idle) == "0", timeout=10)
         h.expect(gone, "the idle stream is deleted")
         h.expect_eq(stores.redis_cli("ZSCORE", index, idle), "", "and its index entry")
         h.expect_eq(stores.redis_cli("EXISTS", own), "1", "a recently written stream stays")
+        h.expect(stores.redis_cli("ZSCORE", index, older) != "",
+                 "a stream written before the index is entered at start")
+        h.expect_eq(stores.redis_cli("EXISTS", older), "1", "and kept until its time is up")
         h.expect_eq(stores.redis_cli("TTL", STREAM), "-1", "the shared stream is untouched")
         text = call(sweeper.port, "GET", "/metrics").body.decode()
         h.expect("order_user_streams_removed_total 1" in text, "counted in the metric")
