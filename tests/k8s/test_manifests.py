@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import manifests as m  # noqa: E402  (first: it says what to install when PyYAML is missing)
+import storefront_checks  # noqa: E402
 import yaml  # noqa: E402
 
 BALANCER_BIN = Path(os.environ.get("BALANCER_BIN") or m.REPO / "build" / "bin" / "balancer")
@@ -163,7 +164,7 @@ class Manifests(unittest.TestCase):
         self.assertNoProblems(m.check_balancer_upstreams(self.docs))
 
     def test_balancer_serves_the_storefront(self):
-        self.assertNoProblems(m.check_storefront(self.docs))
+        self.assertNoProblems(storefront_checks.check_storefront(self.docs))
 
     def test_service_configs_name_the_stores(self):
         self.assertNoProblems(m.check_service_configs(self.docs))
@@ -345,24 +346,24 @@ class BrokenManifestsAreCaught(unittest.TestCase):
                     "root: /srv/storefront", f"root: {root}")
             return change
         docs = self.broken("ConfigMap", "balancer-config", route_root("/srv/web"))
-        self.assertCaught(m.check_storefront(docs), "index.html of ConfigMap 'storefront' is "
+        self.assertCaught(storefront_checks.check_storefront(docs), "index.html of ConfigMap 'storefront' is "
                                                     "not mounted there")
         # The ConfigMap volume mounted whole where the route reads: symlinks.
         docs = self.broken("ConfigMap", "balancer-config", route_root("/etc/shop/storefront"))
         m.find(docs, "Deployment", "balancer").body["spec"]["template"]["spec"]["containers"][0][
             "volumeMounts"].append({"name": "storefront", "mountPath": "/etc/shop/storefront"})
-        self.assertCaught(m.check_storefront(docs), "symlinks")
+        self.assertCaught(storefront_checks.check_storefront(docs), "symlinks")
 
         def no_route(body):
             config = yaml.safe_load(body["data"]["balancer.yaml"])
             config["routes"] = [r for r in config["routes"] if "static" not in r]
             body["data"]["balancer.yaml"] = yaml.safe_dump(config)
         docs = self.broken("ConfigMap", "balancer-config", no_route)
-        self.assertCaught(m.check_storefront(docs), "no route with static")
+        self.assertCaught(storefront_checks.check_storefront(docs), "no route with static")
 
     def test_storefront_file_left_out_or_not_mounted(self):
         docs = self.broken("ConfigMap", "storefront", lambda b: b["data"].pop("shop.js"))
-        self.assertCaught(m.check_storefront(docs), "web/shop.js is not in it")
+        self.assertCaught(storefront_checks.check_storefront(docs), "web/shop.js is not in it")
 
         def unmount(name):
             def change(body):
@@ -370,7 +371,7 @@ class BrokenManifestsAreCaught(unittest.TestCase):
                 mounts[:] = [x for x in mounts if x.get("subPath") != name]
             return change
         docs = self.broken("Deployment", "balancer", unmount("shop.css"))
-        self.assertCaught(m.check_storefront(docs), "shop.css of ConfigMap 'storefront' is not "
+        self.assertCaught(storefront_checks.check_storefront(docs), "shop.css of ConfigMap 'storefront' is not "
                                                     "mounted")
 
     @unittest.skipUnless(BALANCER_BIN.exists(), f"no {BALANCER_BIN}")
