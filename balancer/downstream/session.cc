@@ -143,6 +143,7 @@ void Session::handleProxyHeader(const char* data, size_t len) {
       return;
     case ProxyHeader::Status::kInvalid:
       LOG_DEBUG("client=%s closed: PROXY protocol header expected (%s)", client_ip_, header.error);
+      metrics_->listener(listenerIndex()).proxy_invalid.add();
       close();
       return;
     case ProxyHeader::Status::kDone:
@@ -426,6 +427,9 @@ void Session::onTimer(uv_timer_t* timer) {
       if (!self->close_when_flushed_ && self->in_message_ && !self->exchangeActive()) {
         self->newExchange(true).reply(408, "request header timeout", true);
         return;
+      }
+      if (self->awaiting_proxy_header_) {
+        self->metrics_->listener(self->listenerIndex()).proxy_timeout.add();
       }
       self->close();  // keep-alive idle, or a client that would not read its answer
       return;

@@ -52,7 +52,7 @@ MetricsRegistry::Group MetricsRegistry::labelsOf(const Snapshot& snapshot) {
     g.upstreams.push_back(u.name);
   }
   for (const auto& l : config.listeners) {
-    g.listeners.push_back({l.name, l.tls.has_value()});
+    g.listeners.push_back({l.name, l.tls.has_value(), l.proxy_protocol});
   }
   return g;
 }
@@ -154,7 +154,10 @@ void MetricsRegistry::addGroup(const Group& g, Totals* totals) {
       t.tls_13 += c.tls_ok_13.get();
       t.tls_other += c.tls_ok_other.get();
       t.tls_failed += c.tls_failed.get();
+      t.proxy_invalid += c.proxy_invalid.get();
+      t.proxy_timeout += c.proxy_timeout.get();
       t.tls = t.tls || g.listeners[l].tls;
+      t.proxy_protocol = t.proxy_protocol || g.listeners[l].proxy_protocol;
     }
   }
   // A snapshot's routes, upstreams and listeners appear even before a worker counts one.
@@ -168,6 +171,8 @@ void MetricsRegistry::addGroup(const Group& g, Totals* totals) {
   }
   for (const auto& l : g.listeners) {
     listener_totals[l.name].tls = listener_totals[l.name].tls || l.tls;
+    listener_totals[l.name].proxy_protocol =
+        listener_totals[l.name].proxy_protocol || l.proxy_protocol;
   }
 }
 
@@ -392,6 +397,20 @@ std::string MetricsRegistry::render() const {
                  {{"listener", name}, {"result", k.result}, {"version", k.version}},
                  static_cast<double>(k.value));
     }
+  }
+
+  out.family("balancer_proxy_protocol_refused_total", "counter",
+             "Connections to a proxy_protocol listener closed without a valid PROXY header, by "
+             "listener and reason (invalid: not a PROXY header; timeout: none within "
+             "timeouts.client_header).");
+  for (const auto& [name, t] : listener_totals) {
+    if (!t.proxy_protocol) {
+      continue;
+    }
+    out.sample("balancer_proxy_protocol_refused_total", {{"listener", name}, {"reason", "invalid"}},
+               static_cast<double>(t.proxy_invalid));
+    out.sample("balancer_proxy_protocol_refused_total", {{"listener", name}, {"reason", "timeout"}},
+               static_cast<double>(t.proxy_timeout));
   }
 
   // Per upstream.

@@ -68,6 +68,7 @@ class MetricsRegistry {
     struct Listener {
       std::string name;
       bool tls;
+      bool proxy_protocol;
     };
     std::vector<Listener> listeners;  // by listener index
     std::vector<std::shared_ptr<const WorkerMetrics>> workers;
@@ -93,7 +94,9 @@ class MetricsRegistry {
   struct ListenerTotals {
     uint64_t accepted = 0, bytes_in = 0, bytes_out = 0;
     uint64_t tls_12 = 0, tls_13 = 0, tls_other = 0, tls_failed = 0;
+    uint64_t proxy_invalid = 0, proxy_timeout = 0;
     bool tls = false;
+    bool proxy_protocol = false;
   };
   struct Totals {
     std::map<std::pair<std::string, std::string>, RouteTotals> routes;  // route, upstream

@@ -66,6 +66,9 @@ class alignas(64) WorkerMetrics {
     Counter tls_ok_other;
     Counter tls_failed;
     Counter connections_accepted;
+    // proxy_protocol listeners: connections closed without a valid PROXY header
+    Counter proxy_invalid;
+    Counter proxy_timeout;
   };
 
   explicit WorkerMetrics(const Config& config);

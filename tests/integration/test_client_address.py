@@ -5,6 +5,7 @@ reaches X-Forwarded-For, the access log, allow/deny and key: ip limits. trusted_
 trusted peer's X-Forwarded-For is read from the right; an untrusted one's is replaced."""
 import json
 import os
+import re
 import signal
 import socket
 import ssl
@@ -12,7 +13,8 @@ import struct
 import subprocess
 import time
 
-from harness import Incomplete, RawConnection, dev_certs, parse_response, run, run_cli
+from harness import (Incomplete, RawConnection, dev_certs, http_request, parse_response, run,
+                     run_cli)
 
 SIGNATURE = b"\r\n\r\n\x00\r\nQUIT\n"
 
@@ -80,6 +82,14 @@ def named(resp, name):
     return [v for n, v in resp.json()["headers"] if n.lower() == name]
 
 
+def refused(lb, listener, reason):
+    """balancer_proxy_protocol_refused_total for the listener and reason, None if absent."""
+    text = http_request(lb.admin_port, "GET", "/metrics", timeout=5).body.decode()
+    m = re.search(r'^balancer_proxy_protocol_refused_total\{listener="%s",reason="%s"\} (\S+)$'
+                  % (listener, reason), text, re.M)
+    return float(m[1]) if m else None
+
+
 def xff(resp):
     """The X-Forwarded-For the backend saw, as a list of addresses."""
     values = [v for n, v in resp.json()["headers"] if n.lower() == "x-forwarded-for"]
@@ -126,6 +136,7 @@ routes:
     rate_limit: {{ rate: 1/m, burst: 2, key: ip }}
   - match: {{ path_prefix: / }}
     upstream: app
+admin: {{ address: 127.0.0.1:0 }}
 """
 
 
@@ -210,6 +221,8 @@ def test(h):
                                                           f"alert ({conn.buf[:40]!r})")
         conn.close()
         h.expect_eq(backend.stats()["requests"], before, "requests the backend saw")
+        h.expect_eq((refused(lb, "pp", "invalid"), refused(lb, "pptls", "invalid")), (4.0, 1.0),
+                    "balancer_proxy_protocol_refused_total{reason=invalid} per listener")
 
     with h.step("a connection that sends nothing is closed at the header timeout (1s)"):
         conn = RawConnection(pp)
@@ -223,6 +236,11 @@ def test(h):
         closed = conn.wait_closed(4)
         conn.close()
         h.expect(closed, "half a header, then silence: closed")
+        h.expect_eq(refused(lb, "pp", "timeout"), 2.0,
+                    "balancer_proxy_protocol_refused_total{reason=timeout}")
+        text = http_request(lb.admin_port, "GET", "/metrics", timeout=5).body.decode()
+        h.expect('refused_total{listener="plain"' not in text,
+                 "no series for a listener without proxy_protocol")
 
     with h.step("allow/deny see the address from the header"):
         for source, path, status in (("198.51.100.4", "/partners/x", 200),
