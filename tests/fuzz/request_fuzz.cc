@@ -259,6 +259,9 @@ void checkRewrittenHead(const http::Parser& p, std::string_view head) {
       case http::HeaderKind::kXForwardedProto:
         ++forwarded_protos;
         break;
+      case http::HeaderKind::kForwarded:
+      case http::HeaderKind::kXRealIp:
+        break;  // a trusted peer's claims pass: the rewrite here keeps what a proxy sent
       case http::HeaderKind::kOther:
         if (http::equalsIgnoreCase(name, "x-user-id")) {
           ++user_ids;
