@@ -10,6 +10,10 @@
 #include <tuple>
 
 #include "balancer/config/config.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
 #include "balancer/config/reader.h"
 #include "balancer/config/sections.h"
 #include "balancer/config/validate.h"
@@ -75,6 +79,11 @@ ConfigResult loadConfigFile(const std::string& path) {
   return loadFrom(
       [&] {
         errno = 0;  // what a failed open sets is the reason given
+        struct stat st;
+        if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+          errno = EISDIR;  // yaml-cpp would leak its read buffer on a folder
+          throw YAML::BadFile(path);
+        }
         return YAML::LoadFile(path);
       },
       dir);
